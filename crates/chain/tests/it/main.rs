@@ -1,0 +1,5 @@
+//! Integration tests of the in-process chain against the real EntryPoint v0.8 bytecode.
+
+mod eip7702;
+mod entry_point;
+mod support;
