@@ -1,0 +1,16 @@
+/// Errors of the `warrant` command line.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// The chain side failed.
+    #[error(transparent)]
+    Chain(#[from] warrant_chain::ChainError),
+    /// Warrant's core logic refused its input.
+    #[error(transparent)]
+    Core(#[from] warrant_core::CoreError),
+    /// Output could not be written as JSON.
+    #[error("cannot write JSON output: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
