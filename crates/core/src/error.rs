@@ -20,4 +20,39 @@ pub enum CoreError {
         /// Its value.
         value: String,
     },
+    /// Chain id 0 makes an authorization valid on every chain; refused unless asked for explicitly.
+    #[error(
+        "refusing an EIP-7702 authorization with chain id 0 (valid on every chain); ask for it explicitly"
+    )]
+    AnyChainAuthorizationRefused,
+    /// EIP-7702 requires an authorization nonce below 2^64 - 1.
+    #[error("EIP-7702 authorization nonce must be below 2^64 - 1")]
+    AuthorizationNonceTooLarge,
+    /// The authorization's signature has s > secp256k1n/2, which EIP-7702 rejects.
+    #[error("authorization signature has a high s value (s > secp256k1n/2); EIP-7702 rejects it")]
+    HighS,
+    /// The authorization does not decode or its signature does not recover.
+    #[error("invalid EIP-7702 authorization: {0}")]
+    InvalidAuthorization(String),
+    /// Delegating to the zero address clears a delegation rather than installing one.
+    #[error("delegate is the zero address, which clears a delegation; use a reset authorization for that")]
+    DelegateIsZero,
+    /// The delegate has no code.
+    #[error("delegate {delegate} has no code: nothing would run, and code could be deployed there later")]
+    DelegateHasNoCode {
+        /// The delegate.
+        delegate: Address,
+    },
+    /// The delegate is itself a delegated EOA; EIP-7702 does not follow chains of delegations.
+    #[error("delegate {delegate} is itself an EIP-7702-delegated account; delegations do not chain")]
+    DelegateIsDelegated {
+        /// The delegate.
+        delegate: Address,
+    },
+    /// The delegate is the CREATE2 deployer, which would let anyone deploy from the EOA.
+    #[error("delegate is the CREATE2 deployer: anyone could deploy contracts from the account")]
+    DelegateIsDeployer,
+    /// A signer failed to sign.
+    #[error("signing failed: {0}")]
+    Signing(String),
 }

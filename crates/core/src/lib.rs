@@ -5,6 +5,7 @@
 //! runs.
 
 pub mod constants;
+pub mod eip7702;
 mod error;
 pub mod user_op;
 

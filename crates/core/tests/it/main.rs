@@ -1,0 +1,3 @@
+//! Integration tests of warrant-core against vectors published by other implementations.
+
+mod eip7702_vectors;
