@@ -10,6 +10,9 @@ pub(crate) enum CliError {
     /// Output could not be written as JSON.
     #[error("cannot write JSON output: {0}")]
     Json(#[from] serde_json::Error),
+    /// A command-line argument or input file is malformed.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),

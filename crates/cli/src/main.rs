@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod auth;
 mod demo;
 mod error;
 
@@ -21,12 +22,16 @@ struct Cli {
 enum Command {
     /// Run the end-to-end demo on an in-process chain (no set-up needed).
     Demo(demo::DemoArgs),
+    /// Sign and recover EIP-7702 authorizations.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Auth(command) => auth::run(&command),
     };
     match result {
         Ok(code) => code,

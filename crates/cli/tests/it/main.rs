@@ -2,9 +2,11 @@
 
 use std::process::Command;
 
-fn warrant(args: &[&str]) -> std::process::Output {
+pub(crate) fn warrant(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_warrant")).args(args).output().expect("warrant runs")
 }
+
+mod auth;
 
 #[test]
 fn demo_json_reports_every_step_as_expected() {
