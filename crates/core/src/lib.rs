@@ -7,6 +7,8 @@
 pub mod constants;
 pub mod eip7702;
 mod error;
+pub mod grant;
+pub mod policy;
 pub mod user_op;
 
 pub use error::CoreError;
