@@ -305,12 +305,18 @@ impl DevChain {
         Ok(receipt(result))
     }
 
+    /// Runs a call from `from` against the current state without committing anything (like `eth_call` with a
+    /// sender); the receipt says whether it reverted and carries the return or revert data.
+    pub fn call_from(&mut self, from: Address, to: Address, data: Bytes) -> Result<Receipt, ChainError> {
+        let env = self.tx_env(&TxRequest { from, to: Some(to), data, ..Default::default() })?;
+        let result = self.evm.transact(env).map_err(|e| ChainError::Evm(e.to_string()))?.result;
+        Ok(receipt(result))
+    }
+
     /// Runs a call against the current state without committing anything (like `eth_call`).
     pub fn call(&mut self, to: Address, data: Bytes) -> Result<Bytes, ChainError> {
         let from = self.dev_account(DEV_ACCOUNTS - 1);
-        let env = self.tx_env(&TxRequest { from, to: Some(to), data, ..Default::default() })?;
-        let result = self.evm.transact(env).map_err(|e| ChainError::Evm(e.to_string()))?.result;
-        let receipt = receipt(result);
+        let receipt = self.call_from(from, to, data)?;
         if receipt.success {
             Ok(receipt.output)
         } else {
