@@ -9,6 +9,7 @@ pub mod eip7702;
 mod error;
 pub mod grant;
 pub mod policy;
+pub mod revert;
 pub mod user_op;
 
 pub use error::CoreError;

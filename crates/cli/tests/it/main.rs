@@ -15,15 +15,49 @@ fn demo_json_reports_every_step_as_expected() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
     let steps = report["steps"].as_array().expect("steps array");
     let names: Vec<_> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["delegate_eoa", "owner_transfer", "replayed_op", "forged_signature", "restore_eoa"]);
+    assert_eq!(
+        names,
+        [
+            "delegate_eoa",
+            "install_validator",
+            "enable_and_transfer",
+            "transfer_in_scope",
+            "wrong_target",
+            "wrong_selector",
+            "argument_over_limit",
+            "value_over_cap",
+            "self_call",
+            "batch_smuggling",
+            "after_expiry",
+            "after_revoke",
+            "static_session",
+            "restore_eoa",
+        ]
+    );
     for step in steps {
         assert_eq!(step["outcome"], step["expected"], "{step}");
         assert!(step["gas_used"].as_u64().unwrap() > 21_000, "{step}");
         let rejected = step["outcome"] == "rejected";
         assert_eq!(step["error"].is_string(), rejected, "a rejection names its reason: {step}");
     }
-    assert!(steps[2]["error"].as_str().unwrap().starts_with("AA25"));
-    assert!(steps[3]["error"].as_str().unwrap().starts_with("AA24"));
+    let error =
+        |name: &str| steps.iter().find(|s| s["name"] == name).unwrap()["error"].as_str().unwrap().to_string();
+    // Each refusal names the validator's rule (inside the EntryPoint's AA23) or the EntryPoint's time check.
+    for (name, rule) in [
+        ("wrong_target", "AA23 reverted: CallNotPermitted: call 0 "),
+        ("wrong_selector", "AA23 reverted: CallNotPermitted: call 0 "),
+        (
+            "argument_over_limit",
+            "AA23 reverted: ArgumentConditionFailed: call 0, argument word 1 fails condition LTE",
+        ),
+        ("value_over_cap", "AA23 reverted: CallValueExceeded: call 0 "),
+        ("self_call", "AA23 reverted: ForbiddenTarget: call 0 "),
+        ("batch_smuggling", "AA23 reverted: CallNotPermitted: call 1 "),
+        ("after_expiry", "AA22 expired or not due"),
+        ("after_revoke", "AA23 reverted: SessionRevoked: "),
+    ] {
+        assert!(error(name).starts_with(rule), "{name}: {}", error(name));
+    }
 }
 
 #[test]
@@ -32,7 +66,8 @@ fn demo_narrates_in_human_form() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("EntryPoint v0.8 at 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108"), "{text}");
-    assert!(text.contains("Every step ended as expected."), "{text}");
+    assert!(text.contains("Every step ended as expected"), "{text}");
+    assert!(text.contains("pre-flight: denied — CallNotPermitted"), "{text}");
 }
 
 #[test]
