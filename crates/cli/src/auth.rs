@@ -5,16 +5,13 @@
 
 use std::process::ExitCode;
 
-use alloy::{
-    primitives::{Address, B256, hex},
-    signers::local::PrivateKeySigner,
-};
+use alloy::primitives::{Address, hex};
 use warrant_core::eip7702::{
     ChainScope, SignedAuthorization, authorization, decode_signed_authorization, encode_signed_authorization,
     recover_authority, sign_authorization,
 };
 
-use crate::CliError;
+use crate::{CliError, keys::parse_private_key};
 
 /// `warrant auth` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -63,15 +60,6 @@ pub(crate) fn run(command: &AuthCommand) -> Result<ExitCode, CliError> {
         AuthCommand::Sign(args) => sign(args),
         AuthCommand::Recover(args) => recover(args),
     }
-}
-
-fn parse_private_key(text: &str) -> Result<PrivateKeySigner, CliError> {
-    let bytes: B256 = text
-        .trim()
-        .parse()
-        .map_err(|_| CliError::InvalidInput("private key must be 32 bytes of hex".into()))?;
-    PrivateKeySigner::from_bytes(&bytes)
-        .map_err(|_| CliError::InvalidInput("private key is not a valid secp256k1 scalar".into()))
 }
 
 fn print(auth: &SignedAuthorization, authority: Address, json: bool) -> Result<(), CliError> {

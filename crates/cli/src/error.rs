@@ -13,6 +13,9 @@ pub(crate) enum CliError {
     /// A command-line argument or input file is malformed.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The keystore refused (missing key, wrong password, bad permissions, …).
+    #[error(transparent)]
+    Keystore(#[from] warrant_keystore::KeystoreError),
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),

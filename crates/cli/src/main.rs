@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 mod auth;
 mod demo;
 mod error;
+mod grant;
+mod keys;
+mod scope_spec;
 
 pub(crate) use error::CliError;
 
@@ -22,15 +25,28 @@ struct Cli {
 enum Command {
     /// Run the end-to-end demo on an in-process chain (no set-up needed).
     Demo(demo::DemoArgs),
+    /// Manage the encrypted keystore of owner and session keys.
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// Sign a grant (dynamic delegation) for a session key, as the account's owner.
+    Grant(Box<grant::GrantArgs>),
     /// Sign and recover EIP-7702 authorizations.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout goes away (`warrant … | head`).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Key(command) => keys::run(&command),
+        Command::Grant(args) => grant::run(&args),
         Command::Auth(command) => auth::run(&command),
     };
     match result {

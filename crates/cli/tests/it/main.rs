@@ -3,10 +3,25 @@
 use std::process::Command;
 
 pub(crate) fn warrant(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_warrant")).args(args).output().expect("warrant runs")
+    warrant_env(args, &[])
+}
+
+/// Runs `warrant` with only the given Warrant variables set (none leak in from the caller's environment).
+pub(crate) fn warrant_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    for var in ["WARRANT_PASSWORD", "WARRANT_PRIVATE_KEY", "WARRANT_KEYSTORE", "ETH_RPC_URL"] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied()).args(args).output().expect("warrant runs")
+}
+
+pub(crate) fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 mod auth;
+mod grant;
+mod keys;
 
 #[test]
 fn demo_json_reports_every_step_as_expected() {

@@ -1,0 +1,168 @@
+//! `warrant grant`: the owner signs a grant (dynamic delegation) for a session key from scope flags.
+
+use std::{
+    process::ExitCode,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::{
+    primitives::{Address, B256, U256, Uint},
+    signers::SignerSync,
+};
+use warrant_core::grant::{Grant, Scope, Session};
+
+use crate::{CliError, keys::SignerArgs, scope_spec};
+
+/// Arguments of `warrant grant`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct GrantArgs {
+    /// The account the session acts for (a WarrantAccount: a 7702-delegated EOA or a proxy).
+    #[arg(long)]
+    pub(crate) account: Address,
+    /// The WarrantValidator module installed in the account.
+    #[arg(long)]
+    pub(crate) module: Address,
+    /// Chain the grant is for (part of the signed domain).
+    #[arg(long)]
+    pub(crate) chain_id: u64,
+    /// The account's revocation epoch at the module (`revokeAll` bumps it; a grant of an older epoch is dead).
+    #[arg(long)]
+    pub(crate) epoch: u64,
+    /// The session key's address.
+    #[arg(long)]
+    pub(crate) session_key: Address,
+    /// A permitted call: TARGET:FUNCTION[:RULE,…] (repeatable). See `warrant grant --help`.
+    #[arg(long = "allow", required = true, value_name = "TARGET:FUNCTION[:RULES]", long_help = ALLOW_HELP)]
+    pub(crate) allow: Vec<String>,
+    /// Latest time the session may act: unix seconds, RFC 3339 (`2026-12-01T12:00:00Z`) or `+1h`, `+30m`, `+7d`.
+    #[arg(long)]
+    pub(crate) valid_until: Option<String>,
+    /// The session may act only after this time (same forms as --valid-until).
+    #[arg(long)]
+    pub(crate) valid_after: Option<String>,
+    /// Maximum number of operations (0 or absent: unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) max_uses: u32,
+    /// Total native value the session may send over its life (e.g. `0.05ether`); default: none.
+    #[arg(long, default_value = "0")]
+    pub(crate) max_value: String,
+    /// Require this paymaster to sponsor every operation (the session then can't spend the account's ETH on gas).
+    #[arg(long)]
+    pub(crate) paymaster: Option<Address>,
+    /// Cap on the sum of an operation's gas limits.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) max_gas: u128,
+    /// Cap on an operation's maxFeePerGas (e.g. `50gwei`).
+    #[arg(long)]
+    pub(crate) max_fee_per_gas: Option<String>,
+    /// Salt that tells apart sessions of one key with the same scope (hex, 32 bytes; default: random).
+    #[arg(long)]
+    pub(crate) salt: Option<B256>,
+    /// The owner's key.
+    #[command(flatten)]
+    pub(crate) owner: SignerArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+const ALLOW_HELP: &str =
+    "A permitted call: TARGET:FUNCTION[:RULE,RULE,…] (repeatable; the first matching policy \
+decides).
+  TARGET    an address, or * for any target (explicit wildcard)
+  FUNCTION  transfer(address to,uint256 amount) | 0xa9059cbb | * (any selector) | receive (plain ETH)
+  RULE      ARG==V  ARG!=V  ARG<V  ARG<=V  ARG>V  ARG>=V  ARG in A|B|C   (static arguments)
+            len(ARG)<=N  len(ARG)>=N  keccak(ARG)==0x…                  (bytes, string, arrays)
+            value<=AMOUNT                                               (native value per call; default 0)
+  ARG is a parameter name from the signature or argN. Amounts: 100, 0x64, 1e18, 0.5ether, 20gwei.
+Example: --allow '0xToken:transfer(address to,uint256 amount):to==0xBob,amount<=100e18'";
+
+/// Parses a time: unix seconds, RFC 3339, or `+DURATION` from now.
+pub(crate) fn parse_time(text: &str, now: u64) -> Result<u64, CliError> {
+    let text = text.trim();
+    let bad = |e: String| CliError::InvalidInput(format!("time {text:?}: {e}"));
+    if let Some(relative) = text.strip_prefix('+') {
+        let d = humantime::parse_duration(relative).map_err(|e| bad(e.to_string()))?;
+        return now.checked_add(d.as_secs()).ok_or_else(|| bad("too far".into()));
+    }
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(seconds);
+    }
+    let t = humantime::parse_rfc3339_weak(text)
+        .map_err(|e| bad(format!("{e} (unix seconds, RFC 3339 or +1h)")))?;
+    Ok(t.duration_since(UNIX_EPOCH).map_err(|_| bad("before 1970".into()))?.as_secs())
+}
+
+fn uint48(value: u64, what: &str) -> Result<Uint<48, 1>, CliError> {
+    Uint::<48, 1>::try_from(value)
+        .map_err(|_| CliError::InvalidInput(format!("{what} {value} does not fit 48 bits")))
+}
+
+impl GrantArgs {
+    /// The session the flags describe (salt random unless given).
+    pub(crate) fn session(&self, now: u64) -> Result<Session, CliError> {
+        let calls = self
+            .allow
+            .iter()
+            .map(|spec| scope_spec::parse_policy(spec).map_err(|e| CliError::InvalidInput(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let valid_until = self.valid_until.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(0);
+        let valid_after = self.valid_after.as_deref().map(|t| parse_time(t, now)).transpose()?.unwrap_or(0);
+        if valid_until != 0 && valid_until <= valid_after {
+            return Err(CliError::InvalidInput("--valid-until must be later than --valid-after".into()));
+        }
+        if valid_until != 0 && valid_until <= now {
+            return Err(CliError::InvalidInput(format!("--valid-until {valid_until} is already past")));
+        }
+        let amount = |text: &str, what: &str| {
+            scope_spec::parse_amount(text).map_err(|e| CliError::InvalidInput(format!("{what}: {e}")))
+        };
+        let max_fee_per_gas = match &self.max_fee_per_gas {
+            Some(t) => u128::try_from(amount(t, "--max-fee-per-gas")?)
+                .map_err(|_| CliError::InvalidInput("--max-fee-per-gas does not fit 128 bits".into()))?,
+            None => 0,
+        };
+        let scope = Scope {
+            validAfter: uint48(valid_after, "--valid-after")?,
+            validUntil: uint48(valid_until, "--valid-until")?,
+            maxUses: self.max_uses,
+            maxValueTotal: amount(&self.max_value, "--max-value")?,
+            paymaster: self.paymaster.unwrap_or_default(),
+            maxGasLimit: self.max_gas,
+            maxFeePerGas: max_fee_per_gas,
+            calls,
+        };
+        let salt = self.salt.unwrap_or_else(B256::random);
+        Ok(Session { signer: self.session_key, salt, scope })
+    }
+}
+
+/// Seconds since the epoch, now.
+pub(crate) fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs()
+}
+
+pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
+    let session = args.session(now())?;
+    let owner = args.owner.signer("owner")?;
+    let grant = Grant { account: args.account, epoch: args.epoch, session };
+    let digest = grant.erc7739_digest(args.module, args.chain_id);
+    let raw = owner.sign_hash_sync(&digest).map_err(|e| CliError::Signing(e.to_string()))?;
+    let owner_signature = grant.erc7739_signature(args.module, args.chain_id, &raw.as_bytes());
+    let id = grant.session.id(args.account);
+    if args.json {
+        let value = serde_json::json!({
+            "chainId": args.chain_id,
+            "module": args.module,
+            "sessionId": id,
+            "grant": grant,
+            "ownerSignature": owner_signature,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("session id  {id}");
+        println!("owner       {}", owner.address());
+        println!("total value {}", U256::from(grant.session.scope.maxValueTotal));
+    }
+    Ok(ExitCode::SUCCESS)
+}

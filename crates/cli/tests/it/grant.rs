@@ -1,0 +1,137 @@
+//! `warrant grant`: the signed grant matches the scope flags, its id and the owner's ERC-7739 signature check
+//! out, and malformed flags are refused by name.
+
+use alloy::{
+    primitives::{Address, B256, Signature, U256},
+    signers::local::PrivateKeySigner,
+};
+use warrant_core::grant::Grant;
+
+use crate::{stderr, warrant_env};
+
+const OWNER_KEY: &str = "0x0101010101010101010101010101010101010101010101010101010101010101";
+const ACCOUNT: &str = "0x000000000000000000000000000000000000bEEF";
+const MODULE: &str = "0x1000000000000000000000000000000000000001";
+const TOKEN: &str = "0x3000000000000000000000000000000000000003";
+const SESSION_KEY: &str = "0x2000000000000000000000000000000000000002";
+
+fn grant(extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "grant",
+        "--account",
+        ACCOUNT,
+        "--module",
+        MODULE,
+        "--chain-id",
+        "31337",
+        "--epoch",
+        "3",
+        "--session-key",
+        SESSION_KEY,
+    ];
+    args.extend_from_slice(extra);
+    warrant_env(&args, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)])
+}
+
+#[test]
+fn signed_grant_binds_the_flags_and_verifies() {
+    let allow = format!("{TOKEN}:transfer(address to,uint256 amount):to=={ACCOUNT},amount<=100e18");
+    let salt = format!("0x{}", "ab".repeat(32));
+    let out = grant(&[
+        "--allow",
+        &allow,
+        "--allow",
+        &format!("{ACCOUNT}:receive:value<=0.01ether"),
+        "--valid-until",
+        "4000000000",
+        "--max-uses",
+        "10",
+        "--max-value",
+        "0.05ether",
+        "--salt",
+        &salt,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let grant: Grant = serde_json::from_value(v["grant"].clone()).unwrap();
+    let account: Address = ACCOUNT.parse().unwrap();
+    let module: Address = MODULE.parse().unwrap();
+    assert_eq!(grant.account, account);
+    assert_eq!(grant.epoch, 3);
+    assert_eq!(grant.session.salt, salt.parse::<B256>().unwrap());
+    let scope = &grant.session.scope;
+    assert_eq!(scope.validUntil.to::<u64>(), 4_000_000_000);
+    assert_eq!(scope.maxUses, 10);
+    assert_eq!(scope.maxValueTotal, U256::from(5u128 * 10u128.pow(16)));
+    assert_eq!(scope.calls.len(), 2);
+    assert_eq!(scope.calls[1].maxValue, U256::from(10u128.pow(16)));
+    assert_eq!(v["sessionId"].as_str().unwrap().parse::<B256>().unwrap(), grant.session.id(account));
+
+    // The owner's signature: 65 bytes over the ERC-7739 digest, recovering to the owner's address.
+    let sig: alloy::primitives::Bytes = v["ownerSignature"].as_str().unwrap().parse().unwrap();
+    let raw = Signature::from_raw(&sig[..65]).unwrap();
+    let owner = PrivateKeySigner::from_bytes(&OWNER_KEY.parse().unwrap()).unwrap().address();
+    let digest = grant.erc7739_digest(module, 31337);
+    assert_eq!(raw.recover_address_from_prehash(&digest).unwrap(), owner);
+    assert_eq!(sig, grant.erc7739_signature(module, 31337, &sig[..65]));
+}
+
+#[test]
+fn malformed_flags_are_refused_by_name() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--allow", "0xnothex:transfer(address,uint256)"], "target"),
+        (&["--allow", &format!("{TOKEN}:transfer(address to,uint256 amount):amount<=lots")], "not a number"),
+        (&["--allow", &format!("{TOKEN}:*"), "--valid-until", "1000"], "already past"),
+        (&["--allow", &format!("{TOKEN}:*"), "--valid-until", "next tuesday"], "time \"next tuesday\""),
+        (&["--allow", &format!("{TOKEN}:*"), "--max-value", "1.5"], "--max-value"),
+        (&["--allow", &format!("{TOKEN}:*"), "--salt", "0x1234"], "--salt"),
+    ];
+    for (extra, needle) in cases {
+        let out = grant(extra);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(stderr(&out).contains(needle), "{extra:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+    let out = warrant_env(
+        &[
+            "grant",
+            "--account",
+            ACCOUNT,
+            "--module",
+            MODULE,
+            "--chain-id",
+            "1",
+            "--epoch",
+            "0",
+            "--session-key",
+            SESSION_KEY,
+            "--allow",
+            &format!("{TOKEN}:*"),
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no owner key"), "{}", stderr(&out));
+    let out = warrant_env(
+        &[
+            "grant",
+            "--account",
+            ACCOUNT,
+            "--module",
+            MODULE,
+            "--chain-id",
+            "1",
+            "--epoch",
+            "0",
+            "--session-key",
+            SESSION_KEY,
+            "--allow",
+            &format!("{TOKEN}:*"),
+            "--private-key",
+            "0x1234",
+        ],
+        &[],
+    );
+    assert!(stderr(&out).contains("private key must be 32 bytes of hex"), "{}", stderr(&out));
+}
