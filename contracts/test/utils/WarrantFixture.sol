@@ -31,9 +31,11 @@ abstract contract WarrantFixture is WarrantTest {
     address internal constant CREATE2_DEPLOYER = 0x4e59b44847b379578588920cA78FbF26c0B4956C;
     bytes32 internal constant ENTRYPOINT_SALT = 0x0a59dbff790c23c976a548690c27297883cc66b4c67024f9117b0238995e35e9;
     address internal constant ENTRYPOINT_ADDRESS = 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108;
-    // Runtime code of the deterministic deployment proxy (Arachnid), used only if the test EVM lacks it.
+    // Runtime code of Warrant's own CREATE2 deployer (the same 40 bytes as the in-process chain's, see
+    // crates/chain/src/dev_chain.rs): `salt ‖ initcode` in, the 20-byte address out. Used only if the test EVM
+    // has no deployer at the canonical address; CREATE2 addresses depend on the deployer's address, not its code.
     bytes internal constant CREATE2_DEPLOYER_CODE =
-        hex"7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3";
+        hex"366020900380602060003760003590600034f5801560235760601b60005260146000f35b600080fd";
 
     bytes32 internal constant MODE_SINGLE = bytes32(0);
     bytes32 internal constant MODE_BATCH = bytes32(bytes1(0x01));
