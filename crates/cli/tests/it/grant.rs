@@ -16,6 +16,10 @@ const TOKEN: &str = "0x3000000000000000000000000000000000000003";
 const SESSION_KEY: &str = "0x2000000000000000000000000000000000000002";
 
 fn grant(extra: &[&str]) -> std::process::Output {
+    grant_with(extra, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)])
+}
+
+fn grant_with(extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut args = vec![
         "grant",
         "--account",
@@ -30,7 +34,7 @@ fn grant(extra: &[&str]) -> std::process::Output {
         SESSION_KEY,
     ];
     args.extend_from_slice(extra);
-    warrant_env(&args, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)])
+    warrant_env(&args, env)
 }
 
 #[test]
@@ -93,45 +97,10 @@ fn malformed_flags_are_refused_by_name() {
         assert!(stderr(&out).contains(needle), "{extra:?}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     }
-    let out = warrant_env(
-        &[
-            "grant",
-            "--account",
-            ACCOUNT,
-            "--module",
-            MODULE,
-            "--chain-id",
-            "1",
-            "--epoch",
-            "0",
-            "--session-key",
-            SESSION_KEY,
-            "--allow",
-            &format!("{TOKEN}:*"),
-        ],
-        &[],
-    );
+    let out = grant_with(&["--allow", &format!("{TOKEN}:*")], &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no owner key"), "{}", stderr(&out));
-    let out = warrant_env(
-        &[
-            "grant",
-            "--account",
-            ACCOUNT,
-            "--module",
-            MODULE,
-            "--chain-id",
-            "1",
-            "--epoch",
-            "0",
-            "--session-key",
-            SESSION_KEY,
-            "--allow",
-            &format!("{TOKEN}:*"),
-            "--private-key",
-            "0x1234",
-        ],
-        &[],
-    );
+    let out = grant_with(&["--allow", &format!("{TOKEN}:*"), "--private-key", "0x1234"], &[]);
+    assert!(!out.status.success());
     assert!(stderr(&out).contains("private key must be 32 bytes of hex"), "{}", stderr(&out));
 }
