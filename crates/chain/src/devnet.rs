@@ -400,6 +400,11 @@ impl Devnet {
         &self.log_dir
     }
 
+    /// The process ids of Alto and anvil (each the leader of its own process group).
+    pub fn process_ids(&self) -> Vec<u32> {
+        self.alto.iter().chain(self.anvil.iter()).map(|s| s.child.id()).collect()
+    }
+
     /// A provider of anvil that signs with every dev account (pick one with the request's `from`).
     pub fn provider(&self) -> &DynProvider {
         &self.provider

@@ -330,6 +330,10 @@ async fn eip7702_account_sessions_through_alto() {
     let mut op = h.op(account, U192::ZERO, install_validator(validator)).await;
     op.factory = Some(EIP7702_FACTORY);
     let op = h.prepare(op, Some(auth), &Signer::Owner(&eoa)).await;
+    assert!(
+        op.op.pre_verification_gas > U256::from(25_000),
+        "the 7702 tuple's 25,000 gas is in preVerificationGas"
+    );
     h.submit(&op, "7702 delegation + installModule (owner op with eip7702Auth)").await;
     assert_eq!(h.code(account).await.as_ref(), delegation_designator(implementation).as_slice());
     assert_eq!(h.eoa_nonce(account).await, start_nonce + 1, "the tuple bumped the EOA's nonce");
@@ -501,4 +505,28 @@ fn random_address() -> Address {
 
 fn random_b256() -> B256 {
     B256::from(rand::random::<[u8; 32]>())
+}
+
+/// Dropping the network stops every process it started, and their process groups with them.
+#[tokio::test]
+async fn devnet_stops_every_process_on_drop() {
+    if let Err(e) = check_tools() {
+        panic!("the end-to-end tests need anvil, node and Alto: {e}");
+    }
+    let net = Devnet::start(DevnetConfig::default()).await.unwrap_or_else(|e| panic!("devnet: {e}"));
+    let pids = net.process_ids();
+    assert_eq!(pids.len(), 2, "anvil and Alto");
+    let alive = |pid: u32| {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid as i32, 0) == 0 }
+    };
+    assert!(pids.iter().all(|&pid| alive(pid)));
+    let log_dir = net.log_dir().to_owned();
+    drop(net);
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived the network");
+        // SAFETY: as above, for the process group.
+        assert!(unsafe { libc::kill(-(pid as i32), 0) } != 0, "process group {pid} survived the network");
+    }
+    assert!(!log_dir.exists(), "logs of a clean run are removed");
 }
