@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use alloy::primitives::Address;
 
+use crate::bundler::BundlerRpcError;
+
 /// Errors of the chain side.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -46,4 +48,53 @@ pub enum ChainError {
     /// A hardfork name that the in-process chain does not run.
     #[error("unknown hardfork {0:?}: expected `osaka` or `prague`")]
     UnknownHardfork(String),
+    /// A JSON-RPC request could not be made or its answer could not be read (connection refused, bad JSON, …).
+    #[error("{method} failed: {reason}")]
+    Transport {
+        /// The JSON-RPC method.
+        method: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A node answered a JSON-RPC request with an error.
+    #[error("{method} refused by the node ({code}): {message}")]
+    Node {
+        /// The JSON-RPC method.
+        method: String,
+        /// The JSON-RPC error code.
+        code: i64,
+        /// The error message.
+        message: String,
+    },
+    /// The bundler refused a request; see [`BundlerRpcError`] for the decoded ERC-7769 code and revert data.
+    #[error(transparent)]
+    Bundler(#[from] BundlerRpcError),
+    /// Something did not happen in time (a receipt, a process becoming ready).
+    #[error("timed out after {seconds} s waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: u64,
+    },
+    /// An executable the local network needs is not installed.
+    #[error("{tool} not found at {path}: {hint}")]
+    ToolMissing {
+        /// The tool (anvil, node, Alto).
+        tool: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// How to install it.
+        hint: &'static str,
+    },
+    /// A process of the local network failed to start or exited early.
+    #[error("{process} failed: {reason} (log: {log})")]
+    Process {
+        /// Which process.
+        process: &'static str,
+        /// What happened, with the end of its log.
+        reason: String,
+        /// Its log file.
+        log: PathBuf,
+    },
 }

@@ -1,0 +1,532 @@
+//! End to end against real processes: anvil (Osaka) and Pimlico's Alto bundler in safe mode (ERC-7562 tracing of
+//! every operation), through [`BundlerClient`]. Each test starts its own network and stops it when it ends, passes
+//! or fails. See `docs/e2e.md` for what each step proves.
+//!
+//! Run with `cargo test -p warrant-chain --test e2e -- --nocapture` (a step of `scripts/test`). A machine without
+//! anvil, node or Alto fails here with the missing tool named; it never skips.
+
+use std::time::Duration;
+
+use alloy::{
+    eips::eip7702::SignedAuthorization,
+    network::{TransactionBuilder, TransactionBuilder7702},
+    primitives::{Address, B256, Bytes, U128, U256, aliases::U192},
+    providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol,
+    sol_types::SolCall,
+};
+use warrant_chain::{
+    ChainError,
+    bundler::{
+        BundlerClient, BundlerErrorKind, BundlerRpcError, BundlerUserOperation, EIP7702_FACTORY,
+        UserOperationReceipt,
+    },
+    devnet::{Devnet, DevnetConfig, FIRST_FREE_ACCOUNT, WarrantContracts, check_tools},
+};
+use warrant_core::{
+    IEntryPoint, UserOperation,
+    constants::ENTRY_POINT_V08,
+    eip7702::{
+        ChainScope, authorization, check_delegate_code, delegation_designator, reset_authorization,
+        reset_nonce, sign_authorization,
+    },
+    grant::{
+        CallPolicy, Grant, IWarrantValidator, Scope, Session, WarrantErrors, enable_signature, use_signature,
+    },
+    policy::{Denial, Presentation, SessionStatus, SessionUsage, check_operation, check_time},
+    user_op::validator_nonce,
+};
+
+sol! {
+    /// The parts of `WarrantAccount` (ERC-7579) the tests call.
+    interface IAccount {
+        function installModule(uint256 moduleTypeId, address module, bytes initData) external;
+        function isModuleInstalled(uint256 moduleTypeId, address module, bytes additionalContext)
+            external view returns (bool);
+        function execute(bytes32 mode, bytes executionCalldata) external;
+    }
+
+    /// `WarrantAccountFactory`.
+    interface IFactory {
+        function createAccount(address owner, bytes32 salt) external returns (address);
+        function getAddress(address owner, bytes32 salt) external view returns (address);
+    }
+}
+
+const ETH: u128 = 1_000_000_000_000_000_000;
+const MODULE_TYPE_VALIDATOR: u64 = 1;
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Multiplier on the estimated verificationGasLimit (see `Harness::prepare`).
+const VERIFICATION_HEADROOM: u64 = 3;
+
+/// Who signs an operation's hash, and how the signature is wrapped.
+enum Signer<'a> {
+    /// The account's owner (a raw 65-byte ECDSA signature).
+    Owner(&'a PrivateKeySigner),
+    /// A session key presenting an enabled session (USE mode).
+    Use(&'a PrivateKeySigner, &'a Session),
+    /// A session key whose operation carries the owner's grant (ENABLE mode).
+    Enable(&'a PrivateKeySigner, &'a Grant, &'a Bytes),
+}
+
+impl Signer<'_> {
+    fn sign(&self, hash: B256) -> Bytes {
+        let raw = |key: &PrivateKeySigner| key.sign_hash_sync(&hash).expect("signs").as_bytes().to_vec();
+        match self {
+            Self::Owner(key) => raw(key).into(),
+            Self::Use(key, session) => use_signature(session, &raw(key)),
+            Self::Enable(key, grant, owner_signature) => enable_signature(grant, owner_signature, &raw(key)),
+        }
+    }
+}
+
+struct Harness {
+    net: Devnet,
+    bundler: BundlerClient,
+    contracts: WarrantContracts,
+    chain_id: u64,
+}
+
+impl Harness {
+    async fn start() -> Self {
+        if let Err(e) = check_tools() {
+            panic!("the end-to-end tests need anvil, node and Alto: {e}");
+        }
+        let net = Devnet::start(DevnetConfig::default()).await.unwrap_or_else(|e| panic!("devnet: {e}"));
+        let contracts = net.deploy_warrant().await.unwrap_or_else(|e| panic!("deploying Warrant: {e}"));
+        let bundler = net.bundler();
+        assert_eq!(bundler.supported_entry_points().await.unwrap(), vec![ENTRY_POINT_V08]);
+        assert_eq!(bundler.chain_id().await.unwrap(), net.chain_id());
+        let chain_id = net.chain_id();
+        Self { net, bundler, contracts, chain_id }
+    }
+
+    async fn view<C: SolCall>(&self, to: Address, call: C) -> C::Return {
+        let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
+        let out = self.net.provider().call(tx).await.unwrap_or_else(|e| panic!("eth_call to {to}: {e}"));
+        C::abi_decode_returns(&out).expect("decodes")
+    }
+
+    async fn code(&self, account: Address) -> Bytes {
+        self.net.provider().get_code_at(account).await.unwrap()
+    }
+
+    async fn balance(&self, account: Address) -> U256 {
+        self.net.provider().get_balance(account).await.unwrap()
+    }
+
+    async fn eoa_nonce(&self, account: Address) -> u64 {
+        self.net.provider().get_transaction_count(account).await.unwrap()
+    }
+
+    async fn now(&self) -> u64 {
+        let block = self.net.provider().get_block_by_number(Default::default()).await.unwrap().unwrap();
+        block.header.timestamp
+    }
+
+    async fn entry_point_nonce(&self, sender: Address, key: U192) -> U256 {
+        self.view(ENTRY_POINT_V08, IEntryPoint::getNonceCall { sender, key }).await
+    }
+
+    async fn usage(&self, account: Address, id: B256) -> SessionUsage {
+        let state =
+            self.view(self.contracts.validator, IWarrantValidator::sessionStateCall { account, id }).await;
+        SessionUsage {
+            status: SessionStatus::from_u8(state.status).expect("known status"),
+            uses: state.uses,
+            value_spent: state.valueSpent,
+        }
+    }
+
+    /// An operation of `sender` under nonce `key`, with the bundler's fees and generous limits to estimate from.
+    async fn op(&self, sender: Address, key: U192, call_data: Vec<u8>) -> UserOperation {
+        let fees = self.bundler.user_operation_gas_price().await.unwrap();
+        UserOperation {
+            sender,
+            nonce: self.entry_point_nonce(sender, key).await,
+            call_data: call_data.into(),
+            call_gas_limit: U128::from(500_000),
+            verification_gas_limit: U128::from(1_000_000),
+            pre_verification_gas: U256::from(200_000),
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            ..Default::default()
+        }
+    }
+
+    async fn sign(&self, op: &mut BundlerUserOperation, signer: &Signer<'_>) -> B256 {
+        let delegate = warrant_core::eip7702::parse_delegation_designator(&self.code(op.op.sender).await);
+        let hash = op.hash(ENTRY_POINT_V08, self.chain_id, delegate).unwrap();
+        op.op.signature = signer.sign(hash);
+        hash
+    }
+
+    /// Signs, asks the bundler for gas limits, applies them and signs again (the limits are part of the hash).
+    async fn prepare(
+        &self,
+        op: UserOperation,
+        auth: Option<SignedAuthorization>,
+        signer: &Signer<'_>,
+    ) -> BundlerUserOperation {
+        let mut op = BundlerUserOperation { op, eip7702_auth: auth };
+        self.sign(&mut op, signer).await;
+        let estimate = self
+            .bundler
+            .estimate_user_operation_gas(&op)
+            .await
+            .unwrap_or_else(|e| panic!("eth_estimateUserOperationGas: {e}"));
+        estimate.apply(&mut op.op);
+        // Headroom against a false "reverts on oog" under anvil's tracer (docs/e2e.md): it reports the gas used
+        // by a returned CALL as the cost of the caller's next opcode, so the caller must keep more gas than
+        // its callee used. Every ERC-7562 check still runs on the trace.
+        op.op.verification_gas_limit =
+            op.op.verification_gas_limit.saturating_mul(U128::from(VERIFICATION_HEADROOM));
+        self.sign(&mut op, signer).await;
+        op
+    }
+
+    /// Sends an operation, checks the bundler computed the hash we signed, and waits for its receipt.
+    async fn submit(&self, op: &BundlerUserOperation, what: &str) -> UserOperationReceipt {
+        let delegate = warrant_core::eip7702::parse_delegation_designator(&self.code(op.op.sender).await);
+        let expected = op.hash(ENTRY_POINT_V08, self.chain_id, delegate).unwrap();
+        let hash = self
+            .bundler
+            .send_user_operation(op)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: eth_sendUserOperation refused it: {e}"));
+        assert_eq!(hash, expected, "{what}: the bundler's userOpHash is the one the EntryPoint signs over");
+        let receipt = self.bundler.wait_for_receipt(hash, RECEIPT_TIMEOUT).await.unwrap();
+        assert_eq!(receipt.user_op_hash, hash);
+        assert_eq!(receipt.sender, op.op.sender);
+        assert_eq!(receipt.entry_point, ENTRY_POINT_V08);
+        assert!(receipt.success, "{what}: execution reverted: {:?}", receipt.reason);
+        assert!(receipt.receipt.status(), "{what}: the bundle transaction failed");
+        println!(
+            "{what}: included in block {:?}, {} gas charged to the operation, bundle transaction {} gas",
+            receipt.receipt.block_number, receipt.actual_gas_used, receipt.receipt.gas_used
+        );
+        receipt
+    }
+
+    /// Sends an operation the validator must refuse; returns the bundler's error.
+    async fn refused(&self, op: &BundlerUserOperation, what: &str) -> BundlerRpcError {
+        match self.bundler.send_user_operation(op).await {
+            Err(ChainError::Bundler(e)) => {
+                println!("{what}: refused by Alto ({}): {}", e.code, e.message);
+                e
+            }
+            Ok(hash) => panic!("{what}: Alto accepted an out-of-scope operation ({hash})"),
+            Err(e) => panic!("{what}: unexpected failure: {e}"),
+        }
+    }
+
+    /// The owner's ERC-7739 signature of `grant` (what `WarrantAccount.isValidSignature` checks).
+    fn owner_grant_signature(&self, owner: &PrivateKeySigner, grant: &Grant) -> Bytes {
+        let digest = grant.erc7739_digest(self.contracts.validator, self.chain_id);
+        let raw = owner.sign_hash_sync(&digest).unwrap().as_bytes();
+        grant.erc7739_signature(self.contracts.validator, self.chain_id, &raw)
+    }
+
+    async fn grant(&self, account: Address, session: &Session) -> Grant {
+        let epoch = self.view(self.contracts.validator, IWarrantValidator::epochOfCall { account }).await;
+        Grant { account, epoch: epoch.to(), session: session.clone() }
+    }
+}
+
+fn validator_key(validator: Address) -> U192 {
+    let nonce = validator_nonce(validator, 0, 0);
+    U192::from_be_slice(&nonce.to_be_bytes::<32>()[..24])
+}
+
+/// `execute(0x00…, target ‖ value ‖ data)`: one call, revert on failure.
+fn execute_single(target: Address, value: U256, data: &[u8]) -> Vec<u8> {
+    let mut execution = target.to_vec();
+    execution.extend_from_slice(&value.to_be_bytes::<32>());
+    execution.extend_from_slice(data);
+    IAccount::executeCall { mode: B256::ZERO, executionCalldata: execution.into() }.abi_encode()
+}
+
+fn install_validator(validator: Address) -> Vec<u8> {
+    IAccount::installModuleCall {
+        moduleTypeId: U256::from(MODULE_TYPE_VALIDATOR),
+        module: validator,
+        initData: Bytes::new(),
+    }
+    .abi_encode()
+}
+
+/// A session paying `recipient` at most 0.02 ETH a call and 0.05 ETH in all, for an hour.
+fn payment_session(signer: Address, recipient: Address, now: u64) -> Session {
+    Session {
+        signer,
+        salt: random_b256(),
+        scope: Scope {
+            validAfter: Default::default(),
+            validUntil: alloy::primitives::aliases::U48::from(now + 3600),
+            maxUses: 5,
+            maxValueTotal: U256::from(5 * ETH / 100),
+            paymaster: Address::ZERO,
+            maxGasLimit: 0,
+            maxFeePerGas: 0,
+            calls: vec![CallPolicy {
+                target: recipient,
+                selector: Default::default(),
+                flags: 0,
+                maxValue: U256::from(2 * ETH / 100),
+                conditions: vec![],
+            }],
+        },
+    }
+}
+
+/// Pre-flight of a session operation exactly as the validator will judge it, with the usage read from chain.
+async fn preflight(
+    h: &Harness,
+    session: &Session,
+    presentation: Presentation,
+    op: &BundlerUserOperation,
+) -> Result<(), Denial> {
+    let account = op.op.sender;
+    let id = session.id(account);
+    check_time(&session.scope, h.now().await)?;
+    let usage = h.usage(account, id).await;
+    check_operation(id, &session.scope, &usage, presentation, &op.op.pack(), account, h.contracts.validator)
+        .map(|_| ())
+}
+
+/// Delegation by a user operation's `eip7702Auth`, a grant enabled by the session key's first operation, USE
+/// operations, out-of-scope operations refused by pre-flight and by Alto with the rule named, revocation, and
+/// the temporary mode's pre-signed reset.
+#[tokio::test]
+async fn eip7702_account_sessions_through_alto() {
+    let h = Harness::start().await;
+    let WarrantContracts { implementation, validator, .. } = h.contracts;
+    let eoa = PrivateKeySigner::random();
+    let account = eoa.address();
+    h.net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
+    let recipient = random_address();
+    let stranger = random_address();
+
+    // Temporary mode: the reset authorization is signed before anything else. The delegation comes with the
+    // user operation (the bundler relays it), so it uses the EOA's current nonce and the reset the next one.
+    let start_nonce = h.eoa_nonce(account).await;
+    let reset = sign_authorization(
+        &eoa,
+        reset_authorization(h.chain_id, reset_nonce(start_nonce, false, 0)).unwrap(),
+    )
+    .unwrap();
+
+    // 1. Delegation carried by the first user operation (no type-4 transaction of ours), which installs the
+    //    validator module. The delegate's code is checked first, as the toolkit does before signing.
+    check_delegate_code(implementation, &h.code(implementation).await).unwrap();
+    let auth = sign_authorization(
+        &eoa,
+        authorization(h.chain_id, implementation, start_nonce, ChainScope::ThisChainOnly).unwrap(),
+    )
+    .unwrap();
+    assert!(h.code(account).await.is_empty(), "a fresh EOA");
+    let mut op = h.op(account, U192::ZERO, install_validator(validator)).await;
+    op.factory = Some(EIP7702_FACTORY);
+    let op = h.prepare(op, Some(auth), &Signer::Owner(&eoa)).await;
+    assert!(
+        op.op.pre_verification_gas > U256::from(25_000),
+        "the 7702 tuple's 25,000 gas is in preVerificationGas"
+    );
+    h.submit(&op, "7702 delegation + installModule (owner op with eip7702Auth)").await;
+    assert_eq!(h.code(account).await.as_ref(), delegation_designator(implementation).as_slice());
+    assert_eq!(h.eoa_nonce(account).await, start_nonce + 1, "the tuple bumped the EOA's nonce");
+    let installed = h
+        .view(
+            account,
+            IAccount::isModuleInstalledCall {
+                moduleTypeId: U256::from(MODULE_TYPE_VALIDATOR),
+                module: validator,
+                additionalContext: Bytes::new(),
+            },
+        )
+        .await;
+    assert!(installed, "the validator module is installed");
+
+    // 2. A grant, enabled by the session key's first operation (ENABLE), then a USE operation.
+    let session_key = PrivateKeySigner::random();
+    let session = payment_session(session_key.address(), recipient, h.now().await);
+    let id = session.id(account);
+    let grant = h.grant(account, &session).await;
+    let owner_signature = h.owner_grant_signature(&eoa, &grant);
+    let key = validator_key(validator);
+    let pay = |amount: u128, to: Address| execute_single(to, U256::from(amount), &[]);
+
+    let enable_signer = Signer::Enable(&session_key, &grant, &owner_signature);
+    let op = h.prepare(h.op(account, key, pay(ETH / 100, recipient)).await, None, &enable_signer).await;
+    assert_eq!(preflight(&h, &session, Presentation::Enable, &op).await, Ok(()));
+    h.submit(&op, "session ENABLE op (grant + first payment)").await;
+    let usage = h.usage(account, id).await;
+    assert_eq!((usage.status, usage.uses, usage.value_spent), (SessionStatus::Enabled, 1, ETH / 100));
+    assert_eq!(h.balance(recipient).await, U256::from(ETH / 100));
+
+    let use_signer = Signer::Use(&session_key, &session);
+    let op = h.prepare(h.op(account, key, pay(ETH / 100, recipient)).await, None, &use_signer).await;
+    assert_eq!(preflight(&h, &session, Presentation::Use, &op).await, Ok(()));
+    h.submit(&op, "session USE op").await;
+    assert_eq!(h.usage(account, id).await.uses, 2);
+    assert_eq!(h.balance(recipient).await, U256::from(2 * ETH / 100));
+    let gas = op.op.clone();
+
+    // 3. Out of scope: refused by pre-flight before sending and, sent anyway, by Alto's simulation, with the
+    //    validator's rule recoverable from Alto's error. Gas limits are those of the accepted operation (the
+    //    estimate of a refused operation fails the same way).
+    let out_of_scope = |call_data: Vec<u8>| {
+        let mut op = gas.clone();
+        op.call_data = call_data.into();
+        BundlerUserOperation::from(op)
+    };
+    let mut op = out_of_scope(pay(ETH / 100, stranger));
+    h.sign(&mut op, &use_signer).await;
+    let expected =
+        WarrantErrors::CallNotPermitted { index: U256::ZERO, target: stranger, selector: Default::default() };
+    assert_eq!(
+        preflight(&h, &session, Presentation::Use, &op).await,
+        Err(Denial::CallNotPermitted { index: 0, target: stranger, selector: Default::default() })
+    );
+    let e = h.refused(&op, "payment to a stranger").await;
+    assert_eq!(e.kind, BundlerErrorKind::SimulateValidation);
+    assert_eq!(e.warrant_rule(), Some(WarrantErrors::WarrantErrorsErrors::CallNotPermitted(expected)));
+    assert_eq!(e.warrant_rule_name(), Some("CallNotPermitted"));
+
+    let mut op = out_of_scope(pay(3 * ETH / 100, recipient));
+    h.sign(&mut op, &use_signer).await;
+    assert_eq!(
+        preflight(&h, &session, Presentation::Use, &op).await,
+        Err(Denial::CallValueExceeded {
+            index: 0,
+            value: U256::from(3 * ETH / 100),
+            cap: U256::from(2 * ETH / 100)
+        })
+    );
+    let e = h.refused(&op, "payment above the per-call cap").await;
+    assert_eq!(e.kind, BundlerErrorKind::SimulateValidation);
+    assert_eq!(e.warrant_rule_name(), Some("CallValueExceeded"));
+    assert_eq!(h.usage(account, id).await.uses, 2, "refused operations debit nothing");
+
+    // 4. Revocation (an owner operation) takes effect for the next operation.
+    let revoke = IWarrantValidator::revokeSessionCall { id }.abi_encode();
+    let op = h
+        .prepare(
+            h.op(account, U192::ZERO, execute_single(validator, U256::ZERO, &revoke)).await,
+            None,
+            &Signer::Owner(&eoa),
+        )
+        .await;
+    h.submit(&op, "owner op revoking the session").await;
+    assert_eq!(h.usage(account, id).await.status, SessionStatus::Revoked);
+    let mut op = out_of_scope(pay(ETH / 100, recipient));
+    op.op.nonce = h.entry_point_nonce(account, key).await;
+    h.sign(&mut op, &use_signer).await;
+    assert_eq!(preflight(&h, &session, Presentation::Use, &op).await, Err(Denial::SessionRevoked { id }));
+    let e = h.refused(&op, "payment after revocation").await;
+    assert_eq!(
+        e.warrant_rule(),
+        Some(WarrantErrors::WarrantErrorsErrors::SessionRevoked(WarrantErrors::SessionRevoked { id }))
+    );
+
+    // 5. Temporary mode: anyone broadcasts the pre-signed reset in a type-4 transaction; the account is a plain
+    //    EOA again and sends an ordinary transfer.
+    let relayer = h.net.signer(FIRST_FREE_ACCOUNT).address();
+    let tx = TransactionRequest::default()
+        .with_from(relayer)
+        .with_to(relayer)
+        .with_authorization_list(vec![reset]);
+    let receipt = h.net.send(tx).await.unwrap();
+    println!("type-4 reset transaction: {} gas", receipt.gas_used);
+    assert!(h.code(account).await.is_empty(), "the delegation is cleared");
+    let eoa_provider = ProviderBuilder::new().wallet(eoa.clone()).connect_http(h.net.rpc_url().clone());
+    let before = h.balance(recipient).await;
+    let transfer = TransactionRequest::default().with_to(recipient).with_value(U256::from(ETH / 1000));
+    let receipt = eoa_provider.send_transaction(transfer).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "a plain transfer from the restored EOA");
+    assert_eq!(h.balance(recipient).await, before + U256::from(ETH / 1000));
+}
+
+/// A proxy-mode account deployed by its factory in its first operation (initCode), then a session on it.
+#[tokio::test]
+async fn factory_account_session_through_alto() {
+    let h = Harness::start().await;
+    let WarrantContracts { factory, validator, .. } = h.contracts;
+    let owner = PrivateKeySigner::random();
+    let salt = random_b256();
+    let account = h.view(factory, IFactory::getAddressCall { owner: owner.address(), salt }).await;
+    assert!(h.code(account).await.is_empty(), "counterfactual");
+    h.net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
+    let recipient = random_address();
+
+    // 6. Deployment by initCode in the first operation, which installs the validator. The session can't be
+    //    enabled in this operation (docs/e2e.md: no validator at validation time, and ERC-7562 STO-022).
+    let mut op = h.op(account, U192::ZERO, install_validator(validator)).await;
+    op.factory = Some(factory);
+    op.factory_data = Some(IFactory::createAccountCall { owner: owner.address(), salt }.abi_encode().into());
+    let op = h.prepare(op, None, &Signer::Owner(&owner)).await;
+    h.submit(&op, "factory deployment + installModule (owner op with initCode)").await;
+    assert!(!h.code(account).await.is_empty(), "deployed");
+
+    let session_key = PrivateKeySigner::random();
+    let session = payment_session(session_key.address(), recipient, h.now().await);
+    let grant = h.grant(account, &session).await;
+    let owner_signature = h.owner_grant_signature(&owner, &grant);
+    let key = validator_key(validator);
+    let pay = execute_single(recipient, U256::from(ETH / 100), &[]);
+
+    let enable_signer = Signer::Enable(&session_key, &grant, &owner_signature);
+    let op = h.prepare(h.op(account, key, pay.clone()).await, None, &enable_signer).await;
+    assert_eq!(preflight(&h, &session, Presentation::Enable, &op).await, Ok(()));
+    h.submit(&op, "proxy account: session ENABLE op").await;
+
+    let use_signer = Signer::Use(&session_key, &session);
+    let op = h.prepare(h.op(account, key, pay).await, None, &use_signer).await;
+    assert_eq!(preflight(&h, &session, Presentation::Use, &op).await, Ok(()));
+    h.submit(&op, "proxy account: session USE op").await;
+    let usage = h.usage(account, session.id(account)).await;
+    assert_eq!((usage.status, usage.uses), (SessionStatus::Enabled, 2));
+    assert_eq!(h.balance(recipient).await, U256::from(2 * ETH / 100));
+
+    // Out of scope on the proxy account too: refused by Alto with the rule named.
+    let mut op = BundlerUserOperation::from(op.op.clone());
+    op.op.nonce = h.entry_point_nonce(account, key).await;
+    op.op.call_data = execute_single(random_address(), U256::from(ETH / 100), &[]).into();
+    h.sign(&mut op, &use_signer).await;
+    let e = h.refused(&op, "proxy account: payment to a stranger").await;
+    assert_eq!(e.warrant_rule_name(), Some("CallNotPermitted"));
+}
+
+fn random_address() -> Address {
+    Address::from(rand::random::<[u8; 20]>())
+}
+
+fn random_b256() -> B256 {
+    B256::from(rand::random::<[u8; 32]>())
+}
+
+/// Dropping the network stops every process it started, and their process groups with them.
+#[tokio::test]
+async fn devnet_stops_every_process_on_drop() {
+    if let Err(e) = check_tools() {
+        panic!("the end-to-end tests need anvil, node and Alto: {e}");
+    }
+    let net = Devnet::start(DevnetConfig::default()).await.unwrap_or_else(|e| panic!("devnet: {e}"));
+    let pids = net.process_ids();
+    assert_eq!(pids.len(), 2, "anvil and Alto");
+    let alive = |pid: u32| {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid as i32, 0) == 0 }
+    };
+    assert!(pids.iter().all(|&pid| alive(pid)));
+    let log_dir = net.log_dir().to_owned();
+    drop(net);
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived the network");
+        // SAFETY: as above, for the process group.
+        assert!(unsafe { libc::kill(-(pid as i32), 0) } != 0, "process group {pid} survived the network");
+    }
+    assert!(!log_dir.exists(), "logs of a clean run are removed");
+}
