@@ -1,26 +1,11 @@
 use alloy_primitives::{U256, address, b256};
 use alloy_signer::k256::ecdsa::SigningKey;
+
+use crate::support::Key;
 use warrant_core::eip7702::{
     ChainScope, authorization, decode_signed_authorization, encode_signed_authorization, recover_authority,
     sign_authorization,
 };
-
-/// A local signer over a raw key, enough for vectors (the CLI and chain use alloy's `PrivateKeySigner`).
-struct Key(SigningKey);
-
-impl alloy_signer::SignerSync for Key {
-    fn sign_hash_sync(
-        &self,
-        hash: &alloy_primitives::B256,
-    ) -> alloy_signer::Result<alloy_primitives::Signature> {
-        let (sig, recid) = self.0.sign_prehash_recoverable(hash.as_slice())?;
-        Ok(alloy_primitives::Signature::from_signature_and_parity(sig, recid.is_y_odd()))
-    }
-
-    fn chain_id_sync(&self) -> Option<alloy_primitives::ChainId> {
-        None
-    }
-}
 
 /// Trust Wallet Core's EIP-7702 test vector (`TestEip7702.testSignAuthorization`, which they verified with viem):
 /// chain 1, delegate 0xB91a…2bf1, nonce 1.

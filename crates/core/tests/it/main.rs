@@ -1,3 +1,7 @@
-//! Integration tests of warrant-core against vectors published by other implementations.
+//! Integration tests of warrant-core: vectors published by other implementations, grant tokens, the JSON
+//! form, plain-words rendering and the session operation builder.
 
 mod eip7702_vectors;
+mod grant_json;
+mod support;
+mod token;
