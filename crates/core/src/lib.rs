@@ -9,6 +9,7 @@
 pub mod constants;
 pub mod eip7702;
 mod error;
+pub mod explain;
 pub mod grant;
 pub mod grant_json;
 pub mod policy;

@@ -2,6 +2,7 @@
 //! form, plain-words rendering and the session operation builder.
 
 mod eip7702_vectors;
+mod explain;
 mod grant_json;
 mod support;
 mod token;
