@@ -4,5 +4,6 @@
 mod eip7702_vectors;
 mod explain;
 mod grant_json;
+mod session_op;
 mod support;
 mod token;
