@@ -72,7 +72,7 @@ fn execute_encodings() {
     assert_eq!(executions.len(), 2);
     assert_eq!(executions[1].value, U256::from(9));
 
-    assert_eq!(execute_calldata(&[call.clone()]).unwrap(), single);
+    assert_eq!(execute_calldata(std::slice::from_ref(&call)).unwrap(), single);
     assert_eq!(execute_calldata(&calls).unwrap(), execute_batch(&calls));
     assert_eq!(execute_calldata(&[]), Err(CoreError::NoCalls));
     assert_eq!(op(vec![]).unsigned(), Err(CoreError::NoCalls));
