@@ -55,4 +55,31 @@ pub enum CoreError {
     /// A signer failed to sign.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// An operation needs at least one call.
+    #[error("a session operation needs at least one call")]
+    NoCalls,
+    /// The signed grant is for another account, module or chain than the operation.
+    #[error("the grant is for {field} {grant}, but the operation is for {op}")]
+    GrantMismatch {
+        /// What differs: "account", "module" or "chain id".
+        field: &'static str,
+        /// The grant's value.
+        grant: String,
+        /// The operation's value.
+        op: String,
+    },
+    /// The key that signed is not the session's signer.
+    #[error("the session key signed as {actual}, but the session's signer is {expected}")]
+    SessionKeyMismatch {
+        /// The session's signer.
+        expected: Address,
+        /// The address the signature recovers to.
+        actual: Address,
+    },
+    /// The EIP-7702 authorization carried by an operation does not match it.
+    #[error("the EIP-7702 authorization {0}")]
+    AuthorizationMismatch(String),
+    /// A grant token was refused.
+    #[error(transparent)]
+    GrantToken(#[from] crate::token::TokenError),
 }

@@ -117,6 +117,11 @@ pub struct UserOperation {
     pub paymaster_data: Option<Bytes>,
     /// The signature the account's validator checks.
     pub signature: Bytes,
+    /// An EIP-7702 authorization of the sender for the bundler to put in its type-4 transaction (ERC-7769
+    /// `eip7702Auth`: `chainId`, `address`, `nonce`, `yParity`, `r`, `s` as hex quantities). Not part of the
+    /// packed form or the hash: the hash binds the delegate through the `0x7702` initCode marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip7702_auth: Option<alloy_eip7702::SignedAuthorization>,
 }
 
 fn pack_u128_pair(high: U128, low: U128) -> B256 {
@@ -193,7 +198,8 @@ impl PackedUserOperation {
         start[..2] == EIP7702_INITCODE_MARKER && start[2..].iter().all(|b| *b == 0)
     }
 
-    /// The unpacked (wire) form; the inverse of [`UserOperation::pack`] for well-formed packed fields.
+    /// The unpacked (wire) form; the inverse of [`UserOperation::pack`] for well-formed packed fields (with no
+    /// `eip7702_auth`, which the packed form does not carry).
     pub fn unpack(&self) -> UserOperation {
         let (factory, factory_data) = if self.initCode.len() >= 20 {
             (Some(Address::from_slice(&self.initCode[..20])), Some(self.initCode.slice(20..)))
@@ -229,6 +235,7 @@ impl PackedUserOperation {
             paymaster_post_op_gas_limit: pm_post_op,
             paymaster_data: pm_data,
             signature: self.signature.clone(),
+            eip7702_auth: None,
         }
     }
 
@@ -308,6 +315,7 @@ mod tests {
             paymaster_post_op_gas_limit: Some(U128::from(10_000)),
             paymaster_data: Some(Bytes::from_static(&[9])),
             signature: Bytes::from_static(&[0xaa; 65]),
+            eip7702_auth: None,
         }
     }
 
@@ -328,6 +336,36 @@ mod tests {
         assert_eq!(json["paymasterPostOpGasLimit"], "0x2710");
         let back: UserOperation = serde_json::from_value(json).unwrap();
         assert_eq!(back, sample());
+    }
+
+    #[test]
+    fn wire_form_carries_the_eip7702_authorization() {
+        let auth = alloy_eip7702::Authorization {
+            chain_id: U256::from(31337),
+            address: address!("0x4444444444444444444444444444444444444444"),
+            nonce: 5,
+        };
+        let signed =
+            alloy_eip7702::SignedAuthorization::new_unchecked(auth, 1, U256::from(0xabc), U256::from(0xdef));
+        let op = UserOperation { eip7702_auth: Some(signed.clone()), ..sample() };
+        let json = serde_json::to_value(&op).unwrap();
+        // ERC-7769: `eip7702Auth` with hex-quantity fields.
+        assert_eq!(
+            json["eip7702Auth"],
+            serde_json::json!({
+                "chainId": "0x7a69",
+                "address": "0x4444444444444444444444444444444444444444",
+                "nonce": "0x5",
+                "yParity": "0x1",
+                "r": "0xabc",
+                "s": "0xdef",
+            })
+        );
+        let back: UserOperation = serde_json::from_value(json).unwrap();
+        assert_eq!(back.eip7702_auth, Some(signed));
+        // Absent when there is none; not part of the packed form.
+        assert!(serde_json::to_value(sample()).unwrap().get("eip7702Auth").is_none());
+        assert_eq!(op.pack(), sample().pack());
     }
 
     #[test]

@@ -41,6 +41,19 @@ pub enum KeystoreError {
         mode: u32,
     },
 
+    /// The keystore directory can be written by group or others, who could then replace key files.
+    #[error(
+        "permissions {mode:04o} for keystore directory {path} are too open: group or others could replace \
+         key files (fix with `chmod 700 {path}`)",
+        path = .path.display()
+    )]
+    InsecureDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits (e.g. `0o777`).
+        mode: u32,
+    },
+
     /// There is no key with this name.
     #[error("no key named {name:?} in the keystore")]
     NotFound {

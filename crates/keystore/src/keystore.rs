@@ -57,11 +57,13 @@ struct KeyFile {
 
 impl Keystore {
     /// Opens the keystore in `dir`, creating the directory (and missing parents) with mode 0700
-    /// if it does not exist. An existing directory's permissions are left as they are.
+    /// if it does not exist. An existing directory's permissions are left as they are, but one that
+    /// group or others can write to is refused: they could replace a key file with their own.
     ///
     /// # Errors
     ///
-    /// [`KeystoreError::Io`] if the directory cannot be created or `dir` is not a directory.
+    /// [`KeystoreError::Io`] if the directory cannot be created or `dir` is not a directory;
+    /// [`KeystoreError::InsecureDirectory`] if group or others can write to it.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         let mut builder = fs::DirBuilder::new();
@@ -76,6 +78,7 @@ impl Keystore {
         if !meta.is_dir() {
             return Err(KeystoreError::io(&dir, io::Error::other("not a directory")));
         }
+        check_directory_permissions(&dir, &meta)?;
         Ok(Self { dir })
     }
 
@@ -268,8 +271,9 @@ impl Keystore {
             io::ErrorKind::InvalidData => KeystoreError::corrupt(&path, "not UTF-8 text"),
             _ => KeystoreError::io(&path, e),
         })?;
-        let key_file: KeyFile = serde_json::from_str(&json)
-            .map_err(|e| KeystoreError::corrupt(&path, format!("not a v3 key file: {e}")))?;
+        let key_file: KeyFile = serde_json::from_str(&json).map_err(|e| {
+            KeystoreError::corrupt(&path, format!("not a v3 key file: {}", describe_json_error(&e)))
+        })?;
         let address = check_key_file(&path, &key_file)?;
         Ok(KeyInfo { name: name.to_owned(), address, path })
     }
@@ -285,11 +289,11 @@ fn check_key_file(path: &Path, key_file: &KeyFile) -> Result<Address> {
         return bad("no \"address\" field".into());
     };
     let Ok(address) = address.parse::<Address>() else {
-        return bad(format!("\"address\" is not a 20-byte hex address: {address:?}"));
+        return bad(format!("\"address\" is not a 20-byte hex address: {}", shown(address)));
     };
     let crypto = &key_file.crypto;
     if crypto.cipher != "aes-128-ctr" {
-        return bad(format!("unsupported cipher {:?} (expected aes-128-ctr)", crypto.cipher));
+        return bad(format!("unsupported cipher {} (expected aes-128-ctr)", shown(&crypto.cipher)));
     }
     if crypto.cipherparams.iv.len() != 16 {
         return bad(format!("iv is {} bytes (expected 16)", crypto.cipherparams.iv.len()));
@@ -320,7 +324,7 @@ fn check_key_file(path: &Path, key_file: &KeyFile) -> Result<Address> {
                 return bad(format!("pbkdf2 dklen is {dklen} (expected 32)"));
             }
             if prf != "hmac-sha256" {
-                return bad(format!("unsupported pbkdf2 prf {prf:?} (expected hmac-sha256)"));
+                return bad(format!("unsupported pbkdf2 prf {} (expected hmac-sha256)", shown(prf)));
             }
             if *c == 0 || *c > MAX_PBKDF2_ROUNDS {
                 return bad(format!("pbkdf2 iteration count {c} out of range"));
@@ -329,6 +333,41 @@ fn check_key_file(path: &Path, key_file: &KeyFile) -> Result<Address> {
         _ => return bad("\"kdf\" does not match \"kdfparams\"".into()),
     }
     Ok(address)
+}
+
+/// A string read from a key file, fit for an error message: short identifiers are quoted, anything else
+/// (which could be a secret someone put in the wrong field) is described by its length only.
+fn shown(value: &str) -> String {
+    let mut hex_run = 0usize;
+    let mut longest = 0usize;
+    for b in value.bytes() {
+        hex_run = if b.is_ascii_hexdigit() { hex_run + 1 } else { 0 };
+        longest = longest.max(hex_run);
+    }
+    if value.len() <= 24 && longest < 16 {
+        format!("{value:?}")
+    } else {
+        format!("(a {}-character value, not shown)", value.chars().count())
+    }
+}
+
+/// What is wrong with a key file's JSON, without serde_json's quotes of the offending values (a key file
+/// may hold anything, a pasted secret included); only "missing field" messages, which name our own fields,
+/// are kept as they are.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let position = format!("at line {} column {}", e.line(), e.column());
+    let message = e.to_string();
+    if message.starts_with("missing field ") {
+        return message;
+    }
+    match e.classify() {
+        serde_json::error::Category::Io => format!("unreadable {position}"),
+        serde_json::error::Category::Syntax => format!("invalid JSON {position}"),
+        serde_json::error::Category::Eof => format!("JSON ends early {position}"),
+        serde_json::error::Category::Data => {
+            format!("a field has the wrong type, length or an unknown value {position}")
+        }
+    }
 }
 
 /// Maps an eth-keystore decryption error (which never contains secrets) to ours.
@@ -353,6 +392,22 @@ fn check_permissions(path: &Path, meta: &fs::Metadata) -> Result<()> {
 
 #[cfg(not(unix))]
 fn check_permissions(_path: &Path, _meta: &fs::Metadata) -> Result<()> {
+    Ok(())
+}
+
+/// Refuses a keystore directory that group or others can write to (reading it only shows names).
+#[cfg(unix)]
+fn check_directory_permissions(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(KeystoreError::InsecureDirectory { path: path.to_owned(), mode });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_directory_permissions(_path: &Path, _meta: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 

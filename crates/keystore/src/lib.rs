@@ -44,7 +44,11 @@
 //!   exists; readers never see a partial file.
 //! * **Permissions are checked like ssh does.** A key file accessible by group or others (any bit
 //!   of `0o077`) is refused by `list`, `info`, `address` and `unlock` with
-//!   [`KeystoreError::InsecurePermissions`], naming the file and its mode.
+//!   [`KeystoreError::InsecurePermissions`], naming the file and its mode; a keystore directory
+//!   that group or others can write to (`0o022`) is refused by [`Keystore::open`] with
+//!   [`KeystoreError::InsecureDirectory`].
+//! * **Errors never quote a key file's contents** beyond short identifiers (a cipher or KDF name):
+//!   a secret pasted into the wrong field does not come back in an error message.
 //! * **Secrets do not leak.** Secret keys are held in [`zeroize::Zeroizing`] buffers
 //!   ([`SecretKey`]) and wiped on drop; the returned signer wipes its own copy on drop. No type
 //!   here prints a secret in `Debug`, and no error carries a secret or a password.

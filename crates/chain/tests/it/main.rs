@@ -3,4 +3,5 @@
 mod differential;
 mod eip7702;
 mod entry_point;
+mod session_op;
 mod support;

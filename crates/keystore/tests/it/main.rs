@@ -357,3 +357,81 @@ fn no_secret_or_password_in_debug_or_error_text() {
     }
     assert!(texts[0].contains("redacted"));
 }
+
+#[test]
+fn secrets_put_in_the_wrong_field_are_not_echoed() {
+    // A secret key pasted into any field of a key file must not come back in the error text.
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(Edit, &str); 7] = [
+        (|v| v["address"] = SECRET_HEX.into(), "\"address\" is not a 20-byte hex address"),
+        (|v| v["address"] = format!("0x{SECRET_HEX}").into(), "66-character value, not shown"),
+        (|v| v["version"] = SECRET_HEX.into(), "wrong type"),
+        (|v| v["crypto"]["cipher"] = SECRET_HEX.into(), "unsupported cipher"),
+        (|v| v["crypto"]["kdf"] = SECRET_HEX.into(), "unknown value"),
+        (|v| v["crypto"]["ciphertext"] = format!("{SECRET_HEX}zz").into(), "not a v3 key file"),
+        (|v| v["crypto"]["kdfparams"]["salt"] = 5.into(), "line 1"),
+    ];
+    let (_tmp, ks) = keystore();
+    let path = imported(&ks, "k");
+    let original = fs::read_to_string(&path).unwrap();
+    for (edit, expected) in edits {
+        fs::write(&path, &original).unwrap();
+        edit_json(&path, edit);
+        for err in [ks.unlock("k", PASSWORD).unwrap_err(), ks.list().unwrap_err()] {
+            assert!(matches!(err, KeystoreError::Corrupt { .. }), "{expected}: {err:?}");
+            let (text, debug) = (err.to_string(), format!("{err:?}"));
+            assert!(text.contains(expected), "{expected}: {text}");
+            for shown in [&text, &debug] {
+                assert!(!shown.to_lowercase().contains(&SECRET_HEX[..16]), "secret echoed: {shown}");
+            }
+        }
+    }
+    // Short identifiers are still quoted, which helps to fix a file.
+    fs::write(&path, &original).unwrap();
+    edit_json(&path, |v| v["crypto"]["cipher"] = "aes-256-gcm".into());
+    assert!(ks.unlock("k", PASSWORD).unwrap_err().to_string().contains("\"aes-256-gcm\""));
+}
+
+#[test]
+fn a_key_file_that_is_a_directory_or_unreadable_is_a_clear_error() {
+    let (_tmp, ks) = keystore();
+    fs::create_dir(ks.dir().join("d.json")).unwrap();
+    let err = ks.unlock("d", PASSWORD).unwrap_err();
+    assert!(
+        matches!(&err, KeystoreError::Corrupt { reason, .. } if reason == "not a regular file"),
+        "{err:?}"
+    );
+    // Mode 000: root reads it anyway, so this part only checks the error for other users.
+    let path = imported(&ks, "k");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
+    if let Err(err) = ks.unlock("k", PASSWORD) {
+        assert!(matches!(err, KeystoreError::Io { .. }), "{err:?}");
+        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    }
+}
+
+#[test]
+fn group_or_other_writable_directory_is_refused() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("keys");
+    Keystore::open(&dir).unwrap().create("k", PASSWORD).unwrap();
+    for bad in [0o770, 0o707, 0o777, 0o1777, 0o720] {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(bad)).unwrap();
+        let err = Keystore::open(&dir).unwrap_err();
+        assert!(
+            matches!(&err, KeystoreError::InsecureDirectory { path, mode } if *path == dir && *mode == bad),
+            "{bad:o}: {err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("{bad:04o}")) && msg.contains("chmod 700"), "{msg}");
+    }
+    // Readable by others only shows names and addresses, as ~/.ssh with 0755 does: accepted.
+    for ok in [0o755, 0o750, 0o700] {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(ok)).unwrap();
+        assert_eq!(Keystore::open(&dir).unwrap().unlock("k", PASSWORD).unwrap().address(), ks_address(&dir));
+    }
+}
+
+fn ks_address(dir: &Path) -> Address {
+    Keystore::open(dir).unwrap().address("k").unwrap()
+}

@@ -1,0 +1,364 @@
+//! Human-readable rendering of grants and scopes: what a session key may do, in words, before anyone signs.
+//!
+//! Wildcards and missing caps are written in capitals with a `⚠` so they stand out. Functions of a small
+//! built-in table (ERC-20, ERC-721, ERC-1155, WETH, Permit2) are shown by signature with their argument
+//! names; others by raw selector. Token amounts are shown in token units when the caller supplies the
+//! token's decimals. Times are UTC, computed without any I/O or time-zone data.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+
+use crate::{
+    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, Grant, Scope},
+    policy::condition,
+};
+
+/// What the caller knows about a token contract, to show amounts in its units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The token's symbol, if known (shown after amounts).
+    pub symbol: Option<String>,
+    /// The token's decimals.
+    pub decimals: u8,
+}
+
+/// Token hints by contract address.
+pub type TokenHints = BTreeMap<Address, TokenInfo>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arg {
+    Address,
+    /// An amount in the target token's units.
+    Amount,
+    Uint,
+    Bool,
+    Other,
+}
+
+struct KnownFunction {
+    signature: &'static str,
+    args: &'static [(&'static str, Arg)],
+}
+
+const KNOWN: &[KnownFunction] = &[
+    KnownFunction {
+        signature: "transfer(address,uint256)",
+        args: &[("to", Arg::Address), ("amount", Arg::Amount)],
+    },
+    KnownFunction {
+        signature: "approve(address,uint256)",
+        args: &[("spender", Arg::Address), ("amount", Arg::Amount)],
+    },
+    KnownFunction {
+        signature: "transferFrom(address,address,uint256)",
+        args: &[("from", Arg::Address), ("to", Arg::Address), ("amount", Arg::Amount)],
+    },
+    KnownFunction {
+        signature: "increaseAllowance(address,uint256)",
+        args: &[("spender", Arg::Address), ("addedValue", Arg::Amount)],
+    },
+    KnownFunction {
+        signature: "decreaseAllowance(address,uint256)",
+        args: &[("spender", Arg::Address), ("subtractedValue", Arg::Amount)],
+    },
+    KnownFunction {
+        signature: "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)",
+        args: &[
+            ("owner", Arg::Address),
+            ("spender", Arg::Address),
+            ("value", Arg::Amount),
+            ("deadline", Arg::Uint),
+            ("v", Arg::Uint),
+            ("r", Arg::Other),
+            ("s", Arg::Other),
+        ],
+    },
+    KnownFunction {
+        signature: "safeTransferFrom(address,address,uint256)",
+        args: &[("from", Arg::Address), ("to", Arg::Address), ("tokenId", Arg::Uint)],
+    },
+    KnownFunction {
+        signature: "safeTransferFrom(address,address,uint256,uint256,bytes)",
+        args: &[
+            ("from", Arg::Address),
+            ("to", Arg::Address),
+            ("id", Arg::Uint),
+            ("amount", Arg::Uint),
+            ("data", Arg::Other),
+        ],
+    },
+    KnownFunction {
+        signature: "setApprovalForAll(address,bool)",
+        args: &[("operator", Arg::Address), ("approved", Arg::Bool)],
+    },
+    KnownFunction { signature: "deposit()", args: &[] },
+    KnownFunction { signature: "withdraw(uint256)", args: &[("amount", Arg::Amount)] },
+    // Permit2: the amount is in the units of the `token` argument, not of the target, so it stays raw.
+    KnownFunction {
+        signature: "approve(address,address,uint160,uint48)",
+        args: &[
+            ("token", Arg::Address),
+            ("spender", Arg::Address),
+            ("amount", Arg::Uint),
+            ("expiration", Arg::Uint),
+        ],
+    },
+];
+
+fn known_function(selector: [u8; 4]) -> Option<&'static KnownFunction> {
+    KNOWN.iter().find(|f| keccak256(f.signature.as_bytes())[..4] == selector)
+}
+
+/// The signature of a selector from the built-in table (`transfer(address,uint256)`, …), if known.
+pub fn function_signature(selector: [u8; 4]) -> Option<&'static str> {
+    known_function(selector).map(|f| f.signature)
+}
+
+/// `raw` in units of `decimals`: `100.0` for 100·10^decimals, trailing zeros trimmed, at least one decimal
+/// (none when `decimals` is 0).
+pub fn format_units(raw: U256, decimals: u8) -> String {
+    if decimals == 0 {
+        return raw.to_string();
+    }
+    let digits = raw.to_string();
+    let d = usize::from(decimals);
+    let padded =
+        if digits.len() <= d { format!("{}{digits}", "0".repeat(d + 1 - digits.len())) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - d);
+    let frac = frac.trim_end_matches('0');
+    format!("{int}.{}", if frac.is_empty() { "0" } else { frac })
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM UTC` (with `:SS` when the seconds are not zero).
+pub fn format_utc(timestamp: u64) -> String {
+    let days = timestamp / 86_400;
+    let secs = timestamp % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    let (h, min, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if s == 0 {
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02} UTC")
+    } else {
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02} UTC")
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras of 146,097 days that
+/// start on March 1st (so the leap day is the last day of its year).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+fn eth(wei: U256) -> String {
+    format!("{} ETH (raw {wei} wei)", format_units(wei, 18))
+}
+
+fn gwei(wei: U256) -> String {
+    format!("{} gwei", format_units(wei, 9))
+}
+
+fn times(n: u32) -> String {
+    match n {
+        1 => "once".into(),
+        2 => "twice".into(),
+        n => format!("{n} times"),
+    }
+}
+
+struct ArgView<'a> {
+    name: String,
+    kind: Arg,
+    token: Option<&'a TokenInfo>,
+}
+
+impl ArgView<'_> {
+    fn value(&self, word: &B256) -> String {
+        let n = U256::from_be_bytes(word.0);
+        match self.kind {
+            Arg::Address if word[..12] == [0; 12] => Address::from_word(*word).to_checksum(None),
+            Arg::Bool if n <= U256::from(1) => (n == U256::from(1)).to_string(),
+            Arg::Amount => match self.token {
+                Some(t) => {
+                    let symbol = t.symbol.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
+                    format!("{}{symbol} (raw {n})", format_units(n, t.decimals))
+                }
+                None => format!("{n} (raw; token decimals unknown)"),
+            },
+            Arg::Uint => n.to_string(),
+            _ if n <= U256::from(u64::MAX) => n.to_string(),
+            _ => word.to_string(),
+        }
+    }
+}
+
+fn explain_condition(c: &ArgCondition, arg: &ArgView<'_>) -> String {
+    let n = &arg.name;
+    let kind = c.condition;
+    let count = c.values.len();
+    let well_formed =
+        kind <= condition::ARRAY_HASH_EQ && if kind == condition::IN { count > 0 } else { count == 1 };
+    if !well_formed {
+        return format!(
+            "⚠ INVALID condition (kind {kind} with {count} values) on {n}: the validator refuses every call this \
+             policy matches"
+        );
+    }
+    let v = || arg.value(&c.values[0]);
+    let raw = || U256::from_be_bytes(c.values[0].0);
+    match kind {
+        condition::EQ => format!("{n} = {}", v()),
+        condition::NEQ => format!("{n} ≠ {}", v()),
+        condition::LT => format!("{n} < {}", v()),
+        condition::LTE => format!("{n} ≤ {}", v()),
+        condition::GT => format!("{n} > {}", v()),
+        condition::GTE => format!("{n} ≥ {}", v()),
+        condition::IN => {
+            let list: Vec<String> = c.values.iter().map(|w| arg.value(w)).collect();
+            format!("{n} is one of {}", list.join(", "))
+        }
+        condition::LENGTH_LTE => format!("{n} has length ≤ {}", raw()),
+        condition::LENGTH_GTE => format!("{n} has length ≥ {}", raw()),
+        condition::BYTES_HASH_EQ => format!("keccak256({n}) = {}", c.values[0]),
+        _ => format!("keccak256 of the elements of {n} = {}", c.values[0]),
+    }
+}
+
+/// One policy in words: `may call … on … with …; sending …`.
+pub fn explain_policy(policy: &CallPolicy, tokens: &TokenHints) -> String {
+    let any_target = policy.flags & ANY_TARGET != 0;
+    let any_selector = policy.flags & ANY_SELECTOR != 0;
+    let known = (!any_selector).then(|| known_function(policy.selector.0)).flatten();
+    let function = if any_selector {
+        "ANY FUNCTION".to_string()
+    } else if let Some(f) = known {
+        format!("`{}`", f.signature)
+    } else if policy.selector.0 == [0; 4] {
+        "with empty calldata (a plain ETH transfer) or selector 0x00000000".to_string()
+    } else {
+        format!("unknown function {}", policy.selector)
+    };
+    let (target, token) = if any_target {
+        ("ANY CONTRACT (except the account, this module and the EntryPoint)".to_string(), None)
+    } else {
+        let token = tokens.get(&policy.target);
+        let label = token.and_then(|t| t.symbol.as_deref()).map(|s| format!(" ({s})")).unwrap_or_default();
+        (format!("{}{label}", policy.target.to_checksum(None)), token)
+    };
+    let mut out = String::new();
+    if any_target || any_selector {
+        out.push_str("⚠ ");
+    }
+    out.push_str(&format!("may call {function} on {target}"));
+    let conditions: Vec<String> = policy
+        .conditions
+        .iter()
+        .map(|c| {
+            let i = usize::from(c.argIndex);
+            let view = match known.and_then(|f| f.args.get(i)) {
+                Some((name, kind)) => ArgView { name: format!("`{name}`"), kind: *kind, token },
+                None => ArgView { name: format!("argument word {i}"), kind: Arg::Other, token: None },
+            };
+            explain_condition(c, &view)
+        })
+        .collect();
+    if !conditions.is_empty() {
+        out.push_str(&format!(" with {}", conditions.join(", ")));
+    }
+    let value = if policy.maxValue.is_zero() {
+        "sending no ETH".to_string()
+    } else if policy.maxValue == U256::MAX {
+        "⚠ sending ANY amount of ETH per call".to_string()
+    } else {
+        format!("sending at most {} per call", eth(policy.maxValue))
+    };
+    out.push_str(&format!("; {value}"));
+    let unknown_flags = policy.flags & !(ANY_TARGET | ANY_SELECTOR);
+    if unknown_flags != 0 {
+        out.push_str(&format!(" (flag bits {unknown_flags:#04x} mean nothing to the validator)"));
+    }
+    out
+}
+
+/// A scope in words, one statement per line: the permitted calls, then the time window, uses, ETH and gas.
+pub fn explain_scope(scope: &Scope, tokens: &TokenHints) -> String {
+    let mut lines = Vec::new();
+    if scope.calls.is_empty() {
+        lines.push("may call nothing (the scope has no call policies)".to_string());
+    } else if scope.calls.len() > 1 {
+        lines.push(
+            "may make calls matching these policies (the first that matches a call decides):".to_string(),
+        );
+    }
+    for policy in &scope.calls {
+        let line = explain_policy(policy, tokens);
+        lines.push(if scope.calls.len() > 1 { format!("- {line}") } else { line });
+    }
+
+    let after = scope.validAfter.to::<u64>();
+    let until = scope.validUntil.to::<u64>();
+    lines.push(match (after, until) {
+        (0, 0) => "⚠ valid from now on with NO EXPIRY".to_string(),
+        (a, 0) => format!("⚠ valid after {} with NO EXPIRY", format_utc(a)),
+        (0, u) => format!("valid until {}", format_utc(u)),
+        (a, u) if u <= a => {
+            format!("valid after {} until {}: an empty window, never valid", format_utc(a), format_utc(u))
+        }
+        (a, u) => format!("valid after {} until {}", format_utc(a), format_utc(u)),
+    });
+    lines.push(match scope.maxUses {
+        0 => "any number of times".to_string(),
+        n => format!("at most {}", times(n)),
+    });
+    lines.push(if scope.maxValueTotal.is_zero() {
+        "may not send ETH".to_string()
+    } else if scope.maxValueTotal >= U256::from(u128::MAX) {
+        "⚠ may send ANY amount of ETH".to_string()
+    } else {
+        format!("may send at most {} in total", eth(scope.maxValueTotal))
+    });
+
+    let gas = U256::from(scope.maxGasLimit);
+    let fee = U256::from(scope.maxFeePerGas);
+    let caps = match (gas.is_zero(), fee.is_zero()) {
+        (false, false) => format!(
+            "at most {gas} gas at ≤ {} per operation (≤ {} ETH per operation)",
+            gwei(fee),
+            format_units(gas * fee, 18)
+        ),
+        (false, true) => format!("at most {gas} gas per operation, at ANY FEE (no fee cap)"),
+        (true, false) => format!("at ≤ {}, but ANY GAS LIMIT (no gas cap)", gwei(fee)),
+        (true, true) => "NO GAS OR FEE CAP".to_string(),
+    };
+    lines.push(if scope.paymaster != Address::ZERO {
+        format!(
+            "may not spend the account's ETH on gas: every operation must be paid for by paymaster {}; {caps}",
+            scope.paymaster.to_checksum(None)
+        )
+    } else if gas.is_zero() || fee.is_zero() {
+        format!("⚠ pays gas from the account's ETH: {caps}")
+    } else {
+        format!("pays gas from the account's ETH: {caps}")
+    });
+    lines.join("\n")
+}
+
+/// A grant in words: who may act for which account, then [`explain_scope`].
+pub fn explain_grant(grant: &Grant, tokens: &TokenHints) -> String {
+    format!(
+        "Session key {} may act for account {} (revocation epoch {}, session id {}):\n{}",
+        grant.session.signer.to_checksum(None),
+        grant.account.to_checksum(None),
+        grant.epoch,
+        grant.session.id(grant.account),
+        explain_scope(&grant.session.scope, tokens)
+    )
+}

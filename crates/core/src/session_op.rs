@@ -1,0 +1,264 @@
+//! Building session operations: the ERC-7579 `execute` calldata, the nonce that selects `WarrantValidator`,
+//! the `userOpHash`, the session key's signature and the module signature (USE or ENABLE mode), and the
+//! owner's ERC-7739 signature of a grant.
+//!
+//! ```text
+//! SessionOp { account, module, chain_id, calls, gas, sequence, .. }
+//!     .sign_use(&session, &session_key)        // session already enabled
+//!     .sign_enable(&signed_grant, &session_key) // first operation carries the owner's grant
+//! ```
+
+use alloy_eip7702::SignedAuthorization;
+use alloy_primitives::{Address, B256, Bytes, U128, U256, address, aliases::U192};
+use alloy_signer::SignerSync;
+use alloy_sol_types::{SolCall, SolValue, sol};
+
+use crate::{
+    CoreError, UserOperation,
+    constants::ENTRY_POINT_V08,
+    grant::{Grant, Session, enable_signature, use_signature},
+    policy::Call,
+    token::SignedGrant,
+    user_op::validator_nonce,
+};
+
+sol! {
+    /// One call of an ERC-7579 batch.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Execution {
+        address target;
+        uint256 value;
+        bytes callData;
+    }
+
+    /// ERC-7579 `execute(bytes32 mode, bytes executionCalldata)`.
+    function execute(bytes32 mode, bytes executionCalldata);
+}
+
+/// The `factory` of an EIP-7702 sender's operation: the `0x7702` initCode marker, padded to 20 bytes.
+pub const EIP7702_MARKER: Address = address!("0x7702000000000000000000000000000000000000");
+
+/// ERC-7579 mode: single call, revert on failure.
+pub const MODE_SINGLE: B256 = B256::ZERO;
+
+/// ERC-7579 mode: batch, revert on failure.
+pub const MODE_BATCH: B256 = {
+    let mut mode = [0u8; 32];
+    mode[0] = 0x01;
+    B256::new(mode)
+};
+
+/// `execute(MODE_SINGLE, abi.encodePacked(target, value, data))`.
+pub fn execute_single(call: &Call) -> Bytes {
+    let mut ec = Vec::with_capacity(52 + call.data.len());
+    ec.extend_from_slice(call.target.as_slice());
+    ec.extend_from_slice(&call.value.to_be_bytes::<32>());
+    ec.extend_from_slice(&call.data);
+    executeCall { mode: MODE_SINGLE, executionCalldata: ec.into() }.abi_encode().into()
+}
+
+/// `execute(MODE_BATCH, abi.encode(Execution[]))`.
+pub fn execute_batch(calls: &[Call]) -> Bytes {
+    let batch: Vec<Execution> = calls
+        .iter()
+        .map(|c| Execution { target: c.target, value: c.value, callData: c.data.clone().into() })
+        .collect();
+    executeCall { mode: MODE_BATCH, executionCalldata: batch.abi_encode().into() }.abi_encode().into()
+}
+
+/// Single-call encoding for one call, batch for several; refuses an empty list.
+pub fn execute_calldata(calls: &[Call]) -> Result<Bytes, CoreError> {
+    match calls {
+        [] => Err(CoreError::NoCalls),
+        [call] => Ok(execute_single(call)),
+        _ => Ok(execute_batch(calls)),
+    }
+}
+
+/// The EntryPoint nonce key that selects `module` (with a 4-byte suffix for parallel nonce sequences); ask
+/// `EntryPoint.getNonce(account, key)` for the next sequence number.
+pub fn session_nonce_key(module: Address, key_suffix: u32) -> U192 {
+    U192::from(validator_nonce(module, key_suffix, 0) >> 64)
+}
+
+/// A paymaster and its gas fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Paymaster {
+    /// The paymaster contract.
+    pub address: Address,
+    /// Gas for its validation.
+    pub verification_gas_limit: u128,
+    /// Gas for its `postOp`.
+    pub post_op_gas_limit: u128,
+    /// Data for it.
+    pub data: Bytes,
+}
+
+/// Gas and fee fields of an operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GasFields {
+    /// Gas for the execution phase.
+    pub call_gas_limit: u128,
+    /// Gas for validation.
+    pub verification_gas_limit: u128,
+    /// Overhead paid to the bundler (include 25,000 for an EIP-7702 authorization).
+    pub pre_verification_gas: u128,
+    /// EIP-1559 maximum fee per gas.
+    pub max_fee_per_gas: u128,
+    /// EIP-1559 maximum priority fee per gas.
+    pub max_priority_fee_per_gas: u128,
+    /// The paymaster, if one sponsors the operation.
+    pub paymaster: Option<Paymaster>,
+}
+
+/// An EIP-7702 sender: the operation carries the `0x7702` marker, so its hash binds `delegate`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Eip7702Sender {
+    /// The account's delegate (current, or the one `authorization` installs).
+    pub delegate: Address,
+    /// An authorization for the bundler to include (first operation of a not yet delegated EOA).
+    pub authorization: Option<SignedAuthorization>,
+}
+
+/// A session operation to build and sign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOp {
+    /// The account (the sender).
+    pub account: Address,
+    /// The `WarrantValidator` module, installed on the account.
+    pub module: Address,
+    /// The chain.
+    pub chain_id: u64,
+    /// What the account executes: one call is encoded as a single execution, several as a batch.
+    pub calls: Vec<Call>,
+    /// Gas and fees.
+    pub gas: GasFields,
+    /// Nonce key suffix (0 unless several sequences run in parallel).
+    pub key_suffix: u32,
+    /// The next sequence number under the key (`EntryPoint.getNonce(account, session_nonce_key(..))`, low
+    /// 64 bits).
+    pub sequence: u64,
+    /// Set for an EIP-7702 account to bind its delegate into the hash.
+    pub eip7702: Option<Eip7702Sender>,
+}
+
+/// A signed operation and the hash its signature covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedOp {
+    /// The operation, ready for `eth_sendUserOperation` (wire form) or `handleOps` (`op.pack()`).
+    pub op: UserOperation,
+    /// Its `userOpHash` under EntryPoint v0.8.
+    pub hash: B256,
+}
+
+impl SessionOp {
+    /// The operation with an empty signature.
+    pub fn unsigned(&self) -> Result<UserOperation, CoreError> {
+        let (factory, eip7702_auth) = match &self.eip7702 {
+            Some(sender) => {
+                if let Some(auth) = &sender.authorization {
+                    if auth.address != sender.delegate {
+                        return Err(CoreError::AuthorizationMismatch(format!(
+                            "delegates to {}, not to {}",
+                            auth.address, sender.delegate
+                        )));
+                    }
+                    if auth.chain_id != U256::from(self.chain_id) && !auth.chain_id.is_zero() {
+                        return Err(CoreError::AuthorizationMismatch(format!(
+                            "is for chain {}, not {}",
+                            auth.chain_id, self.chain_id
+                        )));
+                    }
+                }
+                (Some(EIP7702_MARKER), sender.authorization.clone())
+            }
+            None => (None, None),
+        };
+        let pm = self.gas.paymaster.as_ref();
+        Ok(UserOperation {
+            sender: self.account,
+            nonce: validator_nonce(self.module, self.key_suffix, self.sequence),
+            factory,
+            factory_data: None,
+            call_data: execute_calldata(&self.calls)?,
+            call_gas_limit: U128::from(self.gas.call_gas_limit),
+            verification_gas_limit: U128::from(self.gas.verification_gas_limit),
+            pre_verification_gas: U256::from(self.gas.pre_verification_gas),
+            max_fee_per_gas: U128::from(self.gas.max_fee_per_gas),
+            max_priority_fee_per_gas: U128::from(self.gas.max_priority_fee_per_gas),
+            paymaster: pm.map(|p| p.address),
+            paymaster_verification_gas_limit: pm.map(|p| U128::from(p.verification_gas_limit)),
+            paymaster_post_op_gas_limit: pm.map(|p| U128::from(p.post_op_gas_limit)),
+            paymaster_data: pm.map(|p| p.data.clone()),
+            signature: Bytes::new(),
+            eip7702_auth,
+        })
+    }
+
+    /// The `userOpHash` of `op` for this operation's chain (binding the 7702 delegate if any).
+    pub fn hash(&self, op: &UserOperation) -> Result<B256, CoreError> {
+        op.hash(ENTRY_POINT_V08, self.chain_id, self.eip7702.as_ref().map(|s| s.delegate))
+    }
+
+    /// Signs in USE mode (the session is already enabled for the account).
+    pub fn sign_use<S: SignerSync + ?Sized>(
+        &self,
+        session: &Session,
+        key: &S,
+    ) -> Result<SignedOp, CoreError> {
+        let mut op = self.unsigned()?;
+        let hash = self.hash(&op)?;
+        let sig = sign_as(key, &hash, session.signer)?;
+        op.signature = use_signature(session, &sig);
+        Ok(SignedOp { op, hash })
+    }
+
+    /// Signs in ENABLE mode: the operation carries the owner's signed grant, which enables the session in
+    /// the same validation. Refuses a grant for another account, module or chain.
+    pub fn sign_enable<S: SignerSync + ?Sized>(
+        &self,
+        grant: &SignedGrant,
+        key: &S,
+    ) -> Result<SignedOp, CoreError> {
+        let mismatch = |field, g: String, o: String| Err(CoreError::GrantMismatch { field, grant: g, op: o });
+        if grant.grant.account != self.account {
+            return mismatch("account", grant.grant.account.to_string(), self.account.to_string());
+        }
+        if grant.module != self.module {
+            return mismatch("module", grant.module.to_string(), self.module.to_string());
+        }
+        if grant.chain_id != self.chain_id {
+            return mismatch("chain id", grant.chain_id.to_string(), self.chain_id.to_string());
+        }
+        let mut op = self.unsigned()?;
+        let hash = self.hash(&op)?;
+        let sig = sign_as(key, &hash, grant.grant.session.signer)?;
+        op.signature = enable_signature(&grant.grant, &grant.owner_signature, &sig);
+        Ok(SignedOp { op, hash })
+    }
+}
+
+/// Signs `hash` and checks the signature recovers to `expected` (a wrong key would only fail on chain).
+fn sign_as<S: SignerSync + ?Sized>(key: &S, hash: &B256, expected: Address) -> Result<[u8; 65], CoreError> {
+    let signature = key.sign_hash_sync(hash).map_err(|e| CoreError::Signing(e.to_string()))?;
+    let actual =
+        signature.recover_address_from_prehash(hash).map_err(|e| CoreError::Signing(e.to_string()))?;
+    if actual != expected {
+        return Err(CoreError::SessionKeyMismatch { expected, actual });
+    }
+    Ok(signature.as_bytes())
+}
+
+/// The owner signs `grant` for `module` on `chain_id`: an ECDSA signature of the ERC-7739 digest
+/// ([`Grant::erc7739_digest`]), wrapped in the ERC-7739 envelope the account checks.
+pub fn sign_grant<S: SignerSync + ?Sized>(
+    grant: Grant,
+    module: Address,
+    chain_id: u64,
+    owner: &S,
+) -> Result<SignedGrant, CoreError> {
+    let digest = grant.erc7739_digest(module, chain_id);
+    let raw = owner.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
+    let owner_signature = grant.erc7739_signature(module, chain_id, &raw.as_bytes());
+    Ok(SignedGrant { chain_id, module, grant, owner_signature })
+}

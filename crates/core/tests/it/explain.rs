@@ -1,0 +1,292 @@
+//! Plain-words rendering of grants and scopes, asserted to the character.
+
+use alloy_primitives::{Address, B256, FixedBytes, U256, address, aliases::U48, keccak256};
+use warrant_core::{
+    explain::{
+        TokenHints, TokenInfo, explain_grant, explain_policy, explain_scope, format_units, format_utc,
+    },
+    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, Grant, Session},
+    policy::condition,
+};
+
+use crate::{
+    grant_json::{RECIPIENT, TOKEN, usdc_scope},
+    support::empty_scope,
+};
+
+fn usdc() -> TokenHints {
+    TokenHints::from([(TOKEN, TokenInfo { symbol: Some("USDC".into()), decimals: 6 })])
+}
+
+fn selector(signature: &str) -> FixedBytes<4> {
+    FixedBytes(keccak256(signature)[..4].try_into().unwrap())
+}
+
+fn policy(target: Address, selector: FixedBytes<4>, conditions: Vec<ArgCondition>) -> CallPolicy {
+    CallPolicy { target, selector, flags: 0, maxValue: U256::ZERO, conditions }
+}
+
+fn cond(kind: u8, arg: u16, values: &[U256]) -> ArgCondition {
+    ArgCondition { condition: kind, argIndex: arg, values: values.iter().map(|v| B256::from(*v)).collect() }
+}
+
+const USDC_LINE: &str = "may call `transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) \
+     with `to` = 0x000000000000000000000000000000000000bEEF, `amount` ≤ 100.0 USDC (raw 100000000); sending no ETH";
+
+#[test]
+fn erc20_transfer_scope_with_token_hint() {
+    assert_eq!(
+        explain_scope(&usdc_scope(), &usdc()),
+        format!(
+            "{USDC_LINE}\n\
+             valid until 2026-12-01 12:00 UTC\n\
+             at most 10 times\n\
+             may not send ETH\n\
+             pays gas from the account's ETH: at most 500000 gas at ≤ 20.0 gwei per operation (≤ 0.01 ETH per \
+             operation)"
+        )
+    );
+}
+
+#[test]
+fn amounts_stay_raw_without_a_hint() {
+    assert_eq!(
+        explain_policy(&usdc_scope().calls[0], &TokenHints::new()),
+        "may call `transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 with `to` = \
+         0x000000000000000000000000000000000000bEEF, `amount` ≤ 100000000 (raw; token decimals unknown); sending \
+         no ETH"
+    );
+}
+
+#[test]
+fn grant_header_names_key_account_epoch_and_session() {
+    let grant = Grant {
+        account: address!("0x1111111111111111111111111111111111111111"),
+        epoch: 2,
+        session: Session {
+            signer: address!("0x2222222222222222222222222222222222222222"),
+            salt: B256::ZERO,
+            scope: usdc_scope(),
+        },
+    };
+    let id = grant.session.id(grant.account);
+    assert_eq!(
+        explain_grant(&grant, &usdc()),
+        format!(
+            "Session key 0x2222222222222222222222222222222222222222 may act for account \
+             0x1111111111111111111111111111111111111111 (revocation epoch 2, session id {id}):\n{}",
+            explain_scope(&usdc_scope(), &usdc())
+        )
+    );
+}
+
+#[test]
+fn known_functions_name_their_arguments() {
+    let t = TOKEN;
+    let spender = U256::from_be_slice(RECIPIENT.as_slice());
+    let cases = [
+        (
+            policy(
+                t,
+                selector("approve(address,uint256)"),
+                vec![cond(condition::IN, 0, &[spender, U256::from(1)])],
+            ),
+            "`approve(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with `spender` is one \
+             of 0x000000000000000000000000000000000000bEEF, 0x0000000000000000000000000000000000000001",
+        ),
+        (
+            policy(
+                t,
+                selector("transferFrom(address,address,uint256)"),
+                vec![
+                    cond(condition::NEQ, 0, &[U256::ZERO]),
+                    cond(condition::LT, 2, &[U256::from(1_500_000)]),
+                ],
+            ),
+            "`transferFrom(address,address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with \
+             `from` ≠ 0x0000000000000000000000000000000000000000, `amount` < 1.5 USDC (raw 1500000)",
+        ),
+        (
+            policy(
+                t,
+                selector("increaseAllowance(address,uint256)"),
+                vec![cond(condition::GTE, 1, &[U256::from(1)])],
+            ),
+            "`increaseAllowance(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with \
+             `addedValue` ≥ 0.000001 USDC (raw 1)",
+        ),
+        (
+            policy(
+                t,
+                selector("setApprovalForAll(address,bool)"),
+                vec![cond(condition::EQ, 1, &[U256::ZERO])],
+            ),
+            "`setApprovalForAll(address,bool)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with \
+             `approved` = false",
+        ),
+        (
+            // An address argument holding a word that is no address is shown raw.
+            policy(t, selector("transfer(address,uint256)"), vec![cond(condition::GT, 0, &[U256::MAX])]),
+            "`transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with `to` > \
+             0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ),
+    ];
+    for (p, expected) in cases {
+        assert_eq!(explain_policy(&p, &usdc()), format!("may call {expected}; sending no ETH"));
+    }
+}
+
+#[test]
+fn unknown_selectors_and_every_dynamic_condition() {
+    let target = address!("0x00000000000000000000000000000000000000C0");
+    let hash = keccak256("hello");
+    let p = policy(
+        target,
+        FixedBytes([0x12, 0x34, 0x56, 0x78]),
+        vec![
+            cond(condition::LTE, 0, &[U256::from(7)]),
+            cond(condition::LENGTH_LTE, 1, &[U256::from(64)]),
+            cond(condition::LENGTH_GTE, 1, &[U256::from(1)]),
+            cond(condition::BYTES_HASH_EQ, 1, &[hash.into()]),
+            cond(condition::ARRAY_HASH_EQ, 2, &[hash.into()]),
+        ],
+    );
+    assert_eq!(
+        explain_policy(&p, &TokenHints::new()),
+        format!(
+            "may call unknown function 0x12345678 on 0x00000000000000000000000000000000000000C0 with argument word \
+             0 ≤ 7, argument word 1 has length ≤ 64, argument word 1 has length ≥ 1, keccak256(argument word 1) = \
+             {hash}, keccak256 of the elements of argument word 2 = {hash}; sending no ETH"
+        )
+    );
+}
+
+#[test]
+fn invalid_conditions_are_called_out() {
+    let p = policy(
+        TOKEN,
+        selector("transfer(address,uint256)"),
+        vec![cond(11, 0, &[U256::ZERO]), cond(condition::EQ, 1, &[]), cond(condition::IN, 0, &[])],
+    );
+    assert_eq!(
+        explain_policy(&p, &TokenHints::new()),
+        "may call `transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 with ⚠ INVALID \
+         condition (kind 11 with 1 values) on `to`: the validator refuses every call this policy matches, ⚠ INVALID \
+         condition (kind 0 with 0 values) on `amount`: the validator refuses every call this policy matches, ⚠ \
+         INVALID condition (kind 6 with 0 values) on `to`: the validator refuses every call this policy matches; \
+         sending no ETH"
+    );
+}
+
+#[test]
+fn wildcards_value_caps_and_flags_are_loud() {
+    let mut any_target = policy(Address::ZERO, selector("transfer(address,uint256)"), vec![]);
+    any_target.flags = ANY_TARGET;
+    any_target.maxValue = U256::from(5) * U256::from(10).pow(U256::from(17));
+    let mut any_selector =
+        policy(RECIPIENT, FixedBytes::ZERO, vec![cond(condition::EQ, 0, &[U256::from(1)])]);
+    any_selector.flags = ANY_SELECTOR | 0x80;
+    any_selector.maxValue = U256::MAX;
+    let mut both = policy(Address::ZERO, FixedBytes::ZERO, vec![]);
+    both.flags = ANY_TARGET | ANY_SELECTOR;
+    let plain = policy(RECIPIENT, FixedBytes::ZERO, vec![]);
+    let mut scope = empty_scope();
+    scope.calls = vec![any_target, any_selector, both, plain];
+    let text = explain_scope(&scope, &usdc());
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "may make calls matching these policies (the first that matches a call decides):",
+            "- ⚠ may call `transfer(address,uint256)` on ANY CONTRACT (except the account, this module and the \
+             EntryPoint); sending at most 0.5 ETH (raw 500000000000000000 wei) per call",
+            "- ⚠ may call ANY FUNCTION on 0x000000000000000000000000000000000000bEEF with argument word 0 = 1; ⚠ \
+             sending ANY amount of ETH per call (flag bits 0x80 mean nothing to the validator)",
+            "- ⚠ may call ANY FUNCTION on ANY CONTRACT (except the account, this module and the EntryPoint); \
+             sending no ETH",
+            "- may call with empty calldata (a plain ETH transfer) or selector 0x00000000 on \
+             0x000000000000000000000000000000000000bEEF; sending no ETH",
+        ]
+    );
+}
+
+#[test]
+fn limits_time_uses_eth_and_gas() {
+    let render = |edit: &dyn Fn(&mut warrant_core::grant::Scope)| {
+        let mut scope = empty_scope();
+        edit(&mut scope);
+        explain_scope(&scope, &TokenHints::new())
+    };
+    assert_eq!(
+        render(&|_| {}),
+        "may call nothing (the scope has no call policies)\n\
+         ⚠ valid from now on with NO EXPIRY\n\
+         any number of times\n\
+         may not send ETH\n\
+         ⚠ pays gas from the account's ETH: NO GAS OR FEE CAP"
+    );
+    let paymaster = address!("0x9000000000000000000000000000000000000009");
+    assert_eq!(
+        render(&|s| {
+            s.validAfter = U48::from(951_782_400u64);
+            s.validUntil = U48::from(4_102_444_799u64);
+            s.maxUses = 1;
+            s.maxValueTotal = U256::from(1_500_000_000_000_000_000u128);
+            s.paymaster = paymaster;
+            s.maxGasLimit = 300_000;
+        }),
+        "may call nothing (the scope has no call policies)\n\
+         valid after 2000-02-29 00:00 UTC until 2099-12-31 23:59:59 UTC\n\
+         at most once\n\
+         may send at most 1.5 ETH (raw 1500000000000000000 wei) in total\n\
+         may not spend the account's ETH on gas: every operation must be paid for by paymaster \
+         0x9000000000000000000000000000000000000009; at most 300000 gas per operation, at ANY FEE (no fee cap)"
+    );
+    let lines = |edit: &dyn Fn(&mut warrant_core::grant::Scope)| -> Vec<String> {
+        render(edit).lines().skip(1).map(String::from).collect()
+    };
+    assert_eq!(
+        lines(&|s| {
+            s.validAfter = U48::from(1_767_311_947u64);
+            s.maxUses = 2;
+            s.maxValueTotal = U256::MAX;
+            s.maxFeePerGas = 1_500_000_000;
+        }),
+        [
+            "⚠ valid after 2026-01-01 23:59:07 UTC with NO EXPIRY",
+            "at most twice",
+            "⚠ may send ANY amount of ETH",
+            "⚠ pays gas from the account's ETH: at ≤ 1.5 gwei, but ANY GAS LIMIT (no gas cap)",
+        ]
+    );
+    assert_eq!(
+        lines(&|s| {
+            s.validAfter = U48::from(1_796_126_400u64);
+            s.validUntil = U48::from(1_796_126_400u64);
+            s.maxUses = 7;
+        })[..2],
+        [
+            "valid after 2026-12-01 12:00 UTC until 2026-12-01 12:00 UTC: an empty window, never valid",
+            "at most 7 times"
+        ]
+    );
+}
+
+#[test]
+fn units_and_dates() {
+    assert_eq!(format_units(U256::from(100_000_000u64), 6), "100.0");
+    assert_eq!(format_units(U256::from(1), 18), "0.000000000000000001");
+    assert_eq!(format_units(U256::from(123_450), 3), "123.45");
+    assert_eq!(format_units(U256::ZERO, 18), "0.0");
+    assert_eq!(format_units(U256::from(42), 0), "42");
+    assert_eq!(
+        format_units(U256::MAX, 18),
+        "115792089237316195423570985008687907853269984665640564039457.584007913129639935"
+    );
+    assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+    assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
+    assert_eq!(format_utc(951_868_800), "2000-03-01 00:00 UTC");
+    assert_eq!(format_utc(4_107_542_400), "2100-03-01 00:00 UTC"); // 2100 is not a leap year
+    assert_eq!(format_utc(1_796_126_400), "2026-12-01 12:00 UTC");
+    assert_eq!(format_utc((1 << 48) - 1), "8921556-12-07 10:44:15 UTC");
+}
