@@ -5,11 +5,13 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use alloy::{
-    primitives::{Address, B256, U256, Uint},
-    signers::SignerSync,
+use alloy::primitives::{Address, B256, Uint};
+use warrant_core::{
+    explain::explain_grant,
+    grant::{Grant, Scope, Session},
+    grant_json::SignedGrantJson,
+    session_op::sign_grant,
 };
-use warrant_core::grant::{Grant, Scope, Session};
 
 use crate::{CliError, keys::SignerArgs, scope_spec};
 
@@ -146,23 +148,24 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
     let session = args.session(now())?;
     let owner = args.owner.signer("owner")?;
     let grant = Grant { account: args.account, epoch: args.epoch, session };
-    let digest = grant.erc7739_digest(args.module, args.chain_id);
-    let raw = owner.sign_hash_sync(&digest).map_err(|e| CliError::Signing(e.to_string()))?;
-    let owner_signature = grant.erc7739_signature(args.module, args.chain_id, &raw.as_bytes());
-    let id = grant.session.id(args.account);
+    let signed = sign_grant(grant, args.module, args.chain_id, &owner)?;
+    let token = signed.to_token().map_err(|e| CliError::InvalidInput(format!("grant token: {e}")))?;
     if args.json {
         let value = serde_json::json!({
-            "chainId": args.chain_id,
-            "module": args.module,
-            "sessionId": id,
-            "grant": grant,
-            "ownerSignature": owner_signature,
+            "token": token,
+            "sessionId": signed.session_id(),
+            "owner": owner.address(),
+            "grant": SignedGrantJson::from(&signed),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!("session id  {id}");
-        println!("owner       {}", owner.address());
-        println!("total value {}", U256::from(grant.session.scope.maxValueTotal));
+        eprintln!(
+            "{}\nsession id {}; signed by {}",
+            explain_grant(&signed.grant, &Default::default()),
+            signed.session_id(),
+            owner.address()
+        );
+        println!("{token}");
     }
     Ok(ExitCode::SUCCESS)
 }

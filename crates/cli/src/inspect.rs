@@ -29,8 +29,8 @@ pub(crate) fn load_grant(input: &str) -> Result<SignedGrant, CliError> {
     };
     let text = text.trim();
     if text.starts_with('{') {
-        let json: SignedGrantJson = serde_json::from_str(text)
-            .map_err(|e| CliError::InvalidInput(format!("grant JSON: {e}")))?;
+        let json: SignedGrantJson =
+            serde_json::from_str(text).map_err(|e| CliError::InvalidInput(format!("grant JSON: {e}")))?;
         Ok(json.into())
     } else {
         SignedGrant::from_token(text).map_err(|e| CliError::InvalidInput(format!("grant token: {e}")))
@@ -79,7 +79,9 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<ExitCode, CliError> {
     } else {
         println!("{text}");
         match owner {
-            Some(owner) => println!("Signed by {owner} for validator {} on chain {}.", signed.module, signed.chain_id),
+            Some(owner) => {
+                println!("Signed by {owner} for validator {} on chain {}.", signed.module, signed.chain_id)
+            }
             None => println!(
                 "Owner signature for validator {} on chain {} is not an ECDSA ERC-7739 signature; the account's \
                  ERC-1271 decides.",
@@ -142,7 +144,8 @@ fn encode_call(sig: &str, args: &[String]) -> Result<Vec<u8>, CliError> {
         .map(|(i, (param, arg))| {
             let ty: DynSolType =
                 param.resolve().map_err(|e| CliError::InvalidInput(format!("argument {i}: {e}")))?;
-            ty.coerce_str(arg).map_err(|e| CliError::InvalidInput(format!("argument {i} ({ty}) {arg:?}: {e}")))
+            ty.coerce_str(arg)
+                .map_err(|e| CliError::InvalidInput(format!("argument {i} ({ty}) {arg:?}: {e}")))
         })
         .collect::<Result<Vec<DynSolValue>, _>>()?;
     function.abi_encode_input(&values).map_err(|e| CliError::InvalidInput(format!("{sig}: {e}")))
@@ -151,6 +154,25 @@ fn encode_call(sig: &str, args: &[String]) -> Result<Vec<u8>, CliError> {
 /// The first word of a denial's message is the rule's name, as in the Solidity custom error.
 pub(crate) fn rule_name(denial: &Denial) -> String {
     denial.to_string().split(':').next().unwrap_or_default().to_string()
+}
+
+/// For a failed argument condition: the argument's value and the bound it broke, from the matching policy.
+fn argument_detail(denial: &Denial, scope: &warrant_core::grant::Scope, call: &Call) -> Option<String> {
+    let Denial::ArgumentConditionFailed { arg_index, condition, .. } = denial else { return None };
+    let selector = call.data.get(..4)?;
+    let policy = scope.calls.iter().find(|p| {
+        (p.flags & warrant_core::grant::ANY_TARGET != 0 || p.target == call.target)
+            && (p.flags & warrant_core::grant::ANY_SELECTOR != 0 || p.selector.as_slice() == selector)
+    })?;
+    let c = policy.conditions.iter().find(|c| c.argIndex == *arg_index && c.condition == *condition)?;
+    let at = 4 + 32 * usize::from(*arg_index);
+    let word = U256::from_be_slice(call.data.get(at..at + 32)?);
+    let bounds: Vec<String> = c.values.iter().map(|v| U256::from_be_bytes(v.0).to_string()).collect();
+    Some(format!(
+        "argument word {arg_index} is {word}; {} {}",
+        warrant_core::policy::condition_name(*condition),
+        bounds.join(" | ")
+    ))
 }
 
 pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
@@ -197,6 +219,7 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
     )
     .and_then(|_| policy::check_time(scope, at));
 
+    let detail = verdict.as_ref().err().and_then(|d| argument_detail(d, scope, &call));
     if args.json {
         let value = match &verdict {
             Ok(_) => serde_json::json!({ "allowed": true }),
@@ -204,13 +227,17 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
                 "allowed": false,
                 "rule": rule_name(denial),
                 "message": denial.to_string(),
+                "detail": detail,
             }),
         };
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         match &verdict {
             Ok(_) => println!("allowed: the session may make this call (value {} wei)", U256::from(value)),
-            Err(denial) => println!("denied: {denial}"),
+            Err(denial) => match &detail {
+                Some(detail) => println!("denied: {denial} ({detail})"),
+                None => println!("denied: {denial}"),
+            },
         }
     }
     Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -8,6 +8,7 @@ mod auth;
 mod demo;
 mod error;
 mod grant;
+mod inspect;
 mod keys;
 mod scope_spec;
 
@@ -30,6 +31,10 @@ enum Command {
     Key(keys::KeyCommand),
     /// Sign a grant (dynamic delegation) for a session key, as the account's owner.
     Grant(Box<grant::GrantArgs>),
+    /// Say in plain words what a grant allows.
+    Explain(inspect::ExplainArgs),
+    /// Pre-flight: would the session be allowed this call? Exit 0 if allowed, 1 if denied (naming the rule).
+    Check(inspect::CheckArgs),
     /// Sign and recover EIP-7702 authorizations.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Key(command) => keys::run(&command),
         Command::Grant(args) => grant::run(&args),
+        Command::Explain(args) => inspect::explain(&args),
+        Command::Check(args) => inspect::check(&args),
         Command::Auth(command) => auth::run(&command),
     };
     match result {

@@ -5,7 +5,7 @@ use alloy::{
     primitives::{Address, B256, Signature, U256},
     signers::local::PrivateKeySigner,
 };
-use warrant_core::grant::Grant;
+use warrant_core::token::SignedGrant;
 
 use crate::{stderr, warrant_env};
 
@@ -58,7 +58,14 @@ fn signed_grant_binds_the_flags_and_verifies() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let grant: Grant = serde_json::from_value(v["grant"].clone()).unwrap();
+    let signed = SignedGrant::from_token(v["token"].as_str().unwrap()).unwrap();
+    assert_eq!((signed.chain_id, signed.module), (31337, MODULE.parse().unwrap()));
+    let from_json: SignedGrant =
+        serde_json::from_value::<warrant_core::grant_json::SignedGrantJson>(v["grant"].clone())
+            .unwrap()
+            .into();
+    assert_eq!(from_json, signed, "the token and the JSON form carry the same signed grant");
+    let grant = signed.grant.clone();
     let account: Address = ACCOUNT.parse().unwrap();
     let module: Address = MODULE.parse().unwrap();
     assert_eq!(grant.account, account);
@@ -73,12 +80,14 @@ fn signed_grant_binds_the_flags_and_verifies() {
     assert_eq!(v["sessionId"].as_str().unwrap().parse::<B256>().unwrap(), grant.session.id(account));
 
     // The owner's signature: 65 bytes over the ERC-7739 digest, recovering to the owner's address.
-    let sig: alloy::primitives::Bytes = v["ownerSignature"].as_str().unwrap().parse().unwrap();
+    let sig = signed.owner_signature.clone();
     let raw = Signature::from_raw(&sig[..65]).unwrap();
     let owner = PrivateKeySigner::from_bytes(&OWNER_KEY.parse().unwrap()).unwrap().address();
     let digest = grant.erc7739_digest(module, 31337);
     assert_eq!(raw.recover_address_from_prehash(&digest).unwrap(), owner);
     assert_eq!(sig, grant.erc7739_signature(module, 31337, &sig[..65]));
+    assert_eq!(signed.recover_owner(), Some(owner));
+    assert_eq!(v["owner"].as_str().unwrap().parse::<Address>().unwrap(), owner);
 }
 
 #[test]

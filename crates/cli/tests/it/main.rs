@@ -21,6 +21,7 @@ pub(crate) fn stderr(out: &std::process::Output) -> String {
 
 mod auth;
 mod grant;
+mod inspect;
 mod keys;
 
 #[test]

@@ -1,0 +1,127 @@
+//! `warrant explain` and `warrant check` on a token made by `warrant grant`: the text says what the scope allows,
+//! and the pre-flight allows what is in scope and denies the rest by the on-chain rule's name (exit 1).
+
+use crate::{stderr, warrant, warrant_env};
+
+const OWNER_KEY: &str = "0x0101010101010101010101010101010101010101010101010101010101010101";
+const ACCOUNT: &str = "0x000000000000000000000000000000000000bEEF";
+const MODULE: &str = "0x1000000000000000000000000000000000000001";
+const TOKEN: &str = "0x3000000000000000000000000000000000000003";
+const BOB: &str = "0x0000000000000000000000000000000000000B0B";
+
+fn token() -> String {
+    let allow = format!("{TOKEN}:transfer(address to,uint256 amount):to=={BOB},amount<=100e18");
+    let out = warrant_env(
+        &[
+            "grant",
+            "--account",
+            ACCOUNT,
+            "--module",
+            MODULE,
+            "--chain-id",
+            "31337",
+            "--epoch",
+            "0",
+            "--session-key",
+            "0x2000000000000000000000000000000000000002",
+            "--allow",
+            &allow,
+            "--allow",
+            &format!("{BOB}:receive:value<=0.01ether"),
+            "--max-value",
+            "0.05ether",
+            "--valid-until",
+            "+1h",
+            "--max-uses",
+            "10",
+        ],
+        &[("WARRANT_PRIVATE_KEY", OWNER_KEY)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("warrant1"), "{token}");
+    token
+}
+
+#[test]
+fn explain_says_what_the_grant_allows() {
+    let token = token();
+    let out = warrant(&["explain", &token, "--token", &format!("{TOKEN}:18:TKN")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("transfer(address,uint256)"), "{text}");
+    assert!(text.contains("100"), "{text}");
+    assert!(text.contains("at most 10"), "{text}");
+    assert!(text.contains("UTC"), "{text}");
+    assert!(text.contains("Signed by 0x"), "{text}");
+
+    let out = warrant(&["explain", &token, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["sessionId"].as_str().unwrap().starts_with("0x"));
+    assert!(v["explanation"].as_str().unwrap().contains("transfer"));
+}
+
+#[test]
+fn check_allows_in_scope_and_names_the_rule_otherwise() {
+    let token = token();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", token.as_str()];
+        args.extend_from_slice(extra);
+        warrant(&args)
+    };
+    let out = check(&["--to", TOKEN, "--sig", "transfer(address,uint256)", BOB, "100000000000000000000"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+
+    for (extra, rule) in [
+        (
+            vec!["--to", TOKEN, "--sig", "transfer(address,uint256)", BOB, "100000000000000000001"],
+            "ArgumentConditionFailed",
+        ),
+        (vec!["--to", TOKEN, "--sig", "transfer(address,uint256)", ACCOUNT, "1"], "ArgumentConditionFailed"),
+        (vec!["--to", TOKEN, "--sig", "approve(address,uint256)", BOB, "1"], "CallNotPermitted"),
+        (vec!["--to", BOB, "--value", "0.02ether"], "CallValueExceeded"),
+        (
+            vec!["--to", BOB, "--value", "0.01ether", "--value-spent", "45000000000000000", "--uses", "2"],
+            "SessionValueExceeded",
+        ),
+        (vec!["--to", BOB, "--uses", "10"], "UsesExhausted"),
+        (vec!["--to", ACCOUNT], "ForbiddenTarget"),
+        (vec!["--to", BOB, "--at", "+2h"], "SessionExpired"),
+    ] {
+        let mut args = extra.clone();
+        args.push("--json");
+        let out = check(&args);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["allowed"], false);
+        assert_eq!(v["rule"], rule, "{extra:?}: {v}");
+        if extra.get(4) == Some(&"100000000000000000001") {
+            assert_eq!(
+                v["detail"], "argument word 1 is 100000000000000000001; LTE 100000000000000000000",
+                "the failed bound is shown"
+            );
+        }
+    }
+}
+
+#[test]
+fn corrupted_tokens_and_bad_calls_are_errors() {
+    let token = token();
+    let mut corrupted = token.clone().into_bytes();
+    let i = corrupted.len() / 2;
+    corrupted[i] = if corrupted[i] == b'A' { b'B' } else { b'A' };
+    let corrupted = String::from_utf8(corrupted).unwrap();
+    for args in [
+        vec!["explain", corrupted.as_str()],
+        vec!["explain", "warrant2AAAA"],
+        vec!["explain", "not a token"],
+        vec!["check", token.as_str(), "--to", TOKEN, "--sig", "transfer(address,uint256)", "0x12", "1"],
+        vec!["check", token.as_str(), "--to", TOKEN, "--sig", "transfer(address,uint256)", BOB],
+        vec!["check", token.as_str(), "--to", "0xzz"],
+    ] {
+        let out = warrant(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).starts_with("error: "), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}
