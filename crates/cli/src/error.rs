@@ -16,6 +16,9 @@ pub(crate) enum CliError {
     /// The keystore refused (missing key, wrong password, bad permissions, …).
     #[error(transparent)]
     Keystore(#[from] warrant_keystore::KeystoreError),
+    /// A bundler, the chain or Warrant's pre-flight refused an operation (the message names the rule).
+    #[error("{0}")]
+    Refused(String),
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),

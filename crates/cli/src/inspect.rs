@@ -151,6 +151,20 @@ fn encode_call(sig: &str, args: &[String]) -> Result<Vec<u8>, CliError> {
     function.abi_encode_input(&values).map_err(|e| CliError::InvalidInput(format!("{sig}: {e}")))
 }
 
+/// The call's data: `sig(args…)` encoded, raw `--data`, or empty (a plain transfer).
+pub(crate) fn call_data(
+    sig: Option<&str>,
+    data: Option<&Bytes>,
+    args: &[String],
+) -> Result<Vec<u8>, CliError> {
+    match (sig, data) {
+        (Some(sig), _) => encode_call(sig, args),
+        (None, Some(data)) if args.is_empty() => Ok(data.to_vec()),
+        (None, None) if args.is_empty() => Ok(Vec::new()),
+        _ => Err(CliError::InvalidInput("arguments given without --sig".into())),
+    }
+}
+
 /// The first word of a denial's message is the rule's name, as in the Solidity custom error.
 pub(crate) fn rule_name(denial: &Denial) -> String {
     denial.to_string().split(':').next().unwrap_or_default().to_string()
@@ -179,12 +193,7 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
     let signed = load_grant(&args.grant)?;
     let scope = &signed.grant.session.scope;
     let account = signed.grant.account;
-    let data = match (&args.sig, &args.data) {
-        (Some(sig), _) => encode_call(sig, &args.args)?,
-        (None, Some(data)) => data.to_vec(),
-        (None, None) if args.args.is_empty() => Vec::new(),
-        (None, None) => return Err(CliError::InvalidInput("arguments given without --sig".into())),
-    };
+    let data = call_data(args.sig.as_deref(), args.data.as_ref(), &args.args)?;
     let value = parse_amount(&args.value).map_err(|e| CliError::InvalidInput(format!("--value: {e}")))?;
     let value_spent = u128::try_from(
         parse_amount(&args.value_spent).map_err(|e| CliError::InvalidInput(format!("--value-spent: {e}")))?,

@@ -10,6 +10,7 @@ mod error;
 mod grant;
 mod inspect;
 mod keys;
+mod net;
 mod scope_spec;
 
 pub(crate) use error::CliError;
@@ -35,6 +36,14 @@ enum Command {
     Explain(inspect::ExplainArgs),
     /// Pre-flight: would the session be allowed this call? Exit 0 if allowed, 1 if denied (naming the rule).
     Check(inspect::CheckArgs),
+    /// Build, check, sign and send a session operation through a bundler.
+    Send(Box<net::SendArgs>),
+    /// Revoke a session (or every session) of an account, as its owner.
+    Revoke(Box<net::RevokeArgs>),
+    /// Delegate an EOA to WarrantAccount with an EIP-7702 transaction (optionally temporary).
+    Delegate(Box<net::DelegateArgs>),
+    /// Restore a delegated EOA to a plain EOA (zero-address EIP-7702 authorization).
+    Undelegate(Box<net::UndelegateArgs>),
     /// Sign and recover EIP-7702 authorizations.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -54,10 +63,18 @@ fn main() -> ExitCode {
         Command::Grant(args) => grant::run(&args),
         Command::Explain(args) => inspect::explain(&args),
         Command::Check(args) => inspect::check(&args),
+        Command::Send(args) => net::send(&args),
+        Command::Revoke(args) => net::revoke(&args),
+        Command::Delegate(args) => net::delegate(&args),
+        Command::Undelegate(args) => net::undelegate(&args),
         Command::Auth(command) => auth::run(&command),
     };
     match result {
         Ok(code) => code,
+        Err(CliError::Refused(reason)) => {
+            eprintln!("refused: {reason}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
