@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use alloy::{
-    eips::eip7702::SignedAuthorization,
     primitives::{Address, B256, Bytes, U128, U256, address, hex},
     rpc::{
         client::RpcClient,
@@ -19,7 +18,7 @@ use alloy::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use warrant_core::{CoreError, IEntryPoint, UserOperation, grant::WarrantErrors};
+use warrant_core::{IEntryPoint, UserOperation, grant::WarrantErrors};
 
 use crate::ChainError;
 
@@ -147,63 +146,28 @@ fn decode_warrant_rule(data: &[u8]) -> Option<WarrantErrors::WarrantErrorsErrors
     }
 }
 
-/// A user operation as sent to a bundler: the ERC-7769 wire form plus, optionally, the EIP-7702 authorization
-/// the bundler must put in its bundle transaction to delegate the sender first.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BundlerUserOperation {
-    /// The operation.
-    pub op: UserOperation,
-    /// The sender's signed EIP-7702 authorization (`eip7702Auth`), if the operation installs a delegation.
-    pub eip7702_auth: Option<SignedAuthorization>,
-}
-
-impl From<UserOperation> for BundlerUserOperation {
-    fn from(op: UserOperation) -> Self {
-        Self { op, eip7702_auth: None }
+/// The JSON object of `eth_sendUserOperation` for `op` (its ERC-7769 wire form). The EIP-7702 initCode marker
+/// goes on the wire as the short factory `0x7702`, the form bundlers accept next to `eip7702Auth`, whose `r` and
+/// `s` are written as 32-byte words.
+pub fn wire_json(op: &UserOperation) -> Result<Value, ChainError> {
+    let mut value = serde_json::to_value(op).map_err(|e| ChainError::Transport {
+        method: "eth_sendUserOperation".into(),
+        reason: format!("cannot serialize the user operation: {e}"),
+    })?;
+    if op.factory == Some(EIP7702_FACTORY) {
+        value["factory"] = Value::String("0x7702".into());
     }
-}
-
-impl BundlerUserOperation {
-    /// An operation carrying the sender's EIP-7702 authorization.
-    pub fn with_eip7702_auth(op: UserOperation, auth: SignedAuthorization) -> Self {
-        Self { op, eip7702_auth: Some(auth) }
+    if let Some(auth) = &op.eip7702_auth {
+        value["eip7702Auth"] = serde_json::json!({
+            "address": auth.address,
+            "chainId": format!("{:#x}", auth.chain_id),
+            "nonce": format!("{:#x}", auth.nonce),
+            "r": B256::from(auth.r()),
+            "s": B256::from(auth.s()),
+            "yParity": format!("{:#x}", auth.y_parity()),
+        });
     }
-
-    /// The `userOpHash` the EntryPoint will compute. `current_delegate` is the sender's delegate on chain; an
-    /// operation carrying an authorization is hashed with the authorization's delegate, which the EntryPoint
-    /// sees once the bundle transaction has applied it.
-    pub fn hash(
-        &self,
-        entry_point: Address,
-        chain_id: u64,
-        current_delegate: Option<Address>,
-    ) -> Result<B256, CoreError> {
-        let delegate = self.eip7702_auth.as_ref().map(|a| a.address).or(current_delegate);
-        self.op.hash(entry_point, chain_id, delegate)
-    }
-
-    /// The JSON object of `eth_sendUserOperation`. The EIP-7702 initCode marker goes on the wire as the short
-    /// factory `0x7702`, the form bundlers accept next to `eip7702Auth`.
-    pub fn to_json(&self) -> Result<Value, ChainError> {
-        let mut value = serde_json::to_value(&self.op).map_err(|e| ChainError::Transport {
-            method: "eth_sendUserOperation".into(),
-            reason: format!("cannot serialize the user operation: {e}"),
-        })?;
-        if self.op.factory == Some(EIP7702_FACTORY) {
-            value["factory"] = Value::String("0x7702".into());
-        }
-        if let Some(auth) = &self.eip7702_auth {
-            value["eip7702Auth"] = serde_json::json!({
-                "address": auth.address,
-                "chainId": format!("{:#x}", auth.chain_id),
-                "nonce": format!("{:#x}", auth.nonce),
-                "r": B256::from(auth.r()),
-                "s": B256::from(auth.s()),
-                "yParity": format!("{:#x}", auth.y_parity()),
-            });
-        }
-        Ok(value)
-    }
+    Ok(value)
 }
 
 /// Gas limits a bundler estimates for an operation.
@@ -359,15 +323,15 @@ impl BundlerClient {
     /// (sign it over the limits it carries, then sign again after applying the estimate).
     pub async fn estimate_user_operation_gas(
         &self,
-        op: &BundlerUserOperation,
+        op: &UserOperation,
     ) -> Result<UserOperationGasEstimate, ChainError> {
-        self.request("eth_estimateUserOperationGas", (op.to_json()?, self.entry_point)).await
+        self.request("eth_estimateUserOperationGas", (wire_json(op)?, self.entry_point)).await
     }
 
     /// `eth_sendUserOperation`: the bundler simulates the operation (with ERC-7562 tracing in safe mode) and
     /// adds it to its mempool. Returns the `userOpHash`.
-    pub async fn send_user_operation(&self, op: &BundlerUserOperation) -> Result<B256, ChainError> {
-        self.request("eth_sendUserOperation", (op.to_json()?, self.entry_point)).await
+    pub async fn send_user_operation(&self, op: &UserOperation) -> Result<B256, ChainError> {
+        self.request("eth_sendUserOperation", (wire_json(op)?, self.entry_point)).await
     }
 
     /// `eth_getUserOperationReceipt`: `None` while the operation is not included.
@@ -457,14 +421,16 @@ mod tests {
     #[test]
     fn wire_form_uses_the_short_7702_factory_and_hex_authorization_fields() {
         assert_eq!(EIP7702_FACTORY[..2], EIP7702_INITCODE_MARKER);
-        let op = UserOperation { factory: Some(EIP7702_FACTORY), ..Default::default() };
-        let auth = alloy::eips::eip7702::Authorization {
-            chain_id: U256::from(31337),
-            address: Address::with_last_byte(9),
-            nonce: 3,
-        }
-        .into_signed(alloy::primitives::Signature::new(U256::from(1), U256::from(2), true));
-        let json = BundlerUserOperation::with_eip7702_auth(op, auth).to_json().unwrap();
+        let mut op = UserOperation { factory: Some(EIP7702_FACTORY), ..Default::default() };
+        op.eip7702_auth = Some(
+            alloy::eips::eip7702::Authorization {
+                chain_id: U256::from(31337),
+                address: Address::with_last_byte(9),
+                nonce: 3,
+            }
+            .into_signed(alloy::primitives::Signature::new(U256::from(1), U256::from(2), true)),
+        );
+        let json = wire_json(&op).unwrap();
         assert_eq!(json["factory"], "0x7702");
         assert_eq!(json["eip7702Auth"]["chainId"], "0x7a69");
         assert_eq!(json["eip7702Auth"]["nonce"], "0x3");

@@ -20,7 +20,7 @@ use alloy::{
 };
 use warrant_chain::{
     ChainError,
-    bundler::{BundlerClient, BundlerUserOperation, UserOperationReceipt},
+    bundler::{BundlerClient, UserOperationReceipt},
 };
 use warrant_core::{
     IEntryPoint, UserOperation,
@@ -169,20 +169,20 @@ fn spinner(message: String) -> Option<indicatif::ProgressBar> {
 /// for a hash.
 async fn prepare(
     net: &Net,
-    mut op: BundlerUserOperation,
+    mut op: UserOperation,
     gas: &GasArgs,
     sign: impl Fn(&UserOperation) -> Result<Bytes, CliError>,
-) -> Result<BundlerUserOperation, CliError> {
-    op.op.signature = sign(&op.op)?;
+) -> Result<UserOperation, CliError> {
+    op.signature = sign(&op)?;
     let estimate = net.bundler()?.estimate_user_operation_gas(&op).await?;
-    estimate.apply(&mut op.op);
-    op.op.verification_gas_limit =
-        op.op.verification_gas_limit.saturating_mul(U128::from(gas.verification_gas_headroom));
-    op.op.signature = sign(&op.op)?;
+    estimate.apply(&mut op);
+    op.verification_gas_limit =
+        op.verification_gas_limit.saturating_mul(U128::from(gas.verification_gas_headroom));
+    op.signature = sign(&op)?;
     Ok(op)
 }
 
-async fn submit(net: &Net, op: &BundlerUserOperation) -> Result<UserOperationReceipt, CliError> {
+async fn submit(net: &Net, op: &UserOperation) -> Result<UserOperationReceipt, CliError> {
     let bundler = net.bundler()?;
     let hash = bundler.send_user_operation(op).await.map_err(bundler_refusal)?;
     let bar = spinner(format!("user operation {hash} sent; waiting for its receipt"));
@@ -358,12 +358,12 @@ async fn send_async(
         };
         Ok(signed_op.op.signature)
     };
-    let op = prepare(&net, BundlerUserOperation::from(builder.unsigned()?), &args.gas, sign).await;
+    let op = prepare(&net, builder.unsigned()?, &args.gas, sign).await;
 
     // The pre-flight on the operation as it will be sent (gas caps included), before anything is submitted.
     let now = net.now().await?;
     let verdict = match &op {
-        Ok(op) => policy::check_operation(id, scope, &usage, presentation, &op.op.pack(), account, module)
+        Ok(op) => policy::check_operation(id, scope, &usage, presentation, &op.pack(), account, module)
             .and_then(|_| policy::check_time(scope, now)),
         Err(_) => {
             let unsigned = builder.unsigned()?;
@@ -382,8 +382,8 @@ async fn send_async(
     let op = match op {
         Ok(op) => op,
         Err(_) if args.force => {
-            let mut op = BundlerUserOperation::from(builder.unsigned()?);
-            op.op.signature = sign(&op.op)?;
+            let mut op = builder.unsigned()?;
+            op.signature = sign(&op)?;
             op
         }
         Err(e) => return Err(e),
@@ -480,7 +480,7 @@ async fn owner_op(
         let hash = op.hash(ENTRY_POINT_V08, chain_id, None)?;
         Ok(owner.sign_hash_sync(&hash).map_err(|e| CliError::Signing(e.to_string()))?.as_bytes().into())
     };
-    let op = prepare(net, BundlerUserOperation::from(op), gas, sign).await?;
+    let op = prepare(net, op, gas, sign).await?;
     submit(net, &op).await
 }
 

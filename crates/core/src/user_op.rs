@@ -136,6 +136,12 @@ fn unpack_u128_pair(word: B256) -> (U128, U128) {
 }
 
 impl UserOperation {
+    /// The delegate an EIP-7702 operation's hash binds: the one its `eip7702_auth` installs (the EntryPoint
+    /// sees it once the bundle transaction has applied it), else the sender's `current` delegate.
+    pub fn eip7702_delegate(&self, current: Option<Address>) -> Option<Address> {
+        self.eip7702_auth.as_ref().map(|a| a.address).or(current)
+    }
+
     /// The packed form `EntryPoint.handleOps` takes.
     pub fn pack(&self) -> PackedUserOperation {
         let init_code = match self.factory {

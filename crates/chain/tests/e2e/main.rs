@@ -19,10 +19,7 @@ use alloy::{
 };
 use warrant_chain::{
     ChainError,
-    bundler::{
-        BundlerClient, BundlerErrorKind, BundlerRpcError, BundlerUserOperation, EIP7702_FACTORY,
-        UserOperationReceipt,
-    },
+    bundler::{BundlerClient, BundlerErrorKind, BundlerRpcError, EIP7702_FACTORY, UserOperationReceipt},
     devnet::{Devnet, DevnetConfig, FIRST_FREE_ACCOUNT, WarrantContracts, check_tools},
 };
 use warrant_core::{
@@ -156,10 +153,10 @@ impl Harness {
         }
     }
 
-    async fn sign(&self, op: &mut BundlerUserOperation, signer: &Signer<'_>) -> B256 {
-        let delegate = warrant_core::eip7702::parse_delegation_designator(&self.code(op.op.sender).await);
-        let hash = op.hash(ENTRY_POINT_V08, self.chain_id, delegate).unwrap();
-        op.op.signature = signer.sign(hash);
+    async fn sign(&self, op: &mut UserOperation, signer: &Signer<'_>) -> B256 {
+        let delegate = warrant_core::eip7702::parse_delegation_designator(&self.code(op.sender).await);
+        let hash = op.hash(ENTRY_POINT_V08, self.chain_id, op.eip7702_delegate(delegate)).unwrap();
+        op.signature = signer.sign(hash);
         hash
     }
 
@@ -169,28 +166,28 @@ impl Harness {
         op: UserOperation,
         auth: Option<SignedAuthorization>,
         signer: &Signer<'_>,
-    ) -> BundlerUserOperation {
-        let mut op = BundlerUserOperation { op, eip7702_auth: auth };
+    ) -> UserOperation {
+        let mut op = UserOperation { eip7702_auth: auth, ..op };
         self.sign(&mut op, signer).await;
         let estimate = self
             .bundler
             .estimate_user_operation_gas(&op)
             .await
             .unwrap_or_else(|e| panic!("eth_estimateUserOperationGas: {e}"));
-        estimate.apply(&mut op.op);
+        estimate.apply(&mut op);
         // Headroom against a false "reverts on oog" under anvil's tracer (docs/e2e.md): it reports the gas used
         // by a returned CALL as the cost of the caller's next opcode, so the caller must keep more gas than
         // its callee used. Every ERC-7562 check still runs on the trace.
-        op.op.verification_gas_limit =
-            op.op.verification_gas_limit.saturating_mul(U128::from(VERIFICATION_HEADROOM));
+        op.verification_gas_limit =
+            op.verification_gas_limit.saturating_mul(U128::from(VERIFICATION_HEADROOM));
         self.sign(&mut op, signer).await;
         op
     }
 
     /// Sends an operation, checks the bundler computed the hash we signed, and waits for its receipt.
-    async fn submit(&self, op: &BundlerUserOperation, what: &str) -> UserOperationReceipt {
-        let delegate = warrant_core::eip7702::parse_delegation_designator(&self.code(op.op.sender).await);
-        let expected = op.hash(ENTRY_POINT_V08, self.chain_id, delegate).unwrap();
+    async fn submit(&self, op: &UserOperation, what: &str) -> UserOperationReceipt {
+        let delegate = warrant_core::eip7702::parse_delegation_designator(&self.code(op.sender).await);
+        let expected = op.hash(ENTRY_POINT_V08, self.chain_id, op.eip7702_delegate(delegate)).unwrap();
         let hash = self
             .bundler
             .send_user_operation(op)
@@ -199,7 +196,7 @@ impl Harness {
         assert_eq!(hash, expected, "{what}: the bundler's userOpHash is the one the EntryPoint signs over");
         let receipt = self.bundler.wait_for_receipt(hash, RECEIPT_TIMEOUT).await.unwrap();
         assert_eq!(receipt.user_op_hash, hash);
-        assert_eq!(receipt.sender, op.op.sender);
+        assert_eq!(receipt.sender, op.sender);
         assert_eq!(receipt.entry_point, ENTRY_POINT_V08);
         assert!(receipt.success, "{what}: execution reverted: {:?}", receipt.reason);
         assert!(receipt.receipt.status(), "{what}: the bundle transaction failed");
@@ -211,7 +208,7 @@ impl Harness {
     }
 
     /// Sends an operation the validator must refuse; returns the bundler's error.
-    async fn refused(&self, op: &BundlerUserOperation, what: &str) -> BundlerRpcError {
+    async fn refused(&self, op: &UserOperation, what: &str) -> BundlerRpcError {
         match self.bundler.send_user_operation(op).await {
             Err(ChainError::Bundler(e)) => {
                 println!("{what}: refused by Alto ({}): {}", e.code, e.message);
@@ -286,13 +283,13 @@ async fn preflight(
     h: &Harness,
     session: &Session,
     presentation: Presentation,
-    op: &BundlerUserOperation,
+    op: &UserOperation,
 ) -> Result<(), Denial> {
-    let account = op.op.sender;
+    let account = op.sender;
     let id = session.id(account);
     check_time(&session.scope, h.now().await)?;
     let usage = h.usage(account, id).await;
-    check_operation(id, &session.scope, &usage, presentation, &op.op.pack(), account, h.contracts.validator)
+    check_operation(id, &session.scope, &usage, presentation, &op.pack(), account, h.contracts.validator)
         .map(|_| ())
 }
 
@@ -331,7 +328,7 @@ async fn eip7702_account_sessions_through_alto() {
     op.factory = Some(EIP7702_FACTORY);
     let op = h.prepare(op, Some(auth), &Signer::Owner(&eoa)).await;
     assert!(
-        op.op.pre_verification_gas > U256::from(25_000),
+        op.pre_verification_gas > U256::from(25_000),
         "the 7702 tuple's 25,000 gas is in preVerificationGas"
     );
     h.submit(&op, "7702 delegation + installModule (owner op with eip7702Auth)").await;
@@ -372,7 +369,7 @@ async fn eip7702_account_sessions_through_alto() {
     h.submit(&op, "session USE op").await;
     assert_eq!(h.usage(account, id).await.uses, 2);
     assert_eq!(h.balance(recipient).await, U256::from(2 * ETH / 100));
-    let gas = op.op.clone();
+    let gas = op.clone();
 
     // 3. Out of scope: refused by pre-flight before sending and, sent anyway, by Alto's simulation, with the
     //    validator's rule recoverable from Alto's error. Gas limits are those of the accepted operation (the
@@ -380,7 +377,7 @@ async fn eip7702_account_sessions_through_alto() {
     let out_of_scope = |call_data: Vec<u8>| {
         let mut op = gas.clone();
         op.call_data = call_data.into();
-        BundlerUserOperation::from(op)
+        op
     };
     let mut op = out_of_scope(pay(ETH / 100, stranger));
     h.sign(&mut op, &use_signer).await;
@@ -422,7 +419,7 @@ async fn eip7702_account_sessions_through_alto() {
     h.submit(&op, "owner op revoking the session").await;
     assert_eq!(h.usage(account, id).await.status, SessionStatus::Revoked);
     let mut op = out_of_scope(pay(ETH / 100, recipient));
-    op.op.nonce = h.entry_point_nonce(account, key).await;
+    op.nonce = h.entry_point_nonce(account, key).await;
     h.sign(&mut op, &use_signer).await;
     assert_eq!(preflight(&h, &session, Presentation::Use, &op).await, Err(Denial::SessionRevoked { id }));
     let e = h.refused(&op, "payment after revocation").await;
@@ -491,9 +488,9 @@ async fn factory_account_session_through_alto() {
     assert_eq!(h.balance(recipient).await, U256::from(2 * ETH / 100));
 
     // Out of scope on the proxy account too: refused by Alto with the rule named.
-    let mut op = BundlerUserOperation::from(op.op.clone());
-    op.op.nonce = h.entry_point_nonce(account, key).await;
-    op.op.call_data = execute_single(random_address(), U256::from(ETH / 100), &[]).into();
+    let mut op = op.clone();
+    op.nonce = h.entry_point_nonce(account, key).await;
+    op.call_data = execute_single(random_address(), U256::from(ETH / 100), &[]).into();
     h.sign(&mut op, &use_signer).await;
     let e = h.refused(&op, "proxy account: payment to a stranger").await;
     assert_eq!(e.warrant_rule_name(), Some("CallNotPermitted"));
