@@ -1,0 +1,87 @@
+//! The jobs both benchmarks run, built through the SDK's types so they follow the validator's changes.
+
+use alloy::{
+    primitives::{Address, B256, U256, aliases::U48},
+    sol,
+    sol_types::SolCall,
+};
+use warrant_core::{
+    grant::{ArgCondition, CallPolicy, Scope, Session},
+    policy::{Call, condition},
+};
+
+sol! {
+    /// ERC-20 `transfer`.
+    function transfer(address to, uint256 amount) external returns (bool);
+}
+
+/// Per-call cap of the ERC-20 sessions, in token units.
+pub const TOKEN_CAP: u128 = 1_000_000;
+/// Tokens each ERC-20 job transfers.
+pub const TOKEN_AMOUNT: u128 = 1_000;
+/// Per-call cap of native transfers, in wei.
+pub const NATIVE_CAP: u128 = 10_000_000_000_000_000;
+/// Wei each native job sends.
+pub const NATIVE_AMOUNT: u128 = 1_000_000_000_000;
+
+/// `transfer(recipient, amount)` on `token`.
+pub fn erc20_transfer(token: Address, recipient: Address, amount: u128) -> Call {
+    Call {
+        target: token,
+        value: U256::ZERO,
+        data: transferCall { to: recipient, amount: U256::from(amount) }.abi_encode(),
+    }
+}
+
+/// `amount` wei to `recipient`, no calldata.
+pub fn native_transfer(recipient: Address, amount: u128) -> Call {
+    Call { target: recipient, value: U256::from(amount), data: Vec::new() }
+}
+
+/// The policy of ERC-20 transfers to one recipient, at most [`TOKEN_CAP`] a call.
+pub fn erc20_policy(token: Address, recipient: Address) -> CallPolicy {
+    CallPolicy {
+        target: token,
+        selector: transferCall::SELECTOR.into(),
+        flags: 0,
+        maxValue: U256::ZERO,
+        conditions: vec![
+            ArgCondition { condition: condition::EQ, argIndex: 0, values: vec![recipient.into_word()] },
+            ArgCondition {
+                condition: condition::LTE,
+                argIndex: 1,
+                values: vec![B256::from(U256::from(TOKEN_CAP))],
+            },
+        ],
+    }
+}
+
+/// The policy of native transfers to one recipient, at most [`NATIVE_CAP`] a call.
+pub fn native_policy(recipient: Address) -> CallPolicy {
+    CallPolicy {
+        target: recipient,
+        selector: Default::default(),
+        flags: 0,
+        maxValue: U256::from(NATIVE_CAP),
+        conditions: vec![],
+    }
+}
+
+/// The benchmark's session: ERC-20 transfers of `token` to `recipient` (capped per call) and native transfers
+/// to `recipient` (capped per call and in total), until `valid_until`, at most 1,000 operations.
+pub fn session(signer: Address, salt: B256, token: Address, recipient: Address, valid_until: u64) -> Session {
+    Session {
+        signer,
+        salt,
+        scope: Scope {
+            validAfter: U48::ZERO,
+            validUntil: U48::from(valid_until),
+            maxUses: 1_000,
+            maxValueTotal: U256::from(100 * NATIVE_CAP),
+            paymaster: Address::ZERO,
+            maxGasLimit: 0,
+            maxFeePerGas: 0,
+            calls: vec![erc20_policy(token, recipient), native_policy(recipient)],
+        },
+    }
+}
