@@ -82,7 +82,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             write_json(&out, &figures)
         }
         Command::Report { gas, sign, viem, out_dir, readme } => {
-            report::write(&gas, &sign, &viem, &out_dir, readme.as_deref())
+            report::write_results(&gas, &sign, &viem, &out_dir, readme.as_deref())
         }
     }
 }

@@ -1,12 +1,290 @@
-//! Report (stub).
+//! `bench/results.json` and `bench/results.md` from the three sets of figures, and the README's table.
+
+use std::{
+    path::Path,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use serde_json::{Value, json};
+
 use crate::BenchError;
-/// Writes.
-pub fn write(
-    _: &std::path::Path,
-    _: &std::path::Path,
-    _: &std::path::Path,
-    _: &std::path::Path,
-    _: Option<&std::path::Path>,
+
+/// The goals of the benchmark issue.
+const MAX_SESSION_OVERHEAD_GAS: f64 = 10_000.0;
+const MIN_RAW_FRACTION: f64 = 0.85;
+const MIN_VIEM_MULTIPLE: f64 = 20.0;
+
+/// Where the README's benchmark section starts and ends.
+pub const README_BEGIN: &str = "<!-- bench:begin (written by scripts/bench) -->";
+/// See [`README_BEGIN`].
+pub const README_END: &str = "<!-- bench:end -->";
+
+const SPEND_NOT_MEASURED: &str = "not measured: periodic ERC-20 spend limits (branch `spend`) are not on main yet, \
+     so a Warrant session cannot express the job";
+
+fn read(path: &Path) -> Result<Value, BenchError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BenchError::File { path: path.to_owned(), reason: e.to_string() })?;
+    serde_json::from_str(&text).map_err(|e| BenchError::File { path: path.to_owned(), reason: e.to_string() })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), BenchError> {
+    std::fs::write(path, text).map_err(|e| BenchError::File { path: path.to_owned(), reason: e.to_string() })
+}
+
+fn number(value: &Value, key: &str, file: &Path) -> Result<f64, BenchError> {
+    value[key]
+        .as_f64()
+        .ok_or_else(|| BenchError::File { path: file.to_owned(), reason: format!("no number {key}") })
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`.
+fn today() -> String {
+    let days =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or_default() as i64;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// CPU model, cores, memory and kernel, from /proc.
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| (kb / 1_048_576.0 * 10.0).round() / 10.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    json!({ "cpu": cpu, "cores": cores, "memory_gib": mem_gib, "kernel": kernel })
+}
+
+fn fmt_int(v: f64) -> String {
+    let s = format!("{}", v.round() as i64);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 && c != '-' {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Writes `results.json` and `results.md` into `out_dir`, and the README's section if `readme` is given.
+pub fn write_results(
+    gas_path: &Path,
+    sign_path: &Path,
+    viem_path: &Path,
+    out_dir: &Path,
+    readme: Option<&Path>,
 ) -> Result<(), BenchError> {
-    todo!()
+    let mut gas = read(gas_path)?;
+    let sign = read(sign_path)?;
+    let viem = read(viem_path)?;
+    let mut notes = serde_json::Map::new();
+    if gas.get("session_erc20_transfer_spend_limited").is_none_or(Value::is_null) {
+        gas["session_erc20_transfer_spend_limited"] = Value::Null;
+        notes.insert("session_erc20_transfer_spend_limited".into(), json!(SPEND_NOT_MEASURED));
+    }
+    notes.insert(
+        "method".into(),
+        json!(
+            "total gasUsed of one transaction on anvil (Osaka): handleOps of one user operation sent directly to \
+             EntryPoint v0.8 by a funded dev account, or the delegate's redeemDelegations transaction for \
+             MetaMask; every account is an EIP-7702-delegated EOA; each job runs once unmeasured first (steady \
+             state), except a session's first use"
+        ),
+    );
+    notes.insert(
+        "metamask".into(),
+        json!(
+            "MetaMask Delegation Framework from @metamask/delegation-abis 2.0.0 bytecode: DelegationManager, \
+             EIP7702StatelessDeleGator as the delegator's 7702 delegate; an EOA delegate redeems directly (no \
+             EntryPoint, so no user-operation overhead in its figure). Caveats mirroring the Warrant session: \
+             ERC-20 = AllowedTargets(token) + AllowedMethods(transfer) + AllowedCalldata(recipient) + \
+             ValueLte(0) + Timestamp(validUntil) + LimitedCalls(maxUses); the per-call `amount <= cap` rule has \
+             no enforcer and is left out. Spend-limited = ERC20PeriodTransfer(token, amount per week) + \
+             AllowedCalldata + ValueLte + Timestamp + LimitedCalls. Native = AllowedTargets(recipient) + \
+             ValueLte(per-call cap) + NativeTokenTransferAmount(total cap) + Timestamp + LimitedCalls. No batch \
+             figure: the enforcers accept single-call mode only"
+        ),
+    );
+
+    let g = |k: &str| gas[k].as_f64();
+    let warrant = number(&sign, "warrant_ops_per_sec", sign_path)?;
+    let raw = number(&sign, "raw_secp256k1_signs_per_sec", sign_path)?;
+    let viem_rate = number(&viem, "viem_ops_per_sec", viem_path)?;
+    let overhead = match (g("session_erc20_transfer"), g("owner_erc20_transfer")) {
+        (Some(s), Some(o)) => s - o,
+        _ => {
+            return Err(BenchError::File {
+                path: gas_path.to_owned(),
+                reason: "ERC-20 figures missing".into(),
+            });
+        }
+    };
+    let goals = json!([
+        { "goal": "session_erc20_transfer - owner_erc20_transfer <= 10000", "value": overhead,
+          "met": overhead <= MAX_SESSION_OVERHEAD_GAS },
+        { "goal": "warrant_ops_per_sec >= 0.85 * raw_secp256k1_signs_per_sec", "value": warrant / raw,
+          "met": warrant / raw >= MIN_RAW_FRACTION },
+        { "goal": "warrant_ops_per_sec >= 20 * viem_ops_per_sec", "value": warrant / viem_rate,
+          "met": warrant / viem_rate >= MIN_VIEM_MULTIPLE },
+    ]);
+    let date = today();
+    let machine = machine();
+    let results = json!({
+        "date": date,
+        "machine": machine,
+        "gas": gas,
+        "signing": {
+            "warrant_ops_per_sec": warrant,
+            "raw_secp256k1_signs_per_sec": raw,
+            "viem_ops_per_sec": viem_rate,
+            "warrant_over_raw": warrant / raw,
+            "warrant_over_viem": warrant / viem_rate,
+            "warrant_ops_per_sec_k256": sign["warrant_ops_per_sec_k256"],
+            "raw_k256_signs_per_sec": sign["raw_k256_signs_per_sec"],
+            "breakdown_us": sign["breakdown_us"],
+            "viem_version": viem["viem_version"],
+            "node_version": viem["node_version"],
+        },
+        "goals": goals,
+        "notes": notes,
+    });
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| BenchError::File { path: out_dir.to_owned(), reason: e.to_string() })?;
+    write(
+        &out_dir.join("results.json"),
+        &(serde_json::to_string_pretty(&results).expect("serializes") + "\n"),
+    )?;
+
+    let table = markdown(&results);
+    let md = format!(
+        "# Benchmark results\n\nWritten by `scripts/bench`; do not edit. Figures in `results.json`.\n\n{table}"
+    );
+    write(&out_dir.join("results.md"), &md)?;
+    if let Some(readme) = readme {
+        let text = std::fs::read_to_string(readme)
+            .map_err(|e| BenchError::File { path: readme.to_owned(), reason: e.to_string() })?;
+        let (Some(begin), Some(end)) = (text.find(README_BEGIN), text.find(README_END)) else {
+            return Err(BenchError::File {
+                path: readme.to_owned(),
+                reason: format!("no section between {README_BEGIN} and {README_END}"),
+            });
+        };
+        let updated = format!("{}{README_BEGIN}\n{table}{}", &text[..begin], &text[end..]);
+        write(readme, &updated)?;
+    }
+    print!("{table}");
+    Ok(())
+}
+
+/// The tables (gas, signing, goals) with the date and the machine.
+fn markdown(r: &Value) -> String {
+    let gas = &r["gas"];
+    let cell = |k: &str| gas[k].as_f64().map(fmt_int).unwrap_or_else(|| "—".into());
+    let m = &r["machine"];
+    let s = &r["signing"];
+    let mut out = format!(
+        "Measured {} on {} ({} cores, {} GiB, Linux {}); gas on anvil (Osaka) with EntryPoint v0.8; signing on \
+         one core (viem {} on Node.js {}).\n\n",
+        r["date"].as_str().unwrap_or("?"),
+        m["cpu"].as_str().unwrap_or("?"),
+        m["cores"],
+        m["memory_gib"],
+        m["kernel"].as_str().unwrap_or("?"),
+        s["viem_version"].as_str().unwrap_or("?"),
+        s["node_version"].as_str().unwrap_or("?"),
+    );
+    out.push_str("**Gas** (whole transaction, steady state)\n\n");
+    out.push_str(
+        "| job | WarrantAccount owner | Warrant session | Simple7702Account owner | MetaMask delegation |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|\n");
+    let rows = [
+        (
+            "ERC-20 transfer",
+            "owner_erc20_transfer",
+            "session_erc20_transfer",
+            "simple7702_erc20_transfer",
+            "metamask_erc20_transfer",
+        ),
+        (
+            "native transfer",
+            "owner_native_transfer",
+            "session_native_transfer",
+            "simple7702_native_transfer",
+            "metamask_native_transfer",
+        ),
+        ("batch of 3 ERC-20 transfers", "owner_batch3", "session_batch3", "simple7702_batch3", ""),
+        ("first use, incl. enabling the grant", "", "session_enable_first_use", "", ""),
+        (
+            "spend-limited ERC-20 transfer",
+            "",
+            "session_erc20_transfer_spend_limited",
+            "",
+            "metamask_erc20_transfer_spend_limited",
+        ),
+    ];
+    for (name, a, b, c, d) in rows {
+        let f = |k: &str| if k.is_empty() { "n/a".to_string() } else { cell(k) };
+        out.push_str(&format!("| {name} | {} | {} | {} | {} |\n", f(a), f(b), f(c), f(d)));
+    }
+    out.push_str(
+        "\nMetaMask: an EOA delegate redeems directly (no EntryPoint overhead); its caveats mirror the session's \
+         scope except the per-call amount cap, which no enforcer expresses; its enforcers take single calls only, \
+         hence no batch. n/a: no such job on that path; —: not measured (see `notes` in `bench/results.json`).\n\n",
+    );
+    out.push_str("**Off-chain signing** (one core; session operation = pre-flight + v0.8 userOpHash + ECDSA + module signature)\n\n");
+    out.push_str("| signer | ops/s | µs/op |\n|---|---:|---:|\n");
+    let rate = |v: &Value| v.as_f64().unwrap_or(0.0);
+    for (name, v) in [
+        ("raw ECDSA, libsecp256k1 (the limit)", &s["raw_secp256k1_signs_per_sec"]),
+        ("Warrant session op, libsecp256k1 signer", &s["warrant_ops_per_sec"]),
+        ("raw ECDSA, k256", &s["raw_k256_signs_per_sec"]),
+        ("Warrant session op, k256 signer", &s["warrant_ops_per_sec_k256"]),
+        ("viem (same op, no pre-flight)", &s["viem_ops_per_sec"]),
+    ] {
+        out.push_str(&format!("| {name} | {} | {:.1} |\n", fmt_int(rate(v)), 1e6 / rate(v).max(1e-9)));
+    }
+    let b = &s["breakdown_us"];
+    out.push_str(&format!(
+        "\nWhere a Warrant operation's time goes (µs, each part timed alone): pre-flight incl. building and packing \
+         the operation {:.1}; building + userOpHash {:.1}; one libsecp256k1 signature {:.1}; the builder's check \
+         that the signature recovers to the session's signer (k256 recovery) {:.1}.\n",
+        rate(&b["preflight_build_and_pack"]),
+        rate(&b["build_and_user_op_hash"]),
+        rate(&b["raw_sign"]),
+        rate(&b["recover_check_k256"]),
+    ));
+    out.push_str("\n**Goals**\n\n| goal | value | met |\n|---|---:|---|\n");
+    for goal in r["goals"].as_array().into_iter().flatten() {
+        let v = goal["value"].as_f64().unwrap_or(0.0);
+        let shown = if v.abs() >= 100.0 { fmt_int(v) } else { format!("{v:.2}") };
+        out.push_str(&format!(
+            "| `{}` | {shown} | {} |\n",
+            goal["goal"].as_str().unwrap_or("?"),
+            if goal["met"].as_bool() == Some(true) { "yes" } else { "**no**" }
+        ));
+    }
+    out
 }

@@ -1,0 +1,142 @@
+// The signing benchmark's job done with viem: the ERC-7579 `execute` calldata, the EntryPoint v0.8 userOpHash
+// (EIP-712, 7702 delegate bound), the session key's ECDSA signature and the USE module signature
+// (0x00 ‖ abi.encode(session, signature)). viem has no pre-flight evaluator, so that part of Warrant's job has
+// no counterpart here (it favours viem).
+//
+// Usage: node bench/viem-sign.mjs JOB.json OUT.json [seconds] [rounds]
+// The job is written by `warrant-bench sign`; operation 0's hash and signature must equal Warrant's before
+// anything is timed, so both sides provably do the same work.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { concat, encodeAbiParameters, encodeFunctionData, encodePacked } from 'viem';
+import { getUserOperationHash } from 'viem/account-abstraction';
+import { sign } from 'viem/accounts';
+
+const [jobPath, outPath, secondsArg = '2', roundsArg = '3'] = process.argv.slice(2);
+if (!jobPath || !outPath) {
+  console.error('usage: node bench/viem-sign.mjs JOB.json OUT.json [seconds] [rounds]');
+  process.exit(2);
+}
+const job = JSON.parse(readFileSync(jobPath, 'utf8'));
+const seconds = Number(secondsArg);
+const rounds = Number(roundsArg);
+
+const executeAbi = [{
+  type: 'function', name: 'execute', stateMutability: 'payable', outputs: [],
+  inputs: [{ name: 'mode', type: 'bytes32' }, { name: 'executionCalldata', type: 'bytes' }],
+}];
+const sessionAbi = {
+  type: 'tuple', components: [
+    { name: 'signer', type: 'address' },
+    { name: 'salt', type: 'bytes32' },
+    {
+      name: 'scope', type: 'tuple', components: [
+        { name: 'validAfter', type: 'uint48' },
+        { name: 'validUntil', type: 'uint48' },
+        { name: 'maxUses', type: 'uint32' },
+        { name: 'maxValueTotal', type: 'uint256' },
+        { name: 'paymaster', type: 'address' },
+        { name: 'maxGasLimit', type: 'uint128' },
+        { name: 'maxFeePerGas', type: 'uint128' },
+        {
+          name: 'calls', type: 'tuple[]', components: [
+            { name: 'target', type: 'address' },
+            { name: 'selector', type: 'bytes4' },
+            { name: 'flags', type: 'uint8' },
+            { name: 'maxValue', type: 'uint256' },
+            {
+              name: 'conditions', type: 'tuple[]', components: [
+                { name: 'condition', type: 'uint8' },
+                { name: 'argIndex', type: 'uint16' },
+                { name: 'values', type: 'bytes32[]' },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  ],
+};
+
+const s = job.session;
+const session = {
+  signer: s.signer,
+  salt: s.salt,
+  scope: {
+    validAfter: Number(s.scope.validAfter),
+    validUntil: Number(s.scope.validUntil),
+    maxUses: s.scope.maxUses,
+    maxValueTotal: BigInt(s.scope.maxValueTotal),
+    paymaster: s.scope.paymaster,
+    maxGasLimit: BigInt(s.scope.maxGasLimit),
+    maxFeePerGas: BigInt(s.scope.maxFeePerGas),
+    calls: s.scope.calls.map((p) => ({
+      target: p.target,
+      selector: p.selector,
+      flags: p.flags,
+      maxValue: BigInt(p.maxValue),
+      conditions: p.conditions.map((c) => ({ condition: c.condition, argIndex: c.argIndex, values: c.values })),
+    })),
+  },
+};
+const keyPrefix = BigInt(job.module) << 96n;
+const gas = Object.fromEntries(Object.entries(job.gas).map(([k, v]) => [k, BigInt(v)]));
+
+/** One operation: calldata, hash, signature, module signature. */
+async function signOp(sequence) {
+  const executionCalldata = encodePacked(
+    ['address', 'uint256', 'bytes'],
+    [job.call.target, BigInt(job.call.value), job.call.data],
+  );
+  const callData = encodeFunctionData({ abi: executeAbi, args: [`0x${'00'.repeat(32)}`, executionCalldata] });
+  const userOperation = {
+    sender: job.account,
+    nonce: keyPrefix | BigInt(sequence),
+    factory: '0x7702',
+    factoryData: '0x',
+    authorization: { address: job.delegate, chainId: job.chainId, nonce: 0 },
+    callData,
+    ...gas,
+    signature: '0x',
+  };
+  const hash = getUserOperationHash({
+    userOperation,
+    entryPointAddress: job.entryPoint,
+    entryPointVersion: '0.8',
+    chainId: job.chainId,
+  });
+  const signature = await sign({ hash, privateKey: job.sessionKey, to: 'hex' });
+  const moduleSignature = concat(['0x00', encodeAbiParameters([sessionAbi, { type: 'bytes' }], [session, signature])]);
+  return { hash, signature, moduleSignature };
+}
+
+const first = await signOp(0);
+if (first.hash.toLowerCase() !== job.expected.userOpHash.toLowerCase()) {
+  console.error(`viem's userOpHash ${first.hash} differs from Warrant's ${job.expected.userOpHash}`);
+  process.exit(1);
+}
+if (first.signature.toLowerCase() !== job.expected.signature.toLowerCase()) {
+  console.error(`viem's signature ${first.signature} differs from Warrant's ${job.expected.signature}`);
+  process.exit(1);
+}
+
+async function rate() {
+  for (let i = 0; i < 50; i++) await signOp(i);
+  const start = process.hrtime.bigint();
+  let n = 0;
+  for (;;) {
+    for (let i = 0; i < 16; i++) await signOp(n++);
+    const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+    if (elapsed >= seconds) return n / elapsed;
+  }
+}
+let best = 0;
+for (let r = 0; r < rounds; r++) best = Math.max(best, await rate());
+const out = {
+  viem_ops_per_sec: best,
+  viem_version: JSON.parse(readFileSync(new URL('./node_modules/viem/package.json', import.meta.url))).version,
+  node_version: process.version,
+  seconds_per_round: seconds,
+  rounds,
+};
+writeFileSync(outPath, `${JSON.stringify(out, null, 2)}\n`);
+console.log(JSON.stringify(out, null, 2));
