@@ -69,7 +69,8 @@ contract AttackClassesTest is WarrantFixture {
     function test_zeroTargetIsASelfCall() public {
         WarrantValidator.Session memory s = _static(proxy, ownerPk, _anyPolicy());
         bytes memory uninstall = abi.encodeCall(IERC7579ModuleConfig.uninstallModule, (1, address(validator), ""));
-        bytes memory inner = _refused(proxy, s, _execSingle(address(0), 0, uninstall), WarrantErrors.ForbiddenTarget.selector);
+        bytes memory inner =
+            _refused(proxy, s, _execSingle(address(0), 0, uninstall), WarrantErrors.ForbiddenTarget.selector);
         vm.assertEq(inner, abi.encodeWithSelector(WarrantErrors.ForbiddenTarget.selector, 0, address(0)), "data");
         Execution[] memory calls = new Execution[](2);
         calls[0] = Execution(recipient, 0, "");
@@ -92,7 +93,9 @@ contract AttackClassesTest is WarrantFixture {
         for (uint256 i = 0; i < entries.length; ++i) {
             bytes memory inner = _refused(proxy, s, entries[i], WarrantErrors.UnsupportedAccountCall.selector);
             vm.assertEq(
-                inner, abi.encodeWithSelector(WarrantErrors.UnsupportedAccountCall.selector, bytes4(entries[i])), "entry"
+                inner,
+                abi.encodeWithSelector(WarrantErrors.UnsupportedAccountCall.selector, bytes4(entries[i])),
+                "entry"
             );
         }
         // A selector alone, without the 3 bytes that make it whole, is no account call at all.
@@ -193,7 +196,10 @@ contract AttackClassesTest is WarrantFixture {
             mstore(add(encoded, 0x40), 0)
         }
         bytes memory inner = _refused(
-            proxy, s, abi.encodeCall(IERC7579Execution.execute, (MODE_BATCH, encoded)), WarrantErrors.EmptyBatch.selector
+            proxy,
+            s,
+            abi.encodeCall(IERC7579Execution.execute, (MODE_BATCH, encoded)),
+            WarrantErrors.EmptyBatch.selector
         );
         vm.assertEq(inner, abi.encodeWithSelector(WarrantErrors.EmptyBatch.selector), "data");
     }
@@ -242,14 +248,17 @@ contract AttackClassesTest is WarrantFixture {
             abi.encodeWithSignature("approve(address,uint256)", bad, type(uint256).max),
             abi.encodeWithSignature("increaseAllowance(address,uint256)", bad, type(uint256).max),
             abi.encodeWithSignature("transferFrom(address,address,uint256)", proxy, bad, 1000e18),
-            abi.encodeWithSignature("approve(address,address,uint160,uint48)", address(token), bad, type(uint160).max, 0),
+            abi.encodeWithSignature(
+                "approve(address,address,uint160,uint48)", address(token), bad, type(uint160).max, 0
+            ),
             abi.encodeWithSignature("push(address,uint256)", bad, 1000e18),
             abi.encodeWithSignature("pull(address,uint256)", proxy, 1000e18),
             abi.encodeWithSignature("move(address,address,uint256)", proxy, bad, 1000e18)
         ];
         for (uint256 i = 0; i < siblings.length; ++i) {
-            bytes memory inner =
-                _refused(proxy, s, _execSingle(address(token), 0, siblings[i]), WarrantErrors.CallNotPermitted.selector);
+            bytes memory inner = _refused(
+                proxy, s, _execSingle(address(token), 0, siblings[i]), WarrantErrors.CallNotPermitted.selector
+            );
             vm.assertEq(
                 inner,
                 abi.encodeWithSelector(WarrantErrors.CallNotPermitted.selector, 0, address(token), bytes4(siblings[i])),
@@ -307,8 +316,7 @@ contract AttackClassesTest is WarrantFixture {
         IntersectHarness h = new IntersectHarness();
         uint48 untilA = uint48(a >> 160);
         uint48 untilB = uint48(b >> 160);
-        uint48 expUntil =
-            untilA == 0 ? untilB : untilB == 0 ? untilA : (untilA < untilB ? untilA : untilB);
+        uint48 expUntil = untilA == 0 ? untilB : untilB == 0 ? untilA : (untilA < untilB ? untilA : untilB);
         uint48 afterA = uint48(a >> 208);
         uint48 afterB = uint48(b >> 208);
         uint48 expAfter = afterA > afterB ? afterA : afterB;

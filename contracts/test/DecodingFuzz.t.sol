@@ -57,7 +57,9 @@ contract DecodingFuzzTest is WarrantFixture {
         // Always in the scope: the mutation is the only way out of it.
         e.target = address(recorder);
         e.value = r % 2 == 0 ? 0 : (r >> 1) % (MAX_VALUE + 1);
-        e.callData = abi.encodeCall(Recorder.pay, (friend, (r >> 64) % (MAX_AMOUNT + 1), new bytes((r >> 128) % (MAX_MEMO + 1))));
+        e.callData = abi.encodeCall(
+            Recorder.pay, (friend, (r >> 64) % (MAX_AMOUNT + 1), new bytes((r >> 128) % (MAX_MEMO + 1)))
+        );
     }
 
     function _word(uint256 pick, uint256 raw, uint256 len) internal view returns (uint256) {

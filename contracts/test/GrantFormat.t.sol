@@ -73,7 +73,10 @@ contract GrantFormatTest is WarrantFixture {
     function _hashSession(WarrantValidator.Session memory s) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                keccak256(abi.encodePacked(SESSION, ARG_CONDITION, CALL_POLICY, SCOPE)), s.signer, s.salt, _hashScope(s.scope)
+                keccak256(abi.encodePacked(SESSION, ARG_CONDITION, CALL_POLICY, SCOPE)),
+                s.signer,
+                s.salt,
+                _hashScope(s.scope)
             )
         );
     }
@@ -127,12 +130,16 @@ contract GrantFormatTest is WarrantFixture {
             )
         );
         bytes32 structHash = keccak256(
-            abi.encode(typehash, contents, keccak256("WarrantAccount"), keccak256("1"), block.chainid, proxy, bytes32(0))
+            abi.encode(
+                typehash, contents, keccak256("WarrantAccount"), keccak256("1"), block.chainid, proxy, bytes32(0)
+            )
         );
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerPk, MessageHashUtils.toTypedDataHash(appSeparator, structHash));
         bytes memory sig = abi.encodePacked(r, s, v, appSeparator, contents, descr, uint16(bytes(descr).length));
         vm.assertEq(
-            IERC1271(proxy).isValidSignature(validator.grantDigest(g), sig), IERC1271.isValidSignature.selector, "implicit"
+            IERC1271(proxy).isValidSignature(validator.grantDigest(g), sig),
+            IERC1271.isValidSignature.selector,
+            "implicit"
         );
         vm.assertEq(
             IERC1271(proxy).isValidSignature(validator.grantDigest(g), _ownerGrantSig(proxy, ownerPk, g)),

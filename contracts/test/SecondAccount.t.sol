@@ -60,14 +60,17 @@ contract SecondAccountTest is WarrantFixture {
         vm.assertEq(uses, 2, "uses");
         // The scope holds on this account too: over the limit, self-calls, the owner module.
         _expectAA23(
-            _sessionOp(address(plain), s, _transfer(recipient, 100e18 + 1)), WarrantErrors.ArgumentConditionFailed.selector
+            _sessionOp(address(plain), s, _transfer(recipient, 100e18 + 1)),
+            WarrantErrors.ArgumentConditionFailed.selector
         );
         _expectAA23(
             _sessionOp(
                 address(plain),
                 s,
                 _execSingle(
-                    address(plain), 0, abi.encodeCall(IERC7579ModuleConfig.uninstallModule, (1, address(ownerModule), ""))
+                    address(plain),
+                    0,
+                    abi.encodeCall(IERC7579ModuleConfig.uninstallModule, (1, address(ownerModule), ""))
                 )
             ),
             WarrantErrors.ForbiddenTarget.selector

@@ -171,15 +171,9 @@ contract SessionHandler is WarrantFixture {
     }
 
     /// @dev {single} with explicit choices (for the deterministic test; not a fuzz target).
-    function singleWith(
-        uint8 pick,
-        uint8 tgt,
-        uint8 sel,
-        uint256 amount,
-        uint8 memoLen,
-        uint256 value,
-        bool wrongKey
-    ) public {
+    function singleWith(uint8 pick, uint8 tgt, uint8 sel, uint256 amount, uint8 memoLen, uint256 value, bool wrongKey)
+        public
+    {
         (address to, bytes memory data) = _call(tgt, sel, amount, memoLen);
         _use(pick, abi.encodePacked(to, _value(value), data), MODE_SINGLE, wrongKey);
     }
@@ -270,7 +264,9 @@ contract SessionHandler is WarrantFixture {
         retiredUses += uint256(usesA) + usesG;
         retiredSpent += uint256(spentA) + spentG;
         if (reinstall) {
-            _ownerExec(proxy, ownerPk, abi.encodeCall(IERC7579ModuleConfig.uninstallModule, (1, address(validator), "")));
+            _ownerExec(
+                proxy, ownerPk, abi.encodeCall(IERC7579ModuleConfig.uninstallModule, (1, address(validator), ""))
+            );
             _ownerExec(proxy, ownerPk, abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(validator), "")));
         } else {
             _ownerExec(
@@ -323,7 +319,14 @@ contract SessionHandler is WarrantFixture {
             return (to, data);
         }
         address[8] memory targets = [
-            address(recorder), address(token), address(forbidden), proxy, address(validator), address(ep), address(0), attacker
+            address(recorder),
+            address(token),
+            address(forbidden),
+            proxy,
+            address(validator),
+            address(ep),
+            address(0),
+            attacker
         ];
         to = targets[(tgt >> 2) % 8];
         sel %= 8;

@@ -39,7 +39,9 @@ contract SessionInvariantsTest is WarrantFixture {
         _enableStatic(proxy, ownerPk, handler.sessionFuture());
         bytes32 revokedId = validator.sessionId(proxy, handler.sessionRevoked());
         _ownerExec(
-            proxy, ownerPk, _execSingle(address(validator), 0, abi.encodeCall(WarrantValidator.revokeSession, (revokedId)))
+            proxy,
+            ownerPk,
+            _execSingle(address(validator), 0, abi.encodeCall(WarrantValidator.revokeSession, (revokedId)))
         );
     }
 
@@ -80,7 +82,9 @@ contract SessionInvariantsTest is WarrantFixture {
         address attacker = handler.attacker();
         vm.assertEq(token.balanceOf(attacker), 0, "attacker token balance");
         vm.assertEq(token.allowance(proxy, attacker), 0, "attacker allowance");
-        vm.assertEq(token.balanceOf(proxy) + token.balanceOf(recipient), handler.initialTokenTotal(), "tokens moved elsewhere");
+        vm.assertEq(
+            token.balanceOf(proxy) + token.balanceOf(recipient), handler.initialTokenTotal(), "tokens moved elsewhere"
+        );
         vm.assertTrue(token.balanceOf(recipient) <= handler.TRANSFER_MAX() * handler.seq(), "per-transfer cap");
     }
 

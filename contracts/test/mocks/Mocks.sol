@@ -90,8 +90,11 @@ contract ReentrantAccount {
     }
 
     function validate(PackedUserOperation calldata op, bytes32 hash) external returns (uint256) {
-        (bool ok, bytes memory ret) =
-            VALIDATOR.call(abi.encodeWithSignature("validateUserOp((address,uint256,bytes,bytes,bytes32,uint256,bytes32,bytes,bytes),bytes32)", op, hash));
+        (bool ok, bytes memory ret) = VALIDATOR.call(
+            abi.encodeWithSignature(
+                "validateUserOp((address,uint256,bytes,bytes,bytes32,uint256,bytes32,bytes,bytes),bytes32)", op, hash
+            )
+        );
         if (!ok) {
             assembly ("memory-safe") {
                 revert(add(ret, 0x20), mload(ret))

@@ -24,7 +24,17 @@ contract Recorder {
     /// @dev The one function scopes allow in these tests; three arguments, one of them dynamic.
     function pay(address who, uint256 amount, bytes calldata memo) external payable {
         _entries.push(
-            Entry(msg.sender, msg.value, true, who, amount, keccak256(memo), memo.length, keccak256(msg.data), block.timestamp)
+            Entry(
+                msg.sender,
+                msg.value,
+                true,
+                who,
+                amount,
+                keccak256(memo),
+                memo.length,
+                keccak256(msg.data),
+                block.timestamp
+            )
         );
     }
 
