@@ -102,6 +102,42 @@ contract AttackClassesTest is WarrantFixture {
         _refused(proxy, s, hex"e9ae5c", WarrantErrors.UnsupportedAccountCall.selector);
     }
 
+    /**
+     * @dev The EIP-7702 initCode of a session op (marker `0x7702` then an init call the EntryPoint makes through its
+     * SenderCreator) is not parsed by the validator, so it must not reach anything: every state-changing entry of the
+     * account refuses the SenderCreator as caller (AA13), and a bare marker only binds the delegate into the hash.
+     */
+    function test_7702InitCodeCannotSmuggleAnAccountCall() public {
+        WarrantValidator.Session memory s = _static(eoa, eoaPk, _transferPolicy(100e18));
+        bytes[3] memory initCalls = [
+            _execSingle(address(0xBAD), 1 ether, ""),
+            abi.encodeCall(IERC7579ModuleConfig.uninstallModule, (1, address(validator), "")),
+            abi.encodeWithSignature("initialize(address)", address(0xBAD))
+        ];
+        for (uint256 i = 0; i < initCalls.length; ++i) {
+            PackedUserOperation memory op = _op(eoa, _validatorKey(), _transfer(recipient, 1));
+            op.initCode = abi.encodePacked(bytes20(bytes2(0x7702)), initCalls[i]);
+            _signUse(op, s, sessionPk);
+            PackedUserOperation[] memory ops = new PackedUserOperation[](1);
+            ops[0] = op;
+            try ep.handleOps(ops, beneficiary) {
+                vm.assertTrue(false, "an init call through the SenderCreator was accepted");
+            } catch (bytes memory err) {
+                vm.assertEq(bytes4(err), bytes4(keccak256("FailedOpWithRevert(uint256,string,bytes)")), "refused");
+                (, string memory reason,) = abi.decode(_slice(err, 4), (uint256, string, bytes));
+                vm.assertEq(reason, "AA13 EIP7702 sender init failed", "the init call reverted");
+            }
+        }
+        vm.assertEq(address(0xBAD).balance, 0, "nothing sent");
+        vm.assertTrue(IERC7579ModuleConfig(eoa).isModuleInstalled(1, address(validator), ""), "still installed");
+        // The bare marker is allowed: it only binds the delegate into the userOpHash.
+        PackedUserOperation memory bare = _op(eoa, _validatorKey(), _transfer(recipient, 1));
+        bare.initCode = abi.encodePacked(bytes20(bytes2(0x7702)));
+        _signUse(bare, s, sessionPk);
+        _handle(bare);
+        vm.assertEq(token.balanceOf(recipient), 1, "the session op itself ran");
+    }
+
     /// @dev Calling `validateUserOp` directly only ever touches the caller's own state, never the account's.
     function test_directValidateUserOpTouchesOnlyCallerState() public {
         WarrantValidator.Session memory s = _static(proxy, ownerPk, _transferPolicy(100e18));

@@ -152,7 +152,13 @@ contract DecodingFuzzTest is WarrantFixture {
         vm.assertEq(usesAfter, usesBefore + 1, "accepted: one use debited");
 
         // Accepted: Solidity's decoder must read the calldata, and its calls are the ones the account made.
-        (bytes32 mode, bytes memory execution) = this.decodeExecute(callData);
+        bytes32 mode;
+        bytes memory execution;
+        try this.decodeExecute(callData) returns (bytes32 m, bytes memory e) {
+            (mode, execution) = (m, e);
+        } catch {
+            vm.assertTrue(false, "accepted an execute calldata that Solidity's decoder refuses");
+        }
         Execution[] memory calls;
         if (mode == MODE_SINGLE) {
             calls = new Execution[](1);
@@ -161,7 +167,11 @@ contract DecodingFuzzTest is WarrantFixture {
             calls[0].callData = _slice(execution, 52);
         } else {
             vm.assertEq(mode, MODE_BATCH, "accepted mode is single or batch");
-            calls = this.decodeBatch(execution);
+            try this.decodeBatch(execution) returns (Execution[] memory decoded) {
+                calls = decoded;
+            } catch {
+                vm.assertTrue(false, "accepted a batch that Solidity's decoder refuses");
+            }
         }
         vm.assertGt(calls.length, 0, "accepted a call list");
         vm.assertEq(recorder.count() - before, calls.length, "executed exactly the decoded calls");
