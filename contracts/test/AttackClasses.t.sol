@@ -441,6 +441,30 @@ contract AttackClassesTest is WarrantFixture {
         vm.assertEq(_status(proxy, s), 0, "not enabled");
     }
 
+    /// @dev No session op can be an account-creation op (ERC-7562 would need a staked factory): the factory installs
+    /// no module, so a creation op naming the validator falls to the owner check and fails (AA24).
+    function test_sessionOpCannotBeTheCreationOp() public {
+        address owner = vm.addr(0xC0FFEE);
+        address account = factory.getAddress(owner, bytes32(uint256(5)));
+        vm.deal(account, 1 ether);
+        WarrantValidator.Session memory s = _session(_anyPolicy());
+        WarrantValidator.Grant memory g;
+        g.account = account;
+        g.session = s;
+        PackedUserOperation memory op;
+        op.sender = account;
+        op.nonce = ep.getNonce(account, _validatorKey());
+        op.initCode =
+            abi.encodePacked(address(factory), abi.encodeCall(factory.createAccount, (owner, bytes32(uint256(5)))));
+        op.callData = _execSingle(recipient, 0.1 ether, "");
+        op.accountGasLimits = bytes32(uint256(2_000_000) << 128 | uint256(1_000_000));
+        op.preVerificationGas = 100_000;
+        op.gasFees = bytes32(uint256(1 gwei) << 128 | uint256(2 gwei));
+        _signEnable(op, g, _ownerGrantSig(account, 0xC0FFEE, g), sessionPk);
+        _expectFailedOp(op, "AA24 signature error");
+        vm.assertEq(recipient.balance, 0, "nothing sent");
+    }
+
     // ------------------------------------------------------------ §6.11 ERC-7562 storage association
 
     // Slots 0 and 1 hold EIP712's name and version fallbacks (unused: both are short strings).
