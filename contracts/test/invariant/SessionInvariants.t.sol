@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {IERC7579ModuleConfig} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {WarrantFixture} from "../utils/WarrantFixture.sol";
 import {WarrantValidator} from "../../src/WarrantValidator.sol";
-import {Recorder} from "../mocks/Recorder.sol";
+import {Recorder, RecordingToken} from "../mocks/Recorder.sol";
 import {SessionHandler} from "./SessionHandler.sol";
 
 /**
@@ -23,26 +23,38 @@ contract SessionInvariantsTest is WarrantFixture {
     }
 
     SessionHandler internal handler;
+    address internal account;
+    uint256 internal accountPk;
     Recorder internal recorder;
     Recorder internal forbidden;
+    RecordingToken internal rtoken; // the token the sessions may transfer
     uint48 internal constant T0 = 1_000_000;
 
     function setUp() public override {
         super.setUp();
+        (account, accountPk) = _account();
         vm.warp(T0);
         recorder = new Recorder();
         forbidden = new Recorder();
-        handler = new SessionHandler(ep, validator, token, recorder, forbidden, proxy, ownerPk, T0);
-        _enableStatic(proxy, ownerPk, handler.sessionActive());
-        _enableStatic(proxy, ownerPk, handler.sessionRevoked());
-        _enableStatic(proxy, ownerPk, handler.sessionExpired());
-        _enableStatic(proxy, ownerPk, handler.sessionFuture());
-        bytes32 revokedId = validator.sessionId(proxy, handler.sessionRevoked());
+        rtoken = new RecordingToken();
+        rtoken.mint(account, 1000e18);
+        token = rtoken; // the fixture's policy builders (_transferPolicy) name `token`
+        handler = new SessionHandler(ep, validator, rtoken, recorder, forbidden, account, accountPk, T0);
+        _enableStatic(account, accountPk, handler.sessionActive());
+        _enableStatic(account, accountPk, handler.sessionRevoked());
+        _enableStatic(account, accountPk, handler.sessionExpired());
+        _enableStatic(account, accountPk, handler.sessionFuture());
+        bytes32 revokedId = validator.sessionId(account, handler.sessionRevoked());
         _ownerExec(
-            proxy,
-            ownerPk,
+            account,
+            accountPk,
             _execSingle(address(validator), 0, abi.encodeCall(WarrantValidator.revokeSession, (revokedId)))
         );
+    }
+
+    /// @dev The account under test: the proxy here, the EIP-7702 account in {SessionInvariants7702Test}.
+    function _account() internal view virtual returns (address, uint256) {
+        return (proxy, ownerPk);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -67,7 +79,7 @@ contract SessionInvariantsTest is WarrantFixture {
         uint256 n = recorder.count();
         for (uint256 i = 0; i < n; ++i) {
             Recorder.Entry memory e = recorder.entry(i);
-            vm.assertEq(e.sender, proxy, "caller");
+            vm.assertEq(e.sender, account, "caller");
             vm.assertTrue(e.known, "selector outside the scope (fallback, receive or poke)");
             vm.assertEq(e.who, handler.friend(), "argument 0 (EQ)");
             vm.assertTrue(e.amount <= handler.PAY_MAX_AMOUNT(), "argument 1 (LTE)");
@@ -81,11 +93,11 @@ contract SessionInvariantsTest is WarrantFixture {
     function invariant_tokensOnlyAsScoped() public view {
         address attacker = handler.attacker();
         vm.assertEq(token.balanceOf(attacker), 0, "attacker token balance");
-        vm.assertEq(token.allowance(proxy, attacker), 0, "attacker allowance");
+        vm.assertEq(token.allowance(account, attacker), 0, "attacker allowance");
         vm.assertEq(
-            token.balanceOf(proxy) + token.balanceOf(recipient), handler.initialTokenTotal(), "tokens moved elsewhere"
+            token.balanceOf(account) + token.balanceOf(recipient), handler.initialTokenTotal(), "tokens moved elsewhere"
         );
-        vm.assertTrue(token.balanceOf(recipient) <= handler.TRANSFER_MAX() * handler.seq(), "per-transfer cap");
+        vm.assertTrue(rtoken.largestTransfer() <= handler.TRANSFER_MAX(), "per-transfer cap");
     }
 
     /// @dev Native value: nothing to the attacker or unscoped contracts, and never more than the sessions debited.
@@ -134,9 +146,9 @@ contract SessionInvariantsTest is WarrantFixture {
     /// @dev No session changed the account's modules or the validator's epoch.
     function invariant_configurationUntouched() public view {
         vm.assertTrue(
-            IERC7579ModuleConfig(proxy).isModuleInstalled(1, address(validator), ""), "validator still installed"
+            IERC7579ModuleConfig(account).isModuleInstalled(1, address(validator), ""), "validator still installed"
         );
-        vm.assertEq(validator.epochOf(proxy), handler.revokedAll() ? 1 : 0, "epoch moved only by the owner");
+        vm.assertEq(validator.epochOf(account), handler.revokedAll() ? 1 : 0, "epoch moved only by the owner");
         (uint8 neverStatus,,) = handler.state(handler.sessionNever());
         vm.assertEq(neverStatus, 0, "a session enabled itself a wider session");
     }
@@ -160,5 +172,13 @@ contract SessionInvariantsTest is WarrantFixture {
         vm.assertEq(handler.attempts(), 8, "attempts");
         vm.assertEq(handler.acceptedBy(0) + handler.acceptedBy(1), 2, "nothing else accepted");
         vm.assertEq(handler.seq(), 2, "two validated ops");
+    }
+}
+
+/// @dev The same invariants on the EIP-7702 account (the EOA's own key is the owner).
+/// forge-config: default.invariant.depth = 64
+contract SessionInvariants7702Test is SessionInvariantsTest {
+    function _account() internal view override returns (address, uint256) {
+        return (eoa, eoaPk);
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {MockToken} from "./Mocks.sol";
+
 /**
  * @dev Records every call it receives, as its own ABI decoder saw it: the ground truth of what an account really
  * executed, for invariant and decoding fuzz tests to hold against the session's scope.
@@ -57,5 +59,19 @@ contract Recorder {
 
     function entry(uint256 i) external view returns (Entry memory) {
         return _entries[i];
+    }
+}
+
+/// @dev A token that remembers the largest amount it ever moved, so a per-transfer cap can be checked after the fact.
+contract RecordingToken is MockToken {
+    uint256 public largestTransfer;
+    uint256 public transfers;
+
+    function _update(address from, address to, uint256 value) internal override {
+        if (from != address(0)) {
+            ++transfers;
+            if (value > largestTransfer) largestTransfer = value;
+        }
+        super._update(from, to, value);
     }
 }
