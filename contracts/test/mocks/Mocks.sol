@@ -65,3 +65,50 @@ contract MockPaymaster {
         require(ok);
     }
 }
+
+/// @dev An "account" whose ERC-1271 check tries to re-enter the validator (REFERENCE §6.12). It validates its own
+/// operations by calling the validator directly, as an account does.
+contract ReentrantAccount {
+    address public immutable VALIDATOR;
+    bytes public reentry;
+    bool public requireReentry;
+
+    constructor(address validator) {
+        VALIDATOR = validator;
+    }
+
+    function setReentry(bytes calldata data, bool required) external {
+        reentry = data;
+        requireReentry = required;
+    }
+
+    /// @dev Not `view` on purpose: it tries a state-changing call into the validator during the grant check.
+    function isValidSignature(bytes32, bytes calldata) external returns (bytes4) {
+        (bool ok,) = VALIDATOR.call{gas: 200_000}(reentry); // a state change under STATICCALL burns what it is given
+        if (requireReentry && !ok) return 0xffffffff;
+        return 0x1626ba7e;
+    }
+
+    function validate(PackedUserOperation calldata op, bytes32 hash) external returns (uint256) {
+        (bool ok, bytes memory ret) = VALIDATOR.call(
+            abi.encodeWithSignature(
+                "validateUserOp((address,uint256,bytes,bytes,bytes32,uint256,bytes32,bytes,bytes),bytes32)", op, hash
+            )
+        );
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+        return abi.decode(ret, (uint256));
+    }
+}
+
+/// @dev A factory an ERC-6492 wrapper would name: counts the calls it receives (a side effect to watch for).
+contract SideEffectFactory {
+    uint256 public calls;
+
+    fallback() external {
+        ++calls;
+    }
+}

@@ -14,6 +14,9 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address keyAddr);
     function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
     function label(address account, string calldata newLabel) external;
+    function load(address target, bytes32 slot) external view returns (bytes32 data);
+    function record() external;
+    function accesses(address target) external returns (bytes32[] memory readSlots, bytes32[] memory writeSlots);
     function assume(bool condition) external pure;
     // Returns a SignedDelegation struct; its data is not needed here, so it is left undecoded.
     function signAndAttachDelegation(address implementation, uint256 privateKey) external;
