@@ -236,6 +236,52 @@ impl SessionOp {
         op.signature = enable_signature(&grant.grant, &grant.owner_signature, &sig);
         Ok(SignedOp { op, hash })
     }
+
+    /// Signs in USE mode with a key checked once by [`SessionKey::new`]: the same operation as
+    /// [`SessionOp::sign_use`] without its per-signature recovery check, which costs several signatures (for a
+    /// session key that signs many operations).
+    pub fn sign_use_checked<S: SignerSync + ?Sized>(
+        &self,
+        session: &Session,
+        key: &SessionKey<'_, S>,
+    ) -> Result<SignedOp, CoreError> {
+        if key.address != session.signer {
+            return Err(CoreError::SessionKeyMismatch { expected: session.signer, actual: key.address });
+        }
+        let mut op = self.unsigned()?;
+        let hash = self.hash(&op)?;
+        let sig = key.key.sign_hash_sync(&hash).map_err(|e| CoreError::Signing(e.to_string()))?;
+        op.signature = use_signature(session, &sig.as_bytes());
+        Ok(SignedOp { op, hash })
+    }
+}
+
+/// A session key whose address was checked once: operations signed with it by
+/// [`SessionOp::sign_use_checked`] skip the recovery check each signature would otherwise get.
+pub struct SessionKey<'a, S: ?Sized> {
+    key: &'a S,
+    address: Address,
+}
+
+impl<S: ?Sized> std::fmt::Debug for SessionKey<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The address only: never the key.
+        f.debug_struct("SessionKey").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl<'a, S: SignerSync + ?Sized> SessionKey<'a, S> {
+    /// Checks that `key` signs as `signer` (one signature of a fixed digest, recovered); an error naming the
+    /// key's actual address if not.
+    pub fn new(key: &'a S, signer: Address) -> Result<Self, CoreError> {
+        sign_as(key, &alloy_primitives::keccak256("warrant: session key check"), signer)?;
+        Ok(Self { key, address: signer })
+    }
+
+    /// The checked address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
 }
 
 /// Signs `hash` and checks the signature recovers to `expected` (a wrong key would only fail on chain).

@@ -1,8 +1,8 @@
 //! EntryPoint v0.8 user operations: the unpacked form bundlers speak (ERC-7769), the packed form the EntryPoint
 //! takes, and the EIP-712 `userOpHash` that owners and session keys sign.
 
-use alloy_primitives::{Address, B256, Bytes, U128, U256, keccak256};
-use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain, sol};
+use alloy_primitives::{Address, B256, Bytes, U128, U256, b256, keccak256};
+use alloy_sol_types::{Eip712Domain, eip712_domain, sol};
 use serde::{Deserialize, Serialize};
 
 use crate::{CoreError, constants::EIP7702_INITCODE_MARKER};
@@ -64,6 +64,30 @@ mod eip712 {
             bytes paymasterAndData;
         }
     }
+}
+
+/// EntryPoint v0.8's `PACKED_USEROP_TYPEHASH`: the EIP-712 type hash of `PackedUserOperation`, a constant so
+/// hashing an operation does not rebuild and hash the type string (checked against alloy's in the tests).
+pub const PACKED_USER_OP_TYPEHASH: B256 =
+    b256!("0x29a0bca4af4be3421398da00295e58e6d7de38cb492214754cb6a47507dd6f8e");
+
+/// `keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")`.
+const DOMAIN_TYPEHASH: B256 = b256!("0x8b73c3c69bb8fe3d512ecc4cf759cc79239f7b179b0ffacaa9a75d522b39400f");
+/// `keccak256("ERC4337")`, the EntryPoint's EIP-712 name.
+const DOMAIN_NAME_HASH: B256 = b256!("0x364da28a5c92bcc87fe97c8813a6c6b8a3a049b0ea0a328fcb0b4f0e00337586");
+/// `keccak256("1")`, its version.
+const DOMAIN_VERSION_HASH: B256 = b256!("0xc89efdaa54c0f20c7adf612882df0950f5a951637e0307cdcb4c672f298b8bc6");
+
+/// The domain separator of [`entry_point_domain`], from constants (one keccak instead of alloy's four and the
+/// type string it builds): operations are hashed once per signature, so this is on the signing path.
+pub fn entry_point_domain_separator(entry_point: Address, chain_id: u64) -> B256 {
+    let mut words = [0u8; 160];
+    words[..32].copy_from_slice(DOMAIN_TYPEHASH.as_slice());
+    words[32..64].copy_from_slice(DOMAIN_NAME_HASH.as_slice());
+    words[64..96].copy_from_slice(DOMAIN_VERSION_HASH.as_slice());
+    words[96..128].copy_from_slice(&U256::from(chain_id).to_be_bytes::<32>());
+    words[140..160].copy_from_slice(entry_point.as_slice());
+    keccak256(words)
 }
 
 /// The EIP-712 domain of EntryPoint v0.8 deployed at `entry_point` on `chain_id`.
@@ -266,25 +290,28 @@ impl PackedUserOperation {
         } else {
             keccak256(&self.initCode)
         };
-        let struct_hash = keccak256(
-            (
-                keccak256(eip712::PackedUserOperation::eip712_encode_type().as_bytes()),
-                self.sender,
-                self.nonce,
-                init_code_hash,
-                keccak256(&self.callData),
-                self.accountGasLimits,
-                self.preVerificationGas,
-                self.gasFees,
-                keccak256(&self.paymasterAndData),
-            )
-                .abi_encode(),
-        );
-        let separator = entry_point_domain(entry_point, chain_id).separator();
-        let mut digest_input = Vec::with_capacity(66);
-        digest_input.extend_from_slice(&[0x19, 0x01]);
-        digest_input.extend_from_slice(separator.as_slice());
-        digest_input.extend_from_slice(struct_hash.as_slice());
+        // abi.encode of nine static words, written in place (no allocation on the signing path).
+        let mut words = [0u8; 9 * 32];
+        let fields: [[u8; 32]; 9] = [
+            PACKED_USER_OP_TYPEHASH.0,
+            self.sender.into_word().0,
+            self.nonce.to_be_bytes::<32>(),
+            init_code_hash.0,
+            keccak256(&self.callData).0,
+            self.accountGasLimits.0,
+            self.preVerificationGas.to_be_bytes::<32>(),
+            self.gasFees.0,
+            keccak256(&self.paymasterAndData).0,
+        ];
+        for (chunk, field) in words.chunks_exact_mut(32).zip(fields) {
+            chunk.copy_from_slice(&field);
+        }
+        let struct_hash = keccak256(words);
+        let separator = entry_point_domain_separator(entry_point, chain_id);
+        let mut digest_input = [0u8; 66];
+        digest_input[..2].copy_from_slice(&[0x19, 0x01]);
+        digest_input[2..34].copy_from_slice(separator.as_slice());
+        digest_input[34..].copy_from_slice(struct_hash.as_slice());
         Ok(keccak256(digest_input))
     }
 }
@@ -303,6 +330,7 @@ pub fn validator_nonce(validator: Address, key_suffix: u32, sequence: u64) -> U2
 mod tests {
     use super::*;
     use alloy_primitives::address;
+    use alloy_sol_types::SolStruct;
 
     fn sample() -> UserOperation {
         UserOperation {
@@ -323,6 +351,26 @@ mod tests {
             signature: Bytes::from_static(&[0xaa; 65]),
             eip7702_auth: None,
         }
+    }
+
+    #[test]
+    fn hashing_constants_equal_alloys_computation() {
+        assert_eq!(
+            PACKED_USER_OP_TYPEHASH,
+            keccak256(eip712::PackedUserOperation::eip712_encode_type().as_bytes())
+        );
+        for (entry_point, chain_id) in
+            [(Address::ZERO, 0), (address!("0x4337084d9e255ff0702461cf8895ce9e3b5ff108"), 31337)]
+        {
+            assert_eq!(
+                entry_point_domain_separator(entry_point, chain_id),
+                entry_point_domain(entry_point, chain_id).separator()
+            );
+        }
+        assert_eq!(
+            entry_point_domain_separator(Address::ZERO, u64::MAX),
+            entry_point_domain(Address::ZERO, u64::MAX).separator()
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@ use warrant_core::{
     grant::{Grant, MODE_ENABLE, MODE_USE, Session},
     policy::{Call, Presentation, SessionStatus, SessionUsage, check_operation},
     session_op::{
-        EIP7702_MARKER, Eip7702Sender, Execution, GasFields, MODE_BATCH, MODE_SINGLE, Paymaster, SessionOp,
-        execute_batch, execute_calldata, execute_single, executeCall, session_nonce_key, sign_grant,
+        EIP7702_MARKER, Eip7702Sender, Execution, GasFields, MODE_BATCH, MODE_SINGLE, Paymaster, SessionKey,
+        SessionOp, execute_batch, execute_calldata, execute_single, executeCall, session_nonce_key,
+        sign_grant,
     },
     user_op::validator_nonce,
 };
@@ -119,6 +120,26 @@ fn wrong_session_key_is_refused_before_anything_is_sent() {
     assert_eq!(
         op(vec![transfer(1)]).sign_use(&session(&key), &other),
         Err(CoreError::SessionKeyMismatch { expected: key.address(), actual: other.address() })
+    );
+}
+
+#[test]
+fn checked_key_signs_the_same_operation_and_refuses_a_wrong_key_up_front() {
+    let key = Key::from_seed("session");
+    let other = Key::from_seed("someone else");
+    let s = session(&key);
+    let checked = SessionKey::new(&key, key.address()).unwrap();
+    let o = op(vec![transfer(1)]);
+    assert_eq!(o.sign_use_checked(&s, &checked).unwrap(), o.sign_use(&s, &key).unwrap());
+    assert_eq!(
+        SessionKey::new(&other, key.address()).unwrap_err(),
+        CoreError::SessionKeyMismatch { expected: key.address(), actual: other.address() }
+    );
+    // A key checked for one session is refused for a session of another signer.
+    let foreign = session(&other);
+    assert_eq!(
+        o.sign_use_checked(&foreign, &checked),
+        Err(CoreError::SessionKeyMismatch { expected: other.address(), actual: key.address() })
     );
 }
 
