@@ -32,10 +32,10 @@ enum Command {
         #[arg(long)]
         job_out: PathBuf,
         /// Seconds per timed round.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 1.0)]
         seconds: f64,
         /// Rounds per figure (the best is kept).
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
     /// Combines the figures into results.json and results.md, and the README's table.

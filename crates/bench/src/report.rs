@@ -163,6 +163,7 @@ pub fn write_results(
             "warrant_over_viem": warrant / viem_rate,
             "warrant_ops_per_sec_k256": sign["warrant_ops_per_sec_k256"],
             "raw_k256_signs_per_sec": sign["raw_k256_signs_per_sec"],
+            "warrant_ops_per_sec_sign_use_recovering": sign["warrant_ops_per_sec_sign_use_recovering"],
             "breakdown_us": sign["breakdown_us"],
             "viem_version": viem["viem_version"],
             "node_version": viem["node_version"],
@@ -269,12 +270,16 @@ fn markdown(r: &Value) -> String {
     let b = &s["breakdown_us"];
     out.push_str(&format!(
         "\nWhere a Warrant operation's time goes (µs, each part timed alone): pre-flight incl. building and packing \
-         the operation {:.1}; building + userOpHash {:.1}; one libsecp256k1 signature {:.1}; the builder's check \
-         that the signature recovers to the session's signer (k256 recovery) {:.1}.\n",
+         the operation {:.1}; building + userOpHash {:.1}; USE module signature encoding {:.1}; one libsecp256k1 \
+         signature {:.1}. The Warrant rows sign with a session key checked once (`SessionKey`, \
+         `SessionOp::sign_use_checked`); `SessionOp::sign_use` also recovers every signature to check the key \
+         (k256 recovery {:.1} µs): {} ops/s.\n",
         rate(&b["preflight_build_and_pack"]),
         rate(&b["build_and_user_op_hash"]),
+        rate(&b["use_signature_encoding"]),
         rate(&b["raw_sign"]),
         rate(&b["recover_check_k256"]),
+        fmt_int(rate(&s["warrant_ops_per_sec_sign_use_recovering"])),
     ));
     out.push_str("\n**Goals**\n\n| goal | value | met |\n|---|---:|---|\n");
     for goal in r["goals"].as_array().into_iter().flatten() {

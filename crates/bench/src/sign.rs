@@ -14,7 +14,7 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     grant::Session,
     policy::{Presentation, SessionStatus, SessionUsage, check_operation},
-    session_op::{Eip7702Sender, GasFields, SessionOp, SignedOp},
+    session_op::{Eip7702Sender, GasFields, SessionKey, SessionOp, SignedOp},
 };
 
 use crate::{BenchError, jobs, signer::Secp256k1Signer};
@@ -30,6 +30,8 @@ pub struct Job {
     pub op: SessionOp,
     /// What the validator has counted (pre-flight input).
     pub usage: SessionUsage,
+    /// The session's id for the account (computed once, as a wallet holding the session would).
+    pub id: B256,
 }
 
 impl Job {
@@ -61,19 +63,36 @@ impl Job {
             eip7702: Some(Eip7702Sender { delegate, authorization: None }),
         };
         let usage = SessionUsage { status: SessionStatus::Enabled, uses: 1, value_spent: 0 };
-        Ok(Self { key, session, op, usage })
+        let id = session.id(account);
+        Ok(Self { key, session, op, usage, id })
     }
 
-    /// One operation: pre-flight, then build, hash and sign in USE mode.
-    pub fn sign<S: SignerSync>(&self, key: &S, sequence: u64) -> Result<SignedOp, BenchError> {
+    /// One operation: pre-flight, then build, hash and sign in USE mode with a key checked once.
+    pub fn sign<S: SignerSync>(
+        &self,
+        key: &SessionKey<'_, S>,
+        sequence: u64,
+    ) -> Result<SignedOp, BenchError> {
+        let op = SessionOp { sequence, ..self.op.clone() };
+        self.preflight(&op)?;
+        Ok(op.sign_use_checked(&self.session, key)?)
+    }
+
+    /// The same with [`SessionOp::sign_use`], which recovers every signature to check the key.
+    pub fn sign_recovering<S: SignerSync>(&self, key: &S, sequence: u64) -> Result<SignedOp, BenchError> {
         let op = SessionOp { sequence, ..self.op.clone() };
         self.preflight(&op)?;
         Ok(op.sign_use(&self.session, key)?)
     }
 
+    /// The checked session key of `key`.
+    pub fn checked<'a, S: SignerSync>(&self, key: &'a S) -> Result<SessionKey<'a, S>, BenchError> {
+        Ok(SessionKey::new(key, self.session.signer)?)
+    }
+
     fn preflight(&self, op: &SessionOp) -> Result<(), BenchError> {
         let packed = op.unsigned()?.pack();
-        let id = self.session.id(op.account);
+        let id = self.id;
         check_operation(
             id,
             &self.session.scope,
@@ -90,7 +109,7 @@ impl Job {
     /// The job for `bench/viem-sign.mjs`, with operation 0's hash and raw signature to reproduce.
     pub fn to_json(&self) -> Result<Value, BenchError> {
         let signer = Secp256k1Signer::from_bytes(&self.key)?;
-        let first = self.sign(&signer, 0)?;
+        let first = self.sign(&self.checked(&signer)?, 0)?;
         let raw = signer.sign_hash_sync(&first.hash)?.as_bytes();
         let scope = &self.session.scope;
         let policies: Vec<Value> = scope
@@ -162,15 +181,23 @@ fn rate(duration: Duration, mut f: impl FnMut(u64) -> Result<(), BenchError>) ->
     }
 }
 
-/// The best of `rounds` runs of `f` (the least disturbed by the other processes of a shared machine).
-fn best_rate(
+/// A named closure to time.
+type Timed<'a> = (&'static str, Box<dyn FnMut(u64) -> Result<(), BenchError> + 'a>);
+
+/// The best rate of each closure over `rounds` rounds. Rounds interleave the closures, so a burst of load from
+/// the other processes of a shared machine hits them alike, and the best round is the least disturbed one.
+fn best_rates(
     rounds: usize,
     duration: Duration,
-    mut f: impl FnMut(u64) -> Result<(), BenchError>,
-) -> Result<f64, BenchError> {
-    let mut best = 0f64;
+    mut timed: Vec<Timed<'_>>,
+) -> Result<std::collections::HashMap<&'static str, f64>, BenchError> {
+    let mut best = std::collections::HashMap::new();
     for _ in 0..rounds {
-        best = best.max(rate(duration, &mut f)?);
+        for (name, f) in &mut timed {
+            let r = rate(duration, f)?;
+            let entry = best.entry(*name).or_insert(0f64);
+            *entry = entry.max(r);
+        }
     }
     Ok(best)
 }
@@ -184,50 +211,96 @@ pub fn run(duration: Duration, rounds: usize) -> Result<Value, BenchError> {
     // Distinct messages, as a real stream of operations has.
     let hashes: Vec<B256> = (0u64..1024).map(|i| keccak256(i.to_be_bytes())).collect();
     let pick = |i: u64| &hashes[(i % 1024) as usize];
-
-    let raw = best_rate(rounds, duration, |i| {
-        std::hint::black_box(fast.sign_prehash(pick(i)));
-        Ok(())
-    })?;
-    let raw_k256 = best_rate(rounds, duration, |i| {
-        std::hint::black_box(k256.sign_hash_sync(pick(i))?);
-        Ok(())
-    })?;
-    let warrant = best_rate(rounds, duration, |i| {
-        std::hint::black_box(job.sign(&fast, i)?);
-        Ok(())
-    })?;
-    let warrant_k256 = best_rate(rounds, duration, |i| {
-        std::hint::black_box(job.sign(&k256, i)?);
-        Ok(())
-    })?;
-
-    // Where the time of one Warrant operation goes (each part timed on its own).
-    let preflight = best_rate(rounds, duration, |i| {
-        let op = SessionOp { sequence: i, ..job.op.clone() };
-        job.preflight(&op)
-    })?;
-    let hash = best_rate(rounds, duration, |i| {
-        let op = SessionOp { sequence: i, ..job.op.clone() };
-        std::hint::black_box(op.hash(&op.unsigned()?)?);
-        Ok(())
-    })?;
+    let (fast_checked, k256_checked) = (job.checked(&fast)?, job.checked(&k256)?);
     let signature = fast.sign_hash_sync(pick(0))?;
-    let recover = best_rate(rounds, duration, |_| {
-        std::hint::black_box(signature.recover_address_from_prehash(pick(0)).ok());
-        Ok(())
-    })?;
+    let (job, fast, k256) = (&job, &fast, &k256);
+    let (fast_checked, k256_checked, signature) = (&fast_checked, &k256_checked, &signature);
+
+    let timed: Vec<Timed<'_>> = vec![
+        (
+            "raw",
+            Box::new(move |i| {
+                std::hint::black_box(fast.sign_prehash(pick(i)));
+                Ok(())
+            }),
+        ),
+        (
+            "warrant",
+            Box::new(move |i| {
+                std::hint::black_box(job.sign(fast_checked, i)?);
+                Ok(())
+            }),
+        ),
+        (
+            "raw_k256",
+            Box::new(move |i| {
+                std::hint::black_box(k256.sign_hash_sync(pick(i))?);
+                Ok(())
+            }),
+        ),
+        (
+            "warrant_k256",
+            Box::new(move |i| {
+                std::hint::black_box(job.sign(k256_checked, i)?);
+                Ok(())
+            }),
+        ),
+        (
+            "warrant_recovering",
+            Box::new(move |i| {
+                std::hint::black_box(job.sign_recovering(fast, i)?);
+                Ok(())
+            }),
+        ),
+        // Where the time of one Warrant operation goes (each part timed on its own).
+        (
+            "preflight",
+            Box::new(move |i| {
+                let op = SessionOp { sequence: i, ..job.op.clone() };
+                std::hint::black_box(job.preflight(&op))
+            }),
+        ),
+        (
+            "hash",
+            Box::new(move |i| {
+                let op = SessionOp { sequence: i, ..job.op.clone() };
+                std::hint::black_box(op.hash(&op.unsigned()?)?);
+                Ok(())
+            }),
+        ),
+        (
+            "encode",
+            Box::new(move |_| {
+                std::hint::black_box(warrant_core::grant::use_signature(&job.session, &signature.as_bytes()));
+                Ok(())
+            }),
+        ),
+        (
+            "recover",
+            Box::new(move |_| {
+                std::hint::black_box(signature.recover_address_from_prehash(pick(0)).ok());
+                Ok(())
+            }),
+        ),
+    ];
+    let best = best_rates(rounds, duration, timed)?;
+    let get = |name: &str| best.get(name).copied().unwrap_or_default();
+    let (raw, warrant, raw_k256, warrant_k256, warrant_recovering) =
+        (get("raw"), get("warrant"), get("raw_k256"), get("warrant_k256"), get("warrant_recovering"));
+    let (preflight, hash, encode, recover) = (get("preflight"), get("hash"), get("encode"), get("recover"));
     let us = |r: f64| 1e6 / r;
     Ok(json!({
         "warrant_ops_per_sec": warrant,
         "raw_secp256k1_signs_per_sec": raw,
         "warrant_ops_per_sec_k256": warrant_k256,
         "raw_k256_signs_per_sec": raw_k256,
+        "warrant_ops_per_sec_sign_use_recovering": warrant_recovering,
         "breakdown_us": {
             "warrant_op": us(warrant),
             "raw_sign": us(raw),
             "preflight_build_and_pack": us(preflight),
             "build_and_user_op_hash": us(hash),
+            "use_signature_encoding": us(encode),
             "recover_check_k256": us(recover),
         },
         "seconds_per_round": duration.as_secs_f64(),
@@ -240,7 +313,10 @@ pub fn check_backends_agree() -> Result<(), BenchError> {
     let job = Job::new()?;
     let fast = Secp256k1Signer::from_bytes(&job.key)?;
     let k256 = PrivateKeySigner::from_bytes(&job.key).map_err(|e| BenchError::InvalidKey(e.to_string()))?;
-    let (a, b) = (job.sign(&fast, 7)?, job.sign(&k256, 7)?);
+    let (a, b) = (job.sign(&job.checked(&fast)?, 7)?, job.sign(&job.checked(&k256)?, 7)?);
+    if a != job.sign_recovering(&fast, 7)? {
+        return Err(BenchError::Mismatch("sign_use and sign_use_checked signed the job differently".into()));
+    }
     if a != b {
         return Err(BenchError::Mismatch("libsecp256k1 and k256 signed the job differently".into()));
     }
