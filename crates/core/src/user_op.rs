@@ -1,7 +1,7 @@
 //! EntryPoint v0.8 user operations: the unpacked form bundlers speak (ERC-7769), the packed form the EntryPoint
 //! takes, and the EIP-712 `userOpHash` that owners and session keys sign.
 
-use alloy_primitives::{Address, B256, Bytes, U128, U256, b256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U128, U256, b256, keccak256, utils::KECCAK256_EMPTY};
 use alloy_sol_types::{Eip712Domain, eip712_domain, sol};
 use serde::{Deserialize, Serialize};
 
@@ -81,13 +81,31 @@ const DOMAIN_VERSION_HASH: B256 = b256!("0xc89efdaa54c0f20c7adf612882df0950f5a95
 /// The domain separator of [`entry_point_domain`], from constants (one keccak instead of alloy's four and the
 /// type string it builds): operations are hashed once per signature, so this is on the signing path.
 pub fn entry_point_domain_separator(entry_point: Address, chain_id: u64) -> B256 {
+    std::thread_local! {
+        /// The last separator this thread computed: a signer hashes many operations for one EntryPoint and
+        /// chain, and the separator is two keccak permutations of the few each operation costs.
+        static LAST: std::cell::Cell<Option<(Address, u64, B256)>> = const { std::cell::Cell::new(None) };
+    }
+    if let Some((ep, id, separator)) = LAST.get()
+        && ep == entry_point
+        && id == chain_id
+    {
+        return separator;
+    }
     let mut words = [0u8; 160];
     words[..32].copy_from_slice(DOMAIN_TYPEHASH.as_slice());
     words[32..64].copy_from_slice(DOMAIN_NAME_HASH.as_slice());
     words[64..96].copy_from_slice(DOMAIN_VERSION_HASH.as_slice());
     words[96..128].copy_from_slice(&U256::from(chain_id).to_be_bytes::<32>());
     words[140..160].copy_from_slice(entry_point.as_slice());
-    keccak256(words)
+    let separator = keccak256(words);
+    LAST.set(Some((entry_point, chain_id, separator)));
+    separator
+}
+
+/// keccak256 of a field that is usually empty (initCode, paymasterAndData), without hashing the empty string.
+fn hash_bytes(data: &[u8]) -> B256 {
+    if data.is_empty() { KECCAK256_EMPTY } else { keccak256(data) }
 }
 
 /// The EIP-712 domain of EntryPoint v0.8 deployed at `entry_point` on `chain_id`.
@@ -288,7 +306,7 @@ impl PackedUserOperation {
             }
             keccak256(preimage)
         } else {
-            keccak256(&self.initCode)
+            hash_bytes(&self.initCode)
         };
         // abi.encode of nine static words, written in place (no allocation on the signing path).
         let mut words = [0u8; 9 * 32];
@@ -301,7 +319,7 @@ impl PackedUserOperation {
             self.accountGasLimits.0,
             self.preVerificationGas.to_be_bytes::<32>(),
             self.gasFees.0,
-            keccak256(&self.paymasterAndData).0,
+            hash_bytes(&self.paymasterAndData).0,
         ];
         for (chunk, field) in words.chunks_exact_mut(32).zip(fields) {
             chunk.copy_from_slice(&field);
