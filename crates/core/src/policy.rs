@@ -69,7 +69,7 @@ impl SessionStatus {
 pub struct SessionUsage {
     /// Status in the current epoch.
     pub status: SessionStatus,
-    /// Operations validated so far.
+    /// Operations validated so far, counted only for a session with a `maxUses` cap (0 for an unlimited one).
     pub uses: u32,
     /// Native value debited so far, in wei.
     pub value_spent: u128,
@@ -485,10 +485,11 @@ pub fn check_calls(
     Ok(total)
 }
 
-/// What an accepted operation will debit.
+/// What an accepted operation will debit. The validator writes the session's slot only when one of these changes
+/// (a capped session, or native value sent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Debit {
-    /// Uses after the operation.
+    /// Uses after the operation (unchanged for a session without a `maxUses` cap).
     pub uses: u32,
     /// Native value spent after the operation.
     pub value_spent: u128,
@@ -510,14 +511,21 @@ pub fn check_operation(
         (SessionStatus::None, Presentation::Use) => return Err(Denial::SessionNotEnabled { id: session_id }),
         _ => {}
     }
-    if scope.maxUses != 0 && usage.uses >= scope.maxUses {
-        return Err(Denial::UsesExhausted { uses: usage.uses, max: scope.maxUses });
-    }
-    if usage.uses == u32::MAX {
-        return Err(Denial::UsesExhausted { uses: usage.uses, max: u32::MAX });
-    }
+    // Uses are counted only against a cap (uses < maxUses <= u32::MAX, so the counter can't overflow).
+    let uses = if scope.maxUses != 0 {
+        if usage.uses >= scope.maxUses {
+            return Err(Denial::UsesExhausted { uses: usage.uses, max: scope.maxUses });
+        }
+        usage.uses + 1
+    } else {
+        usage.uses
+    };
     check_gas(scope, op)?;
     let value = check_calls(scope, &op.callData, account, module)?;
+    // Value is debited (and checked against the cap) only when the operation sends some.
+    if value.is_zero() {
+        return Ok(Debit { uses, value_spent: usage.value_spent });
+    }
     let spent = U256::from(usage.value_spent) + value;
     if spent > scope.maxValueTotal {
         return Err(Denial::SessionValueExceeded { total: spent, cap: scope.maxValueTotal });
@@ -525,7 +533,7 @@ pub fn check_operation(
     if spent > U256::from(u128::MAX) {
         return Err(Denial::SessionValueExceeded { total: spent, cap: U256::from(u128::MAX) });
     }
-    Ok(Debit { uses: usage.uses + 1, value_spent: spent.to::<u128>() })
+    Ok(Debit { uses, value_spent: spent.to::<u128>() })
 }
 
 fn check_gas(scope: &Scope, op: &PackedUserOperation) -> Result<(), Denial> {
