@@ -703,14 +703,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                     let vn := byte(3, w)
                     let n := shr(shl(3, sub(32, vn)), mload(add(q, 4)))
                     let values := add(add(q, 4), vn)
-                    next := values
-                    for { let k := 0 } lt(k, n) { k := add(k, 1) } { next := add(add(next, 1), byte(0, mload(next))) }
                     // Ill-formed: unknown kind, or not exactly one value (at least one for IN).
                     let isIn := eq(kind, 6)
                     if iszero(and(lt(kind, 11), or(and(isIn, gt(n, 0)), and(iszero(isIn), eq(n, 1))))) {
                         result := 3 // RESULT_INVALID
                         break
                     }
+                    // The first value, then the position after the last (only IN has more than one).
+                    let m := byte(0, mload(values))
+                    ref := shr(shl(3, sub(32, m)), mload(add(values, 1)))
+                    next := add(add(values, 1), m)
+                    for { let k := 1 } lt(k, n) { k := add(k, 1) } { next := add(add(next, 1), byte(0, mload(next))) }
                     // Head word i sits at 4 + 32 * i (argIndex is 16-bit: no overflow).
                     let pos := add(4, shl(5, argIndex))
                     if gt(add(pos, 32), data.length) {
@@ -718,8 +721,6 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                         break
                     }
                     word := calldataload(add(data.offset, pos))
-                    let m := byte(0, mload(values))
-                    ref := shr(shl(3, sub(32, m)), mload(add(values, 1)))
                     if gt(kind, 6) {
                         result := 0xff // a dynamic argument: evaluated below
                         break
