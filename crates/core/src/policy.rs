@@ -582,3 +582,74 @@ pub fn check_time(scope: &Scope, now: u64) -> Result<(), Denial> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Bytes, address, aliases::U48};
+
+    use super::*;
+
+    const ACCOUNT: Address = address!("0x00000000000000000000000000000000000000aa");
+    const MODULE: Address = address!("0x00000000000000000000000000000000000000bb");
+    const TARGET: Address = address!("0x00000000000000000000000000000000000000cc");
+
+    fn scope(max_uses: u32, max_value_total: U256) -> Scope {
+        Scope {
+            validAfter: U48::ZERO,
+            validUntil: U48::ZERO,
+            maxUses: max_uses,
+            maxValueTotal: max_value_total,
+            paymaster: Address::ZERO,
+            maxGasLimit: 0,
+            maxFeePerGas: 0,
+            calls: vec![CallPolicy {
+                target: TARGET,
+                selector: FixedBytes::ZERO,
+                flags: 0,
+                maxValue: U256::MAX,
+                conditions: vec![],
+            }],
+        }
+    }
+
+    /// `execute(bytes32(0), target ‖ value ‖ "")`, canonically encoded.
+    fn op(value: u64) -> PackedUserOperation {
+        let mut ec = TARGET.to_vec();
+        ec.extend_from_slice(&U256::from(value).to_be_bytes::<32>());
+        let mut call = EXECUTE_SELECTOR.to_vec();
+        call.extend_from_slice(&[0; 32]);
+        call.extend_from_slice(&U256::from(0x40).to_be_bytes::<32>());
+        call.extend_from_slice(&U256::from(ec.len()).to_be_bytes::<32>());
+        call.extend_from_slice(&ec);
+        call.resize(call.len() + (32 - ec.len() % 32) % 32, 0);
+        crate::UserOperation { sender: ACCOUNT, call_data: Bytes::from(call), ..Default::default() }.pack()
+    }
+
+    fn check(scope: &Scope, usage: SessionUsage, value: u64) -> Result<Debit, Denial> {
+        check_operation(B256::ZERO, scope, &usage, Presentation::Use, &op(value), ACCOUNT, MODULE)
+    }
+
+    fn enabled(uses: u32, value_spent: u128) -> SessionUsage {
+        SessionUsage { status: SessionStatus::Enabled, uses, value_spent }
+    }
+
+    #[test]
+    fn uses_are_counted_only_against_a_cap() {
+        let unlimited = scope(0, U256::ZERO);
+        assert_eq!(check(&unlimited, enabled(0, 0), 0), Ok(Debit { uses: 0, value_spent: 0 }));
+        let capped = scope(2, U256::ZERO);
+        assert_eq!(check(&capped, enabled(1, 0), 0), Ok(Debit { uses: 2, value_spent: 0 }));
+        assert_eq!(check(&capped, enabled(2, 0), 0), Err(Denial::UsesExhausted { uses: 2, max: 2 }));
+    }
+
+    #[test]
+    fn value_is_debited_only_when_sent() {
+        let s = scope(0, U256::from(100));
+        assert_eq!(check(&s, enabled(0, 100), 0), Ok(Debit { uses: 0, value_spent: 100 }));
+        assert_eq!(check(&s, enabled(0, 60), 40), Ok(Debit { uses: 0, value_spent: 100 }));
+        assert_eq!(
+            check(&s, enabled(0, 60), 41),
+            Err(Denial::SessionValueExceeded { total: U256::from(101), cap: U256::from(100) })
+        );
+    }
+}
