@@ -243,8 +243,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Validates a session operation of the calling account. The signature is one mode byte followed by
-     * `w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (USE, `w` as in {_encodeSession}) or `abi.encode(Grant, bytes ownerSignature,
-     * bytes sessionSignature)` (ENABLE). Returns the session window and the result of the session signature check.
+     * `w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (USE, `w` as in {_encodeSession}) or
+     * `abi.encode(Grant, bytes ownerSignature, bytes sessionSignature)` (ENABLE). Returns the session window and the
+     * result of the session signature check.
      */
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
         bytes calldata signature = userOp.signature;
@@ -328,10 +329,11 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     // ---------------------------------------------------------------- internal: the two modes
 
     /**
-     * @dev USE: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (`w` as in {_encodeSession}). The session bytes are copied to memory right
-     * after the account's 20 bytes and hashed in place into the id, then read where they lie: no ABI decoding, no
-     * EIP-712 hashing. Only session bytes built by {_encodeSession} at enable time can have an enabled state (the id
-     * is their hash), so everything read after the status check is well formed.
+     * @dev USE: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (`w` as in {_encodeSession}). The
+     * session bytes are copied to memory right after the account's 20 bytes and hashed in place into the id, then
+     * read where they lie: no ABI decoding, no EIP-712 hashing. Only session bytes built by {_encodeSession} at enable
+     * time can have an enabled state (the id is their hash), so everything read after the status check is well
+     * formed.
      */
     function _validateUse(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
         private
@@ -358,7 +360,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 // A zero word after the copy keeps reads of the last fields inside allocated memory.
                 let end := add(session, length)
                 mstore(end, 0)
-                mstore(0x40, add(end, 32))
+                mstore(0x40, and(add(end, 63), not(31)))
                 sessionSignature.offset := add(add(signature.offset, start), length)
                 sessionSignature.length := sub(signature.length, add(start, length))
             }

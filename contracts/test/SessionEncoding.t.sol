@@ -43,14 +43,15 @@ contract SessionEncodingTest is WarrantFixture {
     bytes internal constant KAT = hex"1111111111111111111111111111111111111111" // signer
         hex"3f" // limits: validAfter, validUntil, maxUses, maxValueTotal, paymaster, maxGasLimit
         hex"000000000005" // validAfter, validUntil, maxUses
-        hex"000000010000" hex"00000003" hex"080de0b6b3a7640000" // w(maxValueTotal)
-        hex"2222222222222222222222222222222222222222" // paymaster
+        hex"000000010000" // w(maxValueTotal)
+        hex"00000003" hex"080de0b6b3a7640000" hex"2222222222222222222222222222222222222222" // paymaster
         hex"0000000000000000000000000007a120" // maxGasLimit
         hex"0101" // w(1 policy)
         hex"3333333333333333333333333333333333333333" // target, selector, flags, w(0)
-        hex"a9059cbb" hex"00" hex"00" hex"0101" // w(1 condition)
-        hex"06" // IN, argIndex 0, w(2 values), w(0xbeef), w(0)
-        hex"0000" hex"0102" hex"02beef" hex"00" hex"0101"; // w(salt)
+        hex"a9059cbb" // w(1 condition)
+        hex"00" hex"00" hex"0101" hex"06" // IN, argIndex 0, w(2 values), w(0xbeef), w(0)
+        hex"0000" // w(salt)
+        hex"0102" hex"02beef" hex"00" hex"0101";
 
     function test_sessionBytes_knownAnswer() public view {
         WarrantValidator.Session memory s = _katSession();
