@@ -40,23 +40,43 @@ contract SessionEncodingTest is WarrantFixture {
         s.scope.calls[0].conditions[0].values[0] = bytes32(uint256(0xbeef));
     }
 
-    bytes internal constant KAT = hex"1111111111111111111111111111111111111111" // signer
-        hex"3f" // limits: validAfter, validUntil, maxUses, maxValueTotal, paymaster, maxGasLimit
-        hex"000000000005" // validAfter, validUntil, maxUses
-        hex"000000010000" // w(maxValueTotal)
-        hex"00000003" hex"080de0b6b3a7640000" hex"2222222222222222222222222222222222222222" // paymaster
-        hex"0000000000000000000000000007a120" // maxGasLimit
-        hex"0101" // w(1 policy)
-        hex"3333333333333333333333333333333333333333" // target, selector, flags, w(0)
-        hex"a9059cbb" // w(1 condition)
-        hex"00" hex"00" hex"0101" hex"06" // IN, argIndex 0, w(2 values), w(0xbeef), w(0)
-        hex"0000" // w(salt)
-        hex"0102" hex"02beef" hex"00" hex"0101";
+    /// @dev The known answer, field by field.
+    function _kat() internal pure returns (bytes memory) {
+        return bytes.concat(
+            // signer
+            hex"1111111111111111111111111111111111111111",
+            // limits: validAfter, validUntil, maxUses, maxValueTotal, paymaster, maxGasLimit
+            hex"3f",
+            // validAfter, validUntil, maxUses
+            hex"000000000005",
+            hex"000000010000",
+            hex"00000003",
+            // w(maxValueTotal), paymaster, maxGasLimit
+            hex"080de0b6b3a7640000",
+            hex"2222222222222222222222222222222222222222",
+            hex"0000000000000000000000000007a120",
+            // w(1 policy): target, selector, flags, w(maxValue = 0), w(1 condition)
+            hex"0101",
+            hex"3333333333333333333333333333333333333333",
+            hex"a9059cbb",
+            hex"00",
+            hex"00",
+            hex"0101",
+            // IN, argIndex 0, w(2 values), w(0xbeef), w(0)
+            hex"06",
+            hex"0000",
+            hex"0102",
+            hex"02beef",
+            hex"00",
+            // w(salt = 1)
+            hex"0101"
+        );
+    }
 
     function test_sessionBytes_knownAnswer() public view {
         WarrantValidator.Session memory s = _katSession();
-        vm.assertEq(validator.sessionBytes(s), KAT, "session bytes");
-        vm.assertEq(validator.sessionId(proxy, s), keccak256(abi.encodePacked(proxy, KAT)), "id");
+        vm.assertEq(validator.sessionBytes(s), _kat(), "session bytes");
+        vm.assertEq(validator.sessionId(proxy, s), keccak256(abi.encodePacked(proxy, _kat())), "id");
         // The id binds the account: the same session has another id elsewhere.
         vm.assertTrue(validator.sessionId(eoa, s) != validator.sessionId(proxy, s), "account in the id");
     }
