@@ -86,7 +86,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Usage of a session for an account in one epoch, packed in one slot (status in the low byte, then uses, then
-     * value spent; 88 high bits free for later per-session counters). `uses` is counted only for sessions with a
+     * value spent; 88 high bits free for later per-session counters) and read and written as one word (see
+     * {_stateSlot}). `uses` is counted only for sessions with a
      * `maxUses` cap and `valueSpent` only when value is sent, so an operation with nothing to count writes nothing.
      */
     struct SessionState {
