@@ -49,4 +49,6 @@ library WarrantErrors {
     error GrantEpochStale(uint64 grantEpoch, uint256 currentEpoch);
     /// @dev The owner signature over the grant is not valid for the account (ERC-1271).
     error InvalidOwnerSignature();
+    /// @dev The USE signature does not hold the length word and the session bytes it announces.
+    error MalformedSessionSignature();
 }

@@ -6,6 +6,7 @@ import {IERC7579Validator, MODULE_TYPE_VALIDATOR} from "@openzeppelin/contracts/
 import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.sol";
 import {ERC7579Utils, Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {WarrantErrors} from "./WarrantErrors.sol";
@@ -32,7 +33,13 @@ import {WarrantErrors} from "./WarrantErrors.sol";
  * Revocation is per id within an epoch; {revokeAll} and uninstalling bump the epoch, which makes every earlier
  * session, counter and unpresented grant unreachable for good.
  *
- * The format is specified in `docs/grant-format.md`; the Rust toolkit mirrors it byte for byte.
+ * Sessions have two encodings. The owner signs the EIP-712 {Grant} (structured, readable in a wallet). On chain a
+ * session is identified by its *session bytes*, a compact packed encoding built by {sessionBytes} (see
+ * `docs/gas.md`), and its id is `keccak256(account ‖ sessionBytes)`. Enabling (statically or by a grant) builds the
+ * session bytes from the struct here, so the only session bytes that ever reach an enabled state are the module's
+ * own encoding of a session the owner approved; a USE operation then carries just those bytes, which the module
+ * hashes into the id and reads in place, with no ABI decoding and no EIP-712 re-hash. The Rust toolkit mirrors both
+ * encodings byte for byte.
  */
 contract WarrantValidator is IERC7579Validator, EIP712 {
     /// @dev One argument rule: `condition` applied to the head word `argIndex` (after the selector).
@@ -77,7 +84,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         Session session;
     }
 
-    /// @dev Usage of a session for an account in one epoch, packed in one slot.
+    /**
+     * @dev Usage of a session for an account in one epoch, packed in one slot (status in the low byte, then uses, then
+     * value spent; 88 high bits free for later per-session counters) and read and written as one word (see
+     * {_stateSlot}). `uses` is counted only for sessions with a
+     * `maxUses` cap and `valueSpent` only when value is sent, so an operation with nothing to count writes nothing.
+     */
     struct SessionState {
         uint8 status;
         uint32 uses;
@@ -85,43 +97,52 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     }
 
     /// @dev Policy flag: the policy matches any target.
-    uint8 public constant ANY_TARGET = 0x01;
+    uint8 internal constant ANY_TARGET = 0x01;
     /// @dev Policy flag: the policy matches any selector.
-    uint8 public constant ANY_SELECTOR = 0x02;
+    uint8 internal constant ANY_SELECTOR = 0x02;
 
     /// @dev Session status values.
-    uint8 public constant STATUS_NONE = 0;
-    uint8 public constant STATUS_ENABLED = 1;
-    uint8 public constant STATUS_REVOKED = 2;
+    uint8 internal constant STATUS_NONE = 0;
+    uint8 internal constant STATUS_ENABLED = 1;
+    uint8 internal constant STATUS_REVOKED = 2;
 
     /// @dev Signature modes (first byte of the module signature).
-    uint8 public constant MODE_USE = 0x00;
-    uint8 public constant MODE_ENABLE = 0x01;
+    uint8 internal constant MODE_USE = 0x00;
+    uint8 internal constant MODE_ENABLE = 0x01;
 
     /// @dev Condition kinds. 0-5 compare the head word as uint256 with `values[0]`.
-    uint8 public constant COND_EQ = 0;
-    uint8 public constant COND_NEQ = 1;
-    uint8 public constant COND_LT = 2;
-    uint8 public constant COND_LTE = 3;
-    uint8 public constant COND_GT = 4;
-    uint8 public constant COND_GTE = 5;
-    uint8 public constant COND_IN = 6;
-    uint8 public constant COND_LENGTH_LTE = 7;
-    uint8 public constant COND_LENGTH_GTE = 8;
-    uint8 public constant COND_BYTES_HASH_EQ = 9;
-    uint8 public constant COND_ARRAY_HASH_EQ = 10;
+    uint8 internal constant COND_EQ = 0;
+    uint8 internal constant COND_NEQ = 1;
+    uint8 internal constant COND_LT = 2;
+    uint8 internal constant COND_LTE = 3;
+    uint8 internal constant COND_GT = 4;
+    uint8 internal constant COND_GTE = 5;
+    uint8 internal constant COND_IN = 6;
+    uint8 internal constant COND_LENGTH_LTE = 7;
+    uint8 internal constant COND_LENGTH_GTE = 8;
+    uint8 internal constant COND_BYTES_HASH_EQ = 9;
+    uint8 internal constant COND_ARRAY_HASH_EQ = 10;
 
     /// @dev Results of {evaluateCondition}.
-    uint8 public constant RESULT_PASS = 0;
-    uint8 public constant RESULT_FAIL = 1;
-    uint8 public constant RESULT_MALFORMED = 2;
-    uint8 public constant RESULT_INVALID = 3;
+    uint8 internal constant RESULT_PASS = 0;
+    uint8 internal constant RESULT_FAIL = 1;
+    uint8 internal constant RESULT_MALFORMED = 2;
+    uint8 internal constant RESULT_INVALID = 3;
+
+    /// @dev Bits of the limits byte of session bytes: which optional scope fields follow (those that are not zero).
+    uint256 private constant LIMIT_VALID_AFTER = 0x01;
+    uint256 private constant LIMIT_VALID_UNTIL = 0x02;
+    uint256 private constant LIMIT_USES = 0x04;
+    uint256 private constant LIMIT_VALUE = 0x08;
+    uint256 private constant LIMIT_PAYMASTER = 0x10;
+    uint256 private constant LIMIT_GAS = 0x20;
+    uint256 private constant LIMIT_FEE = 0x40;
 
     /// @dev `execute(bytes32,bytes)` of ERC-7579, the only account function a session may call.
-    bytes4 public constant EXECUTE_SELECTOR = 0xe9ae5c53;
+    bytes4 internal constant EXECUTE_SELECTOR = 0xe9ae5c53;
 
     /// @dev EntryPoint v0.8; a session may never call it (deposits, nonces, stake belong to the owner).
-    address public constant ENTRY_POINT = 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108;
+    address internal constant ENTRY_POINT = 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108;
 
     bytes32 private constant _ARG_CONDITION_TYPE =
         keccak256("ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)");
@@ -156,7 +177,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     );
 
     mapping(address account => uint256) private _epochs;
-    mapping(bytes32 stateKey => mapping(address account => SessionState)) private _states;
+    // Session states live at `keccak256(abi.encode(account, keccak256(abi.encode(id, epoch))))`: the account is the
+    // outer hashed word, so every slot is associated with it (ERC-7562). See {_stateSlot}.
 
     /// @dev Emitted when session `id` is enabled for `account` (statically or by a grant).
     event SessionEnabled(address indexed account, bytes32 indexed id, address indexed signer);
@@ -190,12 +212,13 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /// @dev Enables `session` for the calling account (static delegation). A revoked id stays revoked.
     function enableSession(Session calldata session) external returns (bytes32 id) {
         address account = msg.sender;
-        id = _sessionId(account, session);
-        SessionState storage state = _stateOf(account, id, _epochs[account]);
-        uint8 status = state.status;
+        id = _sessionId(account, _encodeSession(session));
+        uint256 slot = _stateSlot(account, id, _epochs[account]);
+        uint256 state = _load(slot);
+        uint256 status = uint8(state);
         if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
         if (status == STATUS_NONE) {
-            state.status = STATUS_ENABLED;
+            _store(slot, state | STATUS_ENABLED);
             emit SessionEnabled(account, id, session.signer);
         }
     }
@@ -207,7 +230,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
      */
     function revokeSession(bytes32 id) external {
         address account = msg.sender;
-        _stateOf(account, id, _epochs[account]).status = STATUS_REVOKED;
+        uint256 slot = _stateSlot(account, id, _epochs[account]);
+        _store(slot, (_load(slot) & ~uint256(0xff)) | STATUS_REVOKED);
         emit SessionRevoked(account, id);
     }
 
@@ -220,60 +244,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Validates a session operation of the calling account. The signature is one mode byte followed by
-     * `abi.encode(Session, bytes sessionSignature)` (USE) or `abi.encode(Grant, bytes ownerSignature,
-     * bytes sessionSignature)` (ENABLE). Returns the session window and the result of the session signature check.
+     * `w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (USE, `w` as in {_encodeSession}) or
+     * `abi.encode(Grant, bytes ownerSignature, bytes sessionSignature)` (ENABLE). Returns the session window and the
+     * result of the session signature check.
      */
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
         bytes calldata signature = userOp.signature;
         if (signature.length == 0) return ERC4337Utils.SIG_VALIDATION_FAILED;
-        address account = msg.sender;
-        uint256 currentEpoch = _epochs[account];
         uint8 mode = uint8(signature[0]);
-
-        Session memory session;
-        bytes memory sessionSignature;
-        bytes32 id;
-        SessionState storage state;
-        if (mode == MODE_USE) {
-            (session, sessionSignature) = abi.decode(signature[1:], (Session, bytes));
-            id = _sessionId(account, session);
-            state = _stateOf(account, id, currentEpoch);
-            uint8 status = state.status;
-            if (status == STATUS_NONE) revert WarrantErrors.SessionNotEnabled(id);
-            if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
-        } else if (mode == MODE_ENABLE) {
-            Grant memory grant;
-            bytes memory ownerSignature;
-            (grant, ownerSignature, sessionSignature) = abi.decode(signature[1:], (Grant, bytes, bytes));
-            if (grant.account != account) revert WarrantErrors.GrantAccountMismatch(grant.account, account);
-            if (grant.epoch != currentEpoch) revert WarrantErrors.GrantEpochStale(grant.epoch, currentEpoch);
-            if (!SignatureChecker.isValidERC1271SignatureNow(account, _grantDigest(grant), ownerSignature)) {
-                revert WarrantErrors.InvalidOwnerSignature();
-            }
-            session = grant.session;
-            id = _sessionId(account, session);
-            state = _stateOf(account, id, currentEpoch);
-            uint8 status = state.status;
-            if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
-            if (status == STATUS_NONE) {
-                state.status = STATUS_ENABLED;
-                emit SessionEnabled(account, id, session.signer);
-            }
-        } else {
-            return ERC4337Utils.SIG_VALIDATION_FAILED;
-        }
-
-        _checkAndDebit(state, session.scope, userOp, account);
-
-        // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
-        // above still run with a dummy signature, which keeps gas estimation faithful.
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(userOpHash, sessionSignature);
-        bool sigOk = sessionSignature.length == 65 && err == ECDSA.RecoverError.NoError && recovered != address(0)
-            && recovered == session.signer;
-        return _intersectValidationData(
-            ERC4337Utils.packValidationData(sigOk, 0, 0),
-            ERC4337Utils.packValidationData(true, session.scope.validAfter, session.scope.validUntil)
-        );
+        if (mode == MODE_USE) return _validateUse(userOp, userOpHash, signature);
+        if (mode == MODE_ENABLE) return _validateEnable(userOp, userOpHash, signature);
+        return ERC4337Utils.SIG_VALIDATION_FAILED;
     }
 
     /// @dev Session keys never produce ERC-1271 signatures: they would escape every on-chain limit.
@@ -283,9 +264,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     // ---------------------------------------------------------------- views
 
-    /// @dev The 32-byte id of `session` for `account`: `keccak256(abi.encode(account, hashStruct(session)))`.
+    /// @dev The 32-byte id of `session` for `account`: `keccak256(account ‖ sessionBytes(session))`.
     function sessionId(address account, Session calldata session) external pure returns (bytes32) {
-        return _sessionId(account, session);
+        return _sessionId(account, _encodeSession(session));
+    }
+
+    /**
+     * @dev The session bytes of `session`: what a USE operation carries and what its id hashes (layout in
+     * {_encodeSession}).
+     */
+    function sessionBytes(Session calldata session) external pure returns (bytes memory) {
+        return _encodeSession(session);
     }
 
     /// @dev The EIP-712 digest (domain "Warrant" "1", this contract) the owner's account signature must cover.
@@ -303,14 +292,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         return _hashScope(scope);
     }
 
-    /// @dev State of session `id` for `account` in its current epoch.
+    /**
+     * @dev State of session `id` for `account` in its current epoch. `uses` counts operations only for a session
+     * with a `maxUses` cap (it stays 0 for an unlimited one); `valueSpent` is the native value debited so far.
+     */
     function sessionState(address account, bytes32 id)
         external
         view
         returns (uint8 status, uint32 uses, uint128 valueSpent)
     {
-        SessionState storage state = _stateOf(account, id, _epochs[account]);
-        return (state.status, state.uses, state.valueSpent);
+        uint256 state = _load(_stateSlot(account, id, _epochs[account]));
+        return (uint8(state), uint32(state >> 8), uint128(state >> 40));
     }
 
     /// @dev Current epoch of `account`; a grant must name it.
@@ -321,88 +313,264 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /**
      * @dev Evaluates one argument condition on `callData` (selector included): {RESULT_PASS}, {RESULT_FAIL},
      * {RESULT_MALFORMED} (argument out of bounds) or {RESULT_INVALID} (ill-formed condition). Exposed so that
-     * off-chain pre-flight can be checked against the on-chain rule.
+     * off-chain pre-flight can be checked against the on-chain rule; it runs the very code validation runs, on the
+     * condition's session-bytes encoding.
      */
     function evaluateCondition(bytes calldata callData, ArgCondition calldata condition) external pure returns (uint8) {
-        return _evaluate(callData, condition);
+        bytes memory buffer = new bytes(3 + 33 + 33 * condition.values.length + 32);
+        uint256 q;
+        assembly ("memory-safe") {
+            q := add(buffer, 0x20)
+        }
+        _putCondition(q, condition.condition, condition.argIndex, condition.values);
+        (uint256 result,,,) = _checkConditions(callData, q, 1);
+        return uint8(result);
+    }
+
+    // ---------------------------------------------------------------- internal: the two modes
+
+    /**
+     * @dev USE: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (`w` as in {_encodeSession}). The
+     * session bytes are copied to memory right after the account's 20 bytes and hashed in place into the id, then
+     * read where they lie: no ABI decoding, no EIP-712 hashing. Only session bytes built by {_encodeSession} at enable
+     * time can have an enabled state (the id is their hash), so everything read after the status check is well
+     * formed.
+     */
+    function _validateUse(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
+        private
+        returns (uint256)
+    {
+        address account = msg.sender;
+        bool malformed;
+        uint256 session;
+        bytes32 id;
+        bytes calldata sessionSignature = signature[0:0];
+        assembly ("memory-safe") {
+            // w(length): one byte n <= 32, then n big-endian bytes.
+            let n := byte(0, calldataload(add(signature.offset, 1)))
+            let length := shr(shl(3, sub(32, n)), calldataload(add(signature.offset, 2)))
+            let start := add(2, n)
+            malformed := or(or(lt(signature.length, 2), gt(n, 32)), gt(length, signature.length))
+            malformed := or(malformed, gt(add(start, length), signature.length))
+            if iszero(malformed) {
+                let buffer := mload(0x40)
+                mstore(buffer, shl(96, account))
+                session := add(buffer, 20)
+                calldatacopy(session, add(signature.offset, start), length)
+                id := keccak256(buffer, add(20, length))
+                // A zero word after the copy keeps reads of the last fields inside allocated memory.
+                let end := add(session, length)
+                mstore(end, 0)
+                mstore(0x40, and(add(end, 63), not(31)))
+                sessionSignature.offset := add(add(signature.offset, start), length)
+                sessionSignature.length := sub(signature.length, add(start, length))
+            }
+        }
+        if (malformed) revert WarrantErrors.MalformedSessionSignature();
+        uint256 slot = _stateSlot(account, id, _epochs[account]);
+        uint256 state = _load(slot);
+        uint256 status = uint8(state);
+        if (status == STATUS_NONE) revert WarrantErrors.SessionNotEnabled(id);
+        if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
+        return _checkSession(userOp, session, slot, state, false, _recoverCalldata(userOpHash, sessionSignature));
+    }
+
+    /// @dev ENABLE: checks the owner's grant through the account's ERC-1271, enables the session, then checks the op.
+    function _validateEnable(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
+        private
+        returns (uint256)
+    {
+        address account = msg.sender;
+        (Grant memory grant, bytes memory ownerSignature, bytes memory sessionSignature) =
+            abi.decode(signature[1:], (Grant, bytes, bytes));
+        if (grant.account != account) revert WarrantErrors.GrantAccountMismatch(grant.account, account);
+        uint256 currentEpoch = _epochs[account];
+        if (grant.epoch != currentEpoch) revert WarrantErrors.GrantEpochStale(grant.epoch, currentEpoch);
+        if (!SignatureChecker.isValidERC1271SignatureNow(account, _grantDigest(grant), ownerSignature)) {
+            revert WarrantErrors.InvalidOwnerSignature();
+        }
+        bytes memory encoded = _encodeSession(grant.session);
+        bytes32 id = _sessionId(account, encoded);
+        uint256 slot = _stateSlot(account, id, currentEpoch);
+        uint256 state = _load(slot);
+        uint256 status = uint8(state);
+        if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
+        bool enabling = status == STATUS_NONE;
+        if (enabling) {
+            state |= STATUS_ENABLED;
+            emit SessionEnabled(account, id, grant.session.signer);
+        }
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(userOpHash, sessionSignature);
+        if (err != ECDSA.RecoverError.NoError) recovered = address(0);
+        uint256 session;
+        assembly ("memory-safe") {
+            session := add(encoded, 0x20)
+        }
+        return _checkSession(userOp, session, slot, state, enabling, recovered);
     }
 
     // ---------------------------------------------------------------- internal: checks
 
-    function _checkAndDebit(
-        SessionState storage state,
-        Scope memory scope,
+    /**
+     * @dev Runs every rule of the session bytes at `session` on `userOp`, debits the session's slot when something is
+     * counted (or when `write` asks for it) and returns the validation data: the session window, and a signature
+     * failure unless `recovered` is the session's signer.
+     */
+    function _checkSession(
         PackedUserOperation calldata userOp,
-        address account
-    ) private {
-        SessionState memory current = state;
-        if (scope.maxUses != 0 && current.uses >= scope.maxUses) {
-            revert WarrantErrors.UsesExhausted(current.uses, scope.maxUses);
-        }
-        // Unlimited sessions still stop at the counter's width rather than wrap around.
-        if (current.uses == type(uint32).max) revert WarrantErrors.UsesExhausted(current.uses, type(uint32).max);
-
-        _checkGas(scope, userOp);
-
-        uint256 valueTotal = _checkCalls(scope.calls, userOp.callData, account);
-
-        uint256 spent = uint256(current.valueSpent) + valueTotal;
-        if (spent > scope.maxValueTotal) revert WarrantErrors.SessionValueExceeded(spent, scope.maxValueTotal);
-        if (spent > type(uint128).max) revert WarrantErrors.SessionValueExceeded(spent, type(uint128).max);
-
-        // Debited in validation: every op of a bundle is validated before any executes.
-        state.uses = current.uses + 1;
-        state.valueSpent = uint128(spent);
-    }
-
-    function _checkGas(Scope memory scope, PackedUserOperation calldata userOp) private pure {
-        if (scope.paymaster != address(0)) {
-            bytes calldata pmd = userOp.paymasterAndData;
-            if (pmd.length < 20 || address(bytes20(pmd[0:20])) != scope.paymaster) {
-                revert WarrantErrors.PaymasterRequired(scope.paymaster);
+        uint256 session,
+        uint256 slot,
+        uint256 state,
+        bool write,
+        address recovered
+    ) private returns (uint256) {
+        // signer(20) ‖ limits(1) ‖ the limits present, in bit order ‖ w(policyCount) ‖ policies ‖ w(salt)
+        address signer;
+        uint256 limits;
+        uint256 validAfter;
+        uint256 validUntil;
+        uint256 maxUses;
+        uint256 maxValueTotal;
+        uint256 q;
+        assembly ("memory-safe") {
+            let w := mload(session)
+            signer := shr(96, w)
+            limits := byte(20, w)
+            q := add(session, 21)
+            if and(limits, 0x01) {
+                validAfter := shr(208, mload(q))
+                q := add(q, 6)
+            }
+            if and(limits, 0x02) {
+                validUntil := shr(208, mload(q))
+                q := add(q, 6)
+            }
+            if and(limits, 0x04) {
+                maxUses := shr(224, mload(q))
+                q := add(q, 4)
+            }
+            if and(limits, 0x08) {
+                let n := byte(0, mload(q))
+                maxValueTotal := shr(shl(3, sub(32, n)), mload(add(q, 1)))
+                q := add(add(q, 1), n)
             }
         }
-        if (scope.maxGasLimit != 0) {
+        if (maxUses != 0) {
+            uint256 uses = uint32(state >> 8);
+            if (uses >= maxUses) revert WarrantErrors.UsesExhausted(uint32(uses), uint32(maxUses));
+            // uses < maxUses < 2^32: the 32-bit field can't overflow.
+            state += 1 << 8;
+            write = true;
+        }
+        if (limits & (LIMIT_PAYMASTER | LIMIT_GAS | LIMIT_FEE) != 0) q = _checkGas(q, limits, userOp);
+
+        uint256 policyCount;
+        assembly ("memory-safe") {
+            let n := byte(0, mload(q))
+            policyCount := shr(shl(3, sub(32, n)), mload(add(q, 1)))
+            q := add(add(q, 1), n)
+        }
+        uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData);
+
+        if (valueTotal != 0) {
+            uint256 spent = uint256(uint128(state >> 40)) + valueTotal;
+            if (spent > maxValueTotal) revert WarrantErrors.SessionValueExceeded(spent, maxValueTotal);
+            if (spent > type(uint128).max) revert WarrantErrors.SessionValueExceeded(spent, type(uint128).max);
+            state = (state & ~(uint256(type(uint128).max) << 40)) | (spent << 40);
+            write = true;
+        }
+        // Debited in validation: every op of a bundle is validated before any executes.
+        if (write) _store(slot, state);
+
+        // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
+        // above still run with a dummy signature, which keeps gas estimation faithful. The session window is the
+        // only source of time limits here, so intersecting it with the signature result is packing both; a later
+        // source must go through {_intersectValidationData}.
+        bool sigFailed = recovered == address(0) || recovered != signer;
+        // ERC4337Utils.packValidationData(!sigFailed, validAfter, validUntil); both times are 48-bit by encoding.
+        return (validAfter << 208) | (validUntil << 160) | (sigFailed ? 1 : 0);
+    }
+
+    /// @dev The paymaster, gas and fee limits at `q`; returns the position after them.
+    function _checkGas(uint256 q, uint256 limits, PackedUserOperation calldata userOp) private pure returns (uint256) {
+        address paymaster;
+        uint256 maxGasLimit;
+        uint256 maxFeePerGas;
+        assembly ("memory-safe") {
+            if and(limits, 0x10) {
+                paymaster := shr(96, mload(q))
+                q := add(q, 20)
+            }
+            if and(limits, 0x20) {
+                maxGasLimit := shr(128, mload(q))
+                q := add(q, 16)
+            }
+            if and(limits, 0x40) {
+                maxFeePerGas := shr(128, mload(q))
+                q := add(q, 16)
+            }
+        }
+        if (paymaster != address(0)) {
+            bytes calldata pmd = userOp.paymasterAndData;
+            if (pmd.length < 20 || address(bytes20(pmd[0:20])) != paymaster) {
+                revert WarrantErrors.PaymasterRequired(paymaster);
+            }
+        }
+        if (maxGasLimit != 0) {
             // Four 128-bit terms can't overflow; preVerificationGas is a full word, so saturate it.
             uint256 total = ERC4337Utils.verificationGasLimit(userOp) + ERC4337Utils.callGasLimit(userOp)
                 + ERC4337Utils.paymasterVerificationGasLimit(userOp) + ERC4337Utils.paymasterPostOpGasLimit(userOp);
             uint256 pvg = userOp.preVerificationGas;
             total = pvg > type(uint256).max - total ? type(uint256).max : total + pvg;
-            if (total > scope.maxGasLimit) revert WarrantErrors.GasLimitExceeded(total, scope.maxGasLimit);
+            if (total > maxGasLimit) revert WarrantErrors.GasLimitExceeded(total, maxGasLimit);
         }
-        if (scope.maxFeePerGas != 0) {
+        if (maxFeePerGas != 0) {
             uint256 fee = ERC4337Utils.maxFeePerGas(userOp);
-            if (fee > scope.maxFeePerGas) revert WarrantErrors.MaxFeePerGasExceeded(fee, scope.maxFeePerGas);
+            if (fee > maxFeePerGas) revert WarrantErrors.MaxFeePerGasExceeded(fee, maxFeePerGas);
         }
+        return q;
     }
 
     /// @dev Checks the account call and every inner call; returns the native value they send in total.
-    function _checkCalls(CallPolicy[] memory policies, bytes calldata callData, address account)
+    function _checkCalls(uint256 policies, uint256 policyCount, bytes calldata callData)
         private
         view
         returns (uint256 valueTotal)
     {
         // Only `execute(bytes32,bytes)`: `executeUserOp`, `installModule` and every other entry are refused.
-        bytes4 selector = bytes4(callData);
-        if (callData.length < 4 || selector != EXECUTE_SELECTOR) {
-            revert WarrantErrors.UnsupportedAccountCall(selector);
+        bool ok;
+        assembly ("memory-safe") {
+            ok := and(gt(callData.length, 3), eq(shr(224, calldataload(callData.offset)), 0xe9ae5c53))
         }
-        // Canonical encoding only, so that the account's ABI decoder reads exactly the bytes checked here.
-        if (callData.length < 100 || uint256(bytes32(callData[36:68])) != 0x40) {
-            revert WarrantErrors.MalformedCalldata();
+        if (!ok) revert WarrantErrors.UnsupportedAccountCall(bytes4(callData));
+        // Canonical encoding only, so that the account's ABI decoder reads exactly the bytes checked here: the
+        // offset word is 0x40 and the calldata ends with the padded bytes, nothing after them.
+        bytes32 mode;
+        bytes calldata executionCalldata;
+        assembly ("memory-safe") {
+            let length := calldataload(add(callData.offset, 68))
+            ok := and(gt(callData.length, 99), eq(calldataload(add(callData.offset, 36)), 0x40))
+            ok := and(ok, iszero(gt(length, 0xffffffff)))
+            ok := and(ok, eq(callData.length, add(100, and(add(length, 31), not(31)))))
+            mode := calldataload(add(callData.offset, 4))
+            executionCalldata.offset := add(callData.offset, 100)
+            executionCalldata.length := length
         }
-        uint256 length = uint256(bytes32(callData[68:100]));
-        if (length > type(uint32).max || callData.length != 100 + ((length + 31) & ~uint256(31))) {
-            revert WarrantErrors.MalformedCalldata();
-        }
-        bytes32 mode = bytes32(callData[4:36]);
-        bytes calldata executionCalldata = callData[100:100 + length];
+        if (!ok) revert WarrantErrors.MalformedCalldata();
 
         if (mode == bytes32(0)) {
-            // Single call, revert on failure.
+            // Single call, revert on failure: `target(20) ‖ value(32) ‖ callData`, as ERC7579Utils.decodeSingle.
             if (executionCalldata.length < 52) revert WarrantErrors.MalformedCalldata();
-            (address target, uint256 value, bytes calldata data) = ERC7579Utils.decodeSingle(executionCalldata);
-            _checkCall(policies, 0, target, value, data, account);
+            address target;
+            uint256 value;
+            bytes calldata data;
+            assembly ("memory-safe") {
+                target := shr(96, calldataload(executionCalldata.offset))
+                value := calldataload(add(executionCalldata.offset, 20))
+                data.offset := add(executionCalldata.offset, 52)
+                data.length := sub(executionCalldata.length, 52)
+            }
+            _checkCall(policies, policyCount, 0, target, value, data);
             return value;
         } else if (mode == bytes32(bytes1(0x01))) {
             // Batch, revert on failure. Decoded with the account's own decoder.
@@ -422,7 +590,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 }
                 // Everything read must lie inside the execution calldata, as it does for the account.
                 if (dataEnd > end) revert WarrantErrors.MalformedCalldata();
-                _checkCall(policies, i, execution.target, execution.value, data, account);
+                _checkCall(policies, policyCount, i, execution.target, execution.value, data);
                 valueTotal += execution.value;
             }
         } else {
@@ -442,78 +610,168 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         if (headEnd > end) revert WarrantErrors.MalformedCalldata();
     }
 
+    /**
+     * @dev Checks call `index` (made by the calling account) against the policies at `policies`: `target(20) ‖
+     * selector(4) ‖ flags(1) ‖ w(maxValue) ‖ w(conditionCount) ‖ conditions`. The first matching policy decides.
+     */
     function _checkCall(
-        CallPolicy[] memory policies,
+        uint256 policies,
+        uint256 policyCount,
         uint256 index,
         address target,
         uint256 value,
-        bytes calldata data,
-        address account
+        bytes calldata data
     ) private view {
         // Address 0 too: OpenZeppelin's ERC-7579 execution runs a call to target 0 on the account itself.
-        if (target == account || target == address(0) || target == address(this) || target == ENTRY_POINT) {
-            revert WarrantErrors.ForbiddenTarget(index, target);
+        bool forbidden;
+        assembly ("memory-safe") {
+            forbidden := or(
+                or(eq(target, caller()), iszero(target)),
+                or(eq(target, address()), eq(target, 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108))
+            )
         }
-        if (data.length > 0 && data.length < 4) revert WarrantErrors.CalldataTooShort(index);
-        bytes4 selector = bytes4(data); // zero for empty calldata (plain transfer or receive)
-
-        for (uint256 p = 0; p < policies.length; ++p) {
-            CallPolicy memory policy = policies[p];
-            if (
-                (policy.flags & ANY_TARGET != 0 || policy.target == target)
-                    && (policy.flags & ANY_SELECTOR != 0 || policy.selector == selector)
-            ) {
-                // First match wins; a later, looser policy can't be used to bypass this one.
-                if (value > policy.maxValue) revert WarrantErrors.CallValueExceeded(index, value, policy.maxValue);
-                ArgCondition[] memory conditions = policy.conditions;
-                for (uint256 c = 0; c < conditions.length; ++c) {
-                    uint8 result = _evaluate(data, conditions[c]);
-                    if (result == RESULT_INVALID) revert WarrantErrors.InvalidCondition(index, c);
-                    if (result == RESULT_MALFORMED) {
-                        revert WarrantErrors.ArgumentMalformed(index, conditions[c].argIndex);
-                    }
-                    if (result == RESULT_FAIL) {
-                        revert WarrantErrors.ArgumentConditionFailed(
-                            index, conditions[c].argIndex, conditions[c].condition
-                        );
+        if (forbidden) revert WarrantErrors.ForbiddenTarget(index, target);
+        uint256 dataLength = data.length;
+        if (dataLength > 0 && dataLength < 4) revert WarrantErrors.CalldataTooShort(index);
+        bytes4 selector; // zero for empty calldata (plain transfer or receive)
+        bool found;
+        uint256 maxValue;
+        uint256 conditionCount;
+        uint256 q = policies;
+        assembly ("memory-safe") {
+            if dataLength { selector := and(calldataload(data.offset), shl(224, 0xffffffff)) }
+            let wanted := shr(224, selector)
+            for { let p := 0 } lt(p, policyCount) { p := add(p, 1) } {
+                let w := mload(q)
+                let flags := byte(24, w)
+                let n := byte(0, mload(add(q, 25)))
+                let next := add(add(q, 26), n)
+                let cn := byte(0, mload(next))
+                let count := shr(shl(3, sub(32, cn)), mload(add(next, 1)))
+                next := add(add(next, 1), cn)
+                // Both sides are 0 or 1, so `and` is the logical and (ANY_TARGET = 1, ANY_SELECTOR = 2).
+                if and(
+                    or(and(flags, 1), eq(shr(96, w), target)),
+                    or(shr(1, and(flags, 2)), eq(and(shr(64, w), 0xffffffff), wanted))
+                ) {
+                    found := 1
+                    maxValue := shr(shl(3, sub(32, n)), mload(add(q, 26)))
+                    conditionCount := count
+                    q := next
+                    break
+                }
+                // Skip the conditions of a policy that does not match.
+                for { let c := 0 } lt(c, count) { c := add(c, 1) } {
+                    let vn := byte(0, mload(add(next, 3)))
+                    let values := shr(shl(3, sub(32, vn)), mload(add(next, 4)))
+                    next := add(add(next, 4), vn)
+                    for { let k := 0 } lt(k, values) { k := add(k, 1) } {
+                        next := add(add(next, 1), byte(0, mload(next)))
                     }
                 }
-                return;
+                q := next
             }
         }
-        revert WarrantErrors.CallNotPermitted(index, target, selector);
+        // First match wins; a later, looser policy can't be used to bypass this one.
+        if (!found) revert WarrantErrors.CallNotPermitted(index, target, selector);
+        if (value > maxValue) revert WarrantErrors.CallValueExceeded(index, value, maxValue);
+        (uint256 result, uint256 c, uint256 kind, uint256 argIndex) = _checkConditions(data, q, conditionCount);
+        if (result != RESULT_PASS) {
+            if (result == RESULT_INVALID) revert WarrantErrors.InvalidCondition(index, c);
+            if (result == RESULT_MALFORMED) revert WarrantErrors.ArgumentMalformed(index, uint16(argIndex));
+            revert WarrantErrors.ArgumentConditionFailed(index, uint16(argIndex), uint8(kind));
+        }
     }
 
-    function _evaluate(bytes calldata data, ArgCondition memory c) private pure returns (uint8) {
-        uint8 kind = c.condition;
-        uint256 n = c.values.length;
-        if (kind > COND_ARRAY_HASH_EQ || (kind == COND_IN ? n == 0 : n != 1)) return RESULT_INVALID;
-
-        // Head word i sits at 4 + 32 * i (argIndex is 16-bit: no overflow).
-        uint256 pos = 4 + 32 * uint256(c.argIndex);
-        if (pos + 32 > data.length) return RESULT_MALFORMED;
-        uint256 word = uint256(bytes32(data[pos:pos + 32]));
-
-        if (kind <= COND_GTE) {
-            uint256 ref = uint256(c.values[0]);
-            bool ok = kind == COND_EQ
-                ? word == ref
-                : kind == COND_NEQ
-                    ? word != ref
-                    : kind == COND_LT
-                        ? word < ref
-                        : kind == COND_LTE ? word <= ref : kind == COND_GT ? word > ref : word >= ref;
-            return ok ? RESULT_PASS : RESULT_FAIL;
-        }
-        if (kind == COND_IN) {
-            for (uint256 k = 0; k < n; ++k) {
-                if (bytes32(word) == c.values[k]) return RESULT_PASS;
+    /**
+     * @dev Evaluates the `count` conditions at `q` (each `condition(1) ‖ argIndex(2) ‖ w(valueCount) ‖
+     * w(value)*`) on `data`, in order, up to the first that does not pass. Returns its result ({RESULT_PASS} when all
+     * pass), its index, kind and argument index. Conditions on head words run here; those on dynamic arguments in
+     * {_evaluateDynamic}.
+     */
+    function _checkConditions(bytes calldata data, uint256 q, uint256 count)
+        private
+        pure
+        returns (uint256 result, uint256 c, uint256 kind, uint256 argIndex)
+    {
+        while (true) {
+            uint256 word;
+            uint256 ref;
+            uint256 next;
+            assembly ("memory-safe") {
+                for {} lt(c, count) {} {
+                    let w := mload(q)
+                    kind := byte(0, w)
+                    argIndex := and(shr(232, w), 0xffff)
+                    let vn := byte(3, w)
+                    let n := shr(shl(3, sub(32, vn)), mload(add(q, 4)))
+                    let values := add(add(q, 4), vn)
+                    // Ill-formed: unknown kind, or not exactly one value (at least one for IN).
+                    let isIn := eq(kind, 6)
+                    if iszero(and(lt(kind, 11), or(and(isIn, gt(n, 0)), and(iszero(isIn), eq(n, 1))))) {
+                        result := 3 // RESULT_INVALID
+                        break
+                    }
+                    // The first value, then the position after the last (only IN has more than one).
+                    let m := byte(0, mload(values))
+                    ref := shr(shl(3, sub(32, m)), mload(add(values, 1)))
+                    next := add(add(values, 1), m)
+                    for { let k := 1 } lt(k, n) { k := add(k, 1) } { next := add(add(next, 1), byte(0, mload(next))) }
+                    // Head word i sits at 4 + 32 * i (argIndex is 16-bit: no overflow).
+                    let pos := add(4, shl(5, argIndex))
+                    if gt(add(pos, 32), data.length) {
+                        result := 2 // RESULT_MALFORMED
+                        break
+                    }
+                    word := calldataload(add(data.offset, pos))
+                    if gt(kind, 6) {
+                        result := 0xff // a dynamic argument: evaluated below
+                        break
+                    }
+                    let ok
+                    switch kind
+                    case 0 { ok := eq(word, ref) }
+                    case 1 { ok := iszero(eq(word, ref)) }
+                    case 2 { ok := lt(word, ref) }
+                    case 3 { ok := iszero(gt(word, ref)) }
+                    case 4 { ok := gt(word, ref) }
+                    case 5 { ok := iszero(lt(word, ref)) }
+                    default {
+                        let v := values
+                        for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                            let len := byte(0, mload(v))
+                            if eq(word, shr(shl(3, sub(32, len)), mload(add(v, 1)))) {
+                                ok := 1
+                                break
+                            }
+                            v := add(add(v, 1), len)
+                        }
+                    }
+                    if iszero(ok) {
+                        result := 1 // RESULT_FAIL
+                        break
+                    }
+                    q := next
+                    c := add(c, 1)
+                }
             }
-            return RESULT_FAIL;
+            if (result != 0xff) return (result, c, kind, argIndex);
+            result = _evaluateDynamic(data, kind, word, ref);
+            if (result != RESULT_PASS) return (result, c, kind, argIndex);
+            q = next;
+            ++c;
         }
+    }
 
-        // Dynamic argument: the head word is an offset p (from the start of the arguments) to a length word.
-        // Both are bounded to 32 bits so no sum below can wrap, and the content must lie inside the calldata.
+    /**
+     * @dev A condition on a dynamic argument: the head word `word` is an offset (from the start of the arguments) to
+     * a length word. Both are bounded to 32 bits so no sum below can wrap, and the content must lie inside the data.
+     */
+    function _evaluateDynamic(bytes calldata data, uint256 kind, uint256 word, uint256 ref)
+        private
+        pure
+        returns (uint256)
+    {
         if (word > type(uint32).max) return RESULT_MALFORMED;
         uint256 lengthPos = 4 + word;
         if (lengthPos + 32 > data.length) return RESULT_MALFORMED;
@@ -525,13 +783,37 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
         bool pass;
         if (kind == COND_LENGTH_LTE) {
-            pass = length <= uint256(c.values[0]);
+            pass = length <= ref;
         } else if (kind == COND_LENGTH_GTE) {
-            pass = length >= uint256(c.values[0]);
+            pass = length >= ref;
         } else {
-            pass = keccak256(data[start:start + contentSize]) == c.values[0];
+            pass = keccak256(data[start:start + contentSize]) == bytes32(ref);
         }
         return pass ? RESULT_PASS : RESULT_FAIL;
+    }
+
+    // ---------------------------------------------------------------- internal: reading session bytes
+
+    /**
+     * @dev ECDSA recovery of a 65-byte `r ‖ s ‖ v` signature as OpenZeppelin's `tryRecoverCalldata` does it (any
+     * other length, an `s` in the upper half of the order or a failed recovery give address 0), without its memory
+     * round trips.
+     */
+    function _recoverCalldata(bytes32 hash, bytes calldata signature) private view returns (address signer) {
+        if (signature.length != 65) return address(0);
+        assembly ("memory-safe") {
+            let s := calldataload(add(signature.offset, 0x20))
+            if iszero(gt(s, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0)) {
+                let m := mload(0x40)
+                mstore(m, hash)
+                mstore(add(m, 0x20), byte(0, calldataload(add(signature.offset, 0x40))))
+                mstore(add(m, 0x40), calldataload(signature.offset))
+                mstore(add(m, 0x60), s)
+                mstore(0x00, 0)
+                pop(staticcall(gas(), 0x01, m, 0x80, 0x00, 0x20))
+                signer := mload(0x00)
+            }
+        }
     }
 
     // ---------------------------------------------------------------- internal: state and hashing
@@ -541,12 +823,140 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         emit AllSessionsRevoked(account, newEpoch);
     }
 
-    function _stateOf(address account, bytes32 id, uint256 epoch) private view returns (SessionState storage) {
-        return _states[keccak256(abi.encode(id, epoch))][account];
+    /// @dev The {SessionState} slot of session `id` for `account` in `epoch`, hashed in scratch space.
+    function _stateSlot(address account, bytes32 id, uint256 epoch) private pure returns (uint256 slot) {
+        assembly ("memory-safe") {
+            mstore(0x00, id)
+            mstore(0x20, epoch)
+            mstore(0x20, keccak256(0x00, 0x40))
+            mstore(0x00, account)
+            slot := keccak256(0x00, 0x40)
+        }
     }
 
-    function _sessionId(address account, Session memory session) private pure returns (bytes32) {
-        return keccak256(abi.encode(account, _hashSession(session)));
+    /// @dev The whole {SessionState} word: one SLOAD for everything validation reads.
+    function _load(uint256 slot) private view returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := sload(slot)
+        }
+    }
+
+    function _store(uint256 slot, uint256 value) private {
+        assembly ("memory-safe") {
+            sstore(slot, value)
+        }
+    }
+
+    function _sessionId(address account, bytes memory encoded) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(account, encoded));
+    }
+
+    /**
+     * @dev The session bytes of `s`, a packed encoding laid out for validation to read in one pass:
+     *
+     * `signer(20) ‖ limits(1) ‖ [validAfter(6)] ‖ [validUntil(6)] ‖ [maxUses(4)] ‖ [w(maxValueTotal)] ‖
+     * [paymaster(20)] ‖ [maxGasLimit(16)] ‖ [maxFeePerGas(16)] ‖ w(len(calls)) ‖ policy* ‖ w(salt)`
+     *
+     * where bit i of `limits` (0x01 validAfter … 0x40 maxFeePerGas, in the order above) says the field is present,
+     * which it is exactly when it is not zero; each policy is `target(20) ‖ selector(4) ‖ flags(1) ‖ w(maxValue) ‖
+     * w(len(conditions)) ‖ condition*`, each condition `condition(1) ‖ argIndex(2) ‖ w(len(values)) ‖
+     * w(value)*`; `w(x)` is one byte `n` then the `n` low bytes of `x` big-endian, `n` the fewest bytes that hold
+     * `x` (0 for zero). The salt comes last because validation never reads it. Every field is fixed-width,
+     * announced by `limits` or self-delimiting, so the encoding is injective: distinct sessions get distinct bytes,
+     * hence distinct ids.
+     */
+    function _encodeSession(Session memory s) private pure returns (bytes memory out) {
+        CallPolicy[] memory calls = s.scope.calls;
+        // Upper bound of the size, plus a word so that the last 32-byte store stays inside the allocation.
+        uint256 bound = 20 + 1 + 6 + 6 + 4 + 33 + 20 + 16 + 16 + 33 + 33 + 32;
+        for (uint256 i = 0; i < calls.length; ++i) {
+            ArgCondition[] memory conditions = calls[i].conditions;
+            bound += 25 + 33 + 33;
+            for (uint256 c = 0; c < conditions.length; ++c) {
+                bound += 3 + 33 + 33 * conditions[c].values.length;
+            }
+        }
+        out = new bytes(bound);
+        uint256 start;
+        assembly ("memory-safe") {
+            start := add(out, 0x20)
+        }
+        uint256 q = _putHeader(start, s);
+        for (uint256 i = 0; i < calls.length; ++i) {
+            CallPolicy memory policy = calls[i];
+            address target = policy.target;
+            bytes4 selector = policy.selector;
+            uint8 flags = policy.flags;
+            assembly ("memory-safe") {
+                mstore(q, or(shl(96, target), or(shr(160, selector), shl(56, flags))))
+            }
+            q = _putWord(q + 25, policy.maxValue);
+            ArgCondition[] memory conditions = policy.conditions;
+            q = _putWord(q, conditions.length);
+            for (uint256 c = 0; c < conditions.length; ++c) {
+                q = _putCondition(q, conditions[c].condition, conditions[c].argIndex, conditions[c].values);
+            }
+        }
+        q = _putWord(q, uint256(s.salt));
+        assembly ("memory-safe") {
+            mstore(out, sub(q, start))
+        }
+    }
+
+    function _putHeader(uint256 q, Session memory s) private pure returns (uint256) {
+        Scope memory scope = s.scope;
+        uint256 limits = (scope.validAfter != 0 ? LIMIT_VALID_AFTER : 0)
+            | (scope.validUntil != 0 ? LIMIT_VALID_UNTIL : 0) | (scope.maxUses != 0 ? LIMIT_USES : 0)
+            | (scope.maxValueTotal != 0 ? LIMIT_VALUE : 0) | (scope.paymaster != address(0) ? LIMIT_PAYMASTER : 0)
+            | (scope.maxGasLimit != 0 ? LIMIT_GAS : 0) | (scope.maxFeePerGas != 0 ? LIMIT_FEE : 0);
+        address signer = s.signer;
+        assembly ("memory-safe") {
+            mstore(q, or(shl(96, signer), shl(88, limits)))
+        }
+        q += 21;
+        if (scope.validAfter != 0) q = _putFixed(q, scope.validAfter, 6);
+        if (scope.validUntil != 0) q = _putFixed(q, scope.validUntil, 6);
+        if (scope.maxUses != 0) q = _putFixed(q, scope.maxUses, 4);
+        if (scope.maxValueTotal != 0) q = _putWord(q, scope.maxValueTotal);
+        if (scope.paymaster != address(0)) q = _putFixed(q, uint160(scope.paymaster), 20);
+        if (scope.maxGasLimit != 0) q = _putFixed(q, scope.maxGasLimit, 16);
+        if (scope.maxFeePerGas != 0) q = _putFixed(q, scope.maxFeePerGas, 16);
+        return _putWord(q, scope.calls.length);
+    }
+
+    /// @dev Writes the `width` low bytes of `x` big-endian at `q` (a full-word store, like {_putWord}).
+    function _putFixed(uint256 q, uint256 x, uint256 width) private pure returns (uint256) {
+        assembly ("memory-safe") {
+            mstore(q, shl(sub(256, shl(3, width)), x))
+        }
+        return q + width;
+    }
+
+    function _putCondition(uint256 q, uint8 kind, uint16 argIndex, bytes32[] memory values)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 n = values.length;
+        assembly ("memory-safe") {
+            mstore(q, or(shl(248, kind), shl(232, argIndex)))
+        }
+        q = _putWord(q + 3, n);
+        for (uint256 k = 0; k < n; ++k) {
+            q = _putWord(q, uint256(values[k]));
+        }
+        return q;
+    }
+
+    /// @dev Writes `w(x)` at `q` (see {_encodeSession}); returns the next position. Stores a full word, so the
+    /// buffer must extend 32 bytes past the last field.
+    function _putWord(uint256 q, uint256 x) private pure returns (uint256) {
+        uint256 n = x == 0 ? 0 : Math.log256(x) + 1;
+        assembly ("memory-safe") {
+            mstore8(q, n)
+            mstore(add(q, 1), shl(shl(3, sub(32, n)), x))
+        }
+        return q + 1 + n;
     }
 
     function _grantDigest(Grant memory grant) private view returns (bytes32) {

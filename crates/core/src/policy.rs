@@ -69,7 +69,7 @@ impl SessionStatus {
 pub struct SessionUsage {
     /// Status in the current epoch.
     pub status: SessionStatus,
-    /// Operations validated so far.
+    /// Operations validated so far, counted only for a session with a `maxUses` cap (0 for an unlimited one).
     pub uses: u32,
     /// Native value debited so far, in wei.
     pub value_spent: u128,
@@ -279,7 +279,8 @@ fn word(data: &[u8], pos: usize) -> Option<U256> {
     data.get(pos..pos.checked_add(32)?).map(U256::from_be_slice)
 }
 
-/// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator._evaluate`.
+/// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator._checkConditions`
+/// (and `_evaluateDynamic`) do.
 pub fn evaluate_condition(data: &[u8], c: &ArgCondition) -> ConditionResult {
     let kind = c.condition;
     let n = c.values.len();
@@ -485,10 +486,11 @@ pub fn check_calls(
     Ok(total)
 }
 
-/// What an accepted operation will debit.
+/// What an accepted operation will debit. The validator writes the session's slot only when one of these changes
+/// (a capped session, or native value sent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Debit {
-    /// Uses after the operation.
+    /// Uses after the operation (unchanged for a session without a `maxUses` cap).
     pub uses: u32,
     /// Native value spent after the operation.
     pub value_spent: u128,
@@ -510,14 +512,21 @@ pub fn check_operation(
         (SessionStatus::None, Presentation::Use) => return Err(Denial::SessionNotEnabled { id: session_id }),
         _ => {}
     }
-    if scope.maxUses != 0 && usage.uses >= scope.maxUses {
-        return Err(Denial::UsesExhausted { uses: usage.uses, max: scope.maxUses });
-    }
-    if usage.uses == u32::MAX {
-        return Err(Denial::UsesExhausted { uses: usage.uses, max: u32::MAX });
-    }
+    // Uses are counted only against a cap (uses < maxUses <= u32::MAX, so the counter can't overflow).
+    let uses = if scope.maxUses != 0 {
+        if usage.uses >= scope.maxUses {
+            return Err(Denial::UsesExhausted { uses: usage.uses, max: scope.maxUses });
+        }
+        usage.uses + 1
+    } else {
+        usage.uses
+    };
     check_gas(scope, op)?;
     let value = check_calls(scope, &op.callData, account, module)?;
+    // Value is debited (and checked against the cap) only when the operation sends some.
+    if value.is_zero() {
+        return Ok(Debit { uses, value_spent: usage.value_spent });
+    }
     let spent = U256::from(usage.value_spent) + value;
     if spent > scope.maxValueTotal {
         return Err(Denial::SessionValueExceeded { total: spent, cap: scope.maxValueTotal });
@@ -525,7 +534,7 @@ pub fn check_operation(
     if spent > U256::from(u128::MAX) {
         return Err(Denial::SessionValueExceeded { total: spent, cap: U256::from(u128::MAX) });
     }
-    Ok(Debit { uses: usage.uses + 1, value_spent: spent.to::<u128>() })
+    Ok(Debit { uses, value_spent: spent.to::<u128>() })
 }
 
 fn check_gas(scope: &Scope, op: &PackedUserOperation) -> Result<(), Denial> {
@@ -573,4 +582,75 @@ pub fn check_time(scope: &Scope, now: u64) -> Result<(), Denial> {
         return Err(Denial::Expired { valid_until, now });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Bytes, address, aliases::U48};
+
+    use super::*;
+
+    const ACCOUNT: Address = address!("0x00000000000000000000000000000000000000aa");
+    const MODULE: Address = address!("0x00000000000000000000000000000000000000bb");
+    const TARGET: Address = address!("0x00000000000000000000000000000000000000cc");
+
+    fn scope(max_uses: u32, max_value_total: U256) -> Scope {
+        Scope {
+            validAfter: U48::ZERO,
+            validUntil: U48::ZERO,
+            maxUses: max_uses,
+            maxValueTotal: max_value_total,
+            paymaster: Address::ZERO,
+            maxGasLimit: 0,
+            maxFeePerGas: 0,
+            calls: vec![CallPolicy {
+                target: TARGET,
+                selector: FixedBytes::ZERO,
+                flags: 0,
+                maxValue: U256::MAX,
+                conditions: vec![],
+            }],
+        }
+    }
+
+    /// `execute(bytes32(0), target ‖ value ‖ "")`, canonically encoded.
+    fn op(value: u64) -> PackedUserOperation {
+        let mut ec = TARGET.to_vec();
+        ec.extend_from_slice(&U256::from(value).to_be_bytes::<32>());
+        let mut call = EXECUTE_SELECTOR.to_vec();
+        call.extend_from_slice(&[0; 32]);
+        call.extend_from_slice(&U256::from(0x40).to_be_bytes::<32>());
+        call.extend_from_slice(&U256::from(ec.len()).to_be_bytes::<32>());
+        call.extend_from_slice(&ec);
+        call.resize(call.len() + (32 - ec.len() % 32) % 32, 0);
+        crate::UserOperation { sender: ACCOUNT, call_data: Bytes::from(call), ..Default::default() }.pack()
+    }
+
+    fn check(scope: &Scope, usage: SessionUsage, value: u64) -> Result<Debit, Denial> {
+        check_operation(B256::ZERO, scope, &usage, Presentation::Use, &op(value), ACCOUNT, MODULE)
+    }
+
+    fn enabled(uses: u32, value_spent: u128) -> SessionUsage {
+        SessionUsage { status: SessionStatus::Enabled, uses, value_spent }
+    }
+
+    #[test]
+    fn uses_are_counted_only_against_a_cap() {
+        let unlimited = scope(0, U256::ZERO);
+        assert_eq!(check(&unlimited, enabled(0, 0), 0), Ok(Debit { uses: 0, value_spent: 0 }));
+        let capped = scope(2, U256::ZERO);
+        assert_eq!(check(&capped, enabled(1, 0), 0), Ok(Debit { uses: 2, value_spent: 0 }));
+        assert_eq!(check(&capped, enabled(2, 0), 0), Err(Denial::UsesExhausted { uses: 2, max: 2 }));
+    }
+
+    #[test]
+    fn value_is_debited_only_when_sent() {
+        let s = scope(0, U256::from(100));
+        assert_eq!(check(&s, enabled(0, 100), 0), Ok(Debit { uses: 0, value_spent: 100 }));
+        assert_eq!(check(&s, enabled(0, 60), 40), Ok(Debit { uses: 0, value_spent: 100 }));
+        assert_eq!(
+            check(&s, enabled(0, 60), 41),
+            Err(Denial::SessionValueExceeded { total: U256::from(101), cap: U256::from(100) })
+        );
+    }
 }

@@ -103,9 +103,15 @@ impl Gen {
                 conditions: (0..self.rng.random_range(0..3)).map(|_| self.condition()).collect(),
             })
             .collect();
+        // Time is returned in the validation data, not checked here; random windows exercise the session bytes.
+        let window = |g: &mut Self| {
+            alloy::primitives::aliases::U48::from(
+                *[0u64, 1, 1_700_000_000, (1 << 48) - 1].choose(&mut g.rng).unwrap(),
+            )
+        };
         Scope {
-            validAfter: Default::default(),
-            validUntil: Default::default(),
+            validAfter: window(self),
+            validUntil: window(self),
             maxUses: *[0u32, 1, 5].choose(&mut self.rng).unwrap(),
             maxValueTotal: *[U256::ZERO, U256::from(100), U256::from(10u128.pow(18)), U256::MAX]
                 .choose(&mut self.rng)
@@ -304,10 +310,12 @@ fn expected(result: &Result<warrant_core::policy::Debit, Denial>) -> Verdict {
     Verdict::Warrant(bytes.into())
 }
 
-fn observed(receipt: &warrant_chain::Receipt) -> Verdict {
+fn observed(receipt: &warrant_chain::Receipt, scope: &Scope) -> Verdict {
     if receipt.success {
         let data = U256::abi_decode(&receipt.output).expect("validateUserOp returns a uint256");
         assert_eq!(data & U256::from_be_slice(&[0xff; 20]), U256::ZERO, "the session signature is valid");
+        let window = (U256::from(scope.validAfter) << 208) | (U256::from(scope.validUntil) << 160);
+        assert_eq!(data, window, "the session window is returned in the validation data");
         return Verdict::Accepted;
     }
     match WarrantErrors::WarrantErrorsErrors::abi_decode(&receipt.output) {
@@ -331,12 +339,18 @@ fn evaluator_agrees_with_the_deployed_validator() {
     for case in 0..CASES {
         let account = Address::from_word(keccak256(format!("differential account {seed} {case}")));
         chain.set_balance(account, U256::from(10u128.pow(18)));
-        let session = Session {
-            signer: session_key.address(),
-            salt: B256::with_last_byte(case as u8),
-            scope: g.scope(),
+        let salt = match g.rng.random_range(0..3) {
+            0 => B256::ZERO,
+            1 => B256::with_last_byte(case as u8),
+            _ => B256::from(g.rng.random::<[u8; 32]>()),
         };
+        let session = Session { signer: session_key.address(), salt, scope: g.scope() };
         let id = session.id(account);
+        // The session bytes (what a USE operation carries and the id hashes) are the module's, byte for byte.
+        let on_chain = chain
+            .call_sol(module, &IWarrantValidator::sessionBytesCall { session: session.clone() })
+            .unwrap();
+        assert_eq!(on_chain, session.session_bytes(), "session bytes of case {case}");
         let status = match g.rng.random_range(0..20) {
             0 => SessionStatus::None,
             1 => SessionStatus::Revoked,
@@ -387,7 +401,7 @@ fn evaluator_agrees_with_the_deployed_validator() {
             )
             .unwrap();
         let want = expected(&rust);
-        let got = observed(&receipt);
+        let got = observed(&receipt, &session.scope);
         // A malformed batch element is refused either by Solidity's calldata checks (which measure against the
         // whole transaction's calldata) or by the validator's own bound check, whichever reads first: both are
         // the same refusal of malformed input, so they form one class here.
