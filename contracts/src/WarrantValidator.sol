@@ -640,7 +640,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint256 q = policies;
         assembly ("memory-safe") {
             if dataLength { selector := and(calldataload(data.offset), shl(224, 0xffffffff)) }
-            let wanted := shr(224, selector)
+            // A zero-selector policy means "empty calldata" (plain transfers): calldata that merely starts with four
+            // zero bytes gets a `wanted` no policy selector can equal (only ANY_SELECTOR matches it).
+            let wanted := or(shr(224, selector), shl(32, and(iszero(selector), gt(dataLength, 0))))
             for { let p := 0 } lt(p, policyCount) { p := add(p, 1) } {
                 let w := mload(q)
                 let flags := byte(24, w)

@@ -111,6 +111,23 @@ contract WarrantValidatorTest is WarrantFixture {
         vm.assertEq(spent, 1 ether, "value debited");
     }
 
+    /// @dev A plain-transfer policy (selector 0) matches empty calldata only, not calldata that starts with four
+    /// zero bytes (a function whose selector happens to be 0x00000000, or arguments dressed as one).
+    function test_zeroSelectorPolicyMatchesOnlyEmptyCalldata() public {
+        WarrantValidator.Session memory s = _session(_policy(recipient, bytes4(0), 1 ether));
+        s.scope.maxValueTotal = 1 ether;
+        _enableStatic(proxy, ownerPk, s);
+        bytes memory zeroSelector = abi.encodePacked(bytes4(0), uint256(42));
+        bytes memory inner =
+            _useRefused(proxy, s, _execSingle(recipient, 0, zeroSelector), WarrantErrors.CallNotPermitted.selector);
+        vm.assertEq(
+            inner,
+            abi.encodeWithSelector(WarrantErrors.CallNotPermitted.selector, 0, recipient, bytes4(0)),
+            "refused by name"
+        );
+        _useOk(proxy, s, _execSingle(recipient, 1, ""));
+    }
+
     function test_debitStaysWhenExecutionReverts() public {
         WarrantValidator.Session memory s = _session(_transferPolicy(5000e18));
         s.scope.maxUses = 10; // uses are counted for sessions with a cap

@@ -352,9 +352,11 @@ fn check_call(
         return Err(Denial::CalldataTooShort { index });
     }
     let selector = FixedBytes::<4>::from_slice(call.data.get(..4).unwrap_or(&[0; 4]));
+    // A zero-selector policy means empty calldata (plain transfers), not calldata starting with four zero bytes.
+    let zero_selector_call = selector == FixedBytes::ZERO && !call.data.is_empty();
     let Some(policy) = policies.iter().find(|p| {
         (p.flags & ANY_TARGET != 0 || p.target == target)
-            && (p.flags & ANY_SELECTOR != 0 || p.selector == selector)
+            && (p.flags & ANY_SELECTOR != 0 || (p.selector == selector && !zero_selector_call))
     }) else {
         return Err(Denial::CallNotPermitted { index, target, selector });
     };
