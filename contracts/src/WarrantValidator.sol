@@ -51,7 +51,18 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         ArgCondition[] conditions;
     }
 
-    /// @dev What a session may do. See `docs/grant-format.md` for the meaning of each zero value.
+    /**
+     * @dev A spend limit on one asset: `token` is an ERC-20 contract, or address 0 for native value. Caps are per
+     * period (needs `Scope.period`) and over the session's life; `type(uint128).max` means no cap, 0 means nothing.
+     * A finite cap must fit 112 bits. See `docs/spend-limits.md`.
+     */
+    struct SpendLimit {
+        address token;
+        uint128 perPeriod;
+        uint128 lifetime;
+    }
+
+    /// @dev What a session may do. See `docs/grant-format.md` and `docs/spend-limits.md` for each zero value.
     struct Scope {
         uint48 validAfter;
         uint48 validUntil;
@@ -61,6 +72,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint128 maxGasLimit;
         uint128 maxFeePerGas;
         CallPolicy[] calls;
+        uint32 period;
+        uint48 periodStart;
+        uint32 maxUsesPerPeriod;
+        SpendLimit[] limits;
     }
 
     /// @dev A session key and its scope; `salt` tells apart sessions of one key with the same scope.
@@ -82,6 +97,15 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint8 status;
         uint32 uses;
         uint128 valueSpent;
+        uint32 periodIndex;
+        uint32 usesInPeriod;
+    }
+
+    /// @dev What one spend limit has counted, packed in one slot. `periodSpent` belongs to period `periodIndex`.
+    struct SpendCounter {
+        uint32 periodIndex;
+        uint112 periodSpent;
+        uint112 lifetimeSpent;
     }
 
     /// @dev Policy flag: the policy matches any target.
@@ -123,6 +147,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /// @dev EntryPoint v0.8; a session may never call it (deposits, nonces, stake belong to the owner).
     address public constant ENTRY_POINT = 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108;
 
+    /// @dev Uniswap's Permit2, the same address on every chain: it moves tokens the account approved to it.
+    address public constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
+
+    /// @dev A cap of this value means "no cap".
+    uint128 public constant NO_CAP = type(uint128).max;
+
     bytes32 private constant _ARG_CONDITION_TYPE =
         keccak256("ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)");
 
@@ -133,9 +163,11 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     bytes32 private constant _SCOPE_TYPE = keccak256(
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
         "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _SESSION_TYPE = keccak256(
@@ -143,7 +175,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _GRANT_TYPE = keccak256(
@@ -151,12 +185,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
         "Session(address signer,bytes32 salt,Scope scope)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
+
+    bytes32 private constant _SPEND_LIMIT_TYPE = keccak256("SpendLimit(address token,uint128 perPeriod,uint128 lifetime)");
 
     mapping(address account => uint256) private _epochs;
     mapping(bytes32 stateKey => mapping(address account => SessionState)) private _states;
+    mapping(bytes32 limitKey => mapping(address account => SpendCounter)) private _spendCounters;
 
     /// @dev Emitted when session `id` is enabled for `account` (statically or by a grant).
     event SessionEnabled(address indexed account, bytes32 indexed id, address indexed signer);
@@ -263,7 +302,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             return ERC4337Utils.SIG_VALIDATION_FAILED;
         }
 
-        _checkAndDebit(state, session.scope, userOp, account);
+        (uint48 periodAfter, uint48 periodUntil) = _checkAndDebit(state, session.scope, userOp, account, id, currentEpoch);
 
         // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
         // above still run with a dummy signature, which keeps gas estimation faithful.
@@ -271,8 +310,11 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         bool sigOk = sessionSignature.length == 65 && err == ECDSA.RecoverError.NoError && recovered != address(0)
             && recovered == session.signer;
         return _intersectValidationData(
-            ERC4337Utils.packValidationData(sigOk, 0, 0),
-            ERC4337Utils.packValidationData(true, session.scope.validAfter, session.scope.validUntil)
+            _intersectValidationData(
+                ERC4337Utils.packValidationData(sigOk, 0, 0),
+                ERC4337Utils.packValidationData(true, session.scope.validAfter, session.scope.validUntil)
+            ),
+            ERC4337Utils.packValidationData(true, periodAfter, periodUntil)
         );
     }
 
@@ -313,6 +355,26 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         return (state.status, state.uses, state.valueSpent);
     }
 
+    /// @dev Period counters of session `id` for `account` in its current epoch: the last period an operation named
+    /// and the operations counted in it.
+    function periodState(address account, bytes32 id) external view returns (uint32 periodIndex, uint32 usesInPeriod) {
+        SessionState storage state = _stateOf(account, id, _epochs[account]);
+        return (state.periodIndex, state.usesInPeriod);
+    }
+
+    /**
+     * @dev Counters of spend limit `limitIndex` of session `id` for `account` in its current epoch. `periodSpent`
+     * belongs to period `periodIndex`; a later period starts from zero.
+     */
+    function spendState(address account, bytes32 id, uint256 limitIndex)
+        external
+        view
+        returns (uint32 periodIndex, uint112 periodSpent, uint112 lifetimeSpent)
+    {
+        SpendCounter storage c = _spendCounters[_limitKey(id, _epochs[account], limitIndex)][account];
+        return (c.periodIndex, c.periodSpent, c.lifetimeSpent);
+    }
+
     /// @dev Current epoch of `account`; a grant must name it.
     function epochOf(address account) external view returns (uint256) {
         return _epochs[account];
@@ -329,12 +391,15 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     // ---------------------------------------------------------------- internal: checks
 
+    /// @dev Runs every check of the scope and debits the session; returns the period window (0, 0 without one).
     function _checkAndDebit(
         SessionState storage state,
         Scope memory scope,
         PackedUserOperation calldata userOp,
-        address account
-    ) private {
+        address account,
+        bytes32 id,
+        uint256 epoch
+    ) private returns (uint48 periodAfter, uint48 periodUntil) {
         SessionState memory current = state;
         if (scope.maxUses != 0 && current.uses >= scope.maxUses) {
             revert WarrantErrors.UsesExhausted(current.uses, scope.maxUses);
@@ -344,15 +409,199 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
         _checkGas(scope, userOp);
 
-        uint256 valueTotal = _checkCalls(scope.calls, userOp.callData, account);
+        // One amount per spend limit, summed over the calls (native value is added by {_debitSpend}).
+        uint256[] memory amounts = new uint256[](scope.limits.length);
+        uint256 valueTotal = _checkCalls(scope, amounts, userOp.callData, account);
 
         uint256 spent = uint256(current.valueSpent) + valueTotal;
         if (spent > scope.maxValueTotal) revert WarrantErrors.SessionValueExceeded(spent, scope.maxValueTotal);
         if (spent > type(uint128).max) revert WarrantErrors.SessionValueExceeded(spent, type(uint128).max);
 
         // Debited in validation: every op of a bundle is validated before any executes.
-        state.uses = current.uses + 1;
-        state.valueSpent = uint128(spent);
+        current.uses += 1;
+        current.valueSpent = uint128(spent);
+        if (scope.period != 0 || scope.limits.length != 0 || scope.maxUsesPerPeriod != 0) {
+            (periodAfter, periodUntil) =
+                _debitSpend(current, scope, uint32(userOp.nonce >> 64), amounts, valueTotal, account, id, epoch);
+        }
+        state.uses = current.uses;
+        state.valueSpent = current.valueSpent;
+        if (scope.period != 0) {
+            state.periodIndex = current.periodIndex;
+            state.usesInPeriod = current.usesInPeriod;
+        }
+    }
+
+    // ---------------------------------------------------------------- internal: spend limits and periods
+
+    /**
+     * @dev Checks and debits the period rules and spend limits of an operation that names period `k` (the low 32
+     * bits of its nonce key). Updates `current` (the caller stores it) and the spend counters; returns the window
+     * that pins the operation to its period. The order of the checks is mirrored by the Rust evaluator.
+     */
+    function _debitSpend(
+        SessionState memory current,
+        Scope memory scope,
+        uint32 k,
+        uint256[] memory amounts,
+        uint256 valueTotal,
+        address account,
+        bytes32 id,
+        uint256 epoch
+    ) private returns (uint48 periodAfter, uint48 periodUntil) {
+        uint256 period = scope.period;
+        SpendLimit[] memory limits = scope.limits;
+        if (period == 0 && scope.maxUsesPerPeriod != 0) revert WarrantErrors.PeriodRequired();
+        for (uint256 i = 0; i < limits.length; ++i) {
+            if (
+                !_capFits(limits[i].perPeriod) || !_capFits(limits[i].lifetime)
+                    || (period == 0 && limits[i].perPeriod != NO_CAP)
+            ) revert WarrantErrors.InvalidSpendLimit(i);
+        }
+
+        if (period != 0) {
+            // Computed in 256 bits: k and period are 32-bit, periodStart 48-bit, so nothing wraps.
+            uint256 start = uint256(scope.periodStart) + uint256(k) * period;
+            uint256 end = start + period;
+            // validUntil = end - 1 must fit 48 bits and must not be 0 (which the EntryPoint reads as "forever").
+            if (end > type(uint48).max || end < 2) revert WarrantErrors.PeriodOutOfRange(k);
+            // The EntryPoint refuses `timestamp <= validAfter` and `timestamp > validUntil`: valid in [start, end).
+            periodAfter = start == 0 ? 0 : uint48(start - 1);
+            periodUntil = uint48(end - 1);
+
+            if (k < current.periodIndex) revert WarrantErrors.PeriodStale(k, current.periodIndex);
+            uint32 usesInPeriod = k > current.periodIndex ? 0 : current.usesInPeriod;
+            if (scope.maxUsesPerPeriod != 0 && usesInPeriod >= scope.maxUsesPerPeriod) {
+                revert WarrantErrors.PeriodUsesExhausted(k, usesInPeriod, scope.maxUsesPerPeriod);
+            }
+            current.periodIndex = k;
+            current.usesInPeriod = usesInPeriod + 1; // <= uses, which is below 2^32 - 1
+        }
+
+        // Native value goes to the first native limit, as token amounts go to the first limit of their token.
+        for (uint256 i = 0; i < limits.length; ++i) {
+            if (limits[i].token == address(0)) {
+                amounts[i] = valueTotal;
+                break;
+            }
+        }
+
+        for (uint256 i = 0; i < limits.length; ++i) {
+            uint256 amount = amounts[i];
+            if (amount == 0) continue;
+            SpendLimit memory limit = limits[i];
+            SpendCounter storage counter = _spendCounters[_limitKey(id, epoch, i)][account];
+            SpendCounter memory c = counter;
+            uint256 periodSpent;
+            if (period != 0) {
+                periodSpent = _satAdd(c.periodIndex == k ? c.periodSpent : 0, amount);
+                uint256 periodCap = _effectiveCap(limit.perPeriod);
+                if (periodSpent > periodCap) {
+                    revert WarrantErrors.PeriodSpendLimitExceeded(limit.token, k, periodSpent, periodCap);
+                }
+            }
+            uint256 lifetimeSpent = _satAdd(c.lifetimeSpent, amount);
+            uint256 lifetimeCap = _effectiveCap(limit.lifetime);
+            if (lifetimeSpent > lifetimeCap) {
+                revert WarrantErrors.SpendLimitExceeded(limit.token, lifetimeSpent, lifetimeCap);
+            }
+            // Both fit 112 bits: they are at most their caps.
+            counter.periodIndex = period != 0 ? k : 0;
+            counter.periodSpent = uint112(periodSpent);
+            counter.lifetimeSpent = uint112(lifetimeSpent);
+        }
+    }
+
+    /**
+     * @dev Adds what call `index` moves of a limited asset to `amounts` (see the table in `docs/spend-limits.md`).
+     * A call to a limited token (or to Permit2 while any token is limited) that could move it by a route this
+     * table does not count is refused.
+     */
+    function _accountTokenCall(
+        SpendLimit[] memory limits,
+        uint256[] memory amounts,
+        uint256 index,
+        address target,
+        bytes calldata data,
+        address account
+    ) private pure {
+        uint256 n = limits.length;
+        if (n == 0) return;
+        bytes4 selector = bytes4(data); // zero for empty calldata
+        uint256 limitIndex = _limitOf(limits, target);
+        if (limitIndex < n) {
+            uint256 amount;
+            if (selector == 0xa9059cbb || selector == 0x095ea7b3 || selector == 0x39509351) {
+                // transfer(to, amount), approve(spender, amount) at its full amount, increaseAllowance(spender, added)
+                if (data.length < 68) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                amount = _word(data, 1);
+            } else if (selector == 0x23b872dd || selector == 0xd505accf) {
+                // transferFrom(from, to, amount) and EIP-2612 permit(owner, spender, value, ...): only the account's
+                if (data.length < 100) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                if (address(uint160(_word(data, 0))) == account) amount = _word(data, 2);
+            } else if (selector != 0xa457c2d7) {
+                // Anything but decreaseAllowance might move the token by a route not counted here.
+                revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+            }
+            amounts[limitIndex] = _satAdd(amounts[limitIndex], amount);
+        } else if (target == PERMIT2 && _anyTokenLimit(limits)) {
+            if (selector == 0x87517c45) {
+                // approve(token, spender, uint160 amount, uint48 expiration)
+                if (data.length < 132) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                limitIndex = _limitOf(limits, address(uint160(_word(data, 0))));
+                if (limitIndex < n) amounts[limitIndex] = _satAdd(amounts[limitIndex], _word(data, 2));
+            } else if (selector == 0x36c78516) {
+                // transferFrom(from, to, uint160 amount, token)
+                if (data.length < 132) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                limitIndex = _limitOf(limits, address(uint160(_word(data, 3))));
+                if (limitIndex < n && address(uint160(_word(data, 0))) == account) {
+                    amounts[limitIndex] = _satAdd(amounts[limitIndex], _word(data, 2));
+                }
+            } else {
+                // Permits, batch transfers, lockdown...: routes the counters would not see.
+                revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+            }
+        }
+    }
+
+    /// @dev Index of the first limit on `token` (an ERC-20: address 0 is never a call target), or `limits.length`.
+    function _limitOf(SpendLimit[] memory limits, address token) private pure returns (uint256 i) {
+        for (; i < limits.length; ++i) {
+            if (limits[i].token == token) return i;
+        }
+    }
+
+    function _anyTokenLimit(SpendLimit[] memory limits) private pure returns (bool) {
+        for (uint256 i = 0; i < limits.length; ++i) {
+            if (limits[i].token != address(0)) return true;
+        }
+        return false;
+    }
+
+    /// @dev Argument word `i` (after the selector); the caller checked the length.
+    function _word(bytes calldata data, uint256 i) private pure returns (uint256) {
+        return uint256(bytes32(data[4 + 32 * i:36 + 32 * i]));
+    }
+
+    function _satAdd(uint256 a, uint256 b) private pure returns (uint256) {
+        unchecked {
+            uint256 c = a + b;
+            return c < a ? type(uint256).max : c;
+        }
+    }
+
+    /// @dev A cap is either {NO_CAP} or fits the 112-bit counters.
+    function _capFits(uint128 cap) private pure returns (bool) {
+        return cap == NO_CAP || cap <= type(uint112).max;
+    }
+
+    /// @dev "No cap" still stops at the counter's width rather than wrap around.
+    function _effectiveCap(uint128 cap) private pure returns (uint256) {
+        return cap == NO_CAP ? type(uint112).max : cap;
+    }
+
+    function _limitKey(bytes32 id, uint256 epoch, uint256 i) private pure returns (bytes32) {
+        return keccak256(abi.encode(id, epoch, i));
     }
 
     function _checkGas(Scope memory scope, PackedUserOperation calldata userOp) private pure {
@@ -377,11 +626,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     }
 
     /// @dev Checks the account call and every inner call; returns the native value they send in total.
-    function _checkCalls(CallPolicy[] memory policies, bytes calldata callData, address account)
+    function _checkCalls(Scope memory scope, uint256[] memory amounts, bytes calldata callData, address account)
         private
         view
         returns (uint256 valueTotal)
     {
+        CallPolicy[] memory policies = scope.calls;
         // Only `execute(bytes32,bytes)`: `executeUserOp`, `installModule` and every other entry are refused.
         bytes4 selector = bytes4(callData);
         if (callData.length < 4 || selector != EXECUTE_SELECTOR) {
@@ -403,6 +653,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             if (executionCalldata.length < 52) revert WarrantErrors.MalformedCalldata();
             (address target, uint256 value, bytes calldata data) = ERC7579Utils.decodeSingle(executionCalldata);
             _checkCall(policies, 0, target, value, data, account);
+            _accountTokenCall(scope.limits, amounts, 0, target, data, account);
             return value;
         } else if (mode == bytes32(bytes1(0x01))) {
             // Batch, revert on failure. Decoded with the account's own decoder.
@@ -423,6 +674,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 // Everything read must lie inside the execution calldata, as it does for the account.
                 if (dataEnd > end) revert WarrantErrors.MalformedCalldata();
                 _checkCall(policies, i, execution.target, execution.value, data, account);
+                _accountTokenCall(scope.limits, amounts, i, execution.target, data, account);
                 valueTotal += execution.value;
             }
         } else {
@@ -600,9 +852,21 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 s.paymaster,
                 s.maxGasLimit,
                 s.maxFeePerGas,
-                keccak256(abi.encodePacked(hashes))
+                keccak256(abi.encodePacked(hashes)),
+                s.period,
+                s.periodStart,
+                s.maxUsesPerPeriod,
+                _hashSpendLimits(s.limits)
             )
         );
+    }
+
+    function _hashSpendLimits(SpendLimit[] memory limits) private pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](limits.length);
+        for (uint256 i = 0; i < hashes.length; ++i) {
+            hashes[i] = keccak256(abi.encode(_SPEND_LIMIT_TYPE, limits[i].token, limits[i].perPeriod, limits[i].lifetime));
+        }
+        return keccak256(abi.encodePacked(hashes));
     }
 
     function _hashSession(Session memory s) private pure returns (bytes32) {
