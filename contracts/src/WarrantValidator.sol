@@ -164,8 +164,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     bytes32 private constant _SCOPE_TYPE = keccak256(
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
-        "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
@@ -176,8 +175,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
-        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _GRANT_TYPE = keccak256(
@@ -186,12 +184,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
-        "Session(address signer,bytes32 salt,Scope scope)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "Session(address signer,bytes32 salt,Scope scope)"
         "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
-    bytes32 private constant _SPEND_LIMIT_TYPE = keccak256("SpendLimit(address token,uint128 perPeriod,uint128 lifetime)");
+    bytes32 private constant _SPEND_LIMIT_TYPE =
+        keccak256("SpendLimit(address token,uint128 perPeriod,uint128 lifetime)");
 
     mapping(address account => uint256) private _epochs;
     mapping(bytes32 stateKey => mapping(address account => SessionState)) private _states;
@@ -302,7 +300,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             return ERC4337Utils.SIG_VALIDATION_FAILED;
         }
 
-        (uint48 periodAfter, uint48 periodUntil) = _checkAndDebit(state, session.scope, userOp, account, id, currentEpoch);
+        (uint48 periodAfter, uint48 periodUntil) =
+            _checkAndDebit(state, session.scope, userOp, account, id, currentEpoch);
 
         // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
         // above still run with a dummy signature, which keeps gas estimation faithful.
@@ -864,7 +863,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     function _hashSpendLimits(SpendLimit[] memory limits) private pure returns (bytes32) {
         bytes32[] memory hashes = new bytes32[](limits.length);
         for (uint256 i = 0; i < hashes.length; ++i) {
-            hashes[i] = keccak256(abi.encode(_SPEND_LIMIT_TYPE, limits[i].token, limits[i].perPeriod, limits[i].lifetime));
+            hashes[i] =
+                keccak256(abi.encode(_SPEND_LIMIT_TYPE, limits[i].token, limits[i].perPeriod, limits[i].lifetime));
         }
         return keccak256(abi.encodePacked(hashes));
     }

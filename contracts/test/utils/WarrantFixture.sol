@@ -291,8 +291,7 @@ abstract contract WarrantFixture is WarrantTest {
         "Grant(address account,uint64 epoch,Session session)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
-        "Session(address signer,bytes32 salt,Scope scope)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "Session(address signer,bytes32 salt,Scope scope)"
         "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)";
 
     /**
