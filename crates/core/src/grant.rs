@@ -24,8 +24,17 @@ sol! {
         ArgCondition[] conditions;
     }
 
-    /// What a session may do.
+    /// A spend limit on one asset (`token` an ERC-20, or address 0 for native value): a cap per period and a cap
+    /// over the session's life; `u128::MAX` ([`NO_CAP`]) means no cap, 0 means nothing. See `docs/spend-limits.md`.
     #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+    struct SpendLimit {
+        address token;
+        uint128 perPeriod;
+        uint128 lifetime;
+    }
+
+    /// What a session may do (`Default`: no window, no calls, no value, no limits).
+    #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
     struct Scope {
         uint48 validAfter;
         uint48 validUntil;
@@ -35,6 +44,10 @@ sol! {
         uint128 maxGasLimit;
         uint128 maxFeePerGas;
         CallPolicy[] calls;
+        uint32 period;
+        uint48 periodStart;
+        uint32 maxUsesPerPeriod;
+        SpendLimit[] limits;
     }
 
     /// A session key and its scope.
@@ -65,6 +78,10 @@ sol! {
         function scopeHash(Scope calldata scope) external pure returns (bytes32);
         function sessionState(address account, bytes32 id) external view
             returns (uint8 status, uint32 uses, uint128 valueSpent);
+        function periodState(address account, bytes32 id) external view
+            returns (uint32 periodIndex, uint32 usesInPeriod);
+        function spendState(address account, bytes32 id, uint256 limitIndex) external view
+            returns (uint32 periodIndex, uint112 periodSpent, uint112 lifetimeSpent);
         function epochOf(address account) external view returns (uint256);
         function evaluateCondition(bytes calldata callData, ArgCondition calldata condition) external pure
             returns (uint8);
@@ -94,6 +111,14 @@ sol! {
         error GrantAccountMismatch(address grantAccount, address account);
         error GrantEpochStale(uint64 grantEpoch, uint256 currentEpoch);
         error InvalidOwnerSignature();
+        error SpendLimitExceeded(address token, uint256 spent, uint256 cap);
+        error PeriodSpendLimitExceeded(address token, uint32 period, uint256 spent, uint256 cap);
+        error PeriodUsesExhausted(uint32 period, uint32 uses, uint32 max);
+        error PeriodStale(uint32 period, uint32 current);
+        error PeriodOutOfRange(uint32 period);
+        error TokenCallNotAccounted(uint256 index, address token, bytes4 selector);
+        error InvalidSpendLimit(uint256 limitIndex);
+        error PeriodRequired();
     }
 }
 
@@ -101,6 +126,13 @@ sol! {
 pub const ANY_TARGET: u8 = 0x01;
 /// Policy flag: the policy matches any selector.
 pub const ANY_SELECTOR: u8 = 0x02;
+
+/// A spend cap of this value means "no cap" (`type(uint128).max`).
+pub const NO_CAP: u128 = u128::MAX;
+
+/// Uniswap's Permit2 (the same address on every chain): calls to it are counted or refused while any ERC-20 is
+/// limited.
+pub const PERMIT2: Address = alloy_primitives::address!("0x000000000022D473030F116dDEE9F6B43aC78BA3");
 
 /// Signature mode byte: a session already enabled.
 pub const MODE_USE: u8 = 0x00;
@@ -170,6 +202,13 @@ impl Grant {
         out.extend_from_slice(&(descr.len() as u16).to_be_bytes());
         out.into()
     }
+}
+
+/// The nonce key a session operation uses: the module's address (which the account reads to pick the validator)
+/// followed by the period index `period` the operation commits to (ignored by scopes without a period).
+pub fn session_nonce_key(module: Address, period: u32) -> alloy_primitives::aliases::U192 {
+    (alloy_primitives::aliases::U192::from_be_slice(module.as_slice()) << 32)
+        | alloy_primitives::aliases::U192::from(period)
 }
 
 /// The module signature of a USE operation: `0x00 ‖ abi.encode(session, sessionSignature)`.
