@@ -65,4 +65,6 @@ library WarrantErrors {
     error InvalidSpendLimit(uint256 limitIndex);
     /// @dev The scope limits uses per period but sets no period.
     error PeriodRequired();
+    /// @dev The USE signature does not hold the length word and the session bytes it announces.
+    error MalformedSessionSignature();
 }

@@ -190,24 +190,46 @@ contract SpendLimitsTest is WarrantFixture {
         vm.assertEq(usesInPeriod, 1, "uses in period");
     }
 
+    /// @dev Ill-formed spend rules can't be enabled, statically or by a grant (validation then never checks them).
+    function _enableRefused(WarrantValidator.Session memory s, bytes memory err) internal {
+        vm.prank(proxy);
+        vm.expectRevert(err);
+        validator.enableSession(s);
+        WarrantValidator.Grant memory g = _grant(proxy, s);
+        PackedUserOperation memory op = _op(proxy, _validatorKey(), _transfer(recipient, 1));
+        _signEnable(op, g, _ownerGrantSig(proxy, ownerPk, g), sessionPk);
+        bytes memory inner = _expectAA23(op, bytes4(err));
+        vm.assertEq(inner, err, "ENABLE refused with the same error");
+    }
+
     function test_usesPerPeriodNeedsAPeriod() public {
         WarrantValidator.Session memory s = _limitedSession(_limit(address(token), NO_CAP, NO_CAP));
         s.scope.period = 0;
         s.scope.maxUsesPerPeriod = 2;
+        _enableRefused(s, abi.encodeWithSelector(WarrantErrors.PeriodRequired.selector));
+        s.scope.period = PERIOD;
         _enableStatic(proxy, ownerPk, s);
-        _refused(s, _transfer(recipient, 1), WarrantErrors.PeriodRequired.selector);
     }
 
     function test_invalidSpendLimit() public {
         // A finite cap must fit the 112-bit counters.
-        WarrantValidator.Session memory s = _enabled(_limit(address(token), uint128(type(uint112).max) + 1, NO_CAP));
-        bytes memory inner = _refused(s, _transfer(recipient, 1), WarrantErrors.InvalidSpendLimit.selector);
-        vm.assertEq(inner, abi.encodeWithSelector(WarrantErrors.InvalidSpendLimit.selector, 0), "data");
+        bytes memory invalid0 = abi.encodeWithSelector(WarrantErrors.InvalidSpendLimit.selector, 0);
+        _enableRefused(_limitedSession(_limit(address(token), uint128(type(uint112).max) + 1, NO_CAP)), invalid0);
+        _enableRefused(_limitedSession(_limit(address(token), NO_CAP, uint128(type(uint112).max) + 1)), invalid0);
+        _enabled(_limit(address(token), type(uint112).max, type(uint112).max));
         // A per-period cap needs a period.
         WarrantValidator.Session memory noPeriod = _limitedSession(_limit(address(token), 5, NO_CAP));
         noPeriod.scope.period = 0;
-        _enableStatic(proxy, ownerPk, noPeriod);
-        _refused(noPeriod, _transfer(recipient, 1), WarrantErrors.InvalidSpendLimit.selector);
+        _enableRefused(noPeriod, invalid0);
+        // At most 127 limits: their counters sit within 128 slots of the session's state (ERC-7562).
+        WarrantValidator.Session memory many = _limitedSession(_limit(address(token), 5, NO_CAP));
+        many.scope.limits = new WarrantValidator.SpendLimit[](128);
+        for (uint256 i = 0; i < 128; ++i) {
+            many.scope.limits[i] = _limit(address(uint160(0x1000 + i)), 5, NO_CAP);
+        }
+        vm.prank(proxy);
+        vm.expectRevert(abi.encodeWithSelector(WarrantErrors.InvalidSpendLimit.selector, 127));
+        validator.enableSession(many);
         // Lifetime-only limits work without a period, and the nonce key suffix is then ignored.
         WarrantValidator.Session memory lifetimeOnly = _limitedSession(_limit(address(token), NO_CAP, 5));
         lifetimeOnly.scope.period = 0;

@@ -29,8 +29,8 @@ contract SpendHandler {
     uint32 internal immutable period;
     address payable internal constant BENEFICIARY = payable(address(0xFEE));
 
-    // The session's ABI tuple encoding, kept as bytes: encoding the nested struct inline is too deep for the stack.
-    bytes internal sessionTuple;
+    // The session bytes a USE operation carries (`validator.sessionBytes(session)`).
+    bytes internal sessionBytes;
 
     /// @dev What left the account in each period: tokens (received or newly allowed) and native value.
     mapping(uint256 period => uint256) public tokenOut;
@@ -60,12 +60,7 @@ contract SpendHandler {
         sessionPk = sessionPk_;
         periodStart = session_.scope.periodStart;
         period = session_.scope.period;
-        bytes memory blob = abi.encode(session_); // 0x20 ‖ tuple
-        bytes memory tuple = new bytes(blob.length - 32);
-        for (uint256 i = 0; i < tuple.length; ++i) {
-            tuple[i] = blob[i + 32];
-        }
-        sessionTuple = tuple;
+        sessionBytes = validator_.sessionBytes(session_);
     }
 
     function periods() external view returns (uint256[] memory) {
@@ -157,11 +152,15 @@ contract SpendHandler {
 
     function _sign(PackedUserOperation memory op) internal view returns (PackedUserOperation memory) {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(sessionPk, ep.getUserOpHash(op));
-        // 0x00 ‖ abi.encode(session, signature), built from the stored tuple.
-        bytes memory tuple = sessionTuple;
-        op.signature = abi.encodePacked(
-            uint8(0), uint256(0x40), uint256(0x40 + tuple.length), tuple, uint256(65), r, s, v, bytes31(0)
-        );
+        // 0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ signature, w(x) = byte count then big-endian bytes.
+        bytes memory encoded = sessionBytes;
+        uint256 length = encoded.length;
+        bytes memory word;
+        while (length != 0) {
+            word = abi.encodePacked(uint8(length), word);
+            length >>= 8;
+        }
+        op.signature = abi.encodePacked(uint8(0), uint8(word.length), word, encoded, r, s, v);
         return op;
     }
 }

@@ -61,7 +61,9 @@ contract WarrantValidatorTest is WarrantFixture {
     // ------------------------------------------------------------ accepted flows
 
     function _staticFlow(address account, uint256 pk) internal {
-        WarrantValidator.Session memory s = _staticSession(account, pk, _transferPolicy(100e18));
+        WarrantValidator.Session memory s = _session(_transferPolicy(100e18));
+        s.scope.maxUses = 10; // uses are counted for sessions with a cap
+        _enableStatic(account, pk, s);
         vm.assertEq(_status(account, s), 1, "enabled");
         _useOk(account, s, _transfer(recipient, 10e18));
         _useOk(account, s, _transfer(recipient, 100e18));
@@ -79,6 +81,7 @@ contract WarrantValidatorTest is WarrantFixture {
 
     function _enableFlow(address account, uint256 pk) internal {
         WarrantValidator.Session memory s = _session(_transferPolicy(100e18));
+        s.scope.maxUses = 10; // uses are counted for sessions with a cap
         vm.assertEq(_status(account, s), 0, "not enabled yet");
         _handle(_enableOp(account, pk, s, _transfer(recipient, 3e18)));
         vm.assertEq(_status(account, s), 1, "enabled by grant");
@@ -109,7 +112,9 @@ contract WarrantValidatorTest is WarrantFixture {
     }
 
     function test_debitStaysWhenExecutionReverts() public {
-        WarrantValidator.Session memory s = _staticSession(proxy, ownerPk, _transferPolicy(5000e18));
+        WarrantValidator.Session memory s = _session(_transferPolicy(5000e18));
+        s.scope.maxUses = 10; // uses are counted for sessions with a cap
+        _enableStatic(proxy, ownerPk, s);
         // The account holds 1000e18: the transfer passes the policy but reverts in execution.
         _useOk(proxy, s, _transfer(recipient, 2000e18));
         vm.assertEq(token.balanceOf(recipient), 0, "nothing moved");

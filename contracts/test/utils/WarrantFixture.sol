@@ -146,12 +146,24 @@ abstract contract WarrantFixture is WarrantTest {
         _signUse(op, session, sessionPk);
     }
 
+    /// @dev USE signature: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`.
     function _signUse(PackedUserOperation memory op, WarrantValidator.Session memory session, uint256 pk)
         internal
         view
     {
         op.signature = "";
-        op.signature = abi.encodePacked(uint8(0), abi.encode(session, _sessionSig(op, pk)));
+        op.signature = _useSignature(validator.sessionBytes(session), _sessionSig(op, pk));
+    }
+
+    /// @dev `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`, `w(x)` = byte count, then big-endian bytes.
+    function _useSignature(bytes memory encoded, bytes memory sessionSignature) internal pure returns (bytes memory) {
+        uint256 length = encoded.length;
+        bytes memory word;
+        while (length != 0) {
+            word = abi.encodePacked(uint8(length), word);
+            length >>= 8;
+        }
+        return abi.encodePacked(uint8(0), uint8(word.length), word, encoded, sessionSignature);
     }
 
     function _signEnable(

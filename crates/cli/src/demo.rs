@@ -324,7 +324,7 @@ impl Demo {
             account,
             self.validator,
         )
-        .and_then(|debit| policy::check_op_time(&session.scope, &debit, now)))
+        .and_then(|debit| policy::check_op_time(&debit, now)))
     }
 
     /// Runs a session step: pre-flight first, then the chain (sent anyway, to show it refuses on its own), and

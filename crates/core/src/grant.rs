@@ -1,7 +1,9 @@
-//! Grants and scopes: the Rust mirror of `WarrantValidator`'s structs, their EIP-712 hashes, session ids, and
-//! the signatures a session operation carries (USE and ENABLE modes). See `docs/grant-format.md`.
+//! Grants and scopes: the Rust mirror of `WarrantValidator`'s structs, their EIP-712 hashes, the compact
+//! session bytes, session ids, and the signatures a session operation carries (USE and ENABLE modes). The owner
+//! signs the EIP-712 [`Grant`]; on chain a session is named by its session bytes ([`Session::session_bytes`]),
+//! which a USE operation carries and its id hashes. See `docs/gas.md` for why and for the layout.
 
-use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain, sol};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +78,7 @@ sol! {
         function grantDigest(Grant calldata grant) external view returns (bytes32);
         function grantHash(Grant calldata grant) external pure returns (bytes32);
         function scopeHash(Scope calldata scope) external pure returns (bytes32);
+        function sessionBytes(Session calldata session) external pure returns (bytes memory);
         function sessionState(address account, bytes32 id) external view
             returns (uint8 status, uint32 uses, uint128 valueSpent);
         function periodState(address account, bytes32 id) external view
@@ -119,6 +122,7 @@ sol! {
         error TokenCallNotAccounted(uint256 index, address token, bytes4 selector);
         error InvalidSpendLimit(uint256 limitIndex);
         error PeriodRequired();
+        error MalformedSessionSignature();
     }
 }
 
@@ -149,10 +153,131 @@ pub fn account_domain(account: Address, chain_id: u64) -> Eip712Domain {
     eip712_domain! { name: "WarrantAccount", version: "1", chain_id: chain_id, verifying_contract: account, }
 }
 
+/// Bits of the limits byte of session bytes: which optional scope fields follow (exactly those not zero).
+pub mod limits {
+    /// `validAfter` (6 bytes) follows.
+    pub const VALID_AFTER: u8 = 0x01;
+    /// `validUntil` (6 bytes) follows.
+    pub const VALID_UNTIL: u8 = 0x02;
+    /// `maxUses` (4 bytes) follows.
+    pub const USES: u8 = 0x04;
+    /// `maxValueTotal` (a `w` word) follows.
+    pub const VALUE: u8 = 0x08;
+    /// `paymaster` (20 bytes) follows.
+    pub const PAYMASTER: u8 = 0x10;
+    /// `maxGasLimit` (16 bytes) follows.
+    pub const GAS: u8 = 0x20;
+    /// `maxFeePerGas` (16 bytes) follows.
+    pub const FEE: u8 = 0x40;
+    /// The spend section follows: `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(len(limits)) ‖
+    /// (token(20) ‖ perPeriod(16) ‖ lifetime(16))*` (present when any of these is not zero).
+    pub const SPEND: u8 = 0x80;
+}
+
+/// Appends `w(x)`: one byte `n`, then the `n` low bytes of `x` big-endian, `n` the fewest bytes that hold `x`.
+fn put_word(out: &mut Vec<u8>, x: &[u8; 32]) {
+    let skip = x.iter().take_while(|b| **b == 0).count();
+    out.push((32 - skip) as u8);
+    out.extend_from_slice(&x[skip..]);
+}
+
+fn put_count(out: &mut Vec<u8>, n: usize) {
+    put_word(out, &U256::from(n).to_be_bytes::<32>());
+}
+
+impl Scope {
+    /// Whether the session bytes carry a spend section: any of period, periodStart, maxUsesPerPeriod, limits set.
+    pub fn has_spend_section(&self) -> bool {
+        self.period != 0
+            || self.periodStart.to::<u64>() != 0
+            || self.maxUsesPerPeriod != 0
+            || !self.limits.is_empty()
+    }
+}
+
 impl Session {
-    /// The 32-byte session id: `keccak256(abi.encode(account, hashStruct(session)))`.
+    /// The session bytes, byte for byte what `WarrantValidator.sessionBytes` returns:
+    ///
+    /// `signer(20) ‖ limits(1) ‖ [validAfter(6)] ‖ [validUntil(6)] ‖ [maxUses(4)] ‖ [w(maxValueTotal)] ‖
+    /// [paymaster(20)] ‖ [maxGasLimit(16)] ‖ [maxFeePerGas(16)] ‖ [spend] ‖ w(len(calls)) ‖ policy* ‖ w(salt)`, a
+    /// field present exactly when not zero (bit `i` of `limits`, see [`limits`]; [`limits::SPEND`] for the spend
+    /// section); each policy `target(20) ‖
+    /// selector(4) ‖ flags(1) ‖ w(maxValue) ‖ w(len(conditions)) ‖ condition*`; each condition `condition(1) ‖
+    /// argIndex(2) ‖ w(len(values)) ‖ w(value)*`.
+    pub fn session_bytes(&self) -> Bytes {
+        let s = &self.scope;
+        let mut out = Vec::with_capacity(64 + 64 * s.calls.len());
+        out.extend_from_slice(self.signer.as_slice());
+        let valid_after = s.validAfter.to::<u64>();
+        let valid_until = s.validUntil.to::<u64>();
+        let present = [
+            (valid_after != 0, limits::VALID_AFTER),
+            (valid_until != 0, limits::VALID_UNTIL),
+            (s.maxUses != 0, limits::USES),
+            (s.maxValueTotal != U256::ZERO, limits::VALUE),
+            (s.paymaster != Address::ZERO, limits::PAYMASTER),
+            (s.maxGasLimit != 0, limits::GAS),
+            (s.maxFeePerGas != 0, limits::FEE),
+            (s.has_spend_section(), limits::SPEND),
+        ];
+        out.push(present.iter().filter(|(on, _)| *on).fold(0, |acc, (_, bit)| acc | bit));
+        // uint48: the 6 low bytes of the u64.
+        if valid_after != 0 {
+            out.extend_from_slice(&valid_after.to_be_bytes()[2..]);
+        }
+        if valid_until != 0 {
+            out.extend_from_slice(&valid_until.to_be_bytes()[2..]);
+        }
+        if s.maxUses != 0 {
+            out.extend_from_slice(&s.maxUses.to_be_bytes());
+        }
+        if s.maxValueTotal != U256::ZERO {
+            put_word(&mut out, &s.maxValueTotal.to_be_bytes::<32>());
+        }
+        if s.paymaster != Address::ZERO {
+            out.extend_from_slice(s.paymaster.as_slice());
+        }
+        if s.maxGasLimit != 0 {
+            out.extend_from_slice(&s.maxGasLimit.to_be_bytes());
+        }
+        if s.maxFeePerGas != 0 {
+            out.extend_from_slice(&s.maxFeePerGas.to_be_bytes());
+        }
+        if s.has_spend_section() {
+            out.extend_from_slice(&s.period.to_be_bytes());
+            out.extend_from_slice(&s.periodStart.to::<u64>().to_be_bytes()[2..]);
+            out.extend_from_slice(&s.maxUsesPerPeriod.to_be_bytes());
+            put_count(&mut out, s.limits.len());
+            for l in &s.limits {
+                out.extend_from_slice(l.token.as_slice());
+                out.extend_from_slice(&l.perPeriod.to_be_bytes());
+                out.extend_from_slice(&l.lifetime.to_be_bytes());
+            }
+        }
+        put_count(&mut out, s.calls.len());
+        for policy in &s.calls {
+            out.extend_from_slice(policy.target.as_slice());
+            out.extend_from_slice(policy.selector.as_slice());
+            out.push(policy.flags);
+            put_word(&mut out, &policy.maxValue.to_be_bytes::<32>());
+            put_count(&mut out, policy.conditions.len());
+            for c in &policy.conditions {
+                out.push(c.condition);
+                out.extend_from_slice(&c.argIndex.to_be_bytes());
+                put_count(&mut out, c.values.len());
+                for v in &c.values {
+                    put_word(&mut out, &v.0);
+                }
+            }
+        }
+        put_word(&mut out, &self.salt.0);
+        out.into()
+    }
+
+    /// The 32-byte session id: `keccak256(account ‖ sessionBytes)`, which binds the account, the signer, the
+    /// whole scope and the salt.
     pub fn id(&self, account: Address) -> B256 {
-        keccak256((account, self.eip712_hash_struct()).abi_encode())
+        keccak256([account.as_slice(), &self.session_bytes()].concat())
     }
 }
 
@@ -211,10 +336,16 @@ pub fn session_nonce_key(module: Address, period: u32) -> alloy_primitives::alia
         | alloy_primitives::aliases::U192::from(period)
 }
 
-/// The module signature of a USE operation: `0x00 ‖ abi.encode(session, sessionSignature)`.
+/// The module signature of a USE operation: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`
+/// (`w` as in [`Session::session_bytes`]). The module reads the session bytes in place and hashes them into the
+/// id, so a USE operation carries no ABI encoding and costs no EIP-712 hashing.
 pub fn use_signature(session: &Session, session_signature: &[u8]) -> Bytes {
-    let mut out = vec![MODE_USE];
-    out.extend_from_slice(&(session.clone(), Bytes::copy_from_slice(session_signature)).abi_encode_params());
+    let encoded = session.session_bytes();
+    let mut out = Vec::with_capacity(8 + encoded.len() + session_signature.len());
+    out.push(MODE_USE);
+    put_count(&mut out, encoded.len());
+    out.extend_from_slice(&encoded);
+    out.extend_from_slice(session_signature);
     out.into()
 }
 

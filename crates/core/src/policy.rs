@@ -80,7 +80,7 @@ pub struct SpendUsage {
 pub struct SessionUsage {
     /// Status in the current epoch.
     pub status: SessionStatus,
-    /// Operations validated so far.
+    /// Operations validated so far, counted only for a session with a `maxUses` cap (0 for an unlimited one).
     pub uses: u32,
     /// Native value debited so far, in wei.
     pub value_spent: u128,
@@ -665,23 +665,27 @@ pub fn check_calls_and_spend(
     Ok((total, amounts))
 }
 
-/// What an accepted operation will debit, and the window the validator returns for it.
+/// What an accepted operation will debit, and the window the validator returns for it. The validator writes the
+/// session's slot only when something there changes (a capped session, native value sent, a rate-limited
+/// session), and a spend limit's counter only when the operation moves some of its asset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Debit {
-    /// Uses after the operation.
+    /// Uses after the operation (unchanged for a session without a `maxUses` cap).
     pub uses: u32,
     /// Native value spent after the operation.
     pub value_spent: u128,
-    /// The session's period after the operation (unchanged without a period).
+    /// The session's period after the operation (kept only for a session with `maxUsesPerPeriod`).
     pub period_index: u32,
-    /// Operations counted in that period after the operation.
+    /// Operations counted in that period after the operation (only with `maxUsesPerPeriod`).
     pub uses_in_period: u32,
     /// Every spend limit's counters after the operation, in the scope's order.
     pub limits: Vec<SpendUsage>,
-    /// The period window's validAfter (0 without a period): the EntryPoint refuses `now <= valid_after`.
-    pub period_valid_after: u64,
-    /// The period window's validUntil (0 without a period): the EntryPoint refuses `now > valid_until`.
-    pub period_valid_until: u64,
+    /// The validAfter the validator returns: the scope's, intersected with the period's (0: none). The
+    /// EntryPoint refuses the operation while `now <= valid_after`.
+    pub valid_after: u64,
+    /// The validUntil the validator returns: the scope's, intersected with the period's (0: forever). The
+    /// EntryPoint refuses the operation once `now > valid_until`.
+    pub valid_until: u64,
 }
 
 impl Debit {
@@ -768,6 +772,29 @@ fn effective_cap(cap: u128) -> U256 {
     U256::from(if cap == NO_CAP { MAX_U112 } else { cap })
 }
 
+/// The rules `WarrantValidator` enforces on spend rules when a session is enabled (`enableSession`, a grant,
+/// `sessionId`, `sessionBytes` all refuse them): a per-period rule needs a period, caps fit the 112-bit counters,
+/// at most [`MAX_SPEND_LIMITS`] limits.
+pub fn check_spend_rules(scope: &Scope) -> Result<(), Denial> {
+    if scope.period == 0 && scope.maxUsesPerPeriod != 0 {
+        return Err(Denial::PeriodRequired);
+    }
+    for (limit_index, l) in scope.limits.iter().enumerate() {
+        if limit_index >= MAX_SPEND_LIMITS
+            || !cap_fits(l.perPeriod)
+            || !cap_fits(l.lifetime)
+            || (scope.period == 0 && l.perPeriod != NO_CAP)
+        {
+            return Err(Denial::InvalidSpendLimit { limit_index });
+        }
+    }
+    Ok(())
+}
+
+/// At most this many spend limits per session: their counters sit within 128 slots of the session's state
+/// (ERC-7562's associated storage).
+pub const MAX_SPEND_LIMITS: usize = 127;
+
 /// The period rules and spend limits, as `WarrantValidator._debitSpend`, in its order.
 fn debit_spend(
     scope: &Scope,
@@ -779,23 +806,18 @@ fn debit_spend(
 ) -> Result<(), Denial> {
     let period = scope.period;
     let limits = &scope.limits;
-    if period == 0 && scope.maxUsesPerPeriod != 0 {
-        return Err(Denial::PeriodRequired);
-    }
-    for (limit_index, l) in limits.iter().enumerate() {
-        if !cap_fits(l.perPeriod) || !cap_fits(l.lifetime) || (period == 0 && l.perPeriod != NO_CAP) {
-            return Err(Denial::InvalidSpendLimit { limit_index });
-        }
-    }
     if period != 0 {
         let (start, end) = period_bounds(scope, k).ok_or(Denial::PeriodOutOfRange { period: k })?;
-        debit.period_valid_after = start.saturating_sub(1);
-        debit.period_valid_until = end - 1;
+        // Intersected with the scope's window: latest validAfter, earliest non-zero validUntil.
+        debit.valid_after = debit.valid_after.max(start.saturating_sub(1));
+        debit.valid_until = if debit.valid_until == 0 { end - 1 } else { debit.valid_until.min(end - 1) };
+    }
+    if scope.maxUsesPerPeriod != 0 {
         if k < usage.period_index {
             return Err(Denial::PeriodStale { period: k, current: usage.period_index });
         }
         let uses_in_period = if k > usage.period_index { 0 } else { usage.uses_in_period };
-        if scope.maxUsesPerPeriod != 0 && uses_in_period >= scope.maxUsesPerPeriod {
+        if uses_in_period >= scope.maxUsesPerPeriod {
             return Err(Denial::PeriodUsesExhausted {
                 period: k,
                 uses: uses_in_period,
@@ -805,7 +827,9 @@ fn debit_spend(
         debit.period_index = k;
         debit.uses_in_period = uses_in_period + 1;
     }
-    if let Some(native) = limit_of(limits, Address::ZERO) {
+    if !value_total.is_zero()
+        && let Some(native) = limit_of(limits, Address::ZERO)
+    {
         amounts[native] = value_total;
     }
     for (i, limit) in limits.iter().enumerate() {
@@ -816,6 +840,9 @@ fn debit_spend(
         let c = debit.limits[i];
         let mut period_spent = U256::ZERO;
         if period != 0 {
+            if c.period_index > k {
+                return Err(Denial::PeriodStale { period: k, current: c.period_index });
+            }
             let base = if c.period_index == k { c.period_spent } else { 0 };
             period_spent = U256::from(base).saturating_add(amount);
             let cap = effective_cap(limit.perPeriod);
@@ -853,38 +880,53 @@ pub fn check_operation(
     account: Address,
     module: Address,
 ) -> Result<Debit, Denial> {
+    // Ill-formed spend rules can't be enabled: a grant carrying them is refused before its status is read.
+    if presentation == Presentation::Enable {
+        check_spend_rules(scope)?;
+    }
     match (usage.status, presentation) {
         (SessionStatus::Revoked, _) => return Err(Denial::SessionRevoked { id: session_id }),
         (SessionStatus::None, Presentation::Use) => return Err(Denial::SessionNotEnabled { id: session_id }),
         _ => {}
     }
-    if scope.maxUses != 0 && usage.uses >= scope.maxUses {
-        return Err(Denial::UsesExhausted { uses: usage.uses, max: scope.maxUses });
-    }
-    if usage.uses == u32::MAX {
-        return Err(Denial::UsesExhausted { uses: usage.uses, max: u32::MAX });
-    }
+    // Unreachable on chain (such a session is never enabled), refused all the same.
+    check_spend_rules(scope)?;
+    // Uses are counted only against a cap (uses < maxUses <= u32::MAX, so the counter can't overflow).
+    let uses = if scope.maxUses != 0 {
+        if usage.uses >= scope.maxUses {
+            return Err(Denial::UsesExhausted { uses: usage.uses, max: scope.maxUses });
+        }
+        usage.uses + 1
+    } else {
+        usage.uses
+    };
     check_gas(scope, op)?;
     let (value, amounts) = check_calls_and_spend(scope, &op.callData, account, module)?;
-    let spent = U256::from(usage.value_spent) + value;
-    if spent > scope.maxValueTotal {
-        return Err(Denial::SessionValueExceeded { total: spent, cap: scope.maxValueTotal });
-    }
-    if spent > U256::from(u128::MAX) {
-        return Err(Denial::SessionValueExceeded { total: spent, cap: U256::from(u128::MAX) });
-    }
+    // Value is debited (and checked against the cap) only when the operation sends some.
+    let value_spent = if value.is_zero() {
+        usage.value_spent
+    } else {
+        let spent = U256::from(usage.value_spent) + value;
+        if spent > scope.maxValueTotal {
+            return Err(Denial::SessionValueExceeded { total: spent, cap: scope.maxValueTotal });
+        }
+        if spent > U256::from(u128::MAX) {
+            return Err(Denial::SessionValueExceeded { total: spent, cap: U256::from(u128::MAX) });
+        }
+        spent.to::<u128>()
+    };
     let mut limits = usage.limits.clone();
     limits.resize(scope.limits.len(), SpendUsage::default());
     let mut debit = Debit {
-        uses: usage.uses + 1,
-        value_spent: spent.to::<u128>(),
+        uses,
+        value_spent,
         period_index: usage.period_index,
         uses_in_period: usage.uses_in_period,
         limits,
-        period_valid_after: 0,
-        period_valid_until: 0,
+        valid_after: scope.validAfter.to::<u64>(),
+        valid_until: scope.validUntil.to::<u64>(),
     };
-    if scope.period != 0 || !scope.limits.is_empty() || scope.maxUsesPerPeriod != 0 {
+    if scope.has_spend_section() {
         // The period index is the low 32 bits of the nonce key (nonce = key(192) ‖ sequence(64)).
         let k = op.nonce.as_limbs()[1] as u32;
         debit_spend(scope, usage, k, amounts, value, &mut debit)?;
@@ -931,11 +973,10 @@ pub fn check_time(scope: &Scope, now: u64) -> Result<(), Denial> {
     check_window(scope.validAfter.to::<u64>(), scope.validUntil.to::<u64>(), now)
 }
 
-/// The whole window of an accepted operation: the scope's, intersected with the period window of `debit` (the
-/// validator returns the intersection; the EntryPoint refuses the op outside it).
-pub fn check_op_time(scope: &Scope, debit: &Debit, now: u64) -> Result<(), Denial> {
-    check_time(scope, now)?;
-    check_window(debit.period_valid_after, debit.period_valid_until, now)
+/// The whole window of an accepted operation (the scope's intersected with its period's, as the validator returns
+/// it); the EntryPoint refuses the op outside it.
+pub fn check_op_time(debit: &Debit, now: u64) -> Result<(), Denial> {
+    check_window(debit.valid_after, debit.valid_until, now)
 }
 
 /// One window as the EntryPoint enforces it: refused when `now <= valid_after` (if non-zero) or `now > valid_until`

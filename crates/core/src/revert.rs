@@ -66,7 +66,10 @@ impl Denial {
             E::InvalidSpendLimit(e) => Self::InvalidSpendLimit { limit_index: index(e.limitIndex) },
             E::PeriodRequired(_) => Self::PeriodRequired,
             // Grant checks have no evaluator counterpart: they are the grant's own validity, reported as such.
-            E::GrantAccountMismatch(_) | E::GrantEpochStale(_) | E::InvalidOwnerSignature(_) => return None,
+            E::GrantAccountMismatch(_)
+            | E::GrantEpochStale(_)
+            | E::InvalidOwnerSignature(_)
+            | E::MalformedSessionSignature(_) => return None,
         })
     }
 }
@@ -98,6 +101,9 @@ pub fn describe_validator_error(data: &[u8]) -> String {
         ),
         Ok(E::InvalidOwnerSignature(_)) => {
             "InvalidOwnerSignature: the owner's signature over the grant is not valid for the account".into()
+        }
+        Ok(E::MalformedSessionSignature(_)) => {
+            "MalformedSessionSignature: the USE signature does not hold the session bytes it announces".into()
         }
         _ => format!("revert data 0x{}", alloy_primitives::hex::encode(data)),
     }

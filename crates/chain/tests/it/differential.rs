@@ -20,7 +20,10 @@ use warrant_core::{
         ArgCondition, CallPolicy, IWarrantValidator, NO_CAP, PERMIT2, Scope, Session, SpendLimit,
         WarrantErrors, session_nonce_key, use_signature,
     },
-    policy::{Debit, Denial, Presentation, SessionStatus, SessionUsage, SpendUsage, check_operation},
+    policy::{
+        Debit, Denial, Presentation, SessionStatus, SessionUsage, SpendUsage, check_operation,
+        check_spend_rules,
+    },
 };
 
 sol! {
@@ -54,7 +57,7 @@ const SELECTORS: [[u8; 4]; 11] = [
     [0x36, 0xc7, 0x85, 0x16], // Permit2 transferFrom
     [0x2b, 0x67, 0xb5, 0x70], // Permit2 permit
 ];
-const CAPS: [u128; 8] = [0, 50, 1000, 1_000_000_000_000_000_000, NO_CAP, NO_CAP, (1 << 112) - 1, 1 << 112];
+const CAPS: [u128; 8] = [0, 50, 1000, 1_000_000_000_000_000_000, NO_CAP, NO_CAP, NO_CAP, (1 << 112) - 1];
 const PAYMASTER: Address = address!("0x9000000000000000000000000000000000000009");
 
 struct Gen {
@@ -127,9 +130,15 @@ impl Gen {
                 conditions: (0..self.rng.random_range(0..3)).map(|_| self.condition()).collect(),
             })
             .collect();
+        // Time is returned in the validation data, not checked here; random windows exercise the session bytes.
+        let window = |g: &mut Self| {
+            alloy::primitives::aliases::U48::from(
+                *[0u64, 1, 1_700_000_000, (1 << 48) - 1].choose(&mut g.rng).unwrap(),
+            )
+        };
         let mut scope = Scope {
-            validAfter: Default::default(),
-            validUntil: Default::default(),
+            validAfter: window(self),
+            validUntil: window(self),
             maxUses: *[0u32, 1, 5].choose(&mut self.rng).unwrap(),
             maxValueTotal: *[U256::ZERO, U256::from(100), U256::from(10u128.pow(18)), U256::MAX]
                 .choose(&mut self.rng)
@@ -163,7 +172,8 @@ impl Gen {
                     .choose(&mut self.rng)
                     .unwrap(),
                 perPeriod: if periodic { *CAPS.choose(&mut self.rng).unwrap() } else { NO_CAP },
-                lifetime: *CAPS.choose(&mut self.rng).unwrap(),
+                // Now and then a cap that does not fit the 112-bit counters.
+                lifetime: if self.chance(0.03) { 1 << 112 } else { *CAPS.choose(&mut self.rng).unwrap() },
             })
             .collect();
     }
@@ -316,8 +326,8 @@ enum Verdict {
 fn expected(result: &Result<Debit, Denial>) -> Verdict {
     use WarrantErrors as E;
     let e = match result {
-        // The scopes here have no window of their own: the module returns the period window alone.
-        Ok(debit) => return Verdict::Accepted(debit.period_valid_after, debit.period_valid_until),
+        // The window the module returns: the scope's intersected with the period's.
+        Ok(debit) => return Verdict::Accepted(debit.valid_after, debit.valid_until),
         Err(d) => d,
     };
     let idx = |i: &usize| U256::from(*i);
@@ -567,15 +577,35 @@ fn evaluator_agrees_with_the_deployed_validator() {
         let account = Address::from_word(keccak256(format!("differential account {seed} {case}")));
         g.account = account;
         h.chain.set_balance(account, U256::from(10u128.pow(18)));
-        let session = Session {
-            signer: h.session_key.address(),
-            salt: B256::with_last_byte(case as u8),
-            scope: g.scope(),
+        let salt = match g.rng.random_range(0..3) {
+            0 => B256::ZERO,
+            1 => B256::with_last_byte(case as u8),
+            _ => B256::from(g.rng.random::<[u8; 32]>()),
         };
+        let session = Session { signer: h.session_key.address(), salt, scope: g.scope() };
         let id = session.id(account);
+        // The session bytes (what a USE operation carries and the id hashes) are the module's, byte for byte;
+        // ill-formed spend rules are refused there, as everywhere a session is enabled.
+        let rules = check_spend_rules(&session.scope);
+        let bytes_call = IWarrantValidator::sessionBytesCall { session: session.clone() }.abi_encode();
+        let r = h.chain.call_from(account, module, bytes_call.into()).unwrap();
+        match &rules {
+            Ok(()) => {
+                assert!(r.success, "sessionBytes of case {case} reverted");
+                let on_chain = Bytes::abi_decode(&r.output).unwrap();
+                assert_eq!(on_chain, session.session_bytes(), "session bytes of case {case}");
+            }
+            Err(denial) => {
+                assert!(!r.success, "case {case}: sessionBytes accepted ill-formed spend rules");
+                assert_eq!(expected(&Err(denial.clone())), Verdict::Warrant(r.output.clone()), "case {case}");
+                *h.tally.entry("ill-formed rules (enable)".into()).or_default() += 1;
+            }
+        }
         let status = match g.rng.random_range(0..20) {
             0 => SessionStatus::None,
             1 => SessionStatus::Revoked,
+            // A session with ill-formed spend rules can't be enabled (checked just above).
+            _ if rules.is_err() => SessionStatus::None,
             _ => SessionStatus::Enabled,
         };
         match status {
@@ -729,11 +759,15 @@ fn evaluator_agrees_across_sequences_and_bundles() {
         h.chain.set_balance(account, U256::from(10u128.pow(18)));
         let session = g.spend_session(h.session_key.address(), sequence as u64);
         let id = session.id(account);
-        h.setup(
-            account,
-            IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode(),
-            "enable",
-        );
+        let enable = IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode();
+        if let Err(denial) = check_spend_rules(&session.scope) {
+            // Ill-formed spend rules: enabling is refused with the rule's error, and the sequence ends there.
+            let r = h.chain.call_from(account, module, enable.into()).unwrap();
+            let got = if r.success { Verdict::Accepted(0, 0) } else { Verdict::Warrant(r.output.clone()) };
+            h.compare(format!("sequence {sequence}: enable"), &Err(denial), got, &[]);
+            continue;
+        }
+        h.setup(account, enable, "enable");
         let mut k = 0u32;
         let mut remaining = g.rng.random_range(2..=8);
         while remaining > 0 {
