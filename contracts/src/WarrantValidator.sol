@@ -287,8 +287,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Validates a session operation of the calling account. The signature is one mode byte followed by
-     * `w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (USE, `w` as in {_encodeSession}) or `abi.encode(Grant, bytes ownerSignature,
-     * bytes sessionSignature)` (ENABLE). Returns the session window and the result of the session signature check.
+     * `w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (USE, `w` as in {_encodeSession}) or
+     * `abi.encode(Grant, bytes ownerSignature, bytes sessionSignature)` (ENABLE). Returns the session window and the
+     * result of the session signature check.
      */
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
         bytes calldata signature = userOp.signature;
@@ -393,10 +394,11 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     // ---------------------------------------------------------------- internal: the two modes
 
     /**
-     * @dev USE: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (`w` as in {_encodeSession}). The session bytes are copied to memory right
-     * after the account's 20 bytes and hashed in place into the id, then read where they lie: no ABI decoding, no
-     * EIP-712 hashing. Only session bytes built by {_encodeSession} at enable time can have an enabled state (the id
-     * is their hash), so everything read after the status check is well formed.
+     * @dev USE: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (`w` as in {_encodeSession}). The
+     * session bytes are copied to memory right after the account's 20 bytes and hashed in place into the id, then
+     * read where they lie: no ABI decoding, no EIP-712 hashing. Only session bytes built by {_encodeSession} at enable
+     * time can have an enabled state (the id is their hash), so everything read after the status check is well
+     * formed.
      */
     function _validateUse(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
         private
@@ -423,7 +425,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 // A zero word after the copy keeps reads of the last fields inside allocated memory.
                 let end := add(session, length)
                 mstore(end, 0)
-                mstore(0x40, add(end, 32))
+                mstore(0x40, and(add(end, 63), not(31)))
                 sessionSignature.offset := add(add(signature.offset, start), length)
                 sessionSignature.length := sub(signature.length, add(start, length))
             }
@@ -796,14 +798,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                     let vn := byte(3, w)
                     let n := shr(shl(3, sub(32, vn)), mload(add(q, 4)))
                     let values := add(add(q, 4), vn)
-                    next := values
-                    for { let k := 0 } lt(k, n) { k := add(k, 1) } { next := add(add(next, 1), byte(0, mload(next))) }
                     // Ill-formed: unknown kind, or not exactly one value (at least one for IN).
                     let isIn := eq(kind, 6)
                     if iszero(and(lt(kind, 11), or(and(isIn, gt(n, 0)), and(iszero(isIn), eq(n, 1))))) {
                         result := 3 // RESULT_INVALID
                         break
                     }
+                    // The first value, then the position after the last (only IN has more than one).
+                    let m := byte(0, mload(values))
+                    ref := shr(shl(3, sub(32, m)), mload(add(values, 1)))
+                    next := add(add(values, 1), m)
+                    for { let k := 1 } lt(k, n) { k := add(k, 1) } { next := add(add(next, 1), byte(0, mload(next))) }
                     // Head word i sits at 4 + 32 * i (argIndex is 16-bit: no overflow).
                     let pos := add(4, shl(5, argIndex))
                     if gt(add(pos, 32), data.length) {
@@ -811,8 +816,6 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                         break
                     }
                     word := calldataload(add(data.offset, pos))
-                    let m := byte(0, mload(values))
-                    ref := shr(shl(3, sub(32, m)), mload(add(values, 1)))
                     if gt(kind, 6) {
                         result := 0xff // a dynamic argument: evaluated below
                         break

@@ -561,6 +561,44 @@ contract SpendLimitsTest is WarrantFixture {
         vm.assertEq(periodSpent, 0, "new epoch, no counter");
     }
 
+    // ------------------------------------------------------------ session bytes
+
+    /// @dev The spend section's known answer, shared with `crates/core/src/grant.rs`.
+    function test_spendSectionKnownAnswer() public view {
+        WarrantValidator.Session memory s;
+        s.signer = address(0x1111111111111111111111111111111111111111);
+        s.scope.period = 86_400;
+        s.scope.periodStart = 1_000_000;
+        s.scope.maxUsesPerPeriod = 2;
+        s.scope.limits = new WarrantValidator.SpendLimit[](2);
+        s.scope.limits[0] = _limit(address(0x3333333333333333333333333333333333333333), 1e18, NO_CAP);
+        s.scope.limits[1] = _limit(address(0), NO_CAP, 5);
+        bytes memory expected = abi.encodePacked(
+            hex"1111111111111111111111111111111111111111",
+            hex"80", // limits: the spend section only
+            hex"00015180", // period
+            hex"0000000f4240", // periodStart
+            hex"00000002", // maxUsesPerPeriod
+            hex"0102", // w(2 limits)
+            hex"3333333333333333333333333333333333333333",
+            hex"00000000000000000de0b6b3a7640000",
+            hex"ffffffffffffffffffffffffffffffff",
+            hex"0000000000000000000000000000000000000000",
+            hex"ffffffffffffffffffffffffffffffff",
+            hex"00000000000000000000000000000005",
+            hex"00", // w(0 calls)
+            hex"00" // w(salt 0)
+        );
+        vm.assertEq(validator.sessionBytes(s), expected, "session bytes");
+        // Every spend field is bound into the id.
+        bytes32 id = validator.sessionId(proxy, s);
+        s.scope.periodStart = 1_000_001;
+        vm.assertTrue(validator.sessionId(proxy, s) != id, "periodStart bound");
+        s.scope.periodStart = 1_000_000;
+        s.scope.limits[1].lifetime = 6;
+        vm.assertTrue(validator.sessionId(proxy, s) != id, "limit bound");
+    }
+
     // ------------------------------------------------------------ gas
 
     function test_gas_spendLimitedTransfer() public {

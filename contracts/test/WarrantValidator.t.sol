@@ -637,22 +637,26 @@ contract WarrantValidatorTest is WarrantFixture {
 
     function test_gas_ownerVsSessionTransfer() public {
         WarrantValidator.Session memory s = _staticSession(proxy, ownerPk, _transferPolicy(100e18));
-        _useOk(proxy, s, _transfer(recipient, 1)); // first use pays the zero-to-non-zero counter write
+        _useOk(proxy, s, _transfer(recipient, 1)); // the validator's nonce key is used once before measuring
         _ownerExec(proxy, ownerPk, _transfer(recipient, 1));
         uint256 owner = _measure(_ownerOp(proxy, ownerPk, _transfer(recipient, 1e18)));
         uint256 session = _measure(_sessionOp(proxy, s, _transfer(recipient, 1e18)));
         _log("proxy owner ERC-20 transfer, handleOps tx gas", owner);
         _log("proxy session ERC-20 transfer, handleOps tx gas", session);
+        _log("proxy session overhead", session - owner);
         vm.assertGt(session, owner, "session costs more");
-        vm.assertLt(session - owner, 60_000, "session overhead bounded");
+        // Goal: at most 10,000 over the owner (docs/gas.md); the bound leaves room for unrelated compiler changes.
+        vm.assertLt(session - owner, 12_000, "proxy session overhead bounded");
 
         WarrantValidator.Session memory s7702 = _staticSession(eoa, eoaPk, _transferPolicy(100e18));
         _useOk(eoa, s7702, _transfer(recipient, 1));
         _ownerExec(eoa, eoaPk, _transfer(recipient, 1));
-        _log("7702 owner ERC-20 transfer, handleOps tx gas", _measure(_ownerOp(eoa, eoaPk, _transfer(recipient, 1e18))));
-        _log(
-            "7702 session ERC-20 transfer, handleOps tx gas",
-            _measure(_sessionOp(eoa, s7702, _transfer(recipient, 1e18)))
-        );
+        owner = _measure(_ownerOp(eoa, eoaPk, _transfer(recipient, 1e18)));
+        session = _measure(_sessionOp(eoa, s7702, _transfer(recipient, 1e18)));
+        _log("7702 owner ERC-20 transfer, handleOps tx gas", owner);
+        _log("7702 session ERC-20 transfer, handleOps tx gas", session);
+        _log("7702 session overhead", session - owner);
+        vm.assertGt(session, owner, "session costs more");
+        vm.assertLt(session - owner, 12_000, "7702 session overhead bounded");
     }
 }

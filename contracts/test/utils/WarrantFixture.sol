@@ -155,7 +155,7 @@ abstract contract WarrantFixture is WarrantTest {
         op.signature = _useSignature(validator.sessionBytes(session), _sessionSig(op, pk));
     }
 
-    /// @dev `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`, `w(x)` = byte count, then big-endian bytes.
+    /// @dev `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`; `w(x)`: byte count, big-endian bytes.
     function _useSignature(bytes memory encoded, bytes memory sessionSignature) internal pure returns (bytes memory) {
         uint256 length = encoded.length;
         bytes memory word;

@@ -363,3 +363,136 @@ pub fn enable_signature(grant: &Grant, owner_signature: &[u8], session_signature
 pub fn grant_encode_type() -> String {
     Grant::eip712_encode_type().into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{FixedBytes, address, aliases::U48, hex};
+
+    use super::*;
+
+    /// The known answer shared with `contracts/test/SessionEncoding.t.sol`.
+    fn kat_session() -> Session {
+        Session {
+            signer: address!("0x1111111111111111111111111111111111111111"),
+            salt: B256::with_last_byte(1),
+            scope: Scope {
+                validAfter: U48::from(5u64),
+                validUntil: U48::from(65_536u64),
+                maxUses: 3,
+                maxValueTotal: U256::from(10u128.pow(18)),
+                paymaster: address!("0x2222222222222222222222222222222222222222"),
+                maxGasLimit: 500_000,
+                maxFeePerGas: 0,
+                calls: vec![CallPolicy {
+                    target: address!("0x3333333333333333333333333333333333333333"),
+                    selector: FixedBytes(hex!("a9059cbb")),
+                    flags: 0,
+                    maxValue: U256::ZERO,
+                    conditions: vec![ArgCondition {
+                        condition: 6,
+                        argIndex: 0,
+                        values: vec![B256::from(U256::from(0xbeefu64)), B256::ZERO],
+                    }],
+                }],
+                ..Default::default()
+            },
+        }
+    }
+
+    const KAT: &str = concat!(
+        "1111111111111111111111111111111111111111",
+        "3f",
+        "000000000005",
+        "000000010000",
+        "00000003",
+        "080de0b6b3a7640000",
+        "2222222222222222222222222222222222222222",
+        "0000000000000000000000000007a120",
+        "0101",
+        "3333333333333333333333333333333333333333",
+        "a9059cbb",
+        "00",
+        "00",
+        "0101",
+        "06",
+        "0000",
+        "0102",
+        "02beef",
+        "00",
+        "0101",
+    );
+
+    #[test]
+    fn session_bytes_known_answer() {
+        let session = kat_session();
+        assert_eq!(hex::encode(session.session_bytes()), KAT);
+        let account = address!("0x4444444444444444444444444444444444444444");
+        let mut preimage = account.to_vec();
+        preimage.extend_from_slice(&hex::decode(KAT).unwrap());
+        assert_eq!(session.id(account), keccak256(preimage));
+    }
+
+    #[test]
+    fn zero_scope_is_signer_limits_count_salt() {
+        let scope = Scope {
+            validAfter: U48::ZERO,
+            validUntil: U48::ZERO,
+            maxUses: 0,
+            maxValueTotal: U256::ZERO,
+            paymaster: Address::ZERO,
+            maxGasLimit: 0,
+            maxFeePerGas: 0,
+            calls: vec![],
+            ..Default::default()
+        };
+        let session = Session { signer: Address::repeat_byte(0x11), salt: B256::ZERO, scope };
+        assert_eq!(hex::encode(session.session_bytes()), format!("{}000000", "11".repeat(20)));
+    }
+
+    #[test]
+    fn use_signature_layout() {
+        let session = kat_session();
+        let signature = [7u8; 65];
+        let encoded = session.session_bytes();
+        let out = use_signature(&session, &signature);
+        assert_eq!(out[0], MODE_USE);
+        assert_eq!(out[1], 1, "w(length) of a length under 256");
+        assert_eq!(usize::from(out[2]), encoded.len());
+        assert_eq!(&out[3..3 + encoded.len()], &encoded[..]);
+        assert_eq!(&out[3 + encoded.len()..], &signature[..]);
+    }
+
+    /// The spend section's known answer, shared with `contracts/test/SpendLimits.t.sol`.
+    #[test]
+    fn spend_section_known_answer() {
+        let scope = Scope {
+            period: 86_400,
+            periodStart: U48::from(1_000_000u64),
+            maxUsesPerPeriod: 2,
+            limits: vec![
+                SpendLimit { token: Address::repeat_byte(0x33), perPeriod: 10u128.pow(18), lifetime: NO_CAP },
+                SpendLimit { token: Address::ZERO, perPeriod: NO_CAP, lifetime: 5 },
+            ],
+            ..Default::default()
+        };
+        let session = Session { signer: Address::repeat_byte(0x11), salt: B256::ZERO, scope };
+        let expected = [
+            "11".repeat(20),
+            "80".into(),           // limits: the spend section only
+            "00015180".into(),     // period
+            "0000000f4240".into(), // periodStart
+            "00000002".into(),     // maxUsesPerPeriod
+            "0102".into(),         // w(2 limits)
+            "33".repeat(20),
+            "00000000000000000de0b6b3a7640000".into(),
+            "ff".repeat(16),
+            "00".repeat(20),
+            "ff".repeat(16),
+            "00000000000000000000000000000005".into(),
+            "00".into(), // w(0 calls)
+            "00".into(), // w(salt 0)
+        ]
+        .concat();
+        assert_eq!(hex::encode(session.session_bytes()), expected);
+    }
+}

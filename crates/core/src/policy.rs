@@ -993,7 +993,73 @@ pub fn check_window(valid_after: u64, valid_until: u64, now: u64) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
+    use alloy_primitives::{Bytes, address, aliases::U48};
+
     use super::*;
+
+    const ACCOUNT: Address = address!("0x00000000000000000000000000000000000000aa");
+    const MODULE: Address = address!("0x00000000000000000000000000000000000000bb");
+    const TARGET: Address = address!("0x00000000000000000000000000000000000000cc");
+
+    fn scope(max_uses: u32, max_value_total: U256) -> Scope {
+        Scope {
+            validAfter: U48::ZERO,
+            validUntil: U48::ZERO,
+            maxUses: max_uses,
+            maxValueTotal: max_value_total,
+            calls: vec![CallPolicy {
+                target: TARGET,
+                selector: FixedBytes::ZERO,
+                flags: 0,
+                maxValue: U256::MAX,
+                conditions: vec![],
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// `execute(bytes32(0), target ‖ value ‖ "")`, canonically encoded.
+    fn op(value: u64) -> PackedUserOperation {
+        let mut ec = TARGET.to_vec();
+        ec.extend_from_slice(&U256::from(value).to_be_bytes::<32>());
+        let mut call = EXECUTE_SELECTOR.to_vec();
+        call.extend_from_slice(&[0; 32]);
+        call.extend_from_slice(&U256::from(0x40).to_be_bytes::<32>());
+        call.extend_from_slice(&U256::from(ec.len()).to_be_bytes::<32>());
+        call.extend_from_slice(&ec);
+        call.resize(call.len() + (32 - ec.len() % 32) % 32, 0);
+        crate::UserOperation { sender: ACCOUNT, call_data: Bytes::from(call), ..Default::default() }.pack()
+    }
+
+    /// The verdict, reduced to (uses, value spent) after the operation.
+    fn check(scope: &Scope, usage: SessionUsage, value: u64) -> Result<(u32, u128), Denial> {
+        check_operation(B256::ZERO, scope, &usage, Presentation::Use, &op(value), ACCOUNT, MODULE)
+            .map(|d| (d.uses, d.value_spent))
+    }
+
+    fn enabled(uses: u32, value_spent: u128) -> SessionUsage {
+        SessionUsage { status: SessionStatus::Enabled, uses, value_spent, ..Default::default() }
+    }
+
+    #[test]
+    fn uses_are_counted_only_against_a_cap() {
+        let unlimited = scope(0, U256::ZERO);
+        assert_eq!(check(&unlimited, enabled(0, 0), 0), Ok((0, 0)));
+        let capped = scope(2, U256::ZERO);
+        assert_eq!(check(&capped, enabled(1, 0), 0), Ok((2, 0)));
+        assert_eq!(check(&capped, enabled(2, 0), 0), Err(Denial::UsesExhausted { uses: 2, max: 2 }));
+    }
+
+    #[test]
+    fn value_is_debited_only_when_sent() {
+        let s = scope(0, U256::from(100));
+        assert_eq!(check(&s, enabled(0, 100), 0), Ok((0, 100)));
+        assert_eq!(check(&s, enabled(0, 60), 40), Ok((0, 100)));
+        assert_eq!(
+            check(&s, enabled(0, 60), 41),
+            Err(Denial::SessionValueExceeded { total: U256::from(101), cap: U256::from(100) })
+        );
+    }
 
     fn daily(per_period: u128, lifetime: u128) -> Scope {
         Scope {
