@@ -101,9 +101,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Usage of a session for an account in one epoch, packed in one slot (status in the low byte, then uses, then
-     * value spent, then the last period an operation named and the uses counted in it). `uses` is counted only for
-     * sessions with a `maxUses` cap and `valueSpent` only when value is sent, so an operation with nothing to count
-     * writes nothing; the period fields only for sessions with a period.
+     * value spent, then the last period an operation named and the uses counted in it), read and written as one
+     * word (see {_stateSlot}). `uses` is counted only for sessions with a `maxUses` cap and `valueSpent` only when
+     * value is sent, so an operation with nothing to count writes nothing; the period fields only for sessions with
+     * `maxUsesPerPeriod`.
      */
     struct SessionState {
         uint8 status;

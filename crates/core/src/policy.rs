@@ -371,7 +371,8 @@ fn word(data: &[u8], pos: usize) -> Option<U256> {
     data.get(pos..pos.checked_add(32)?).map(U256::from_be_slice)
 }
 
-/// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator._evaluate`.
+/// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator._checkConditions`
+/// (and `_evaluateDynamic`) do.
 pub fn evaluate_condition(data: &[u8], c: &ArgCondition) -> ConditionResult {
     let kind = c.condition;
     let n = c.values.len();
