@@ -550,7 +550,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             policyCount := shr(shl(3, sub(32, n)), mload(add(q, 1)))
             q := add(add(q, 1), n)
         }
-        uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData, _spendLimits(spend), amounts);
+        uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData);
+        // A second pass over the calls (all permitted and well formed by now) for the spend limits only, so that
+        // sessions without limits run exactly the checks above.
+        if (amounts.length != 0) _accountCalls(userOp.callData, _spendLimits(spend), amounts);
 
         if (valueTotal != 0) {
             uint256 spent = uint256(uint128(state >> 40)) + valueTotal;
@@ -577,7 +580,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         // ERC4337Utils.packValidationData(!sigFailed, validAfter, validUntil); both times are 48-bit by encoding.
         uint256 validationData = (validAfter << 208) | (validUntil << 160) | (sigFailed ? 1 : 0);
         // The period window is a second source of time limits: intersected, never overwritten.
-        return spend == 0 ? validationData : _intersectValidationData(validationData, periodWindow);
+        return periodWindow == 0 ? validationData : _intersectValidationData(validationData, periodWindow);
     }
 
     /// @dev The paymaster, gas and fee limits at `q`; returns the position after them.
@@ -621,13 +624,11 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     }
 
     /// @dev Checks the account call and every inner call; returns the native value they send in total.
-    function _checkCalls(
-        uint256 policies,
-        uint256 policyCount,
-        bytes calldata callData,
-        uint256 spendLimits,
-        uint256[] memory amounts
-    ) private view returns (uint256 valueTotal) {
+    function _checkCalls(uint256 policies, uint256 policyCount, bytes calldata callData)
+        private
+        view
+        returns (uint256 valueTotal)
+    {
         // Only `execute(bytes32,bytes)`: `executeUserOp`, `installModule` and every other entry are refused.
         bool ok;
         assembly ("memory-safe") {
@@ -662,7 +663,6 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 data.length := sub(executionCalldata.length, 52)
             }
             _checkCall(policies, policyCount, 0, target, value, data);
-            if (amounts.length != 0) _accountTokenCall(spendLimits, amounts, 0, target, data);
             return value;
         } else if (mode == bytes32(bytes1(0x01))) {
             // Batch, revert on failure. Decoded with the account's own decoder.
@@ -683,7 +683,6 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 // Everything read must lie inside the execution calldata, as it does for the account.
                 if (dataEnd > end) revert WarrantErrors.MalformedCalldata();
                 _checkCall(policies, policyCount, i, execution.target, execution.value, data);
-                if (amounts.length != 0) _accountTokenCall(spendLimits, amounts, i, execution.target, data);
                 valueTotal += execution.value;
             }
         } else {
@@ -907,9 +906,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /// @dev Index of the first of the `n` limits at `p` on `token`, or `n`.
     function _limitOf(uint256 p, uint256 n, address token) private pure returns (uint256 i) {
-        for (; i < n; ++i) {
-            (address t,,) = _limitAt(p, i);
-            if (t == token) return i;
+        assembly ("memory-safe") {
+            for {} lt(i, n) { i := add(i, 1) } {
+                if eq(shr(96, mload(add(p, mul(i, 52)))), token) { break }
+            }
         }
     }
 
@@ -919,6 +919,35 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             if (t != address(0)) return true;
         }
         return false;
+    }
+
+    /**
+     * @dev Runs {_accountTokenCall} on every call of `callData`, which {_checkCalls} has already checked: canonical
+     * `execute`, single or batch mode, every batch element within bounds.
+     */
+    function _accountCalls(bytes calldata callData, uint256 p, uint256[] memory amounts) private view {
+        bytes calldata executionCalldata;
+        bytes32 mode;
+        assembly ("memory-safe") {
+            mode := calldataload(add(callData.offset, 4))
+            executionCalldata.offset := add(callData.offset, 100)
+            executionCalldata.length := calldataload(add(callData.offset, 68))
+        }
+        if (mode == bytes32(0)) {
+            bytes calldata data;
+            address target;
+            assembly ("memory-safe") {
+                target := shr(96, calldataload(executionCalldata.offset))
+                data.offset := add(executionCalldata.offset, 52)
+                data.length := sub(executionCalldata.length, 52)
+            }
+            _accountTokenCall(p, amounts, 0, target, data);
+        } else {
+            Execution[] calldata batch = ERC7579Utils.decodeBatch(executionCalldata);
+            for (uint256 i = 0; i < batch.length; ++i) {
+                _accountTokenCall(p, amounts, i, batch[i].target, batch[i].callData);
+            }
+        }
     }
 
     /**

@@ -648,7 +648,9 @@ pub fn check_calls_and_spend(
             data: ec[52..].to_vec(),
         };
         check_call(&scope.calls, 0, &call, account, module)?;
-        account_token_call(&scope.limits, &mut amounts, 0, &call, account)?;
+        if !amounts.is_empty() {
+            account_token_call(&scope.limits, &mut amounts, 0, &call, account)?;
+        }
         return Ok((call.value, amounts));
     }
     let mut batch_mode = [0u8; 32];
@@ -657,12 +659,19 @@ pub fn check_calls_and_spend(
         return Err(Denial::UnsupportedExecutionMode { mode });
     }
     let mut total = U256::ZERO;
+    let mut calls = Vec::new();
     for_each_batch_call(ec, |i, call| {
         check_call(&scope.calls, i, &call, account, module)?;
-        account_token_call(&scope.limits, &mut amounts, i, &call, account)?;
         total += call.value;
+        calls.push(call);
         Ok(())
     })?;
+    // The spend limits are a second pass once every call is permitted, as in the validator.
+    if !amounts.is_empty() {
+        for (i, call) in calls.iter().enumerate() {
+            account_token_call(&scope.limits, &mut amounts, i, call, account)?;
+        }
+    }
     Ok((total, amounts))
 }
 
