@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
-import {WarrantFixture, IEntryPointV08} from "./utils/WarrantFixture.sol";
+import {WarrantFixture} from "./utils/WarrantFixture.sol";
 import {WarrantValidator} from "../src/WarrantValidator.sol";
 import {WarrantErrors} from "../src/WarrantErrors.sol";
 
@@ -597,40 +597,5 @@ contract SpendLimitsTest is WarrantFixture {
         s.scope.periodStart = 1_000_000;
         s.scope.limits[1].lifetime = 6;
         vm.assertTrue(validator.sessionId(proxy, s) != id, "limit bound");
-    }
-
-    // ------------------------------------------------------------ gas
-
-    function test_gas_spendLimitedTransfer() public {
-        WarrantValidator.Session memory s = _enabled(_limit(address(token), 100e18, NO_CAP));
-        _ok(s, _transfer(recipient, 1)); // first use pays the zero-to-non-zero writes
-        _ownerExec(proxy, ownerPk, _transfer(recipient, 1));
-        uint256 owner = _measureTx(_ownerOp(proxy, ownerPk, _transfer(recipient, 1e18)));
-        uint256 session = _measureTx(_opIn(s, 0, 0, _transfer(recipient, 1e18)));
-        _log("proxy owner ERC-20 transfer, handleOps tx gas", owner);
-        _log("proxy spend-limited session ERC-20 transfer, handleOps tx gas", session);
-        _log("overhead over the owner op", session - owner);
-        vm.assertGt(session, owner, "session costs more");
-    }
-
-    function _measureTx(PackedUserOperation memory op) internal returns (uint256 txGas) {
-        PackedUserOperation[] memory ops = new PackedUserOperation[](1);
-        ops[0] = op;
-        bytes memory data = abi.encodeCall(IEntryPointV08.handleOps, (ops, beneficiary));
-        vm.cool(op.sender);
-        vm.cool(address(token));
-        vm.cool(address(validator));
-        vm.cool(recipient);
-        vm.cool(address(factory.IMPLEMENTATION()));
-        vm.cool(beneficiary);
-        vm.cool(address(ep));
-        uint256 g = gasleft();
-        ep.handleOps(ops, beneficiary);
-        uint256 used = g - gasleft();
-        uint256 calldataCost;
-        for (uint256 i = 0; i < data.length; ++i) {
-            calldataCost += data[i] == 0 ? 4 : 16;
-        }
-        txGas = 21_000 + calldataCost + used;
     }
 }
