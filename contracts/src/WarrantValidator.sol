@@ -58,7 +58,18 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         ArgCondition[] conditions;
     }
 
-    /// @dev What a session may do. See `docs/grant-format.md` for the meaning of each zero value.
+    /**
+     * @dev A spend limit on one asset: `token` is an ERC-20 contract, or address 0 for native value. Caps are per
+     * period (needs `Scope.period`) and over the session's life; `type(uint128).max` means no cap, 0 means nothing.
+     * A finite cap must fit 112 bits. See `docs/spend-limits.md`.
+     */
+    struct SpendLimit {
+        address token;
+        uint128 perPeriod;
+        uint128 lifetime;
+    }
+
+    /// @dev What a session may do. See `docs/grant-format.md` and `docs/spend-limits.md` for each zero value.
     struct Scope {
         uint48 validAfter;
         uint48 validUntil;
@@ -68,6 +79,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint128 maxGasLimit;
         uint128 maxFeePerGas;
         CallPolicy[] calls;
+        uint32 period;
+        uint48 periodStart;
+        uint32 maxUsesPerPeriod;
+        SpendLimit[] limits;
     }
 
     /// @dev A session key and its scope; `salt` tells apart sessions of one key with the same scope.
@@ -86,14 +101,27 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Usage of a session for an account in one epoch, packed in one slot (status in the low byte, then uses, then
-     * value spent; 88 high bits free for later per-session counters) and read and written as one word (see
-     * {_stateSlot}). `uses` is counted only for sessions with a
-     * `maxUses` cap and `valueSpent` only when value is sent, so an operation with nothing to count writes nothing.
+     * value spent, then the last period an operation named and the uses counted in it), read and written as one
+     * word (see {_stateSlot}). `uses` is counted only for sessions with a `maxUses` cap and `valueSpent` only when
+     * value is sent, so an operation with nothing to count writes nothing; the period fields only for sessions with
+     * `maxUsesPerPeriod`.
      */
     struct SessionState {
         uint8 status;
         uint32 uses;
         uint128 valueSpent;
+        uint32 periodIndex;
+        uint32 usesInPeriod;
+    }
+
+    /**
+     * @dev What spend limit `i` of a session has counted, packed in the word at the session's state slot + 1 + i
+     * (associated with the account, ERC-7562): `periodSpent` belongs to period `periodIndex`.
+     */
+    struct SpendCounter {
+        uint32 periodIndex;
+        uint112 periodSpent;
+        uint112 lifetimeSpent;
     }
 
     /// @dev Policy flag: the policy matches any target.
@@ -137,6 +165,16 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     uint256 private constant LIMIT_PAYMASTER = 0x10;
     uint256 private constant LIMIT_GAS = 0x20;
     uint256 private constant LIMIT_FEE = 0x40;
+    uint256 private constant LIMIT_SPEND = 0x80;
+
+    /// @dev At most this many spend limits: their counters sit at state slot + 1 + i, within ERC-7562's 128.
+    uint256 internal constant MAX_SPEND_LIMITS = 127;
+
+    /// @dev Uniswap's Permit2, the same address on every chain: it moves tokens the account approved to it.
+    address internal constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
+
+    /// @dev A spend cap of this value means "no cap".
+    uint128 internal constant NO_CAP = type(uint128).max;
 
     /// @dev `execute(bytes32,bytes)` of ERC-7579, the only account function a session may call.
     bytes4 internal constant EXECUTE_SELECTOR = 0xe9ae5c53;
@@ -154,9 +192,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     bytes32 private constant _SCOPE_TYPE = keccak256(
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
-        "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _SESSION_TYPE = keccak256(
@@ -164,7 +203,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _GRANT_TYPE = keccak256(
@@ -172,9 +212,13 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
-        "Session(address signer,bytes32 salt,Scope scope)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "Session(address signer,bytes32 salt,Scope scope)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
+
+    bytes32 private constant _SPEND_LIMIT_TYPE =
+        keccak256("SpendLimit(address token,uint128 perPeriod,uint128 lifetime)");
 
     mapping(address account => uint256) private _epochs;
     // Session states live at `keccak256(abi.encode(account, keccak256(abi.encode(id, epoch))))`: the account is the
@@ -303,6 +347,27 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     {
         uint256 state = _load(_stateSlot(account, id, _epochs[account]));
         return (uint8(state), uint32(state >> 8), uint128(state >> 40));
+    }
+
+    /// @dev Period counters of session `id` for `account` in its current epoch, kept for a session with
+    /// `maxUsesPerPeriod` only: the last period an operation named and the operations counted in it.
+    function periodState(address account, bytes32 id) external view returns (uint32 periodIndex, uint32 usesInPeriod) {
+        uint256 state = _load(_stateSlot(account, id, _epochs[account]));
+        return (uint32(state >> 168), uint32(state >> 200));
+    }
+
+    /**
+     * @dev Counters of spend limit `limitIndex` (below {MAX_SPEND_LIMITS}) of session `id` for `account` in its
+     * current epoch. `periodSpent` belongs to period `periodIndex`; a later period starts from zero.
+     */
+    function spendState(address account, bytes32 id, uint256 limitIndex)
+        external
+        view
+        returns (uint32 periodIndex, uint112 periodSpent, uint112 lifetimeSpent)
+    {
+        if (limitIndex >= MAX_SPEND_LIMITS) return (0, 0, 0);
+        uint256 c = _load(_stateSlot(account, id, _epochs[account]) + 1 + limitIndex);
+        return (uint32(c), uint112(c >> 32), uint112(c >> 144));
     }
 
     /// @dev Current epoch of `account`; a grant must name it.
@@ -464,6 +529,21 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         }
         if (limits & (LIMIT_PAYMASTER | LIMIT_GAS | LIMIT_FEE) != 0) q = _checkGas(q, limits, userOp);
 
+        // Spend section: period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(limitCount) ‖ limit* (52 bytes each).
+        uint256 spend;
+        uint256[] memory amounts;
+        if (limits & LIMIT_SPEND != 0) {
+            spend = q;
+            uint256 limitCount;
+            assembly ("memory-safe") {
+                let n := byte(0, mload(add(q, 14)))
+                limitCount := shr(shl(3, sub(32, n)), mload(add(q, 15)))
+                q := add(add(add(q, 15), n), mul(limitCount, 52))
+            }
+            // One amount per spend limit, summed over the calls (native value is added by {_debitSpend}).
+            amounts = new uint256[](limitCount);
+        }
+
         uint256 policyCount;
         assembly ("memory-safe") {
             let n := byte(0, mload(q))
@@ -471,6 +551,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             q := add(add(q, 1), n)
         }
         uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData);
+        // A second pass over the calls (all permitted and well formed by now) for the spend limits only, so that
+        // sessions without limits run exactly the checks above.
+        if (amounts.length != 0) _accountCalls(userOp.callData, _spendLimits(spend), amounts);
 
         if (valueTotal != 0) {
             uint256 spent = uint256(uint128(state >> 40)) + valueTotal;
@@ -479,16 +562,25 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             state = (state & ~(uint256(type(uint128).max) << 40)) | (spent << 40);
             write = true;
         }
+        uint256 periodWindow;
+        if (spend != 0) {
+            bool periodWrite;
+            (state, periodWrite, periodWindow) =
+                _debitSpend(spend, state, uint32(userOp.nonce >> 64), amounts, valueTotal, slot);
+            write = write || periodWrite;
+        }
         // Debited in validation: every op of a bundle is validated before any executes.
         if (write) _store(slot, state);
 
         // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
-        // above still run with a dummy signature, which keeps gas estimation faithful. The session window is the
-        // only source of time limits here, so intersecting it with the signature result is packing both; a later
-        // source must go through {_intersectValidationData}.
+        // above still run with a dummy signature, which keeps gas estimation faithful. The session window and the
+        // signature result are packed together; the period window (a second source) goes through
+        // {_intersectValidationData}.
         bool sigFailed = recovered == address(0) || recovered != signer;
         // ERC4337Utils.packValidationData(!sigFailed, validAfter, validUntil); both times are 48-bit by encoding.
-        return (validAfter << 208) | (validUntil << 160) | (sigFailed ? 1 : 0);
+        uint256 validationData = (validAfter << 208) | (validUntil << 160) | (sigFailed ? 1 : 0);
+        // The period window is a second source of time limits: intersected, never overwritten.
+        return periodWindow == 0 ? validationData : _intersectValidationData(validationData, periodWindow);
     }
 
     /// @dev The paymaster, gas and fee limits at `q`; returns the position after them.
@@ -794,6 +886,214 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         return pass ? RESULT_PASS : RESULT_FAIL;
     }
 
+    // ---------------------------------------------------------------- internal: spend limits and periods
+
+    /// @dev Where the limits of the spend section at `spend` start (0 when there is no spend section).
+    function _spendLimits(uint256 spend) private pure returns (uint256 p) {
+        if (spend == 0) return 0;
+        assembly ("memory-safe") {
+            p := add(add(spend, 15), byte(0, mload(add(spend, 14))))
+        }
+    }
+
+    /// @dev Limit `i` at `p` (from {_spendLimits}): `token(20) ‖ perPeriod(16) ‖ lifetime(16)`.
+    function _limitAt(uint256 p, uint256 i) private pure returns (address token, uint256 perPeriod, uint256 lifetime) {
+        assembly ("memory-safe") {
+            let l := add(p, mul(i, 52))
+            token := shr(96, mload(l))
+            perPeriod := shr(128, mload(add(l, 20)))
+            lifetime := shr(128, mload(add(l, 36)))
+        }
+    }
+
+    /// @dev Index of the first of the `n` limits at `p` on `token`, or `n`.
+    function _limitOf(uint256 p, uint256 n, address token) private pure returns (uint256 i) {
+        assembly ("memory-safe") {
+            for {} lt(i, n) { i := add(i, 1) } {
+                if eq(shr(96, mload(add(p, mul(i, 52)))), token) { break }
+            }
+        }
+    }
+
+    function _hasTokenLimit(uint256 p, uint256 n) private pure returns (bool) {
+        for (uint256 i = 0; i < n; ++i) {
+            (address t,,) = _limitAt(p, i);
+            if (t != address(0)) return true;
+        }
+        return false;
+    }
+
+    /**
+     * @dev Runs {_accountTokenCall} on every call of `callData`, which {_checkCalls} has already checked: canonical
+     * `execute`, single or batch mode, every batch element within bounds.
+     */
+    function _accountCalls(bytes calldata callData, uint256 p, uint256[] memory amounts) private view {
+        bytes calldata executionCalldata;
+        bytes32 mode;
+        assembly ("memory-safe") {
+            mode := calldataload(add(callData.offset, 4))
+            executionCalldata.offset := add(callData.offset, 100)
+            executionCalldata.length := calldataload(add(callData.offset, 68))
+        }
+        if (mode == bytes32(0)) {
+            bytes calldata data;
+            address target;
+            assembly ("memory-safe") {
+                target := shr(96, calldataload(executionCalldata.offset))
+                data.offset := add(executionCalldata.offset, 52)
+                data.length := sub(executionCalldata.length, 52)
+            }
+            _accountTokenCall(p, amounts, 0, target, data);
+        } else {
+            Execution[] calldata batch = ERC7579Utils.decodeBatch(executionCalldata);
+            for (uint256 i = 0; i < batch.length; ++i) {
+                _accountTokenCall(p, amounts, i, batch[i].target, batch[i].callData);
+            }
+        }
+    }
+
+    /**
+     * @dev Adds what call `index` moves of a limited asset to `amounts` (the table of `docs/spend-limits.md`). A
+     * call to a limited token (or to Permit2 while any ERC-20 is limited) that could move it by a route the table
+     * does not count is refused. Amounts saturate rather than wrap, so the cap check then fails.
+     */
+    function _accountTokenCall(uint256 p, uint256[] memory amounts, uint256 index, address target, bytes calldata data)
+        private
+        view
+    {
+        uint256 n = amounts.length;
+        bytes4 selector = data.length >= 4 ? bytes4(data) : bytes4(0);
+        uint256 li = _limitOf(p, n, target);
+        if (li < n) {
+            uint256 amount;
+            if (selector == 0xa9059cbb || selector == 0x095ea7b3 || selector == 0x39509351) {
+                // transfer(to, amount), approve(spender, amount) at its full amount, increaseAllowance(spender, added)
+                if (data.length < 68) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                amount = _arg(data, 1);
+            } else if (selector == 0x23b872dd || selector == 0xd505accf) {
+                // transferFrom(from, to, amount), EIP-2612 permit(owner, spender, value, …): the account's tokens only
+                if (data.length < 100) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                if (address(uint160(_arg(data, 0))) == msg.sender) amount = _arg(data, 2);
+            } else if (selector != 0xa457c2d7) {
+                // Anything but decreaseAllowance might move the token by a route not counted here.
+                revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+            }
+            amounts[li] = _satAdd(amounts[li], amount);
+        } else if (target == PERMIT2 && _hasTokenLimit(p, n)) {
+            if (selector == 0x87517c45 || selector == 0x36c78516) {
+                // approve(token, spender, uint160 amount, uint48 expiration) counts always; transferFrom(from, to,
+                // uint160 amount, token) counts when `from` is the account.
+                if (data.length < 132) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                bool isApprove = selector == 0x87517c45;
+                li = _limitOf(p, n, address(uint160(_arg(data, isApprove ? 0 : 3))));
+                if (li < n && (isApprove || address(uint160(_arg(data, 0))) == msg.sender)) {
+                    amounts[li] = _satAdd(amounts[li], _arg(data, 2));
+                }
+            } else {
+                // Permits, batch transfers, lockdown…: routes the counters would not see.
+                revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+            }
+        }
+    }
+
+    /**
+     * @dev Checks and debits the period rules and spend limits of an operation naming period `k` (the low 32 bits
+     * of its nonce key) against the spend section at `spend`. Returns the new state word, whether it changed (only
+     * for a rate-limited session) and the validation data of the period window. The order of the checks is mirrored
+     * by the Rust evaluator.
+     */
+    function _debitSpend(
+        uint256 spend,
+        uint256 state,
+        uint32 k,
+        uint256[] memory amounts,
+        uint256 valueTotal,
+        uint256 slot
+    ) private returns (uint256, bool write, uint256 periodWindow) {
+        uint256 period;
+        uint256 periodStart;
+        uint256 maxUsesPerPeriod;
+        assembly ("memory-safe") {
+            let w := mload(spend)
+            period := shr(224, w)
+            periodStart := and(shr(176, w), 0xffffffffffff)
+            maxUsesPerPeriod := and(shr(144, w), 0xffffffff)
+        }
+        if (period != 0) {
+            // 256-bit arithmetic: k and period are 32-bit, periodStart 48-bit, so nothing wraps.
+            uint256 start = periodStart + uint256(k) * period;
+            uint256 end = start + period;
+            // validUntil = end - 1 must fit 48 bits and must not be 0 (which the EntryPoint reads as "forever").
+            if (end > type(uint48).max || end < 2) revert WarrantErrors.PeriodOutOfRange(k);
+            // The EntryPoint refuses `timestamp <= validAfter` and `timestamp > validUntil`: valid in [start, end).
+            periodWindow = ((start == 0 ? 0 : start - 1) << 208) | ((end - 1) << 160);
+        }
+        if (maxUsesPerPeriod != 0) {
+            // Only a rate-limited session keeps its period in the state word (others write nothing there).
+            uint32 current = uint32(state >> 168);
+            if (k < current) revert WarrantErrors.PeriodStale(k, current);
+            uint256 usesInPeriod = k > current ? 0 : uint32(state >> 200);
+            if (usesInPeriod >= maxUsesPerPeriod) {
+                revert WarrantErrors.PeriodUsesExhausted(k, uint32(usesInPeriod), uint32(maxUsesPerPeriod));
+            }
+            // usesInPeriod < maxUsesPerPeriod < 2^32: no overflow.
+            state = (state & ~(uint256(type(uint64).max) << 168)) | (uint256(k) << 168) | ((usesInPeriod + 1) << 200);
+        }
+
+        uint256 p = _spendLimits(spend);
+        uint256 n = amounts.length;
+        // Native value goes to the first native limit, as token amounts go to the first limit of their token.
+        if (valueTotal != 0) {
+            uint256 native = _limitOf(p, n, address(0));
+            if (native < n) amounts[native] = valueTotal;
+        }
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 amount = amounts[i];
+            if (amount == 0) continue;
+            (address token, uint256 perPeriod, uint256 lifetime) = _limitAt(p, i);
+            uint256 counterSlot = slot + 1 + i;
+            uint256 c = _load(counterSlot);
+            uint256 periodSpent;
+            if (period != 0) {
+                // A counter already in a later period: the op is from an earlier one (defense in depth — its window
+                // has closed for good once a later period's op was included).
+                if (uint32(c) > k) revert WarrantErrors.PeriodStale(k, uint32(c));
+                periodSpent = _satAdd(uint32(c) == k ? uint112(c >> 32) : 0, amount);
+                uint256 periodCap = _effectiveCap(perPeriod);
+                if (periodSpent > periodCap) {
+                    revert WarrantErrors.PeriodSpendLimitExceeded(token, k, periodSpent, periodCap);
+                }
+            }
+            uint256 lifetimeSpent = _satAdd(uint112(c >> 144), amount);
+            uint256 lifetimeCap = _effectiveCap(lifetime);
+            if (lifetimeSpent > lifetimeCap) {
+                revert WarrantErrors.SpendLimitExceeded(token, lifetimeSpent, lifetimeCap);
+            }
+            // Both fit 112 bits: they are at most their caps.
+            _store(counterSlot, (period != 0 ? uint256(k) : 0) | (periodSpent << 32) | (lifetimeSpent << 144));
+        }
+        return (state, maxUsesPerPeriod != 0, periodWindow);
+    }
+
+    /// @dev Argument word `i` (after the selector); the caller checked the length.
+    function _arg(bytes calldata data, uint256 i) private pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := calldataload(add(data.offset, add(4, mul(32, i))))
+        }
+    }
+
+    function _satAdd(uint256 a, uint256 b) private pure returns (uint256) {
+        unchecked {
+            uint256 c = a + b;
+            return c < a ? type(uint256).max : c;
+        }
+    }
+
+    /// @dev "No cap" still stops at the 112-bit counter's width rather than wrap around.
+    function _effectiveCap(uint256 cap) private pure returns (uint256) {
+        return cap == NO_CAP ? type(uint112).max : cap;
+    }
+
     // ---------------------------------------------------------------- internal: reading session bytes
 
     /**
@@ -857,10 +1157,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
      * @dev The session bytes of `s`, a packed encoding laid out for validation to read in one pass:
      *
      * `signer(20) ‖ limits(1) ‖ [validAfter(6)] ‖ [validUntil(6)] ‖ [maxUses(4)] ‖ [w(maxValueTotal)] ‖
-     * [paymaster(20)] ‖ [maxGasLimit(16)] ‖ [maxFeePerGas(16)] ‖ w(len(calls)) ‖ policy* ‖ w(salt)`
+     * [paymaster(20)] ‖ [maxGasLimit(16)] ‖ [maxFeePerGas(16)] ‖ [spend] ‖ w(len(calls)) ‖ policy* ‖ w(salt)`
      *
-     * where bit i of `limits` (0x01 validAfter … 0x40 maxFeePerGas, in the order above) says the field is present,
-     * which it is exactly when it is not zero; each policy is `target(20) ‖ selector(4) ‖ flags(1) ‖ w(maxValue) ‖
+     * where bit i of `limits` (0x01 validAfter … 0x40 maxFeePerGas, 0x80 spend, in the order above) says the field
+     * is present, which it is exactly when it is not zero (for `spend`: when any of period, periodStart,
+     * maxUsesPerPeriod or limits is); `spend` is `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖
+     * w(len(limits)) ‖ (token(20) ‖ perPeriod(16) ‖ lifetime(16))*`; each policy is `target(20) ‖ selector(4) ‖ flags(1) ‖ w(maxValue) ‖
      * w(len(conditions)) ‖ condition*`, each condition `condition(1) ‖ argIndex(2) ‖ w(len(values)) ‖
      * w(value)*`; `w(x)` is one byte `n` then the `n` low bytes of `x` big-endian, `n` the fewest bytes that hold
      * `x` (0 for zero). The salt comes last because validation never reads it. Every field is fixed-width,
@@ -870,7 +1172,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     function _encodeSession(Session memory s) private pure returns (bytes memory out) {
         CallPolicy[] memory calls = s.scope.calls;
         // Upper bound of the size, plus a word so that the last 32-byte store stays inside the allocation.
-        uint256 bound = 20 + 1 + 6 + 6 + 4 + 33 + 20 + 16 + 16 + 33 + 33 + 32;
+        uint256 bound = 20 + 1 + 6 + 6 + 4 + 33 + 20 + 16 + 16 + 14 + 33 + 52 * s.scope.limits.length + 33 + 33 + 32;
         for (uint256 i = 0; i < calls.length; ++i) {
             ArgCondition[] memory conditions = calls[i].conditions;
             bound += 25 + 33 + 33;
@@ -910,7 +1212,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint256 limits = (scope.validAfter != 0 ? LIMIT_VALID_AFTER : 0)
             | (scope.validUntil != 0 ? LIMIT_VALID_UNTIL : 0) | (scope.maxUses != 0 ? LIMIT_USES : 0)
             | (scope.maxValueTotal != 0 ? LIMIT_VALUE : 0) | (scope.paymaster != address(0) ? LIMIT_PAYMASTER : 0)
-            | (scope.maxGasLimit != 0 ? LIMIT_GAS : 0) | (scope.maxFeePerGas != 0 ? LIMIT_FEE : 0);
+            | (scope.maxGasLimit != 0 ? LIMIT_GAS : 0) | (scope.maxFeePerGas != 0 ? LIMIT_FEE : 0)
+            | (_hasSpendSection(scope) ? LIMIT_SPEND : 0);
         address signer = s.signer;
         assembly ("memory-safe") {
             mstore(q, or(shl(96, signer), shl(88, limits)))
@@ -923,7 +1226,42 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         if (scope.paymaster != address(0)) q = _putFixed(q, uint160(scope.paymaster), 20);
         if (scope.maxGasLimit != 0) q = _putFixed(q, scope.maxGasLimit, 16);
         if (scope.maxFeePerGas != 0) q = _putFixed(q, scope.maxFeePerGas, 16);
+        if (_hasSpendSection(scope)) q = _putSpend(q, scope);
         return _putWord(q, scope.calls.length);
+    }
+
+    function _hasSpendSection(Scope memory scope) private pure returns (bool) {
+        return scope.period != 0 || scope.periodStart != 0 || scope.maxUsesPerPeriod != 0 || scope.limits.length != 0;
+    }
+
+    /**
+     * @dev Writes the spend section, refusing ill-formed spend rules: they can then never be enabled, and validation
+     * reads the section without checking it again.
+     */
+    function _putSpend(uint256 q, Scope memory scope) private pure returns (uint256) {
+        if (scope.period == 0 && scope.maxUsesPerPeriod != 0) revert WarrantErrors.PeriodRequired();
+        SpendLimit[] memory limits = scope.limits;
+        for (uint256 i = 0; i < limits.length; ++i) {
+            if (
+                i >= MAX_SPEND_LIMITS || !_capFits(limits[i].perPeriod) || !_capFits(limits[i].lifetime)
+                    || (scope.period == 0 && limits[i].perPeriod != NO_CAP)
+            ) revert WarrantErrors.InvalidSpendLimit(i);
+        }
+        q = _putFixed(q, scope.period, 4);
+        q = _putFixed(q, scope.periodStart, 6);
+        q = _putFixed(q, scope.maxUsesPerPeriod, 4);
+        q = _putWord(q, limits.length);
+        for (uint256 i = 0; i < limits.length; ++i) {
+            q = _putFixed(q, uint160(limits[i].token), 20);
+            q = _putFixed(q, limits[i].perPeriod, 16);
+            q = _putFixed(q, limits[i].lifetime, 16);
+        }
+        return q;
+    }
+
+    /// @dev A cap is either {NO_CAP} or fits the 112-bit counters.
+    function _capFits(uint128 cap) private pure returns (bool) {
+        return cap == NO_CAP || cap <= type(uint112).max;
     }
 
     /// @dev Writes the `width` low bytes of `x` big-endian at `q` (a full-word store, like {_putWord}).
@@ -977,7 +1315,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint48 afterB = uint48(b >> 208);
         uint48 validUntil = untilA == 0 ? untilB : untilB == 0 ? untilA : (untilA < untilB ? untilA : untilB);
         uint48 validAfter = afterA > afterB ? afterA : afterB;
-        return ERC4337Utils.packValidationData(!failed, validAfter, validUntil);
+        // Packed by hand: OpenZeppelin's packValidationData clears bit 47 (its block-range flag, which the v0.8
+        // EntryPoint does not have), which would shorten a window ending past 2^47.
+        return (uint256(validAfter) << 208) | (uint256(validUntil) << 160) | (failed ? 1 : 0);
     }
 
     function _hashArgCondition(ArgCondition memory c) private pure returns (bytes32) {
@@ -1012,9 +1352,22 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 s.paymaster,
                 s.maxGasLimit,
                 s.maxFeePerGas,
-                keccak256(abi.encodePacked(hashes))
+                keccak256(abi.encodePacked(hashes)),
+                s.period,
+                s.periodStart,
+                s.maxUsesPerPeriod,
+                _hashSpendLimits(s.limits)
             )
         );
+    }
+
+    function _hashSpendLimits(SpendLimit[] memory limits) private pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](limits.length);
+        for (uint256 i = 0; i < hashes.length; ++i) {
+            hashes[i] =
+                keccak256(abi.encode(_SPEND_LIMIT_TYPE, limits[i].token, limits[i].perPeriod, limits[i].lifetime));
+        }
+        return keccak256(abi.encodePacked(hashes));
     }
 
     function _hashSession(Session memory s) private pure returns (bytes32) {

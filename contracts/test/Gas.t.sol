@@ -84,6 +84,20 @@ contract GasTest is WarrantFixture {
         _record(kind, "session_erc20_transfer", _measure(_sessionOp(account, s, _transfer(recipient, 1e18))));
         _record(kind, "session_batch3_erc20", _measure(_sessionOp(account, s, _batch3())));
 
+        // Session USE with a daily spend limit on the token (docs/spend-limits.md): the same transfer, counted.
+        WarrantValidator.Session memory limited = _benchSession();
+        limited.salt = bytes32(uint256(2));
+        limited.scope.period = 1 days;
+        limited.scope.limits = new WarrantValidator.SpendLimit[](1);
+        limited.scope.limits[0] = WarrantValidator.SpendLimit(address(token), 1000e18, type(uint128).max);
+        _enableStatic(account, pk, limited);
+        _handle(_sessionOp(account, limited, _transfer(recipient, 1))); // period 0: the counter is not fresh
+        _record(
+            kind,
+            "session_spend_limited_erc20_transfer",
+            _measure(_sessionOp(account, limited, _transfer(recipient, 1e18)))
+        );
+
         // ENABLE: a fresh session (another salt) presented with the owner's grant on its first operation.
         WarrantValidator.Session memory fresh = _benchSession();
         fresh.salt = bytes32(uint256(1));

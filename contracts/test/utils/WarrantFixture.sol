@@ -302,8 +302,9 @@ abstract contract WarrantFixture is WarrantTest {
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Grant(address account,uint64 epoch,Session session)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
-        "Session(address signer,bytes32 salt,Scope scope)";
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "Session(address signer,bytes32 salt,Scope scope)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)";
 
     /**
      * @dev The owner's ERC-7739 (TypedDataSign, explicit contentsDescr) signature of `grant` for `account`. It equals

@@ -26,8 +26,17 @@ sol! {
         ArgCondition[] conditions;
     }
 
-    /// What a session may do.
+    /// A spend limit on one asset (`token` an ERC-20, or address 0 for native value): a cap per period and a cap
+    /// over the session's life; `u128::MAX` ([`NO_CAP`]) means no cap, 0 means nothing. See `docs/spend-limits.md`.
     #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+    struct SpendLimit {
+        address token;
+        uint128 perPeriod;
+        uint128 lifetime;
+    }
+
+    /// What a session may do (`Default`: no window, no calls, no value, no limits).
+    #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
     struct Scope {
         uint48 validAfter;
         uint48 validUntil;
@@ -37,6 +46,10 @@ sol! {
         uint128 maxGasLimit;
         uint128 maxFeePerGas;
         CallPolicy[] calls;
+        uint32 period;
+        uint48 periodStart;
+        uint32 maxUsesPerPeriod;
+        SpendLimit[] limits;
     }
 
     /// A session key and its scope.
@@ -68,6 +81,10 @@ sol! {
         function sessionBytes(Session calldata session) external pure returns (bytes memory);
         function sessionState(address account, bytes32 id) external view
             returns (uint8 status, uint32 uses, uint128 valueSpent);
+        function periodState(address account, bytes32 id) external view
+            returns (uint32 periodIndex, uint32 usesInPeriod);
+        function spendState(address account, bytes32 id, uint256 limitIndex) external view
+            returns (uint32 periodIndex, uint112 periodSpent, uint112 lifetimeSpent);
         function epochOf(address account) external view returns (uint256);
         function evaluateCondition(bytes calldata callData, ArgCondition calldata condition) external pure
             returns (uint8);
@@ -97,6 +114,14 @@ sol! {
         error GrantAccountMismatch(address grantAccount, address account);
         error GrantEpochStale(uint64 grantEpoch, uint256 currentEpoch);
         error InvalidOwnerSignature();
+        error SpendLimitExceeded(address token, uint256 spent, uint256 cap);
+        error PeriodSpendLimitExceeded(address token, uint32 period, uint256 spent, uint256 cap);
+        error PeriodUsesExhausted(uint32 period, uint32 uses, uint32 max);
+        error PeriodStale(uint32 period, uint32 current);
+        error PeriodOutOfRange(uint32 period);
+        error TokenCallNotAccounted(uint256 index, address token, bytes4 selector);
+        error InvalidSpendLimit(uint256 limitIndex);
+        error PeriodRequired();
         error MalformedSessionSignature();
     }
 }
@@ -105,6 +130,13 @@ sol! {
 pub const ANY_TARGET: u8 = 0x01;
 /// Policy flag: the policy matches any selector.
 pub const ANY_SELECTOR: u8 = 0x02;
+
+/// A spend cap of this value means "no cap" (`type(uint128).max`).
+pub const NO_CAP: u128 = u128::MAX;
+
+/// Uniswap's Permit2 (the same address on every chain): calls to it are counted or refused while any ERC-20 is
+/// limited.
+pub const PERMIT2: Address = alloy_primitives::address!("0x000000000022D473030F116dDEE9F6B43aC78BA3");
 
 /// Signature mode byte: a session already enabled.
 pub const MODE_USE: u8 = 0x00;
@@ -137,6 +169,9 @@ pub mod limits {
     pub const GAS: u8 = 0x20;
     /// `maxFeePerGas` (16 bytes) follows.
     pub const FEE: u8 = 0x40;
+    /// The spend section follows: `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(len(limits)) ‖
+    /// (token(20) ‖ perPeriod(16) ‖ lifetime(16))*` (present when any of these is not zero).
+    pub const SPEND: u8 = 0x80;
 }
 
 /// Appends `w(x)`: one byte `n`, then the `n` low bytes of `x` big-endian, `n` the fewest bytes that hold `x`.
@@ -150,12 +185,23 @@ fn put_count(out: &mut Vec<u8>, n: usize) {
     put_word(out, &U256::from(n).to_be_bytes::<32>());
 }
 
+impl Scope {
+    /// Whether the session bytes carry a spend section: any of period, periodStart, maxUsesPerPeriod, limits set.
+    pub fn has_spend_section(&self) -> bool {
+        self.period != 0
+            || self.periodStart.to::<u64>() != 0
+            || self.maxUsesPerPeriod != 0
+            || !self.limits.is_empty()
+    }
+}
+
 impl Session {
     /// The session bytes, byte for byte what `WarrantValidator.sessionBytes` returns:
     ///
     /// `signer(20) ‖ limits(1) ‖ [validAfter(6)] ‖ [validUntil(6)] ‖ [maxUses(4)] ‖ [w(maxValueTotal)] ‖
-    /// [paymaster(20)] ‖ [maxGasLimit(16)] ‖ [maxFeePerGas(16)] ‖ w(len(calls)) ‖ policy* ‖ w(salt)`, a field
-    /// present exactly when not zero (bit `i` of `limits`, see [`limits`]); each policy `target(20) ‖
+    /// [paymaster(20)] ‖ [maxGasLimit(16)] ‖ [maxFeePerGas(16)] ‖ [spend] ‖ w(len(calls)) ‖ policy* ‖ w(salt)`, a
+    /// field present exactly when not zero (bit `i` of `limits`, see [`limits`]; [`limits::SPEND`] for the spend
+    /// section); each policy `target(20) ‖
     /// selector(4) ‖ flags(1) ‖ w(maxValue) ‖ w(len(conditions)) ‖ condition*`; each condition `condition(1) ‖
     /// argIndex(2) ‖ w(len(values)) ‖ w(value)*`.
     pub fn session_bytes(&self) -> Bytes {
@@ -172,6 +218,7 @@ impl Session {
             (s.paymaster != Address::ZERO, limits::PAYMASTER),
             (s.maxGasLimit != 0, limits::GAS),
             (s.maxFeePerGas != 0, limits::FEE),
+            (s.has_spend_section(), limits::SPEND),
         ];
         out.push(present.iter().filter(|(on, _)| *on).fold(0, |acc, (_, bit)| acc | bit));
         // uint48: the 6 low bytes of the u64.
@@ -195,6 +242,17 @@ impl Session {
         }
         if s.maxFeePerGas != 0 {
             out.extend_from_slice(&s.maxFeePerGas.to_be_bytes());
+        }
+        if s.has_spend_section() {
+            out.extend_from_slice(&s.period.to_be_bytes());
+            out.extend_from_slice(&s.periodStart.to::<u64>().to_be_bytes()[2..]);
+            out.extend_from_slice(&s.maxUsesPerPeriod.to_be_bytes());
+            put_count(&mut out, s.limits.len());
+            for l in &s.limits {
+                out.extend_from_slice(l.token.as_slice());
+                out.extend_from_slice(&l.perPeriod.to_be_bytes());
+                out.extend_from_slice(&l.lifetime.to_be_bytes());
+            }
         }
         put_count(&mut out, s.calls.len());
         for policy in &s.calls {
@@ -271,6 +329,13 @@ impl Grant {
     }
 }
 
+/// The nonce key a session operation uses: the module's address (which the account reads to pick the validator)
+/// followed by the period index `period` the operation commits to (ignored by scopes without a period).
+pub fn session_nonce_key(module: Address, period: u32) -> alloy_primitives::aliases::U192 {
+    (alloy_primitives::aliases::U192::from_be_slice(module.as_slice()) << 32)
+        | alloy_primitives::aliases::U192::from(period)
+}
+
 /// The module signature of a USE operation: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`
 /// (`w` as in [`Session::session_bytes`]). The module reads the session bytes in place and hashes them into the
 /// id, so a USE operation carries no ABI encoding and costs no EIP-712 hashing.
@@ -329,6 +394,7 @@ mod tests {
                         values: vec![B256::from(U256::from(0xbeefu64)), B256::ZERO],
                     }],
                 }],
+                ..Default::default()
             },
         }
     }
@@ -377,6 +443,7 @@ mod tests {
             maxGasLimit: 0,
             maxFeePerGas: 0,
             calls: vec![],
+            ..Default::default()
         };
         let session = Session { signer: Address::repeat_byte(0x11), salt: B256::ZERO, scope };
         assert_eq!(hex::encode(session.session_bytes()), format!("{}000000", "11".repeat(20)));
@@ -393,5 +460,39 @@ mod tests {
         assert_eq!(usize::from(out[2]), encoded.len());
         assert_eq!(&out[3..3 + encoded.len()], &encoded[..]);
         assert_eq!(&out[3 + encoded.len()..], &signature[..]);
+    }
+
+    /// The spend section's known answer, shared with `contracts/test/SpendLimits.t.sol`.
+    #[test]
+    fn spend_section_known_answer() {
+        let scope = Scope {
+            period: 86_400,
+            periodStart: U48::from(1_000_000u64),
+            maxUsesPerPeriod: 2,
+            limits: vec![
+                SpendLimit { token: Address::repeat_byte(0x33), perPeriod: 10u128.pow(18), lifetime: NO_CAP },
+                SpendLimit { token: Address::ZERO, perPeriod: NO_CAP, lifetime: 5 },
+            ],
+            ..Default::default()
+        };
+        let session = Session { signer: Address::repeat_byte(0x11), salt: B256::ZERO, scope };
+        let expected = [
+            "11".repeat(20),
+            "80".into(),           // limits: the spend section only
+            "00015180".into(),     // period
+            "0000000f4240".into(), // periodStart
+            "00000002".into(),     // maxUsesPerPeriod
+            "0102".into(),         // w(2 limits)
+            "33".repeat(20),
+            "00000000000000000de0b6b3a7640000".into(),
+            "ff".repeat(16),
+            "00".repeat(20),
+            "ff".repeat(16),
+            "00000000000000000000000000000005".into(),
+            "00".into(), // w(0 calls)
+            "00".into(), // w(salt 0)
+        ]
+        .concat();
+        assert_eq!(hex::encode(session.session_bytes()), expected);
     }
 }

@@ -46,6 +46,25 @@ impl Denial {
                 Self::InvalidCondition { index: index(e.index), condition_index: index(e.conditionIndex) }
             }
             E::SessionValueExceeded(e) => Self::SessionValueExceeded { total: e.total, cap: e.cap },
+            E::SpendLimitExceeded(e) => {
+                Self::SpendLimitExceeded { token: e.token, spent: e.spent, cap: e.cap }
+            }
+            E::PeriodSpendLimitExceeded(e) => Self::PeriodSpendLimitExceeded {
+                token: e.token,
+                period: e.period,
+                spent: e.spent,
+                cap: e.cap,
+            },
+            E::PeriodUsesExhausted(e) => {
+                Self::PeriodUsesExhausted { period: e.period, uses: e.uses, max: e.max }
+            }
+            E::PeriodStale(e) => Self::PeriodStale { period: e.period, current: e.current },
+            E::PeriodOutOfRange(e) => Self::PeriodOutOfRange { period: e.period },
+            E::TokenCallNotAccounted(e) => {
+                Self::TokenCallNotAccounted { index: index(e.index), token: e.token, selector: e.selector }
+            }
+            E::InvalidSpendLimit(e) => Self::InvalidSpendLimit { limit_index: index(e.limitIndex) },
+            E::PeriodRequired(_) => Self::PeriodRequired,
             // Grant checks have no evaluator counterpart: they are the grant's own validity, reported as such.
             E::GrantAccountMismatch(_)
             | E::GrantEpochStale(_)

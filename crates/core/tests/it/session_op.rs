@@ -107,7 +107,7 @@ fn use_mode_signature_and_preflight() {
     assert_eq!(recovered, key.address());
 
     // The pre-flight evaluator accepts what the builder built, and refuses one unit more.
-    let usage = SessionUsage { status: SessionStatus::Enabled, uses: 0, value_spent: 0 };
+    let usage = SessionUsage { status: SessionStatus::Enabled, ..Default::default() };
     let id = s.id(ACCOUNT);
     let packed = signed.op.pack();
     assert!(check_operation(id, &s.scope, &usage, Presentation::Use, &packed, ACCOUNT, MODULE).is_ok());
