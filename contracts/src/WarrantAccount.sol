@@ -4,8 +4,8 @@ pragma solidity ^0.8.28;
 import {Account} from "@openzeppelin/contracts/account/Account.sol";
 import {AccountERC7579} from "@openzeppelin/contracts/account/extensions/draft-AccountERC7579.sol";
 import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.sol";
-import {IEntryPoint, PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
-import {MODULE_TYPE_VALIDATOR} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {IAccount, IEntryPoint, PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
+import {IERC7579Validator, MODULE_TYPE_VALIDATOR} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {AbstractSigner} from "@openzeppelin/contracts/utils/cryptography/signers/AbstractSigner.sol";
 import {ERC7739} from "@openzeppelin/contracts/utils/cryptography/signers/draft-ERC7739.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -111,14 +111,40 @@ contract WarrantAccount is Account, EIP712, ERC7739, AccountERC7579 {
             && (recovered == address(this) || recovered == _getWarrantAccountStorage().owner);
     }
 
-    /// @dev Installed validator module named by the nonce key, else the owner (AccountERC7579 behaviour).
+    /**
+     * @dev Installed validator module named by the nonce key, else the owner (AccountERC7579 behaviour). When called
+     * from {validateUserOp}, the module call forwards this call's own calldata with only the selector changed,
+     * instead of re-encoding the whole operation in memory: the module's `validateUserOp(PackedUserOperation,bytes32)`
+     * reads the same two head words and ignores the third (`missingAccountFunds`), and the hash is the one the
+     * EntryPoint passed, which {_signableUserOpHash} leaves as is.
+     */
     function _validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
         internal
         virtual
         override(Account, AccountERC7579)
-        returns (uint256)
+        returns (uint256 validationData)
     {
-        return AccountERC7579._validateUserOp(userOp, userOpHash, signature);
+        address module = _extractUserOpValidator(userOp);
+        if (!isModuleInstalled(MODULE_TYPE_VALIDATOR, module, Calldata.emptyBytes())) {
+            return Account._validateUserOp(userOp, userOpHash, signature);
+        }
+        bytes32 signable = _signableUserOpHash(userOp, userOpHash);
+        if (msg.sig != IAccount.validateUserOp.selector || signable != bytes32(msg.data[36:68])) {
+            return IERC7579Validator(module).validateUserOp(userOp, signable);
+        }
+        bytes4 selector = IERC7579Validator.validateUserOp.selector;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            let size := calldatasize()
+            calldatacopy(m, 0, size)
+            mstore(m, or(selector, shr(32, shl(32, mload(m)))))
+            if iszero(call(gas(), module, 0, m, size, 0x00, 0x20)) {
+                returndatacopy(m, 0, returndatasize())
+                revert(m, returndatasize())
+            }
+            if lt(returndatasize(), 0x20) { revert(0, 0) }
+            validationData := mload(0x00)
+        }
     }
 
     function _getWarrantAccountStorage() private pure returns (WarrantAccountStorage storage $) {

@@ -49,4 +49,22 @@ library WarrantErrors {
     error GrantEpochStale(uint64 grantEpoch, uint256 currentEpoch);
     /// @dev The owner signature over the grant is not valid for the account (ERC-1271).
     error InvalidOwnerSignature();
+    /// @dev The operation would bring `token`'s spend over the session's life to `spent`, above its `cap`.
+    error SpendLimitExceeded(address token, uint256 spent, uint256 cap);
+    /// @dev The operation would bring `token`'s spend in period `period` to `spent`, above its per-period `cap`.
+    error PeriodSpendLimitExceeded(address token, uint32 period, uint256 spent, uint256 cap);
+    /// @dev The session already made `uses` operations in period `period`, its per-period maximum `max`.
+    error PeriodUsesExhausted(uint32 period, uint32 uses, uint32 max);
+    /// @dev The operation names period `period`, earlier than period `current` the session already acted in.
+    error PeriodStale(uint32 period, uint32 current);
+    /// @dev Period `period` ends beyond 48-bit time (or is the degenerate window ending at time 1).
+    error PeriodOutOfRange(uint32 period);
+    /// @dev Call `index` to `token` (a limited token, or Permit2) could move a limited token by a route not counted.
+    error TokenCallNotAccounted(uint256 index, address token, bytes4 selector);
+    /// @dev Spend limit `limitIndex` is ill-formed: a finite cap above 112 bits, or a per-period cap with no period.
+    error InvalidSpendLimit(uint256 limitIndex);
+    /// @dev The scope limits uses per period but sets no period.
+    error PeriodRequired();
+    /// @dev The USE signature does not hold the length word and the session bytes it announces.
+    error MalformedSessionSignature();
 }

@@ -6,6 +6,7 @@ import {IERC7579Validator, MODULE_TYPE_VALIDATOR} from "@openzeppelin/contracts/
 import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.sol";
 import {ERC7579Utils, Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {WarrantErrors} from "./WarrantErrors.sol";
@@ -32,7 +33,13 @@ import {WarrantErrors} from "./WarrantErrors.sol";
  * Revocation is per id within an epoch; {revokeAll} and uninstalling bump the epoch, which makes every earlier
  * session, counter and unpresented grant unreachable for good.
  *
- * The format is specified in `docs/grant-format.md`; the Rust toolkit mirrors it byte for byte.
+ * Sessions have two encodings. The owner signs the EIP-712 {Grant} (structured, readable in a wallet). On chain a
+ * session is identified by its *session bytes*, a compact packed encoding built by {sessionBytes} (see
+ * `docs/gas.md`), and its id is `keccak256(account ‖ sessionBytes)`. Enabling (statically or by a grant) builds the
+ * session bytes from the struct here, so the only session bytes that ever reach an enabled state are the module's
+ * own encoding of a session the owner approved; a USE operation then carries just those bytes, which the module
+ * hashes into the id and reads in place, with no ABI decoding and no EIP-712 re-hash. The Rust toolkit mirrors both
+ * encodings byte for byte.
  */
 contract WarrantValidator is IERC7579Validator, EIP712 {
     /// @dev One argument rule: `condition` applied to the head word `argIndex` (after the selector).
@@ -51,7 +58,18 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         ArgCondition[] conditions;
     }
 
-    /// @dev What a session may do. See `docs/grant-format.md` for the meaning of each zero value.
+    /**
+     * @dev A spend limit on one asset: `token` is an ERC-20 contract, or address 0 for native value. Caps are per
+     * period (needs `Scope.period`) and over the session's life; `type(uint128).max` means no cap, 0 means nothing.
+     * A finite cap must fit 112 bits. See `docs/spend-limits.md`.
+     */
+    struct SpendLimit {
+        address token;
+        uint128 perPeriod;
+        uint128 lifetime;
+    }
+
+    /// @dev What a session may do. See `docs/grant-format.md` and `docs/spend-limits.md` for each zero value.
     struct Scope {
         uint48 validAfter;
         uint48 validUntil;
@@ -61,6 +79,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint128 maxGasLimit;
         uint128 maxFeePerGas;
         CallPolicy[] calls;
+        uint32 period;
+        uint48 periodStart;
+        uint32 maxUsesPerPeriod;
+        SpendLimit[] limits;
     }
 
     /// @dev A session key and its scope; `salt` tells apart sessions of one key with the same scope.
@@ -77,51 +99,88 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         Session session;
     }
 
-    /// @dev Usage of a session for an account in one epoch, packed in one slot.
+    /**
+     * @dev Usage of a session for an account in one epoch, packed in one slot (status in the low byte, then uses, then
+     * value spent, then the last period an operation named and the uses counted in it), read and written as one
+     * word (see {_stateSlot}). `uses` is counted only for sessions with a `maxUses` cap and `valueSpent` only when
+     * value is sent, so an operation with nothing to count writes nothing; the period fields only for sessions with
+     * `maxUsesPerPeriod`.
+     */
     struct SessionState {
         uint8 status;
         uint32 uses;
         uint128 valueSpent;
+        uint32 periodIndex;
+        uint32 usesInPeriod;
+    }
+
+    /**
+     * @dev What spend limit `i` of a session has counted, packed in the word at the session's state slot + 1 + i
+     * (associated with the account, ERC-7562): `periodSpent` belongs to period `periodIndex`.
+     */
+    struct SpendCounter {
+        uint32 periodIndex;
+        uint112 periodSpent;
+        uint112 lifetimeSpent;
     }
 
     /// @dev Policy flag: the policy matches any target.
-    uint8 public constant ANY_TARGET = 0x01;
+    uint8 internal constant ANY_TARGET = 0x01;
     /// @dev Policy flag: the policy matches any selector.
-    uint8 public constant ANY_SELECTOR = 0x02;
+    uint8 internal constant ANY_SELECTOR = 0x02;
 
     /// @dev Session status values.
-    uint8 public constant STATUS_NONE = 0;
-    uint8 public constant STATUS_ENABLED = 1;
-    uint8 public constant STATUS_REVOKED = 2;
+    uint8 internal constant STATUS_NONE = 0;
+    uint8 internal constant STATUS_ENABLED = 1;
+    uint8 internal constant STATUS_REVOKED = 2;
 
     /// @dev Signature modes (first byte of the module signature).
-    uint8 public constant MODE_USE = 0x00;
-    uint8 public constant MODE_ENABLE = 0x01;
+    uint8 internal constant MODE_USE = 0x00;
+    uint8 internal constant MODE_ENABLE = 0x01;
 
     /// @dev Condition kinds. 0-5 compare the head word as uint256 with `values[0]`.
-    uint8 public constant COND_EQ = 0;
-    uint8 public constant COND_NEQ = 1;
-    uint8 public constant COND_LT = 2;
-    uint8 public constant COND_LTE = 3;
-    uint8 public constant COND_GT = 4;
-    uint8 public constant COND_GTE = 5;
-    uint8 public constant COND_IN = 6;
-    uint8 public constant COND_LENGTH_LTE = 7;
-    uint8 public constant COND_LENGTH_GTE = 8;
-    uint8 public constant COND_BYTES_HASH_EQ = 9;
-    uint8 public constant COND_ARRAY_HASH_EQ = 10;
+    uint8 internal constant COND_EQ = 0;
+    uint8 internal constant COND_NEQ = 1;
+    uint8 internal constant COND_LT = 2;
+    uint8 internal constant COND_LTE = 3;
+    uint8 internal constant COND_GT = 4;
+    uint8 internal constant COND_GTE = 5;
+    uint8 internal constant COND_IN = 6;
+    uint8 internal constant COND_LENGTH_LTE = 7;
+    uint8 internal constant COND_LENGTH_GTE = 8;
+    uint8 internal constant COND_BYTES_HASH_EQ = 9;
+    uint8 internal constant COND_ARRAY_HASH_EQ = 10;
 
     /// @dev Results of {evaluateCondition}.
-    uint8 public constant RESULT_PASS = 0;
-    uint8 public constant RESULT_FAIL = 1;
-    uint8 public constant RESULT_MALFORMED = 2;
-    uint8 public constant RESULT_INVALID = 3;
+    uint8 internal constant RESULT_PASS = 0;
+    uint8 internal constant RESULT_FAIL = 1;
+    uint8 internal constant RESULT_MALFORMED = 2;
+    uint8 internal constant RESULT_INVALID = 3;
+
+    /// @dev Bits of the limits byte of session bytes: which optional scope fields follow (those that are not zero).
+    uint256 private constant LIMIT_VALID_AFTER = 0x01;
+    uint256 private constant LIMIT_VALID_UNTIL = 0x02;
+    uint256 private constant LIMIT_USES = 0x04;
+    uint256 private constant LIMIT_VALUE = 0x08;
+    uint256 private constant LIMIT_PAYMASTER = 0x10;
+    uint256 private constant LIMIT_GAS = 0x20;
+    uint256 private constant LIMIT_FEE = 0x40;
+    uint256 private constant LIMIT_SPEND = 0x80;
+
+    /// @dev At most this many spend limits: their counters sit at state slot + 1 + i, within ERC-7562's 128.
+    uint256 internal constant MAX_SPEND_LIMITS = 127;
+
+    /// @dev Uniswap's Permit2, the same address on every chain: it moves tokens the account approved to it.
+    address internal constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
+
+    /// @dev A spend cap of this value means "no cap".
+    uint128 internal constant NO_CAP = type(uint128).max;
 
     /// @dev `execute(bytes32,bytes)` of ERC-7579, the only account function a session may call.
-    bytes4 public constant EXECUTE_SELECTOR = 0xe9ae5c53;
+    bytes4 internal constant EXECUTE_SELECTOR = 0xe9ae5c53;
 
     /// @dev EntryPoint v0.8; a session may never call it (deposits, nonces, stake belong to the owner).
-    address public constant ENTRY_POINT = 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108;
+    address internal constant ENTRY_POINT = 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108;
 
     bytes32 private constant _ARG_CONDITION_TYPE =
         keccak256("ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)");
@@ -133,9 +192,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     bytes32 private constant _SCOPE_TYPE = keccak256(
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
-        "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _SESSION_TYPE = keccak256(
@@ -143,7 +203,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _GRANT_TYPE = keccak256(
@@ -151,12 +212,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
-        "Session(address signer,bytes32 salt,Scope scope)"
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "Session(address signer,bytes32 salt,Scope scope)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
+    bytes32 private constant _SPEND_LIMIT_TYPE =
+        keccak256("SpendLimit(address token,uint128 perPeriod,uint128 lifetime)");
+
     mapping(address account => uint256) private _epochs;
-    mapping(bytes32 stateKey => mapping(address account => SessionState)) private _states;
+    // Session states live at `keccak256(abi.encode(account, keccak256(abi.encode(id, epoch))))`: the account is the
+    // outer hashed word, so every slot is associated with it (ERC-7562). See {_stateSlot}.
 
     /// @dev Emitted when session `id` is enabled for `account` (statically or by a grant).
     event SessionEnabled(address indexed account, bytes32 indexed id, address indexed signer);
@@ -190,12 +256,13 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /// @dev Enables `session` for the calling account (static delegation). A revoked id stays revoked.
     function enableSession(Session calldata session) external returns (bytes32 id) {
         address account = msg.sender;
-        id = _sessionId(account, session);
-        SessionState storage state = _stateOf(account, id, _epochs[account]);
-        uint8 status = state.status;
+        id = _sessionId(account, _encodeSession(session));
+        uint256 slot = _stateSlot(account, id, _epochs[account]);
+        uint256 state = _load(slot);
+        uint256 status = uint8(state);
         if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
         if (status == STATUS_NONE) {
-            state.status = STATUS_ENABLED;
+            _store(slot, state | STATUS_ENABLED);
             emit SessionEnabled(account, id, session.signer);
         }
     }
@@ -207,7 +274,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
      */
     function revokeSession(bytes32 id) external {
         address account = msg.sender;
-        _stateOf(account, id, _epochs[account]).status = STATUS_REVOKED;
+        uint256 slot = _stateSlot(account, id, _epochs[account]);
+        _store(slot, (_load(slot) & ~uint256(0xff)) | STATUS_REVOKED);
         emit SessionRevoked(account, id);
     }
 
@@ -220,60 +288,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Validates a session operation of the calling account. The signature is one mode byte followed by
-     * `abi.encode(Session, bytes sessionSignature)` (USE) or `abi.encode(Grant, bytes ownerSignature,
-     * bytes sessionSignature)` (ENABLE). Returns the session window and the result of the session signature check.
+     * `w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (USE, `w` as in {_encodeSession}) or
+     * `abi.encode(Grant, bytes ownerSignature, bytes sessionSignature)` (ENABLE). Returns the session window and the
+     * result of the session signature check.
      */
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
         bytes calldata signature = userOp.signature;
         if (signature.length == 0) return ERC4337Utils.SIG_VALIDATION_FAILED;
-        address account = msg.sender;
-        uint256 currentEpoch = _epochs[account];
         uint8 mode = uint8(signature[0]);
-
-        Session memory session;
-        bytes memory sessionSignature;
-        bytes32 id;
-        SessionState storage state;
-        if (mode == MODE_USE) {
-            (session, sessionSignature) = abi.decode(signature[1:], (Session, bytes));
-            id = _sessionId(account, session);
-            state = _stateOf(account, id, currentEpoch);
-            uint8 status = state.status;
-            if (status == STATUS_NONE) revert WarrantErrors.SessionNotEnabled(id);
-            if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
-        } else if (mode == MODE_ENABLE) {
-            Grant memory grant;
-            bytes memory ownerSignature;
-            (grant, ownerSignature, sessionSignature) = abi.decode(signature[1:], (Grant, bytes, bytes));
-            if (grant.account != account) revert WarrantErrors.GrantAccountMismatch(grant.account, account);
-            if (grant.epoch != currentEpoch) revert WarrantErrors.GrantEpochStale(grant.epoch, currentEpoch);
-            if (!SignatureChecker.isValidERC1271SignatureNow(account, _grantDigest(grant), ownerSignature)) {
-                revert WarrantErrors.InvalidOwnerSignature();
-            }
-            session = grant.session;
-            id = _sessionId(account, session);
-            state = _stateOf(account, id, currentEpoch);
-            uint8 status = state.status;
-            if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
-            if (status == STATUS_NONE) {
-                state.status = STATUS_ENABLED;
-                emit SessionEnabled(account, id, session.signer);
-            }
-        } else {
-            return ERC4337Utils.SIG_VALIDATION_FAILED;
-        }
-
-        _checkAndDebit(state, session.scope, userOp, account);
-
-        // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
-        // above still run with a dummy signature, which keeps gas estimation faithful.
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(userOpHash, sessionSignature);
-        bool sigOk = sessionSignature.length == 65 && err == ECDSA.RecoverError.NoError && recovered != address(0)
-            && recovered == session.signer;
-        return _intersectValidationData(
-            ERC4337Utils.packValidationData(sigOk, 0, 0),
-            ERC4337Utils.packValidationData(true, session.scope.validAfter, session.scope.validUntil)
-        );
+        if (mode == MODE_USE) return _validateUse(userOp, userOpHash, signature);
+        if (mode == MODE_ENABLE) return _validateEnable(userOp, userOpHash, signature);
+        return ERC4337Utils.SIG_VALIDATION_FAILED;
     }
 
     /// @dev Session keys never produce ERC-1271 signatures: they would escape every on-chain limit.
@@ -283,9 +308,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     // ---------------------------------------------------------------- views
 
-    /// @dev The 32-byte id of `session` for `account`: `keccak256(abi.encode(account, hashStruct(session)))`.
+    /// @dev The 32-byte id of `session` for `account`: `keccak256(account ‖ sessionBytes(session))`.
     function sessionId(address account, Session calldata session) external pure returns (bytes32) {
-        return _sessionId(account, session);
+        return _sessionId(account, _encodeSession(session));
+    }
+
+    /**
+     * @dev The session bytes of `session`: what a USE operation carries and what its id hashes (layout in
+     * {_encodeSession}).
+     */
+    function sessionBytes(Session calldata session) external pure returns (bytes memory) {
+        return _encodeSession(session);
     }
 
     /// @dev The EIP-712 digest (domain "Warrant" "1", this contract) the owner's account signature must cover.
@@ -303,14 +336,38 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         return _hashScope(scope);
     }
 
-    /// @dev State of session `id` for `account` in its current epoch.
+    /**
+     * @dev State of session `id` for `account` in its current epoch. `uses` counts operations only for a session
+     * with a `maxUses` cap (it stays 0 for an unlimited one); `valueSpent` is the native value debited so far.
+     */
     function sessionState(address account, bytes32 id)
         external
         view
         returns (uint8 status, uint32 uses, uint128 valueSpent)
     {
-        SessionState storage state = _stateOf(account, id, _epochs[account]);
-        return (state.status, state.uses, state.valueSpent);
+        uint256 state = _load(_stateSlot(account, id, _epochs[account]));
+        return (uint8(state), uint32(state >> 8), uint128(state >> 40));
+    }
+
+    /// @dev Period counters of session `id` for `account` in its current epoch, kept for a session with
+    /// `maxUsesPerPeriod` only: the last period an operation named and the operations counted in it.
+    function periodState(address account, bytes32 id) external view returns (uint32 periodIndex, uint32 usesInPeriod) {
+        uint256 state = _load(_stateSlot(account, id, _epochs[account]));
+        return (uint32(state >> 168), uint32(state >> 200));
+    }
+
+    /**
+     * @dev Counters of spend limit `limitIndex` (below {MAX_SPEND_LIMITS}) of session `id` for `account` in its
+     * current epoch. `periodSpent` belongs to period `periodIndex`; a later period starts from zero.
+     */
+    function spendState(address account, bytes32 id, uint256 limitIndex)
+        external
+        view
+        returns (uint32 periodIndex, uint112 periodSpent, uint112 lifetimeSpent)
+    {
+        if (limitIndex >= MAX_SPEND_LIMITS) return (0, 0, 0);
+        uint256 c = _load(_stateSlot(account, id, _epochs[account]) + 1 + limitIndex);
+        return (uint32(c), uint112(c >> 32), uint112(c >> 144));
     }
 
     /// @dev Current epoch of `account`; a grant must name it.
@@ -321,88 +378,291 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /**
      * @dev Evaluates one argument condition on `callData` (selector included): {RESULT_PASS}, {RESULT_FAIL},
      * {RESULT_MALFORMED} (argument out of bounds) or {RESULT_INVALID} (ill-formed condition). Exposed so that
-     * off-chain pre-flight can be checked against the on-chain rule.
+     * off-chain pre-flight can be checked against the on-chain rule; it runs the very code validation runs, on the
+     * condition's session-bytes encoding.
      */
     function evaluateCondition(bytes calldata callData, ArgCondition calldata condition) external pure returns (uint8) {
-        return _evaluate(callData, condition);
+        bytes memory buffer = new bytes(3 + 33 + 33 * condition.values.length + 32);
+        uint256 q;
+        assembly ("memory-safe") {
+            q := add(buffer, 0x20)
+        }
+        _putCondition(q, condition.condition, condition.argIndex, condition.values);
+        (uint256 result,,,) = _checkConditions(callData, q, 1);
+        return uint8(result);
+    }
+
+    // ---------------------------------------------------------------- internal: the two modes
+
+    /**
+     * @dev USE: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (`w` as in {_encodeSession}). The
+     * session bytes are copied to memory right after the account's 20 bytes and hashed in place into the id, then
+     * read where they lie: no ABI decoding, no EIP-712 hashing. Only session bytes built by {_encodeSession} at enable
+     * time can have an enabled state (the id is their hash), so everything read after the status check is well
+     * formed.
+     */
+    function _validateUse(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
+        private
+        returns (uint256)
+    {
+        address account = msg.sender;
+        bool malformed;
+        uint256 session;
+        bytes32 id;
+        bytes calldata sessionSignature = signature[0:0];
+        assembly ("memory-safe") {
+            // w(length): one byte n <= 32, then n big-endian bytes.
+            let n := byte(0, calldataload(add(signature.offset, 1)))
+            let length := shr(shl(3, sub(32, n)), calldataload(add(signature.offset, 2)))
+            let start := add(2, n)
+            malformed := or(or(lt(signature.length, 2), gt(n, 32)), gt(length, signature.length))
+            malformed := or(malformed, gt(add(start, length), signature.length))
+            if iszero(malformed) {
+                let buffer := mload(0x40)
+                mstore(buffer, shl(96, account))
+                session := add(buffer, 20)
+                calldatacopy(session, add(signature.offset, start), length)
+                id := keccak256(buffer, add(20, length))
+                // A zero word after the copy keeps reads of the last fields inside allocated memory.
+                let end := add(session, length)
+                mstore(end, 0)
+                mstore(0x40, and(add(end, 63), not(31)))
+                sessionSignature.offset := add(add(signature.offset, start), length)
+                sessionSignature.length := sub(signature.length, add(start, length))
+            }
+        }
+        if (malformed) revert WarrantErrors.MalformedSessionSignature();
+        uint256 slot = _stateSlot(account, id, _epochs[account]);
+        uint256 state = _load(slot);
+        uint256 status = uint8(state);
+        if (status == STATUS_NONE) revert WarrantErrors.SessionNotEnabled(id);
+        if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
+        return _checkSession(userOp, session, slot, state, false, _recoverCalldata(userOpHash, sessionSignature));
+    }
+
+    /// @dev ENABLE: checks the owner's grant through the account's ERC-1271, enables the session, then checks the op.
+    function _validateEnable(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
+        private
+        returns (uint256)
+    {
+        address account = msg.sender;
+        (Grant memory grant, bytes memory ownerSignature, bytes memory sessionSignature) =
+            abi.decode(signature[1:], (Grant, bytes, bytes));
+        if (grant.account != account) revert WarrantErrors.GrantAccountMismatch(grant.account, account);
+        uint256 currentEpoch = _epochs[account];
+        if (grant.epoch != currentEpoch) revert WarrantErrors.GrantEpochStale(grant.epoch, currentEpoch);
+        if (!SignatureChecker.isValidERC1271SignatureNow(account, _grantDigest(grant), ownerSignature)) {
+            revert WarrantErrors.InvalidOwnerSignature();
+        }
+        bytes memory encoded = _encodeSession(grant.session);
+        bytes32 id = _sessionId(account, encoded);
+        uint256 slot = _stateSlot(account, id, currentEpoch);
+        uint256 state = _load(slot);
+        uint256 status = uint8(state);
+        if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
+        bool enabling = status == STATUS_NONE;
+        if (enabling) {
+            state |= STATUS_ENABLED;
+            emit SessionEnabled(account, id, grant.session.signer);
+        }
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(userOpHash, sessionSignature);
+        if (err != ECDSA.RecoverError.NoError) recovered = address(0);
+        uint256 session;
+        assembly ("memory-safe") {
+            session := add(encoded, 0x20)
+        }
+        return _checkSession(userOp, session, slot, state, enabling, recovered);
     }
 
     // ---------------------------------------------------------------- internal: checks
 
-    function _checkAndDebit(
-        SessionState storage state,
-        Scope memory scope,
+    /**
+     * @dev Runs every rule of the session bytes at `session` on `userOp`, debits the session's slot when something is
+     * counted (or when `write` asks for it) and returns the validation data: the session window, and a signature
+     * failure unless `recovered` is the session's signer.
+     */
+    function _checkSession(
         PackedUserOperation calldata userOp,
-        address account
-    ) private {
-        SessionState memory current = state;
-        if (scope.maxUses != 0 && current.uses >= scope.maxUses) {
-            revert WarrantErrors.UsesExhausted(current.uses, scope.maxUses);
-        }
-        // Unlimited sessions still stop at the counter's width rather than wrap around.
-        if (current.uses == type(uint32).max) revert WarrantErrors.UsesExhausted(current.uses, type(uint32).max);
-
-        _checkGas(scope, userOp);
-
-        uint256 valueTotal = _checkCalls(scope.calls, userOp.callData, account);
-
-        uint256 spent = uint256(current.valueSpent) + valueTotal;
-        if (spent > scope.maxValueTotal) revert WarrantErrors.SessionValueExceeded(spent, scope.maxValueTotal);
-        if (spent > type(uint128).max) revert WarrantErrors.SessionValueExceeded(spent, type(uint128).max);
-
-        // Debited in validation: every op of a bundle is validated before any executes.
-        state.uses = current.uses + 1;
-        state.valueSpent = uint128(spent);
-    }
-
-    function _checkGas(Scope memory scope, PackedUserOperation calldata userOp) private pure {
-        if (scope.paymaster != address(0)) {
-            bytes calldata pmd = userOp.paymasterAndData;
-            if (pmd.length < 20 || address(bytes20(pmd[0:20])) != scope.paymaster) {
-                revert WarrantErrors.PaymasterRequired(scope.paymaster);
+        uint256 session,
+        uint256 slot,
+        uint256 state,
+        bool write,
+        address recovered
+    ) private returns (uint256) {
+        // signer(20) ‖ limits(1) ‖ the limits present, in bit order ‖ w(policyCount) ‖ policies ‖ w(salt)
+        address signer;
+        uint256 limits;
+        uint256 validAfter;
+        uint256 validUntil;
+        uint256 maxUses;
+        uint256 maxValueTotal;
+        uint256 q;
+        assembly ("memory-safe") {
+            let w := mload(session)
+            signer := shr(96, w)
+            limits := byte(20, w)
+            q := add(session, 21)
+            if and(limits, 0x01) {
+                validAfter := shr(208, mload(q))
+                q := add(q, 6)
+            }
+            if and(limits, 0x02) {
+                validUntil := shr(208, mload(q))
+                q := add(q, 6)
+            }
+            if and(limits, 0x04) {
+                maxUses := shr(224, mload(q))
+                q := add(q, 4)
+            }
+            if and(limits, 0x08) {
+                let n := byte(0, mload(q))
+                maxValueTotal := shr(shl(3, sub(32, n)), mload(add(q, 1)))
+                q := add(add(q, 1), n)
             }
         }
-        if (scope.maxGasLimit != 0) {
+        if (maxUses != 0) {
+            uint256 uses = uint32(state >> 8);
+            if (uses >= maxUses) revert WarrantErrors.UsesExhausted(uint32(uses), uint32(maxUses));
+            // uses < maxUses < 2^32: the 32-bit field can't overflow.
+            state += 1 << 8;
+            write = true;
+        }
+        if (limits & (LIMIT_PAYMASTER | LIMIT_GAS | LIMIT_FEE) != 0) q = _checkGas(q, limits, userOp);
+
+        // Spend section: period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(limitCount) ‖ limit* (52 bytes each).
+        uint256 spend;
+        uint256[] memory amounts;
+        if (limits & LIMIT_SPEND != 0) {
+            spend = q;
+            uint256 limitCount;
+            assembly ("memory-safe") {
+                let n := byte(0, mload(add(q, 14)))
+                limitCount := shr(shl(3, sub(32, n)), mload(add(q, 15)))
+                q := add(add(add(q, 15), n), mul(limitCount, 52))
+            }
+            // One amount per spend limit, summed over the calls (native value is added by {_debitSpend}).
+            amounts = new uint256[](limitCount);
+        }
+
+        uint256 policyCount;
+        assembly ("memory-safe") {
+            let n := byte(0, mload(q))
+            policyCount := shr(shl(3, sub(32, n)), mload(add(q, 1)))
+            q := add(add(q, 1), n)
+        }
+        uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData);
+        // A second pass over the calls (all permitted and well formed by now) for the spend limits only, so that
+        // sessions without limits run exactly the checks above.
+        if (amounts.length != 0) _accountCalls(userOp.callData, _spendLimits(spend), amounts);
+
+        if (valueTotal != 0) {
+            uint256 spent = uint256(uint128(state >> 40)) + valueTotal;
+            if (spent > maxValueTotal) revert WarrantErrors.SessionValueExceeded(spent, maxValueTotal);
+            if (spent > type(uint128).max) revert WarrantErrors.SessionValueExceeded(spent, type(uint128).max);
+            state = (state & ~(uint256(type(uint128).max) << 40)) | (spent << 40);
+            write = true;
+        }
+        uint256 periodWindow;
+        if (spend != 0) {
+            bool periodWrite;
+            (state, periodWrite, periodWindow) =
+                _debitSpend(spend, state, uint32(userOp.nonce >> 64), amounts, valueTotal, slot);
+            write = write || periodWrite;
+        }
+        // Debited in validation: every op of a bundle is validated before any executes.
+        if (write) _store(slot, state);
+
+        // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
+        // above still run with a dummy signature, which keeps gas estimation faithful. The session window and the
+        // signature result are packed together; the period window (a second source) goes through
+        // {_intersectValidationData}.
+        bool sigFailed = recovered == address(0) || recovered != signer;
+        // ERC4337Utils.packValidationData(!sigFailed, validAfter, validUntil); both times are 48-bit by encoding.
+        uint256 validationData = (validAfter << 208) | (validUntil << 160) | (sigFailed ? 1 : 0);
+        // The period window is a second source of time limits: intersected, never overwritten.
+        return periodWindow == 0 ? validationData : _intersectValidationData(validationData, periodWindow);
+    }
+
+    /// @dev The paymaster, gas and fee limits at `q`; returns the position after them.
+    function _checkGas(uint256 q, uint256 limits, PackedUserOperation calldata userOp) private pure returns (uint256) {
+        address paymaster;
+        uint256 maxGasLimit;
+        uint256 maxFeePerGas;
+        assembly ("memory-safe") {
+            if and(limits, 0x10) {
+                paymaster := shr(96, mload(q))
+                q := add(q, 20)
+            }
+            if and(limits, 0x20) {
+                maxGasLimit := shr(128, mload(q))
+                q := add(q, 16)
+            }
+            if and(limits, 0x40) {
+                maxFeePerGas := shr(128, mload(q))
+                q := add(q, 16)
+            }
+        }
+        if (paymaster != address(0)) {
+            bytes calldata pmd = userOp.paymasterAndData;
+            if (pmd.length < 20 || address(bytes20(pmd[0:20])) != paymaster) {
+                revert WarrantErrors.PaymasterRequired(paymaster);
+            }
+        }
+        if (maxGasLimit != 0) {
             // Four 128-bit terms can't overflow; preVerificationGas is a full word, so saturate it.
             uint256 total = ERC4337Utils.verificationGasLimit(userOp) + ERC4337Utils.callGasLimit(userOp)
                 + ERC4337Utils.paymasterVerificationGasLimit(userOp) + ERC4337Utils.paymasterPostOpGasLimit(userOp);
             uint256 pvg = userOp.preVerificationGas;
             total = pvg > type(uint256).max - total ? type(uint256).max : total + pvg;
-            if (total > scope.maxGasLimit) revert WarrantErrors.GasLimitExceeded(total, scope.maxGasLimit);
+            if (total > maxGasLimit) revert WarrantErrors.GasLimitExceeded(total, maxGasLimit);
         }
-        if (scope.maxFeePerGas != 0) {
+        if (maxFeePerGas != 0) {
             uint256 fee = ERC4337Utils.maxFeePerGas(userOp);
-            if (fee > scope.maxFeePerGas) revert WarrantErrors.MaxFeePerGasExceeded(fee, scope.maxFeePerGas);
+            if (fee > maxFeePerGas) revert WarrantErrors.MaxFeePerGasExceeded(fee, maxFeePerGas);
         }
+        return q;
     }
 
     /// @dev Checks the account call and every inner call; returns the native value they send in total.
-    function _checkCalls(CallPolicy[] memory policies, bytes calldata callData, address account)
+    function _checkCalls(uint256 policies, uint256 policyCount, bytes calldata callData)
         private
         view
         returns (uint256 valueTotal)
     {
         // Only `execute(bytes32,bytes)`: `executeUserOp`, `installModule` and every other entry are refused.
-        bytes4 selector = bytes4(callData);
-        if (callData.length < 4 || selector != EXECUTE_SELECTOR) {
-            revert WarrantErrors.UnsupportedAccountCall(selector);
+        bool ok;
+        assembly ("memory-safe") {
+            ok := and(gt(callData.length, 3), eq(shr(224, calldataload(callData.offset)), 0xe9ae5c53))
         }
-        // Canonical encoding only, so that the account's ABI decoder reads exactly the bytes checked here.
-        if (callData.length < 100 || uint256(bytes32(callData[36:68])) != 0x40) {
-            revert WarrantErrors.MalformedCalldata();
+        if (!ok) revert WarrantErrors.UnsupportedAccountCall(bytes4(callData));
+        // Canonical encoding only, so that the account's ABI decoder reads exactly the bytes checked here: the
+        // offset word is 0x40 and the calldata ends with the padded bytes, nothing after them.
+        bytes32 mode;
+        bytes calldata executionCalldata;
+        assembly ("memory-safe") {
+            let length := calldataload(add(callData.offset, 68))
+            ok := and(gt(callData.length, 99), eq(calldataload(add(callData.offset, 36)), 0x40))
+            ok := and(ok, iszero(gt(length, 0xffffffff)))
+            ok := and(ok, eq(callData.length, add(100, and(add(length, 31), not(31)))))
+            mode := calldataload(add(callData.offset, 4))
+            executionCalldata.offset := add(callData.offset, 100)
+            executionCalldata.length := length
         }
-        uint256 length = uint256(bytes32(callData[68:100]));
-        if (length > type(uint32).max || callData.length != 100 + ((length + 31) & ~uint256(31))) {
-            revert WarrantErrors.MalformedCalldata();
-        }
-        bytes32 mode = bytes32(callData[4:36]);
-        bytes calldata executionCalldata = callData[100:100 + length];
+        if (!ok) revert WarrantErrors.MalformedCalldata();
 
         if (mode == bytes32(0)) {
-            // Single call, revert on failure.
+            // Single call, revert on failure: `target(20) ‖ value(32) ‖ callData`, as ERC7579Utils.decodeSingle.
             if (executionCalldata.length < 52) revert WarrantErrors.MalformedCalldata();
-            (address target, uint256 value, bytes calldata data) = ERC7579Utils.decodeSingle(executionCalldata);
-            _checkCall(policies, 0, target, value, data, account);
+            address target;
+            uint256 value;
+            bytes calldata data;
+            assembly ("memory-safe") {
+                target := shr(96, calldataload(executionCalldata.offset))
+                value := calldataload(add(executionCalldata.offset, 20))
+                data.offset := add(executionCalldata.offset, 52)
+                data.length := sub(executionCalldata.length, 52)
+            }
+            _checkCall(policies, policyCount, 0, target, value, data);
             return value;
         } else if (mode == bytes32(bytes1(0x01))) {
             // Batch, revert on failure. Decoded with the account's own decoder.
@@ -422,7 +682,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 }
                 // Everything read must lie inside the execution calldata, as it does for the account.
                 if (dataEnd > end) revert WarrantErrors.MalformedCalldata();
-                _checkCall(policies, i, execution.target, execution.value, data, account);
+                _checkCall(policies, policyCount, i, execution.target, execution.value, data);
                 valueTotal += execution.value;
             }
         } else {
@@ -442,78 +702,170 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         if (headEnd > end) revert WarrantErrors.MalformedCalldata();
     }
 
+    /**
+     * @dev Checks call `index` (made by the calling account) against the policies at `policies`: `target(20) ‖
+     * selector(4) ‖ flags(1) ‖ w(maxValue) ‖ w(conditionCount) ‖ conditions`. The first matching policy decides.
+     */
     function _checkCall(
-        CallPolicy[] memory policies,
+        uint256 policies,
+        uint256 policyCount,
         uint256 index,
         address target,
         uint256 value,
-        bytes calldata data,
-        address account
+        bytes calldata data
     ) private view {
         // Address 0 too: OpenZeppelin's ERC-7579 execution runs a call to target 0 on the account itself.
-        if (target == account || target == address(0) || target == address(this) || target == ENTRY_POINT) {
-            revert WarrantErrors.ForbiddenTarget(index, target);
+        bool forbidden;
+        assembly ("memory-safe") {
+            forbidden := or(
+                or(eq(target, caller()), iszero(target)),
+                or(eq(target, address()), eq(target, 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108))
+            )
         }
-        if (data.length > 0 && data.length < 4) revert WarrantErrors.CalldataTooShort(index);
-        bytes4 selector = bytes4(data); // zero for empty calldata (plain transfer or receive)
-
-        for (uint256 p = 0; p < policies.length; ++p) {
-            CallPolicy memory policy = policies[p];
-            if (
-                (policy.flags & ANY_TARGET != 0 || policy.target == target)
-                    && (policy.flags & ANY_SELECTOR != 0 || policy.selector == selector)
-            ) {
-                // First match wins; a later, looser policy can't be used to bypass this one.
-                if (value > policy.maxValue) revert WarrantErrors.CallValueExceeded(index, value, policy.maxValue);
-                ArgCondition[] memory conditions = policy.conditions;
-                for (uint256 c = 0; c < conditions.length; ++c) {
-                    uint8 result = _evaluate(data, conditions[c]);
-                    if (result == RESULT_INVALID) revert WarrantErrors.InvalidCondition(index, c);
-                    if (result == RESULT_MALFORMED) {
-                        revert WarrantErrors.ArgumentMalformed(index, conditions[c].argIndex);
-                    }
-                    if (result == RESULT_FAIL) {
-                        revert WarrantErrors.ArgumentConditionFailed(
-                            index, conditions[c].argIndex, conditions[c].condition
-                        );
+        if (forbidden) revert WarrantErrors.ForbiddenTarget(index, target);
+        uint256 dataLength = data.length;
+        if (dataLength > 0 && dataLength < 4) revert WarrantErrors.CalldataTooShort(index);
+        bytes4 selector; // zero for empty calldata (plain transfer or receive)
+        bool found;
+        uint256 maxValue;
+        uint256 conditionCount;
+        uint256 q = policies;
+        assembly ("memory-safe") {
+            if dataLength { selector := and(calldataload(data.offset), shl(224, 0xffffffff)) }
+            // A zero-selector policy means "empty calldata" (plain transfers): calldata that merely starts with four
+            // zero bytes gets a `wanted` no policy selector can equal (only ANY_SELECTOR matches it).
+            let wanted := or(shr(224, selector), shl(32, and(iszero(selector), gt(dataLength, 0))))
+            for { let p := 0 } lt(p, policyCount) { p := add(p, 1) } {
+                let w := mload(q)
+                let flags := byte(24, w)
+                let n := byte(0, mload(add(q, 25)))
+                let next := add(add(q, 26), n)
+                let cn := byte(0, mload(next))
+                let count := shr(shl(3, sub(32, cn)), mload(add(next, 1)))
+                next := add(add(next, 1), cn)
+                // Both sides are 0 or 1, so `and` is the logical and (ANY_TARGET = 1, ANY_SELECTOR = 2).
+                if and(
+                    or(and(flags, 1), eq(shr(96, w), target)),
+                    or(shr(1, and(flags, 2)), eq(and(shr(64, w), 0xffffffff), wanted))
+                ) {
+                    found := 1
+                    maxValue := shr(shl(3, sub(32, n)), mload(add(q, 26)))
+                    conditionCount := count
+                    q := next
+                    break
+                }
+                // Skip the conditions of a policy that does not match.
+                for { let c := 0 } lt(c, count) { c := add(c, 1) } {
+                    let vn := byte(0, mload(add(next, 3)))
+                    let values := shr(shl(3, sub(32, vn)), mload(add(next, 4)))
+                    next := add(add(next, 4), vn)
+                    for { let k := 0 } lt(k, values) { k := add(k, 1) } {
+                        next := add(add(next, 1), byte(0, mload(next)))
                     }
                 }
-                return;
+                q := next
             }
         }
-        revert WarrantErrors.CallNotPermitted(index, target, selector);
+        // First match wins; a later, looser policy can't be used to bypass this one.
+        if (!found) revert WarrantErrors.CallNotPermitted(index, target, selector);
+        if (value > maxValue) revert WarrantErrors.CallValueExceeded(index, value, maxValue);
+        (uint256 result, uint256 c, uint256 kind, uint256 argIndex) = _checkConditions(data, q, conditionCount);
+        if (result != RESULT_PASS) {
+            if (result == RESULT_INVALID) revert WarrantErrors.InvalidCondition(index, c);
+            if (result == RESULT_MALFORMED) revert WarrantErrors.ArgumentMalformed(index, uint16(argIndex));
+            revert WarrantErrors.ArgumentConditionFailed(index, uint16(argIndex), uint8(kind));
+        }
     }
 
-    function _evaluate(bytes calldata data, ArgCondition memory c) private pure returns (uint8) {
-        uint8 kind = c.condition;
-        uint256 n = c.values.length;
-        if (kind > COND_ARRAY_HASH_EQ || (kind == COND_IN ? n == 0 : n != 1)) return RESULT_INVALID;
-
-        // Head word i sits at 4 + 32 * i (argIndex is 16-bit: no overflow).
-        uint256 pos = 4 + 32 * uint256(c.argIndex);
-        if (pos + 32 > data.length) return RESULT_MALFORMED;
-        uint256 word = uint256(bytes32(data[pos:pos + 32]));
-
-        if (kind <= COND_GTE) {
-            uint256 ref = uint256(c.values[0]);
-            bool ok = kind == COND_EQ
-                ? word == ref
-                : kind == COND_NEQ
-                    ? word != ref
-                    : kind == COND_LT
-                        ? word < ref
-                        : kind == COND_LTE ? word <= ref : kind == COND_GT ? word > ref : word >= ref;
-            return ok ? RESULT_PASS : RESULT_FAIL;
-        }
-        if (kind == COND_IN) {
-            for (uint256 k = 0; k < n; ++k) {
-                if (bytes32(word) == c.values[k]) return RESULT_PASS;
+    /**
+     * @dev Evaluates the `count` conditions at `q` (each `condition(1) ‖ argIndex(2) ‖ w(valueCount) ‖
+     * w(value)*`) on `data`, in order, up to the first that does not pass. Returns its result ({RESULT_PASS} when all
+     * pass), its index, kind and argument index. Conditions on head words run here; those on dynamic arguments in
+     * {_evaluateDynamic}.
+     */
+    function _checkConditions(bytes calldata data, uint256 q, uint256 count)
+        private
+        pure
+        returns (uint256 result, uint256 c, uint256 kind, uint256 argIndex)
+    {
+        while (true) {
+            uint256 word;
+            uint256 ref;
+            uint256 next;
+            assembly ("memory-safe") {
+                for {} lt(c, count) {} {
+                    let w := mload(q)
+                    kind := byte(0, w)
+                    argIndex := and(shr(232, w), 0xffff)
+                    let vn := byte(3, w)
+                    let n := shr(shl(3, sub(32, vn)), mload(add(q, 4)))
+                    let values := add(add(q, 4), vn)
+                    // Ill-formed: unknown kind, or not exactly one value (at least one for IN).
+                    let isIn := eq(kind, 6)
+                    if iszero(and(lt(kind, 11), or(and(isIn, gt(n, 0)), and(iszero(isIn), eq(n, 1))))) {
+                        result := 3 // RESULT_INVALID
+                        break
+                    }
+                    // The first value, then the position after the last (only IN has more than one).
+                    let m := byte(0, mload(values))
+                    ref := shr(shl(3, sub(32, m)), mload(add(values, 1)))
+                    next := add(add(values, 1), m)
+                    for { let k := 1 } lt(k, n) { k := add(k, 1) } { next := add(add(next, 1), byte(0, mload(next))) }
+                    // Head word i sits at 4 + 32 * i (argIndex is 16-bit: no overflow).
+                    let pos := add(4, shl(5, argIndex))
+                    if gt(add(pos, 32), data.length) {
+                        result := 2 // RESULT_MALFORMED
+                        break
+                    }
+                    word := calldataload(add(data.offset, pos))
+                    if gt(kind, 6) {
+                        result := 0xff // a dynamic argument: evaluated below
+                        break
+                    }
+                    let ok
+                    switch kind
+                    case 0 { ok := eq(word, ref) }
+                    case 1 { ok := iszero(eq(word, ref)) }
+                    case 2 { ok := lt(word, ref) }
+                    case 3 { ok := iszero(gt(word, ref)) }
+                    case 4 { ok := gt(word, ref) }
+                    case 5 { ok := iszero(lt(word, ref)) }
+                    default {
+                        let v := values
+                        for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                            let len := byte(0, mload(v))
+                            if eq(word, shr(shl(3, sub(32, len)), mload(add(v, 1)))) {
+                                ok := 1
+                                break
+                            }
+                            v := add(add(v, 1), len)
+                        }
+                    }
+                    if iszero(ok) {
+                        result := 1 // RESULT_FAIL
+                        break
+                    }
+                    q := next
+                    c := add(c, 1)
+                }
             }
-            return RESULT_FAIL;
+            if (result != 0xff) return (result, c, kind, argIndex);
+            result = _evaluateDynamic(data, kind, word, ref);
+            if (result != RESULT_PASS) return (result, c, kind, argIndex);
+            q = next;
+            ++c;
         }
+    }
 
-        // Dynamic argument: the head word is an offset p (from the start of the arguments) to a length word.
-        // Both are bounded to 32 bits so no sum below can wrap, and the content must lie inside the calldata.
+    /**
+     * @dev A condition on a dynamic argument: the head word `word` is an offset (from the start of the arguments) to
+     * a length word. Both are bounded to 32 bits so no sum below can wrap, and the content must lie inside the data.
+     */
+    function _evaluateDynamic(bytes calldata data, uint256 kind, uint256 word, uint256 ref)
+        private
+        pure
+        returns (uint256)
+    {
         if (word > type(uint32).max) return RESULT_MALFORMED;
         uint256 lengthPos = 4 + word;
         if (lengthPos + 32 > data.length) return RESULT_MALFORMED;
@@ -525,13 +877,245 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
         bool pass;
         if (kind == COND_LENGTH_LTE) {
-            pass = length <= uint256(c.values[0]);
+            pass = length <= ref;
         } else if (kind == COND_LENGTH_GTE) {
-            pass = length >= uint256(c.values[0]);
+            pass = length >= ref;
         } else {
-            pass = keccak256(data[start:start + contentSize]) == c.values[0];
+            pass = keccak256(data[start:start + contentSize]) == bytes32(ref);
         }
         return pass ? RESULT_PASS : RESULT_FAIL;
+    }
+
+    // ---------------------------------------------------------------- internal: spend limits and periods
+
+    /// @dev Where the limits of the spend section at `spend` start (0 when there is no spend section).
+    function _spendLimits(uint256 spend) private pure returns (uint256 p) {
+        if (spend == 0) return 0;
+        assembly ("memory-safe") {
+            p := add(add(spend, 15), byte(0, mload(add(spend, 14))))
+        }
+    }
+
+    /// @dev Limit `i` at `p` (from {_spendLimits}): `token(20) ‖ perPeriod(16) ‖ lifetime(16)`.
+    function _limitAt(uint256 p, uint256 i) private pure returns (address token, uint256 perPeriod, uint256 lifetime) {
+        assembly ("memory-safe") {
+            let l := add(p, mul(i, 52))
+            token := shr(96, mload(l))
+            perPeriod := shr(128, mload(add(l, 20)))
+            lifetime := shr(128, mload(add(l, 36)))
+        }
+    }
+
+    /// @dev Index of the first of the `n` limits at `p` on `token`, or `n`.
+    function _limitOf(uint256 p, uint256 n, address token) private pure returns (uint256 i) {
+        assembly ("memory-safe") {
+            for {} lt(i, n) { i := add(i, 1) } {
+                if eq(shr(96, mload(add(p, mul(i, 52)))), token) { break }
+            }
+        }
+    }
+
+    function _hasTokenLimit(uint256 p, uint256 n) private pure returns (bool) {
+        for (uint256 i = 0; i < n; ++i) {
+            (address t,,) = _limitAt(p, i);
+            if (t != address(0)) return true;
+        }
+        return false;
+    }
+
+    /**
+     * @dev Runs {_accountTokenCall} on every call of `callData`, which {_checkCalls} has already checked: canonical
+     * `execute`, single or batch mode, every batch element within bounds.
+     */
+    function _accountCalls(bytes calldata callData, uint256 p, uint256[] memory amounts) private view {
+        bytes calldata executionCalldata;
+        bytes32 mode;
+        assembly ("memory-safe") {
+            mode := calldataload(add(callData.offset, 4))
+            executionCalldata.offset := add(callData.offset, 100)
+            executionCalldata.length := calldataload(add(callData.offset, 68))
+        }
+        if (mode == bytes32(0)) {
+            bytes calldata data;
+            address target;
+            assembly ("memory-safe") {
+                target := shr(96, calldataload(executionCalldata.offset))
+                data.offset := add(executionCalldata.offset, 52)
+                data.length := sub(executionCalldata.length, 52)
+            }
+            _accountTokenCall(p, amounts, 0, target, data);
+        } else {
+            Execution[] calldata batch = ERC7579Utils.decodeBatch(executionCalldata);
+            for (uint256 i = 0; i < batch.length; ++i) {
+                _accountTokenCall(p, amounts, i, batch[i].target, batch[i].callData);
+            }
+        }
+    }
+
+    /**
+     * @dev Adds what call `index` moves of a limited asset to `amounts` (the table of `docs/spend-limits.md`). A
+     * call to a limited token (or to Permit2 while any ERC-20 is limited) that could move it by a route the table
+     * does not count is refused. Amounts saturate rather than wrap, so the cap check then fails.
+     */
+    function _accountTokenCall(uint256 p, uint256[] memory amounts, uint256 index, address target, bytes calldata data)
+        private
+        view
+    {
+        uint256 n = amounts.length;
+        bytes4 selector = data.length >= 4 ? bytes4(data) : bytes4(0);
+        uint256 li = _limitOf(p, n, target);
+        if (li < n) {
+            uint256 amount;
+            if (selector == 0xa9059cbb || selector == 0x095ea7b3 || selector == 0x39509351) {
+                // transfer(to, amount), approve(spender, amount) at its full amount, increaseAllowance(spender, added)
+                if (data.length < 68) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                amount = _arg(data, 1);
+            } else if (selector == 0x23b872dd || selector == 0xd505accf) {
+                // transferFrom(from, to, amount), EIP-2612 permit(owner, spender, value, …): the account's tokens only
+                if (data.length < 100) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                if (address(uint160(_arg(data, 0))) == msg.sender) amount = _arg(data, 2);
+            } else if (selector != 0xa457c2d7) {
+                // Anything but decreaseAllowance might move the token by a route not counted here.
+                revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+            }
+            amounts[li] = _satAdd(amounts[li], amount);
+        } else if (target == PERMIT2 && _hasTokenLimit(p, n)) {
+            if (selector == 0x87517c45 || selector == 0x36c78516) {
+                // approve(token, spender, uint160 amount, uint48 expiration) counts always; transferFrom(from, to,
+                // uint160 amount, token) counts when `from` is the account.
+                if (data.length < 132) revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+                bool isApprove = selector == 0x87517c45;
+                li = _limitOf(p, n, address(uint160(_arg(data, isApprove ? 0 : 3))));
+                if (li < n && (isApprove || address(uint160(_arg(data, 0))) == msg.sender)) {
+                    amounts[li] = _satAdd(amounts[li], _arg(data, 2));
+                }
+            } else {
+                // Permits, batch transfers, lockdown…: routes the counters would not see.
+                revert WarrantErrors.TokenCallNotAccounted(index, target, selector);
+            }
+        }
+    }
+
+    /**
+     * @dev Checks and debits the period rules and spend limits of an operation naming period `k` (the low 32 bits
+     * of its nonce key) against the spend section at `spend`. Returns the new state word, whether it changed (only
+     * for a rate-limited session) and the validation data of the period window. The order of the checks is mirrored
+     * by the Rust evaluator.
+     */
+    function _debitSpend(
+        uint256 spend,
+        uint256 state,
+        uint32 k,
+        uint256[] memory amounts,
+        uint256 valueTotal,
+        uint256 slot
+    ) private returns (uint256, bool write, uint256 periodWindow) {
+        uint256 period;
+        uint256 periodStart;
+        uint256 maxUsesPerPeriod;
+        assembly ("memory-safe") {
+            let w := mload(spend)
+            period := shr(224, w)
+            periodStart := and(shr(176, w), 0xffffffffffff)
+            maxUsesPerPeriod := and(shr(144, w), 0xffffffff)
+        }
+        if (period != 0) {
+            // 256-bit arithmetic: k and period are 32-bit, periodStart 48-bit, so nothing wraps.
+            uint256 start = periodStart + uint256(k) * period;
+            uint256 end = start + period;
+            // validUntil = end - 1 must fit 48 bits and must not be 0 (which the EntryPoint reads as "forever").
+            if (end > type(uint48).max || end < 2) revert WarrantErrors.PeriodOutOfRange(k);
+            // The EntryPoint refuses `timestamp <= validAfter` and `timestamp > validUntil`: valid in [start, end).
+            periodWindow = ((start == 0 ? 0 : start - 1) << 208) | ((end - 1) << 160);
+        }
+        if (maxUsesPerPeriod != 0) {
+            // Only a rate-limited session keeps its period in the state word (others write nothing there).
+            uint32 current = uint32(state >> 168);
+            if (k < current) revert WarrantErrors.PeriodStale(k, current);
+            uint256 usesInPeriod = k > current ? 0 : uint32(state >> 200);
+            if (usesInPeriod >= maxUsesPerPeriod) {
+                revert WarrantErrors.PeriodUsesExhausted(k, uint32(usesInPeriod), uint32(maxUsesPerPeriod));
+            }
+            // usesInPeriod < maxUsesPerPeriod < 2^32: no overflow.
+            state = (state & ~(uint256(type(uint64).max) << 168)) | (uint256(k) << 168) | ((usesInPeriod + 1) << 200);
+        }
+
+        uint256 p = _spendLimits(spend);
+        uint256 n = amounts.length;
+        // Native value goes to the first native limit, as token amounts go to the first limit of their token.
+        if (valueTotal != 0) {
+            uint256 native = _limitOf(p, n, address(0));
+            if (native < n) amounts[native] = valueTotal;
+        }
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 amount = amounts[i];
+            if (amount == 0) continue;
+            (address token, uint256 perPeriod, uint256 lifetime) = _limitAt(p, i);
+            uint256 counterSlot = slot + 1 + i;
+            uint256 c = _load(counterSlot);
+            uint256 periodSpent;
+            if (period != 0) {
+                // A counter already in a later period: the op is from an earlier one (defense in depth — its window
+                // has closed for good once a later period's op was included).
+                if (uint32(c) > k) revert WarrantErrors.PeriodStale(k, uint32(c));
+                periodSpent = _satAdd(uint32(c) == k ? uint112(c >> 32) : 0, amount);
+                uint256 periodCap = _effectiveCap(perPeriod);
+                if (periodSpent > periodCap) {
+                    revert WarrantErrors.PeriodSpendLimitExceeded(token, k, periodSpent, periodCap);
+                }
+            }
+            uint256 lifetimeSpent = _satAdd(uint112(c >> 144), amount);
+            uint256 lifetimeCap = _effectiveCap(lifetime);
+            if (lifetimeSpent > lifetimeCap) {
+                revert WarrantErrors.SpendLimitExceeded(token, lifetimeSpent, lifetimeCap);
+            }
+            // Both fit 112 bits: they are at most their caps.
+            _store(counterSlot, (period != 0 ? uint256(k) : 0) | (periodSpent << 32) | (lifetimeSpent << 144));
+        }
+        return (state, maxUsesPerPeriod != 0, periodWindow);
+    }
+
+    /// @dev Argument word `i` (after the selector); the caller checked the length.
+    function _arg(bytes calldata data, uint256 i) private pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := calldataload(add(data.offset, add(4, mul(32, i))))
+        }
+    }
+
+    function _satAdd(uint256 a, uint256 b) private pure returns (uint256) {
+        unchecked {
+            uint256 c = a + b;
+            return c < a ? type(uint256).max : c;
+        }
+    }
+
+    /// @dev "No cap" still stops at the 112-bit counter's width rather than wrap around.
+    function _effectiveCap(uint256 cap) private pure returns (uint256) {
+        return cap == NO_CAP ? type(uint112).max : cap;
+    }
+
+    // ---------------------------------------------------------------- internal: reading session bytes
+
+    /**
+     * @dev ECDSA recovery of a 65-byte `r ‖ s ‖ v` signature as OpenZeppelin's `tryRecoverCalldata` does it (any
+     * other length, an `s` in the upper half of the order or a failed recovery give address 0), without its memory
+     * round trips.
+     */
+    function _recoverCalldata(bytes32 hash, bytes calldata signature) private view returns (address signer) {
+        if (signature.length != 65) return address(0);
+        assembly ("memory-safe") {
+            let s := calldataload(add(signature.offset, 0x20))
+            if iszero(gt(s, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0)) {
+                let m := mload(0x40)
+                mstore(m, hash)
+                mstore(add(m, 0x20), byte(0, calldataload(add(signature.offset, 0x40))))
+                mstore(add(m, 0x40), calldataload(signature.offset))
+                mstore(add(m, 0x60), s)
+                mstore(0x00, 0)
+                pop(staticcall(gas(), 0x01, m, 0x80, 0x00, 0x20))
+                signer := mload(0x00)
+            }
+        }
     }
 
     // ---------------------------------------------------------------- internal: state and hashing
@@ -541,12 +1125,178 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         emit AllSessionsRevoked(account, newEpoch);
     }
 
-    function _stateOf(address account, bytes32 id, uint256 epoch) private view returns (SessionState storage) {
-        return _states[keccak256(abi.encode(id, epoch))][account];
+    /// @dev The {SessionState} slot of session `id` for `account` in `epoch`, hashed in scratch space.
+    function _stateSlot(address account, bytes32 id, uint256 epoch) private pure returns (uint256 slot) {
+        assembly ("memory-safe") {
+            mstore(0x00, id)
+            mstore(0x20, epoch)
+            mstore(0x20, keccak256(0x00, 0x40))
+            mstore(0x00, account)
+            slot := keccak256(0x00, 0x40)
+        }
     }
 
-    function _sessionId(address account, Session memory session) private pure returns (bytes32) {
-        return keccak256(abi.encode(account, _hashSession(session)));
+    /// @dev The whole {SessionState} word: one SLOAD for everything validation reads.
+    function _load(uint256 slot) private view returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := sload(slot)
+        }
+    }
+
+    function _store(uint256 slot, uint256 value) private {
+        assembly ("memory-safe") {
+            sstore(slot, value)
+        }
+    }
+
+    function _sessionId(address account, bytes memory encoded) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(account, encoded));
+    }
+
+    /**
+     * @dev The session bytes of `s`, a packed encoding laid out for validation to read in one pass:
+     *
+     * `signer(20) ‖ limits(1) ‖ [validAfter(6)] ‖ [validUntil(6)] ‖ [maxUses(4)] ‖ [w(maxValueTotal)] ‖
+     * [paymaster(20)] ‖ [maxGasLimit(16)] ‖ [maxFeePerGas(16)] ‖ [spend] ‖ w(len(calls)) ‖ policy* ‖ w(salt)`
+     *
+     * where bit i of `limits` (0x01 validAfter … 0x40 maxFeePerGas, 0x80 spend, in the order above) says the field
+     * is present, which it is exactly when it is not zero (for `spend`: when any of period, periodStart,
+     * maxUsesPerPeriod or limits is); `spend` is `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖
+     * w(len(limits)) ‖ (token(20) ‖ perPeriod(16) ‖ lifetime(16))*`; each policy is `target(20) ‖ selector(4) ‖ flags(1) ‖ w(maxValue) ‖
+     * w(len(conditions)) ‖ condition*`, each condition `condition(1) ‖ argIndex(2) ‖ w(len(values)) ‖
+     * w(value)*`; `w(x)` is one byte `n` then the `n` low bytes of `x` big-endian, `n` the fewest bytes that hold
+     * `x` (0 for zero). The salt comes last because validation never reads it. Every field is fixed-width,
+     * announced by `limits` or self-delimiting, so the encoding is injective: distinct sessions get distinct bytes,
+     * hence distinct ids.
+     */
+    function _encodeSession(Session memory s) private pure returns (bytes memory out) {
+        CallPolicy[] memory calls = s.scope.calls;
+        // Upper bound of the size, plus a word so that the last 32-byte store stays inside the allocation.
+        uint256 bound = 20 + 1 + 6 + 6 + 4 + 33 + 20 + 16 + 16 + 14 + 33 + 52 * s.scope.limits.length + 33 + 33 + 32;
+        for (uint256 i = 0; i < calls.length; ++i) {
+            ArgCondition[] memory conditions = calls[i].conditions;
+            bound += 25 + 33 + 33;
+            for (uint256 c = 0; c < conditions.length; ++c) {
+                bound += 3 + 33 + 33 * conditions[c].values.length;
+            }
+        }
+        out = new bytes(bound);
+        uint256 start;
+        assembly ("memory-safe") {
+            start := add(out, 0x20)
+        }
+        uint256 q = _putHeader(start, s);
+        for (uint256 i = 0; i < calls.length; ++i) {
+            CallPolicy memory policy = calls[i];
+            address target = policy.target;
+            bytes4 selector = policy.selector;
+            uint8 flags = policy.flags;
+            assembly ("memory-safe") {
+                mstore(q, or(shl(96, target), or(shr(160, selector), shl(56, flags))))
+            }
+            q = _putWord(q + 25, policy.maxValue);
+            ArgCondition[] memory conditions = policy.conditions;
+            q = _putWord(q, conditions.length);
+            for (uint256 c = 0; c < conditions.length; ++c) {
+                q = _putCondition(q, conditions[c].condition, conditions[c].argIndex, conditions[c].values);
+            }
+        }
+        q = _putWord(q, uint256(s.salt));
+        assembly ("memory-safe") {
+            mstore(out, sub(q, start))
+        }
+    }
+
+    function _putHeader(uint256 q, Session memory s) private pure returns (uint256) {
+        Scope memory scope = s.scope;
+        uint256 limits = (scope.validAfter != 0 ? LIMIT_VALID_AFTER : 0)
+            | (scope.validUntil != 0 ? LIMIT_VALID_UNTIL : 0) | (scope.maxUses != 0 ? LIMIT_USES : 0)
+            | (scope.maxValueTotal != 0 ? LIMIT_VALUE : 0) | (scope.paymaster != address(0) ? LIMIT_PAYMASTER : 0)
+            | (scope.maxGasLimit != 0 ? LIMIT_GAS : 0) | (scope.maxFeePerGas != 0 ? LIMIT_FEE : 0)
+            | (_hasSpendSection(scope) ? LIMIT_SPEND : 0);
+        address signer = s.signer;
+        assembly ("memory-safe") {
+            mstore(q, or(shl(96, signer), shl(88, limits)))
+        }
+        q += 21;
+        if (scope.validAfter != 0) q = _putFixed(q, scope.validAfter, 6);
+        if (scope.validUntil != 0) q = _putFixed(q, scope.validUntil, 6);
+        if (scope.maxUses != 0) q = _putFixed(q, scope.maxUses, 4);
+        if (scope.maxValueTotal != 0) q = _putWord(q, scope.maxValueTotal);
+        if (scope.paymaster != address(0)) q = _putFixed(q, uint160(scope.paymaster), 20);
+        if (scope.maxGasLimit != 0) q = _putFixed(q, scope.maxGasLimit, 16);
+        if (scope.maxFeePerGas != 0) q = _putFixed(q, scope.maxFeePerGas, 16);
+        if (_hasSpendSection(scope)) q = _putSpend(q, scope);
+        return _putWord(q, scope.calls.length);
+    }
+
+    function _hasSpendSection(Scope memory scope) private pure returns (bool) {
+        return scope.period != 0 || scope.periodStart != 0 || scope.maxUsesPerPeriod != 0 || scope.limits.length != 0;
+    }
+
+    /**
+     * @dev Writes the spend section, refusing ill-formed spend rules: they can then never be enabled, and validation
+     * reads the section without checking it again.
+     */
+    function _putSpend(uint256 q, Scope memory scope) private pure returns (uint256) {
+        if (scope.period == 0 && scope.maxUsesPerPeriod != 0) revert WarrantErrors.PeriodRequired();
+        SpendLimit[] memory limits = scope.limits;
+        for (uint256 i = 0; i < limits.length; ++i) {
+            if (
+                i >= MAX_SPEND_LIMITS || !_capFits(limits[i].perPeriod) || !_capFits(limits[i].lifetime)
+                    || (scope.period == 0 && limits[i].perPeriod != NO_CAP)
+            ) revert WarrantErrors.InvalidSpendLimit(i);
+        }
+        q = _putFixed(q, scope.period, 4);
+        q = _putFixed(q, scope.periodStart, 6);
+        q = _putFixed(q, scope.maxUsesPerPeriod, 4);
+        q = _putWord(q, limits.length);
+        for (uint256 i = 0; i < limits.length; ++i) {
+            q = _putFixed(q, uint160(limits[i].token), 20);
+            q = _putFixed(q, limits[i].perPeriod, 16);
+            q = _putFixed(q, limits[i].lifetime, 16);
+        }
+        return q;
+    }
+
+    /// @dev A cap is either {NO_CAP} or fits the 112-bit counters.
+    function _capFits(uint128 cap) private pure returns (bool) {
+        return cap == NO_CAP || cap <= type(uint112).max;
+    }
+
+    /// @dev Writes the `width` low bytes of `x` big-endian at `q` (a full-word store, like {_putWord}).
+    function _putFixed(uint256 q, uint256 x, uint256 width) private pure returns (uint256) {
+        assembly ("memory-safe") {
+            mstore(q, shl(sub(256, shl(3, width)), x))
+        }
+        return q + width;
+    }
+
+    function _putCondition(uint256 q, uint8 kind, uint16 argIndex, bytes32[] memory values)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 n = values.length;
+        assembly ("memory-safe") {
+            mstore(q, or(shl(248, kind), shl(232, argIndex)))
+        }
+        q = _putWord(q + 3, n);
+        for (uint256 k = 0; k < n; ++k) {
+            q = _putWord(q, uint256(values[k]));
+        }
+        return q;
+    }
+
+    /// @dev Writes `w(x)` at `q` (see {_encodeSession}); returns the next position. Stores a full word, so the
+    /// buffer must extend 32 bytes past the last field.
+    function _putWord(uint256 q, uint256 x) private pure returns (uint256) {
+        uint256 n = x == 0 ? 0 : Math.log256(x) + 1;
+        assembly ("memory-safe") {
+            mstore8(q, n)
+            mstore(add(q, 1), shl(shl(3, sub(32, n)), x))
+        }
+        return q + 1 + n;
     }
 
     function _grantDigest(Grant memory grant) private view returns (bytes32) {
@@ -565,7 +1315,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint48 afterB = uint48(b >> 208);
         uint48 validUntil = untilA == 0 ? untilB : untilB == 0 ? untilA : (untilA < untilB ? untilA : untilB);
         uint48 validAfter = afterA > afterB ? afterA : afterB;
-        return ERC4337Utils.packValidationData(!failed, validAfter, validUntil);
+        // Packed by hand: OpenZeppelin's packValidationData clears bit 47 (its block-range flag, which the v0.8
+        // EntryPoint does not have), which would shorten a window ending past 2^47.
+        return (uint256(validAfter) << 208) | (uint256(validUntil) << 160) | (failed ? 1 : 0);
     }
 
     function _hashArgCondition(ArgCondition memory c) private pure returns (bytes32) {
@@ -600,9 +1352,22 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 s.paymaster,
                 s.maxGasLimit,
                 s.maxFeePerGas,
-                keccak256(abi.encodePacked(hashes))
+                keccak256(abi.encodePacked(hashes)),
+                s.period,
+                s.periodStart,
+                s.maxUsesPerPeriod,
+                _hashSpendLimits(s.limits)
             )
         );
+    }
+
+    function _hashSpendLimits(SpendLimit[] memory limits) private pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](limits.length);
+        for (uint256 i = 0; i < hashes.length; ++i) {
+            hashes[i] =
+                keccak256(abi.encode(_SPEND_LIMIT_TYPE, limits[i].token, limits[i].perPeriod, limits[i].lifetime));
+        }
+        return keccak256(abi.encodePacked(hashes));
     }
 
     function _hashSession(Session memory s) private pure returns (bytes32) {

@@ -472,9 +472,9 @@ contract AttackClassesTest is WarrantFixture {
         return keccak256(abi.encode(account, uint256(2)));
     }
 
+    /// @dev `keccak256(account ‖ keccak256(id ‖ epoch))`, the layout {WarrantValidator-_stateSlot} documents.
     function _stateSlot(address account, bytes32 id, uint256 epoch) internal pure returns (bytes32) {
-        bytes32 inner = keccak256(abi.encode(keccak256(abi.encode(id, epoch)), uint256(3)));
-        return keccak256(abi.encode(account, inner));
+        return keccak256(abi.encode(account, keccak256(abi.encode(id, epoch))));
     }
 
     /// @dev Every validator slot a session op reads or writes is keccak256(account ‖ x): associated with the sender.
@@ -493,8 +493,12 @@ contract AttackClassesTest is WarrantFixture {
     }
 
     function test_storageSlotsAssociatedWithTheAccount() public {
-        // USE on the 7702 account.
-        WarrantValidator.Session memory s = _static(eoa, eoaPk, _transferPolicy(100e18));
+        // USE on the 7702 account; a use cap makes validation write the state slot too.
+        WarrantValidator.CallPolicy memory p = _transferPolicy(100e18);
+        WarrantValidator.Session memory s = _session(p);
+        s.scope.maxValueTotal = type(uint128).max;
+        s.scope.maxUses = 5;
+        _enableStatic(eoa, eoaPk, s);
         vm.record();
         _handle(_sessionOp(eoa, s, _transfer(recipient, 1)));
         _assertOnlyAssociatedSlots(eoa, s);
@@ -504,6 +508,7 @@ contract AttackClassesTest is WarrantFixture {
 
         // ENABLE on the proxy (the account's ERC-1271 runs on the account's own storage).
         WarrantValidator.Session memory g = _session(_transferPolicy(50e18));
+        g.scope.maxUses = 5;
         vm.record();
         _handle(_enableOp(proxy, ownerPk, _grant(proxy, g), _transfer(recipient, 1)));
         _assertOnlyAssociatedSlots(proxy, g);

@@ -104,7 +104,9 @@ contract GrantFormatTest is WarrantFixture {
         );
         vm.assertEq(validator.grantDigest(g), MessageHashUtils.toTypedDataHash(domain, grantStruct), "digest");
         vm.assertEq(
-            validator.sessionId(proxy, g.session), keccak256(abi.encode(proxy, _hashSession(g.session))), "session id"
+            validator.sessionId(proxy, g.session),
+            keccak256(abi.encodePacked(proxy, validator.sessionBytes(g.session))),
+            "session id"
         );
     }
 

@@ -51,6 +51,7 @@ contract SecondAccountTest is WarrantFixture {
 
     function test_staticSession() public {
         WarrantValidator.Session memory s = _session(_transferPolicy(100e18));
+        s.scope.maxUses = 5; // uses are counted for capped sessions only
         _plainOwnerExec(_execSingle(address(validator), 0, abi.encodeCall(WarrantValidator.enableSession, (s))));
         _handle(_sessionOp(address(plain), s, _transfer(recipient, 40e18)));
         _handle(_sessionOp(address(plain), s, _transfer(recipient, 60e18)));

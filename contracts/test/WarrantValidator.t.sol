@@ -61,7 +61,9 @@ contract WarrantValidatorTest is WarrantFixture {
     // ------------------------------------------------------------ accepted flows
 
     function _staticFlow(address account, uint256 pk) internal {
-        WarrantValidator.Session memory s = _staticSession(account, pk, _transferPolicy(100e18));
+        WarrantValidator.Session memory s = _session(_transferPolicy(100e18));
+        s.scope.maxUses = 10; // uses are counted for sessions with a cap
+        _enableStatic(account, pk, s);
         vm.assertEq(_status(account, s), 1, "enabled");
         _useOk(account, s, _transfer(recipient, 10e18));
         _useOk(account, s, _transfer(recipient, 100e18));
@@ -79,6 +81,7 @@ contract WarrantValidatorTest is WarrantFixture {
 
     function _enableFlow(address account, uint256 pk) internal {
         WarrantValidator.Session memory s = _session(_transferPolicy(100e18));
+        s.scope.maxUses = 10; // uses are counted for sessions with a cap
         vm.assertEq(_status(account, s), 0, "not enabled yet");
         _handle(_enableOp(account, pk, s, _transfer(recipient, 3e18)));
         vm.assertEq(_status(account, s), 1, "enabled by grant");
@@ -108,8 +111,27 @@ contract WarrantValidatorTest is WarrantFixture {
         vm.assertEq(spent, 1 ether, "value debited");
     }
 
+    /// @dev A plain-transfer policy (selector 0) matches empty calldata only, not calldata that starts with four
+    /// zero bytes (a function whose selector happens to be 0x00000000, or arguments dressed as one).
+    function test_zeroSelectorPolicyMatchesOnlyEmptyCalldata() public {
+        WarrantValidator.Session memory s = _session(_policy(recipient, bytes4(0), 1 ether));
+        s.scope.maxValueTotal = 1 ether;
+        _enableStatic(proxy, ownerPk, s);
+        bytes memory zeroSelector = abi.encodePacked(bytes4(0), uint256(42));
+        bytes memory inner =
+            _useRefused(proxy, s, _execSingle(recipient, 0, zeroSelector), WarrantErrors.CallNotPermitted.selector);
+        vm.assertEq(
+            inner,
+            abi.encodeWithSelector(WarrantErrors.CallNotPermitted.selector, 0, recipient, bytes4(0)),
+            "refused by name"
+        );
+        _useOk(proxy, s, _execSingle(recipient, 1, ""));
+    }
+
     function test_debitStaysWhenExecutionReverts() public {
-        WarrantValidator.Session memory s = _staticSession(proxy, ownerPk, _transferPolicy(5000e18));
+        WarrantValidator.Session memory s = _session(_transferPolicy(5000e18));
+        s.scope.maxUses = 10; // uses are counted for sessions with a cap
+        _enableStatic(proxy, ownerPk, s);
         // The account holds 1000e18: the transfer passes the policy but reverts in execution.
         _useOk(proxy, s, _transfer(recipient, 2000e18));
         vm.assertEq(token.balanceOf(recipient), 0, "nothing moved");
@@ -632,22 +654,26 @@ contract WarrantValidatorTest is WarrantFixture {
 
     function test_gas_ownerVsSessionTransfer() public {
         WarrantValidator.Session memory s = _staticSession(proxy, ownerPk, _transferPolicy(100e18));
-        _useOk(proxy, s, _transfer(recipient, 1)); // first use pays the zero-to-non-zero counter write
+        _useOk(proxy, s, _transfer(recipient, 1)); // the validator's nonce key is used once before measuring
         _ownerExec(proxy, ownerPk, _transfer(recipient, 1));
         uint256 owner = _measure(_ownerOp(proxy, ownerPk, _transfer(recipient, 1e18)));
         uint256 session = _measure(_sessionOp(proxy, s, _transfer(recipient, 1e18)));
         _log("proxy owner ERC-20 transfer, handleOps tx gas", owner);
         _log("proxy session ERC-20 transfer, handleOps tx gas", session);
+        _log("proxy session overhead", session - owner);
         vm.assertGt(session, owner, "session costs more");
-        vm.assertLt(session - owner, 60_000, "session overhead bounded");
+        // Goal: at most 10,000 over the owner (docs/gas.md); the bound leaves room for unrelated compiler changes.
+        vm.assertLt(session - owner, 12_000, "proxy session overhead bounded");
 
         WarrantValidator.Session memory s7702 = _staticSession(eoa, eoaPk, _transferPolicy(100e18));
         _useOk(eoa, s7702, _transfer(recipient, 1));
         _ownerExec(eoa, eoaPk, _transfer(recipient, 1));
-        _log("7702 owner ERC-20 transfer, handleOps tx gas", _measure(_ownerOp(eoa, eoaPk, _transfer(recipient, 1e18))));
-        _log(
-            "7702 session ERC-20 transfer, handleOps tx gas",
-            _measure(_sessionOp(eoa, s7702, _transfer(recipient, 1e18)))
-        );
+        owner = _measure(_ownerOp(eoa, eoaPk, _transfer(recipient, 1e18)));
+        session = _measure(_sessionOp(eoa, s7702, _transfer(recipient, 1e18)));
+        _log("7702 owner ERC-20 transfer, handleOps tx gas", owner);
+        _log("7702 session ERC-20 transfer, handleOps tx gas", session);
+        _log("7702 session overhead", session - owner);
+        vm.assertGt(session, owner, "session costs more");
+        vm.assertLt(session - owner, 12_000, "7702 session overhead bounded");
     }
 }

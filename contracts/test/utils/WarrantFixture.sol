@@ -146,12 +146,24 @@ abstract contract WarrantFixture is WarrantTest {
         _signUse(op, session, sessionPk);
     }
 
+    /// @dev USE signature: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`.
     function _signUse(PackedUserOperation memory op, WarrantValidator.Session memory session, uint256 pk)
         internal
         view
     {
         op.signature = "";
-        op.signature = abi.encodePacked(uint8(0), abi.encode(session, _sessionSig(op, pk)));
+        op.signature = _useSignature(validator.sessionBytes(session), _sessionSig(op, pk));
+    }
+
+    /// @dev `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`; `w(x)`: byte count, big-endian bytes.
+    function _useSignature(bytes memory encoded, bytes memory sessionSignature) internal pure returns (bytes memory) {
+        uint256 length = encoded.length;
+        bytes memory word;
+        while (length != 0) {
+            word = abi.encodePacked(uint8(length), word);
+            length >>= 8;
+        }
+        return abi.encodePacked(uint8(0), uint8(word.length), word, encoded, sessionSignature);
     }
 
     function _signEnable(
@@ -290,8 +302,9 @@ abstract contract WarrantFixture is WarrantTest {
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Grant(address account,uint64 epoch,Session session)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
-        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)"
-        "Session(address signer,bytes32 salt,Scope scope)";
+        "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "Session(address signer,bytes32 salt,Scope scope)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)";
 
     /**
      * @dev The owner's ERC-7739 (TypedDataSign, explicit contentsDescr) signature of `grant` for `account`. It equals

@@ -4,7 +4,9 @@
 //! (temporary mode); its owner installs `WarrantValidator` and signs a grant for a fresh session key; the session
 //! key's first operation presents the grant (dynamic delegation), later ones use the enabled session, and every
 //! out-of-scope attempt is refused — first by Warrant's pre-flight, then, sent anyway, by the chain, which must
-//! name the same rule. A static session, enabled on-chain by the owner, follows; the reset authorization ends it.
+//! name the same rule. A static session, enabled on-chain by the owner, follows, then a session with a daily
+//! spend limit that is refused over its limit and accepted again once the period has turned; the reset
+//! authorization ends it.
 
 use std::process::ExitCode;
 
@@ -22,9 +24,10 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     eip7702,
     grant::{
-        ArgCondition, CallPolicy, Grant, IWarrantValidator, Scope, Session, enable_signature, use_signature,
+        ArgCondition, CallPolicy, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit,
+        enable_signature, session_nonce_key, use_signature,
     },
-    policy::{self, Denial, Presentation, SessionStatus, SessionUsage, condition},
+    policy::{self, Denial, Presentation, SessionUsage, condition},
     revert,
 };
 
@@ -46,6 +49,7 @@ const ONE_ETH: u128 = 1_000_000_000_000_000_000;
 const ONE_TOKEN: u128 = 1_000_000_000_000_000_000;
 const MODULE_TYPE_VALIDATOR: u64 = 1;
 const GRANT_LIFETIME: u64 = 3600;
+const DAY: u32 = 86_400;
 
 /// Arguments of `warrant demo`.
 #[derive(Debug, clap::Args)]
@@ -211,7 +215,10 @@ impl Demo {
 
     /// An unsigned operation of the account; `validator` selects the module through the nonce key (zero: owner).
     fn op(&mut self, validator: Address, call_data: Bytes) -> Result<UserOperation, CliError> {
-        let key: U192 = (U256::from_be_slice(validator.as_slice()) << 32_usize).to();
+        self.op_with_key(session_nonce_key(validator, 0), call_data)
+    }
+
+    fn op_with_key(&mut self, key: U192, call_data: Bytes) -> Result<UserOperation, CliError> {
         let nonce = self.chain.entry_point_nonce(self.account(), key)?;
         Ok(UserOperation {
             sender: self.account(),
@@ -239,8 +246,10 @@ impl Demo {
         Ok(op)
     }
 
+    /// A USE operation naming the period it is sent in (the low 32 bits of its nonce key) when the scope has one.
     fn session_use_op(&mut self, session: &Session, call_data: Bytes) -> Result<UserOperation, CliError> {
-        let mut op = self.op(self.validator, call_data)?;
+        let period = policy::current_period(&session.scope, self.chain.timestamp()).unwrap_or(0);
+        let mut op = self.op_with_key(session_nonce_key(self.validator, period), call_data)?;
         let sig = self.sign_hash(&op, &self.session_key)?;
         op.signature = use_signature(session, &sig);
         Ok(op)
@@ -279,27 +288,31 @@ impl Demo {
         op: &UserOperation,
     ) -> Result<Result<(), Denial>, CliError> {
         let id = session.id(self.account());
-        let state = self
-            .chain
-            .call_sol(self.validator, &IWarrantValidator::sessionStateCall { account: self.account(), id })?;
-        let usage = SessionUsage {
-            status: SessionStatus::from_u8(state.status).ok_or_else(|| {
-                CliError::InvalidInput(format!("unknown session status {} on chain", state.status))
-            })?,
-            uses: state.uses,
-            value_spent: state.valueSpent,
-        };
+        let account = self.account();
+        let state =
+            self.chain.call_sol(self.validator, &IWarrantValidator::sessionStateCall { account, id })?;
+        let period =
+            self.chain.call_sol(self.validator, &IWarrantValidator::periodStateCall { account, id })?;
+        let mut spends = Vec::with_capacity(session.scope.limits.len());
+        for i in 0..session.scope.limits.len() {
+            let call = IWarrantValidator::spendStateCall { account, id, limitIndex: U256::from(i) };
+            spends.push(self.chain.call_sol(self.validator, &call)?);
+        }
+        let usage = SessionUsage::from_views(&state, &period, &spends).ok_or_else(|| {
+            CliError::InvalidInput(format!("unknown session status {} on chain", state.status))
+        })?;
         let packed = op.pack();
+        let now = self.chain.timestamp();
         Ok(policy::check_operation(
             id,
             &session.scope,
             &usage,
             presentation,
             &packed,
-            self.account(),
+            account,
             self.validator,
         )
-        .and_then(|_| policy::check_time(&session.scope, self.chain.timestamp())))
+        .and_then(|debit| policy::check_op_time(&debit, now)))
     }
 
     /// Runs a session step: pre-flight first, then the chain (sent anyway, to show it refuses on its own), and
@@ -395,6 +408,10 @@ fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128
         maxGasLimit: 2_000_000,
         maxFeePerGas: 50_000_000_000,
         calls: vec![transfer_policy, eth_policy],
+        period: 0,
+        periodStart: Default::default(),
+        maxUsesPerPeriod: 0,
+        limits: Vec::new(),
     }
 }
 
@@ -608,6 +625,53 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         ),
         Outcome::Accepted,
         &static_session,
+        Presentation::Use,
+        op,
+    )?;
+
+    // Spend limits over time: a third session may send the token to the recipient, at most 30 tokens a day.
+    let mut scope = demo_scope(demo.token, demo.recipient, 1000 * ONE_TOKEN, 0, 0);
+    scope.period = DAY;
+    scope.periodStart = alloy::primitives::Uint::from(demo.chain.timestamp());
+    scope.limits = vec![SpendLimit { token: demo.token, perPeriod: 30 * ONE_TOKEN, lifetime: NO_CAP }];
+    let daily = Session { signer: demo.session_key.address(), salt: B256::with_last_byte(3), scope };
+    let enable = IWarrantValidator::enableSessionCall { session: daily.clone() }.abi_encode();
+    let op = demo.owner_op(exec_single(demo.validator, U256::ZERO, &enable))?;
+    let enabled = demo.bundle(&op)?;
+    if enabled.outcome != Outcome::Accepted {
+        demo.disagreements.push(format!("enableSession (daily limit) failed: {:?}", enabled.error));
+    }
+    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 20 * ONE_TOKEN));
+    let op = demo.session_use_op(&daily, call)?;
+    let spent = demo.bundle(&op)?;
+    if spent.outcome != Outcome::Accepted {
+        demo.disagreements
+            .push(format!("the first 20 tokens of the daily session failed: {:?}", spent.error));
+    }
+    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 15 * ONE_TOKEN));
+    let op = demo.session_use_op(&daily, call)?;
+    demo.session_step(
+        (
+            "spend_over_period_limit",
+            "The owner enables a session limited to 30 tokens a day (the operation names its day in the nonce \
+             key); it has sent 20 today and now tries 15 more.",
+        ),
+        Outcome::Rejected,
+        &daily,
+        Presentation::Use,
+        op,
+    )?;
+
+    demo.chain.advance_time(u64::from(DAY));
+    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 15 * ONE_TOKEN));
+    let op = demo.session_use_op(&daily, call)?;
+    demo.session_step(
+        (
+            "spend_after_refill",
+            "A day later the next period has begun and its limit is fresh: the same 15 tokens go through.",
+        ),
+        Outcome::Accepted,
+        &daily,
         Presentation::Use,
         op,
     )?;

@@ -5,10 +5,10 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use alloy::primitives::{Address, B256, Uint};
+use alloy::primitives::{Address, B256, U256, Uint};
 use warrant_core::{
     explain::explain_grant,
-    grant::{Grant, Scope, Session},
+    grant::{Grant, Scope, Session, SpendLimit},
     grant_json::SignedGrantJson,
     session_op::sign_grant,
 };
@@ -45,9 +45,29 @@ pub(crate) struct GrantArgs {
     /// Maximum number of operations (0 or absent: unlimited).
     #[arg(long, default_value_t = 0)]
     pub(crate) max_uses: u32,
-    /// Total native value the session may send over its life (e.g. `0.05ether`); default: none.
-    #[arg(long, default_value = "0")]
-    pub(crate) max_value: String,
+    /// Total native value the session may send over its life (e.g. `0.05ether`); default: none, or no cap of
+    /// its own when --spend-native limits native value.
+    #[arg(long)]
+    pub(crate) max_value: Option<String>,
+    /// A spend limit on an ERC-20: TOKEN:AMOUNT (over the session's life) or TOKEN:AMOUNT/PERIOD (per period,
+    /// e.g. `1d`, `12h`, `3600s`). Repeatable; a token may have one of each. Every transfer, approve,
+    /// increaseAllowance, transferFrom and permit of the account's tokens counts (and Permit2's approve and
+    /// transferFrom); other calls to a limited token are refused.
+    #[arg(long = "spend", value_name = "TOKEN:AMOUNT[/PERIOD]")]
+    pub(crate) spend: Vec<String>,
+    /// A spend limit on native value: AMOUNT or AMOUNT/PERIOD (repeatable, once of each).
+    #[arg(long = "spend-native", value_name = "AMOUNT[/PERIOD]")]
+    pub(crate) spend_native: Vec<String>,
+    /// At most N operations per period (needs a period, from a /PERIOD limit or --period).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) max_uses_per_period: u32,
+    /// The session's period when no spend limit names one (for --max-uses-per-period alone).
+    #[arg(long)]
+    pub(crate) period: Option<String>,
+    /// Start of period 0 (same forms as --valid-until). Default: the last multiple of the period since the unix
+    /// epoch, so `1d` periods turn at midnight UTC.
+    #[arg(long)]
+    pub(crate) period_start: Option<String>,
     /// Require this paymaster to sponsor every operation (the session then can't spend the account's ETH on gas).
     #[arg(long)]
     pub(crate) paymaster: Option<Address>,
@@ -124,18 +144,66 @@ impl GrantArgs {
                 .map_err(|_| CliError::InvalidInput("--max-fee-per-gas does not fit 128 bits".into()))?,
             None => 0,
         };
+        let (period, period_start, limits) = self.spend_rules(now)?;
+        let max_value_total = match &self.max_value {
+            Some(text) => amount(text, "--max-value")?,
+            // The native spend limit governs: no separate lifetime budget unless asked for.
+            None if !self.spend_native.is_empty() => U256::MAX,
+            None => U256::ZERO,
+        };
         let scope = Scope {
             validAfter: uint48(valid_after, "--valid-after")?,
             validUntil: uint48(valid_until, "--valid-until")?,
             maxUses: self.max_uses,
-            maxValueTotal: amount(&self.max_value, "--max-value")?,
+            maxValueTotal: max_value_total,
             paymaster: self.paymaster.unwrap_or_default(),
             maxGasLimit: self.max_gas,
             maxFeePerGas: max_fee_per_gas,
             calls,
+            period,
+            periodStart: uint48(period_start, "--period-start")?,
+            maxUsesPerPeriod: self.max_uses_per_period,
+            limits,
         };
         let salt = self.salt.unwrap_or_else(B256::random);
         Ok(Session { signer: self.session_key, salt, scope })
+    }
+}
+
+impl GrantArgs {
+    /// The period, its anchor and the spend limits from --spend, --spend-native, --period, --period-start and
+    /// --max-uses-per-period.
+    fn spend_rules(&self, now: u64) -> Result<(u32, u64, Vec<SpendLimit>), CliError> {
+        let bad = CliError::InvalidInput;
+        let mut specs = Vec::new();
+        for text in &self.spend {
+            specs.push(scope_spec::parse_spend(text).map_err(bad)?);
+        }
+        for text in &self.spend_native {
+            specs.push(scope_spec::parse_spend_amount("--spend-native", Address::ZERO, text).map_err(bad)?);
+        }
+        let period = self
+            .period
+            .as_deref()
+            .map(|p| scope_spec::parse_period(p).map_err(|e| bad(format!("--period: {e}"))))
+            .transpose()?;
+        let (period, limits) = scope_spec::spend_limits(&specs, period).map_err(bad)?;
+        if period == 0 {
+            if self.max_uses_per_period != 0 {
+                return Err(bad(
+                    "--max-uses-per-period needs a period (a /PERIOD spend limit or --period)".into()
+                ));
+            }
+            if self.period_start.is_some() {
+                return Err(bad("--period-start needs a period (a /PERIOD spend limit or --period)".into()));
+            }
+            return Ok((0, 0, limits));
+        }
+        let start = match &self.period_start {
+            Some(t) => parse_time(t, now)?,
+            None => now - now % u64::from(period),
+        };
+        Ok((period, start, limits))
     }
 }
 

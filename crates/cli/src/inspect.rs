@@ -216,7 +216,7 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
         ..Default::default()
     };
     let packed: PackedUserOperation = op.pack();
-    let usage = SessionUsage { status, uses: args.uses, value_spent };
+    let usage = SessionUsage { status, uses: args.uses, value_spent, ..Default::default() };
     let verdict = policy::check_operation(
         signed.session_id(),
         scope,

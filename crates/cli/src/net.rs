@@ -311,10 +311,8 @@ async fn send_async(
         )));
     }
     let id = signed.session_id();
-    let state = net.view(module, IWarrantValidator::sessionStateCall { account, id }).await?;
-    let status = SessionStatus::from_u8(state.status)
-        .ok_or_else(|| node_error("sessionState", format!("unknown session status {}", state.status)))?;
-    let usage = SessionUsage { status, uses: state.uses, value_spent: state.valueSpent };
+    let usage = read_usage(&net, module, account, id, scope.limits.len()).await?;
+    let status = usage.status;
     let presentation = if status == SessionStatus::None { Presentation::Enable } else { Presentation::Use };
     if presentation == Presentation::Enable {
         let epoch = net.view(module, IWarrantValidator::epochOfCall { account }).await?;
@@ -326,7 +324,10 @@ async fn send_async(
         }
     }
 
-    let sequence = net.entry_point_nonce(account, session_nonce_key(module, 0)).await?;
+    // A scope with periods: the op names the current period in its nonce key, which pins its validity window.
+    let now = net.now().await?;
+    let period = policy::current_period(scope, now).unwrap_or(0);
+    let sequence = net.entry_point_nonce(account, session_nonce_key(module, period)).await?;
     let (max_fee, max_priority) = net.fees().await?;
     let builder = SessionOp {
         account,
@@ -361,16 +362,12 @@ async fn send_async(
     let op = prepare(&net, builder.unsigned()?, &args.gas, sign).await;
 
     // The pre-flight on the operation as it will be sent (gas caps included), before anything is submitted.
-    let now = net.now().await?;
-    let verdict = match &op {
-        Ok(op) => policy::check_operation(id, scope, &usage, presentation, &op.pack(), account, module)
-            .and_then(|_| policy::check_time(scope, now)),
-        Err(_) => {
-            let unsigned = builder.unsigned()?;
-            policy::check_operation(id, scope, &usage, presentation, &unsigned.pack(), account, module)
-                .and_then(|_| policy::check_time(scope, now))
-        }
+    let judged = match &op {
+        Ok(op) => op.pack(),
+        Err(_) => builder.unsigned()?.pack(),
     };
+    let verdict = policy::check_operation(id, scope, &usage, presentation, &judged, account, module)
+        .and_then(|debit| policy::check_op_time(&debit, now));
     if let Err(denial) = &verdict {
         if !args.force {
             eprintln!("pre-flight: denied — {denial}");
@@ -391,6 +388,27 @@ async fn send_async(
     let receipt = submit(&net, &op).await?;
     print_receipt(&receipt, args.json)?;
     Ok(if receipt.success { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// What the validator has counted for session `id` of `account`: state, period and every spend limit.
+async fn read_usage(
+    net: &Net,
+    module: Address,
+    account: Address,
+    id: B256,
+    limits: usize,
+) -> Result<SessionUsage, CliError> {
+    let state = net.view(module, IWarrantValidator::sessionStateCall { account, id }).await?;
+    let period = net.view(module, IWarrantValidator::periodStateCall { account, id }).await?;
+    let mut spends = Vec::with_capacity(limits);
+    for i in 0..limits {
+        spends.push(
+            net.view(module, IWarrantValidator::spendStateCall { account, id, limitIndex: U256::from(i) })
+                .await?,
+        );
+    }
+    SessionUsage::from_views(&state, &period, &spends)
+        .ok_or_else(|| node_error("sessionState", format!("unknown session status {}", state.status)))
 }
 
 // ----------------------------------------------------------------------------------------------- revoke

@@ -21,7 +21,7 @@ use alloy::{
     primitives::{Address, B256, FixedBytes, U256, utils::parse_units},
 };
 use warrant_core::{
-    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy},
+    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, NO_CAP, SpendLimit},
     policy::condition,
 };
 
@@ -282,6 +282,90 @@ fn static_param<'a>(params: &'a [Param], name: &str, rule: &str) -> Result<&'a P
     }
 }
 
+/// One `--spend`/`--spend-native` value: the asset (address 0 for native), the amount, the period if any.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SpendSpec {
+    pub(crate) token: Address,
+    pub(crate) amount: u128,
+    pub(crate) period: Option<u32>,
+}
+
+/// The largest finite spend cap: the validator's counters are 112-bit.
+const MAX_SPEND: u128 = (1 << 112) - 1;
+
+/// Parses a period length: `1d`, `12h`, `30m`, `3600s` (whole seconds, 1 s to 2^32 - 1 s).
+pub(crate) fn parse_period(text: &str) -> Result<u32, String> {
+    let text = text.trim();
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("period {text:?}: {e} (for example 1d, 12h, 3600s)"))?;
+    if d.subsec_nanos() != 0 || d.as_secs() == 0 {
+        return Err(format!("period {text:?} must be a whole, non-zero number of seconds"));
+    }
+    u32::try_from(d.as_secs()).map_err(|_| format!("period {text:?} is longer than 2^32 - 1 seconds"))
+}
+
+/// Parses `AMOUNT[/PERIOD]` for `token` (`flag` names the option in errors).
+pub(crate) fn parse_spend_amount(flag: &str, token: Address, text: &str) -> Result<SpendSpec, String> {
+    let (amount_text, period) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(parse_period(p).map_err(|e| format!("{flag} {text:?}: {e}"))?)),
+        None => (text, None),
+    };
+    let amount = parse_amount(amount_text).map_err(|e| format!("{flag} {text:?}: {e}"))?;
+    if amount > U256::from(MAX_SPEND) {
+        return Err(format!("{flag} {text:?}: the amount does not fit the validator's 112-bit counters"));
+    }
+    Ok(SpendSpec { token, amount: amount.to::<u128>(), period })
+}
+
+/// Parses one `--spend TOKEN:AMOUNT[/PERIOD]` value.
+pub(crate) fn parse_spend(text: &str) -> Result<SpendSpec, String> {
+    let (token_text, amount) =
+        text.split_once(':').ok_or_else(|| format!("--spend {text:?}: expected TOKEN:AMOUNT[/PERIOD]"))?;
+    let token: Address =
+        token_text.trim().parse().map_err(|e| format!("--spend {text:?}: token {token_text:?}: {e}"))?;
+    if token == Address::ZERO {
+        return Err(format!("--spend {text:?}: address 0 is not a token (use --spend-native for ETH)"));
+    }
+    parse_spend_amount("--spend", token, amount)
+}
+
+/// Folds spend specs into the scope's limits and its one period: a token may have one lifetime amount and one
+/// per-period amount; every per-period amount (and `period`, from `--period`) must name the same period.
+pub(crate) fn spend_limits(
+    specs: &[SpendSpec],
+    period: Option<u32>,
+) -> Result<(u32, Vec<SpendLimit>), String> {
+    let mut period = period;
+    let mut limits: Vec<SpendLimit> = Vec::new();
+    for spec in specs {
+        let what =
+            if spec.token == Address::ZERO { "native value".to_string() } else { spec.token.to_string() };
+        if let (Some(p), Some(q)) = (period, spec.period)
+            && p != q
+        {
+            return Err(format!(
+                "one period per session: {what} uses a period of {q} s, another limit (or --period) {p} s"
+            ));
+        }
+        period = period.or(spec.period);
+        let index = match limits.iter().position(|l| l.token == spec.token) {
+            Some(i) => i,
+            None => {
+                limits.push(SpendLimit { token: spec.token, perPeriod: NO_CAP, lifetime: NO_CAP });
+                limits.len() - 1
+            }
+        };
+        let slot =
+            if spec.period.is_some() { &mut limits[index].perPeriod } else { &mut limits[index].lifetime };
+        if *slot != NO_CAP {
+            let kind = if spec.period.is_some() { "per-period" } else { "lifetime" };
+            return Err(format!("{what} has two {kind} spend limits"));
+        }
+        *slot = spec.amount;
+    }
+    Ok((period.unwrap_or(0), limits))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,5 +455,45 @@ mod tests {
         assert_eq!(parse_amount("0x64").unwrap(), U256::from(100));
         assert!(parse_amount("-1").is_err());
         assert!(parse_amount("1.5").is_err());
+    }
+
+    #[test]
+    fn spend_specs() {
+        let token: Address = "0x3000000000000000000000000000000000000003".parse().unwrap();
+        let daily = parse_spend(&format!("{token}:100e18/1d")).unwrap();
+        assert_eq!(daily, SpendSpec { token, amount: 100 * 10u128.pow(18), period: Some(86_400) });
+        let lifetime = parse_spend(&format!("{token}:500e18")).unwrap();
+        let native = parse_spend_amount("--spend-native", Address::ZERO, "0.1ether/24h").unwrap();
+        let (period, limits) = spend_limits(&[daily, lifetime, native], None).unwrap();
+        assert_eq!(period, 86_400);
+        assert_eq!(
+            limits,
+            vec![
+                SpendLimit { token, perPeriod: 100 * 10u128.pow(18), lifetime: 500 * 10u128.pow(18) },
+                SpendLimit { token: Address::ZERO, perPeriod: 10u128.pow(17), lifetime: NO_CAP },
+            ]
+        );
+        assert_eq!(parse_period("3600s"), Ok(3600));
+        assert_eq!(parse_period("12h"), Ok(43_200));
+    }
+
+    #[test]
+    fn spend_mistakes_are_named() {
+        let token = "0x3000000000000000000000000000000000000003";
+        let e = |r: Result<SpendSpec, String>| r.unwrap_err();
+        assert!(e(parse_spend("100")).contains("expected TOKEN:AMOUNT"));
+        assert!(e(parse_spend(&format!("{token}:1/0s"))).contains("non-zero"));
+        assert!(e(parse_spend(&format!("{token}:1/fortnight"))).contains("for example 1d"));
+        assert!(e(parse_spend(&format!("{token}:1/200y"))).contains("2^32"));
+        assert!(e(parse_spend(&format!("{token}:1e40"))).contains("112-bit"));
+        assert!(e(parse_spend("0x0000000000000000000000000000000000000000:1")).contains("--spend-native"));
+        let a = parse_spend(&format!("{token}:1/1d")).unwrap();
+        let b = parse_spend_amount("--spend-native", Address::ZERO, "1/12h").unwrap();
+        assert!(spend_limits(&[a, b], None).unwrap_err().contains("one period per session"));
+        let a = parse_spend(&format!("{token}:1/1d")).unwrap();
+        let a2 = parse_spend(&format!("{token}:2/1d")).unwrap();
+        assert!(spend_limits(&[a, a2], None).unwrap_err().contains("two per-period"));
+        let a = parse_spend(&format!("{token}:1/1d")).unwrap();
+        assert!(spend_limits(&[a], Some(3600)).unwrap_err().contains("one period per session"));
     }
 }

@@ -326,6 +326,8 @@ pub fn explain_scope(scope: &Scope, tokens: &TokenHints) -> String {
         format!("may send at most {} in total", eth(scope.maxValueTotal))
     });
 
+    lines.extend(explain_spend(scope, tokens));
+
     let gas = U256::from(scope.maxGasLimit);
     let fee = U256::from(scope.maxFeePerGas);
     let caps = match (gas.is_zero(), fee.is_zero()) {
@@ -349,6 +351,68 @@ pub fn explain_scope(scope: &Scope, tokens: &TokenHints) -> String {
         format!("pays gas from the account's ETH: {caps}")
     });
     lines.join("\n")
+}
+
+/// A period length in words: whole days, hours or minutes when it is one, else seconds.
+fn duration(seconds: u32) -> String {
+    let unit = |n: u32, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
+    match seconds {
+        s if s % 86_400 == 0 => unit(s / 86_400, "day"),
+        s if s % 3_600 == 0 => unit(s / 3_600, "hour"),
+        s if s % 60 == 0 => unit(s / 60, "minute"),
+        s => unit(s, "second"),
+    }
+}
+
+/// The spend limits and the rate limit, one line each.
+fn explain_spend(scope: &Scope, tokens: &TokenHints) -> Vec<String> {
+    let mut lines = Vec::new();
+    let period = (scope.period != 0).then(|| {
+        format!("per {} (periods from {})", duration(scope.period), format_utc(scope.periodStart.to::<u64>()))
+    });
+    for limit in &scope.limits {
+        let amount = |raw: u128| {
+            let raw = U256::from(raw);
+            if limit.token == Address::ZERO {
+                return eth(raw);
+            }
+            match tokens.get(&limit.token) {
+                Some(t) => {
+                    let symbol = t.symbol.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
+                    format!("{}{symbol} (raw {raw})", format_units(raw, t.decimals))
+                }
+                None => format!("{raw} (raw; token decimals unknown)"),
+            }
+        };
+        let asset = if limit.token == Address::ZERO {
+            "ETH (native value)".to_string()
+        } else {
+            format!("token {}", limit.token.to_checksum(None))
+        };
+        let mut caps = Vec::new();
+        if limit.perPeriod != crate::grant::NO_CAP {
+            caps.push(format!("{} {}", amount(limit.perPeriod), period.as_deref().unwrap_or("per period")));
+        }
+        if limit.lifetime != crate::grant::NO_CAP {
+            caps.push(format!("{} over the session", amount(limit.lifetime)));
+        }
+        lines.push(if caps.is_empty() {
+            format!("⚠ may move ANY amount of {asset} (its spend limit has no cap)")
+        } else {
+            format!(
+                "may move at most {} of {asset} (every transfer, approval and allowance counts)",
+                caps.join(" and ")
+            )
+        });
+    }
+    if scope.maxUsesPerPeriod != 0 {
+        lines.push(format!(
+            "at most {} {}",
+            times(scope.maxUsesPerPeriod),
+            period.as_deref().unwrap_or("per period")
+        ));
+    }
+    lines
 }
 
 /// A grant in words: who may act for which account, then [`explain_scope`].

@@ -1,7 +1,9 @@
-//! Grants and scopes: the Rust mirror of `WarrantValidator`'s structs, their EIP-712 hashes, session ids, and
-//! the signatures a session operation carries (USE and ENABLE modes). See `docs/grant-format.md`.
+//! Grants and scopes: the Rust mirror of `WarrantValidator`'s structs, their EIP-712 hashes, the compact
+//! session bytes, session ids, and the signatures a session operation carries (USE and ENABLE modes). The owner
+//! signs the EIP-712 [`Grant`]; on chain a session is named by its session bytes ([`Session::session_bytes`]),
+//! which a USE operation carries and its id hashes. See `docs/gas.md` for why and for the layout.
 
-use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain, sol};
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +26,17 @@ sol! {
         ArgCondition[] conditions;
     }
 
-    /// What a session may do.
+    /// A spend limit on one asset (`token` an ERC-20, or address 0 for native value): a cap per period and a cap
+    /// over the session's life; `u128::MAX` ([`NO_CAP`]) means no cap, 0 means nothing. See `docs/spend-limits.md`.
     #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+    struct SpendLimit {
+        address token;
+        uint128 perPeriod;
+        uint128 lifetime;
+    }
+
+    /// What a session may do (`Default`: no window, no calls, no value, no limits).
+    #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
     struct Scope {
         uint48 validAfter;
         uint48 validUntil;
@@ -35,6 +46,10 @@ sol! {
         uint128 maxGasLimit;
         uint128 maxFeePerGas;
         CallPolicy[] calls;
+        uint32 period;
+        uint48 periodStart;
+        uint32 maxUsesPerPeriod;
+        SpendLimit[] limits;
     }
 
     /// A session key and its scope.
@@ -63,8 +78,13 @@ sol! {
         function grantDigest(Grant calldata grant) external view returns (bytes32);
         function grantHash(Grant calldata grant) external pure returns (bytes32);
         function scopeHash(Scope calldata scope) external pure returns (bytes32);
+        function sessionBytes(Session calldata session) external pure returns (bytes memory);
         function sessionState(address account, bytes32 id) external view
             returns (uint8 status, uint32 uses, uint128 valueSpent);
+        function periodState(address account, bytes32 id) external view
+            returns (uint32 periodIndex, uint32 usesInPeriod);
+        function spendState(address account, bytes32 id, uint256 limitIndex) external view
+            returns (uint32 periodIndex, uint112 periodSpent, uint112 lifetimeSpent);
         function epochOf(address account) external view returns (uint256);
         function evaluateCondition(bytes calldata callData, ArgCondition calldata condition) external pure
             returns (uint8);
@@ -94,6 +114,15 @@ sol! {
         error GrantAccountMismatch(address grantAccount, address account);
         error GrantEpochStale(uint64 grantEpoch, uint256 currentEpoch);
         error InvalidOwnerSignature();
+        error SpendLimitExceeded(address token, uint256 spent, uint256 cap);
+        error PeriodSpendLimitExceeded(address token, uint32 period, uint256 spent, uint256 cap);
+        error PeriodUsesExhausted(uint32 period, uint32 uses, uint32 max);
+        error PeriodStale(uint32 period, uint32 current);
+        error PeriodOutOfRange(uint32 period);
+        error TokenCallNotAccounted(uint256 index, address token, bytes4 selector);
+        error InvalidSpendLimit(uint256 limitIndex);
+        error PeriodRequired();
+        error MalformedSessionSignature();
     }
 }
 
@@ -101,6 +130,13 @@ sol! {
 pub const ANY_TARGET: u8 = 0x01;
 /// Policy flag: the policy matches any selector.
 pub const ANY_SELECTOR: u8 = 0x02;
+
+/// A spend cap of this value means "no cap" (`type(uint128).max`).
+pub const NO_CAP: u128 = u128::MAX;
+
+/// Uniswap's Permit2 (the same address on every chain): calls to it are counted or refused while any ERC-20 is
+/// limited.
+pub const PERMIT2: Address = alloy_primitives::address!("0x000000000022D473030F116dDEE9F6B43aC78BA3");
 
 /// Signature mode byte: a session already enabled.
 pub const MODE_USE: u8 = 0x00;
@@ -117,10 +153,131 @@ pub fn account_domain(account: Address, chain_id: u64) -> Eip712Domain {
     eip712_domain! { name: "WarrantAccount", version: "1", chain_id: chain_id, verifying_contract: account, }
 }
 
+/// Bits of the limits byte of session bytes: which optional scope fields follow (exactly those not zero).
+pub mod limits {
+    /// `validAfter` (6 bytes) follows.
+    pub const VALID_AFTER: u8 = 0x01;
+    /// `validUntil` (6 bytes) follows.
+    pub const VALID_UNTIL: u8 = 0x02;
+    /// `maxUses` (4 bytes) follows.
+    pub const USES: u8 = 0x04;
+    /// `maxValueTotal` (a `w` word) follows.
+    pub const VALUE: u8 = 0x08;
+    /// `paymaster` (20 bytes) follows.
+    pub const PAYMASTER: u8 = 0x10;
+    /// `maxGasLimit` (16 bytes) follows.
+    pub const GAS: u8 = 0x20;
+    /// `maxFeePerGas` (16 bytes) follows.
+    pub const FEE: u8 = 0x40;
+    /// The spend section follows: `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(len(limits)) ‖
+    /// (token(20) ‖ perPeriod(16) ‖ lifetime(16))*` (present when any of these is not zero).
+    pub const SPEND: u8 = 0x80;
+}
+
+/// Appends `w(x)`: one byte `n`, then the `n` low bytes of `x` big-endian, `n` the fewest bytes that hold `x`.
+fn put_word(out: &mut Vec<u8>, x: &[u8; 32]) {
+    let skip = x.iter().take_while(|b| **b == 0).count();
+    out.push((32 - skip) as u8);
+    out.extend_from_slice(&x[skip..]);
+}
+
+fn put_count(out: &mut Vec<u8>, n: usize) {
+    put_word(out, &U256::from(n).to_be_bytes::<32>());
+}
+
+impl Scope {
+    /// Whether the session bytes carry a spend section: any of period, periodStart, maxUsesPerPeriod, limits set.
+    pub fn has_spend_section(&self) -> bool {
+        self.period != 0
+            || self.periodStart.to::<u64>() != 0
+            || self.maxUsesPerPeriod != 0
+            || !self.limits.is_empty()
+    }
+}
+
 impl Session {
-    /// The 32-byte session id: `keccak256(abi.encode(account, hashStruct(session)))`.
+    /// The session bytes, byte for byte what `WarrantValidator.sessionBytes` returns:
+    ///
+    /// `signer(20) ‖ limits(1) ‖ [validAfter(6)] ‖ [validUntil(6)] ‖ [maxUses(4)] ‖ [w(maxValueTotal)] ‖
+    /// [paymaster(20)] ‖ [maxGasLimit(16)] ‖ [maxFeePerGas(16)] ‖ [spend] ‖ w(len(calls)) ‖ policy* ‖ w(salt)`, a
+    /// field present exactly when not zero (bit `i` of `limits`, see [`limits`]; [`limits::SPEND`] for the spend
+    /// section); each policy `target(20) ‖
+    /// selector(4) ‖ flags(1) ‖ w(maxValue) ‖ w(len(conditions)) ‖ condition*`; each condition `condition(1) ‖
+    /// argIndex(2) ‖ w(len(values)) ‖ w(value)*`.
+    pub fn session_bytes(&self) -> Bytes {
+        let s = &self.scope;
+        let mut out = Vec::with_capacity(64 + 64 * s.calls.len());
+        out.extend_from_slice(self.signer.as_slice());
+        let valid_after = s.validAfter.to::<u64>();
+        let valid_until = s.validUntil.to::<u64>();
+        let present = [
+            (valid_after != 0, limits::VALID_AFTER),
+            (valid_until != 0, limits::VALID_UNTIL),
+            (s.maxUses != 0, limits::USES),
+            (s.maxValueTotal != U256::ZERO, limits::VALUE),
+            (s.paymaster != Address::ZERO, limits::PAYMASTER),
+            (s.maxGasLimit != 0, limits::GAS),
+            (s.maxFeePerGas != 0, limits::FEE),
+            (s.has_spend_section(), limits::SPEND),
+        ];
+        out.push(present.iter().filter(|(on, _)| *on).fold(0, |acc, (_, bit)| acc | bit));
+        // uint48: the 6 low bytes of the u64.
+        if valid_after != 0 {
+            out.extend_from_slice(&valid_after.to_be_bytes()[2..]);
+        }
+        if valid_until != 0 {
+            out.extend_from_slice(&valid_until.to_be_bytes()[2..]);
+        }
+        if s.maxUses != 0 {
+            out.extend_from_slice(&s.maxUses.to_be_bytes());
+        }
+        if s.maxValueTotal != U256::ZERO {
+            put_word(&mut out, &s.maxValueTotal.to_be_bytes::<32>());
+        }
+        if s.paymaster != Address::ZERO {
+            out.extend_from_slice(s.paymaster.as_slice());
+        }
+        if s.maxGasLimit != 0 {
+            out.extend_from_slice(&s.maxGasLimit.to_be_bytes());
+        }
+        if s.maxFeePerGas != 0 {
+            out.extend_from_slice(&s.maxFeePerGas.to_be_bytes());
+        }
+        if s.has_spend_section() {
+            out.extend_from_slice(&s.period.to_be_bytes());
+            out.extend_from_slice(&s.periodStart.to::<u64>().to_be_bytes()[2..]);
+            out.extend_from_slice(&s.maxUsesPerPeriod.to_be_bytes());
+            put_count(&mut out, s.limits.len());
+            for l in &s.limits {
+                out.extend_from_slice(l.token.as_slice());
+                out.extend_from_slice(&l.perPeriod.to_be_bytes());
+                out.extend_from_slice(&l.lifetime.to_be_bytes());
+            }
+        }
+        put_count(&mut out, s.calls.len());
+        for policy in &s.calls {
+            out.extend_from_slice(policy.target.as_slice());
+            out.extend_from_slice(policy.selector.as_slice());
+            out.push(policy.flags);
+            put_word(&mut out, &policy.maxValue.to_be_bytes::<32>());
+            put_count(&mut out, policy.conditions.len());
+            for c in &policy.conditions {
+                out.push(c.condition);
+                out.extend_from_slice(&c.argIndex.to_be_bytes());
+                put_count(&mut out, c.values.len());
+                for v in &c.values {
+                    put_word(&mut out, &v.0);
+                }
+            }
+        }
+        put_word(&mut out, &self.salt.0);
+        out.into()
+    }
+
+    /// The 32-byte session id: `keccak256(account ‖ sessionBytes)`, which binds the account, the signer, the
+    /// whole scope and the salt.
     pub fn id(&self, account: Address) -> B256 {
-        keccak256((account, self.eip712_hash_struct()).abi_encode())
+        keccak256([account.as_slice(), &self.session_bytes()].concat())
     }
 }
 
@@ -172,10 +329,23 @@ impl Grant {
     }
 }
 
-/// The module signature of a USE operation: `0x00 ‖ abi.encode(session, sessionSignature)`.
+/// The nonce key a session operation uses: the module's address (which the account reads to pick the validator)
+/// followed by the period index `period` the operation commits to (ignored by scopes without a period).
+pub fn session_nonce_key(module: Address, period: u32) -> alloy_primitives::aliases::U192 {
+    (alloy_primitives::aliases::U192::from_be_slice(module.as_slice()) << 32)
+        | alloy_primitives::aliases::U192::from(period)
+}
+
+/// The module signature of a USE operation: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`
+/// (`w` as in [`Session::session_bytes`]). The module reads the session bytes in place and hashes them into the
+/// id, so a USE operation carries no ABI encoding and costs no EIP-712 hashing.
 pub fn use_signature(session: &Session, session_signature: &[u8]) -> Bytes {
-    let mut out = vec![MODE_USE];
-    out.extend_from_slice(&(session.clone(), Bytes::copy_from_slice(session_signature)).abi_encode_params());
+    let encoded = session.session_bytes();
+    let mut out = Vec::with_capacity(8 + encoded.len() + session_signature.len());
+    out.push(MODE_USE);
+    put_count(&mut out, encoded.len());
+    out.extend_from_slice(&encoded);
+    out.extend_from_slice(session_signature);
     out.into()
 }
 
@@ -192,4 +362,137 @@ pub fn enable_signature(grant: &Grant, owner_signature: &[u8], session_signature
 /// The EIP-712 type string of the grant (`Grant(…)` followed by its referenced types, sorted).
 pub fn grant_encode_type() -> String {
     Grant::eip712_encode_type().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{FixedBytes, address, aliases::U48, hex};
+
+    use super::*;
+
+    /// The known answer shared with `contracts/test/SessionEncoding.t.sol`.
+    fn kat_session() -> Session {
+        Session {
+            signer: address!("0x1111111111111111111111111111111111111111"),
+            salt: B256::with_last_byte(1),
+            scope: Scope {
+                validAfter: U48::from(5u64),
+                validUntil: U48::from(65_536u64),
+                maxUses: 3,
+                maxValueTotal: U256::from(10u128.pow(18)),
+                paymaster: address!("0x2222222222222222222222222222222222222222"),
+                maxGasLimit: 500_000,
+                maxFeePerGas: 0,
+                calls: vec![CallPolicy {
+                    target: address!("0x3333333333333333333333333333333333333333"),
+                    selector: FixedBytes(hex!("a9059cbb")),
+                    flags: 0,
+                    maxValue: U256::ZERO,
+                    conditions: vec![ArgCondition {
+                        condition: 6,
+                        argIndex: 0,
+                        values: vec![B256::from(U256::from(0xbeefu64)), B256::ZERO],
+                    }],
+                }],
+                ..Default::default()
+            },
+        }
+    }
+
+    const KAT: &str = concat!(
+        "1111111111111111111111111111111111111111",
+        "3f",
+        "000000000005",
+        "000000010000",
+        "00000003",
+        "080de0b6b3a7640000",
+        "2222222222222222222222222222222222222222",
+        "0000000000000000000000000007a120",
+        "0101",
+        "3333333333333333333333333333333333333333",
+        "a9059cbb",
+        "00",
+        "00",
+        "0101",
+        "06",
+        "0000",
+        "0102",
+        "02beef",
+        "00",
+        "0101",
+    );
+
+    #[test]
+    fn session_bytes_known_answer() {
+        let session = kat_session();
+        assert_eq!(hex::encode(session.session_bytes()), KAT);
+        let account = address!("0x4444444444444444444444444444444444444444");
+        let mut preimage = account.to_vec();
+        preimage.extend_from_slice(&hex::decode(KAT).unwrap());
+        assert_eq!(session.id(account), keccak256(preimage));
+    }
+
+    #[test]
+    fn zero_scope_is_signer_limits_count_salt() {
+        let scope = Scope {
+            validAfter: U48::ZERO,
+            validUntil: U48::ZERO,
+            maxUses: 0,
+            maxValueTotal: U256::ZERO,
+            paymaster: Address::ZERO,
+            maxGasLimit: 0,
+            maxFeePerGas: 0,
+            calls: vec![],
+            ..Default::default()
+        };
+        let session = Session { signer: Address::repeat_byte(0x11), salt: B256::ZERO, scope };
+        assert_eq!(hex::encode(session.session_bytes()), format!("{}000000", "11".repeat(20)));
+    }
+
+    #[test]
+    fn use_signature_layout() {
+        let session = kat_session();
+        let signature = [7u8; 65];
+        let encoded = session.session_bytes();
+        let out = use_signature(&session, &signature);
+        assert_eq!(out[0], MODE_USE);
+        assert_eq!(out[1], 1, "w(length) of a length under 256");
+        assert_eq!(usize::from(out[2]), encoded.len());
+        assert_eq!(&out[3..3 + encoded.len()], &encoded[..]);
+        assert_eq!(&out[3 + encoded.len()..], &signature[..]);
+    }
+
+    /// The spend section's known answer, shared with `contracts/test/SpendLimits.t.sol`.
+    #[test]
+    fn spend_section_known_answer() {
+        let scope = Scope {
+            period: 86_400,
+            periodStart: U48::from(1_000_000u64),
+            maxUsesPerPeriod: 2,
+            limits: vec![
+                SpendLimit { token: Address::repeat_byte(0x33), perPeriod: 10u128.pow(18), lifetime: NO_CAP },
+                SpendLimit { token: Address::ZERO, perPeriod: NO_CAP, lifetime: 5 },
+            ],
+            ..Default::default()
+        };
+        let session = Session { signer: Address::repeat_byte(0x11), salt: B256::ZERO, scope };
+        let expected = [
+            "11".repeat(20),
+            "80".into(),           // limits: the spend section only
+            "00015180".into(),     // period
+            "0000000f4240".into(), // periodStart
+            "00000002".into(),     // maxUsesPerPeriod
+            "0102".into(),         // w(2 limits)
+            "33".repeat(20),
+            "00000000000000000de0b6b3a7640000".into(),
+            "ff".repeat(16),
+            "00".repeat(20),
+            "ff".repeat(16),
+            "00000000000000000000000000000005".into(),
+            "00".into(), // w(0 calls)
+            "00".into(), // w(salt 0)
+        ]
+        .concat();
+        assert_eq!(hex::encode(session.session_bytes()), expected);
+    }
 }

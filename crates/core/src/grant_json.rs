@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256, aliases::U48};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
 use crate::{
-    grant::{ArgCondition, CallPolicy, Grant, Scope, Session},
+    grant::{ArgCondition, CallPolicy, Grant, Scope, Session, SpendLimit},
     token::SignedGrant,
 };
 
@@ -176,6 +176,29 @@ pub struct ScopeJson {
     pub max_fee_per_gas: Dec<u128>,
     /// Permitted calls, first match wins.
     pub calls: Vec<CallPolicyJson>,
+    /// Period length in seconds for periodic limits (0: none).
+    pub period: u32,
+    /// Start of period 0 (unix seconds).
+    #[serde(serialize_with = "ser_u48", deserialize_with = "de_u48")]
+    pub period_start: U48,
+    /// Most operations per period (0: no rate limit).
+    pub max_uses_per_period: u32,
+    /// Spend limits, one per asset (token zero address: native value).
+    pub limits: Vec<SpendLimitJson>,
+}
+
+/// [`SpendLimit`] in JSON: caps in the asset's smallest unit, decimal strings (`340282366920938463463374607431768211455`,
+/// 2¹²⁸ − 1, means no cap).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SpendLimitJson {
+    /// The ERC-20 token, or the zero address for native value.
+    #[serde(with = "address_hex")]
+    pub token: Address,
+    /// Cap per period.
+    pub per_period: Dec<u128>,
+    /// Cap over the session's life.
+    pub lifetime: Dec<u128>,
 }
 
 /// [`Session`] in JSON.
@@ -267,6 +290,18 @@ impl From<&Scope> for ScopeJson {
             max_gas_limit: Dec(s.maxGasLimit),
             max_fee_per_gas: Dec(s.maxFeePerGas),
             calls: s.calls.iter().map(Into::into).collect(),
+            period: s.period,
+            period_start: s.periodStart,
+            max_uses_per_period: s.maxUsesPerPeriod,
+            limits: s
+                .limits
+                .iter()
+                .map(|l| SpendLimitJson {
+                    token: l.token,
+                    per_period: Dec(l.perPeriod),
+                    lifetime: Dec(l.lifetime),
+                })
+                .collect(),
         }
     }
 }
@@ -282,6 +317,14 @@ impl From<ScopeJson> for Scope {
             maxGasLimit: s.max_gas_limit.0,
             maxFeePerGas: s.max_fee_per_gas.0,
             calls: s.calls.into_iter().map(Into::into).collect(),
+            period: s.period,
+            periodStart: s.period_start,
+            maxUsesPerPeriod: s.max_uses_per_period,
+            limits: s
+                .limits
+                .into_iter()
+                .map(|l| SpendLimit { token: l.token, perPeriod: l.per_period.0, lifetime: l.lifetime.0 })
+                .collect(),
         }
     }
 }

@@ -8,7 +8,10 @@ use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
 use crate::{
     PackedUserOperation,
     constants::ENTRY_POINT_V08,
-    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, Scope},
+    grant::{
+        ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, IWarrantValidator, NO_CAP, PERMIT2, Scope,
+        SpendLimit,
+    },
 };
 
 /// `execute(bytes32,bytes)` of ERC-7579: the only account function a session may call.
@@ -64,15 +67,58 @@ impl SessionStatus {
     }
 }
 
-/// What the validator has counted for a session so far (`sessionState`).
+/// What the validator has counted for one spend limit (`spendState`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpendUsage {
+    /// The period `period_spent` belongs to (a later period starts from zero).
+    pub period_index: u32,
+    /// Spent in period `period_index`.
+    pub period_spent: u128,
+    /// Spent over the session's life.
+    pub lifetime_spent: u128,
+}
+
+/// What the validator has counted for a session so far (`sessionState`, `periodState`, `spendState`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionUsage {
     /// Status in the current epoch.
     pub status: SessionStatus,
-    /// Operations validated so far.
+    /// Operations validated so far, counted only for a session with a `maxUses` cap (0 for an unlimited one).
     pub uses: u32,
     /// Native value debited so far, in wei.
     pub value_spent: u128,
+    /// The last period an operation named (scopes with a period).
+    pub period_index: u32,
+    /// Operations counted in period `period_index`.
+    pub uses_in_period: u32,
+    /// One entry per spend limit of the scope, in order (missing entries read as zero).
+    pub limits: Vec<SpendUsage>,
+}
+
+impl SessionUsage {
+    /// The usage the validator's views report: `sessionState`, `periodState`, and `spendState(i)` for each spend
+    /// limit in order. `None` if the status byte is not one the validator writes.
+    pub fn from_views(
+        state: &IWarrantValidator::sessionStateReturn,
+        period: &IWarrantValidator::periodStateReturn,
+        spends: &[IWarrantValidator::spendStateReturn],
+    ) -> Option<Self> {
+        Some(Self {
+            status: SessionStatus::from_u8(state.status)?,
+            uses: state.uses,
+            value_spent: state.valueSpent,
+            period_index: period.periodIndex,
+            uses_in_period: period.usesInPeriod,
+            limits: spends
+                .iter()
+                .map(|c| SpendUsage {
+                    period_index: c.periodIndex,
+                    period_spent: c.periodSpent.to::<u128>(),
+                    lifetime_spent: c.lifetimeSpent.to::<u128>(),
+                })
+                .collect(),
+        })
+    }
 }
 
 /// How the operation presents the session.
@@ -223,6 +269,81 @@ pub enum Denial {
         /// The cap.
         cap: U256,
     },
+    /// A spend limit's lifetime cap exceeded.
+    #[error(
+        "SpendLimitExceeded: the session would have spent {spent} of token {token} in total, above its cap of {cap}"
+    )]
+    SpendLimitExceeded {
+        /// The limited asset (address 0: native value).
+        token: Address,
+        /// Spent over the session's life after this operation.
+        spent: U256,
+        /// The cap.
+        cap: U256,
+    },
+    /// A spend limit's per-period cap exceeded.
+    #[error(
+        "PeriodSpendLimitExceeded: the session would have spent {spent} of token {token} in period {period}, above \
+         its cap of {cap} per period"
+    )]
+    PeriodSpendLimitExceeded {
+        /// The limited asset (address 0: native value).
+        token: Address,
+        /// The period the operation names.
+        period: u32,
+        /// Spent in the period after this operation.
+        spent: U256,
+        /// The cap.
+        cap: U256,
+    },
+    /// `maxUsesPerPeriod` reached.
+    #[error("PeriodUsesExhausted: the session has made {uses} operations in period {period}, at most {max}")]
+    PeriodUsesExhausted {
+        /// The period the operation names.
+        period: u32,
+        /// Operations already counted in it.
+        uses: u32,
+        /// The cap.
+        max: u32,
+    },
+    /// The operation names a period earlier than one the session already acted in.
+    #[error(
+        "PeriodStale: the operation names period {period}, the session already acted in period {current}"
+    )]
+    PeriodStale {
+        /// The period the operation names.
+        period: u32,
+        /// The session's latest period.
+        current: u32,
+    },
+    /// The named period ends beyond 48-bit time (or is the degenerate window ending at time 1).
+    #[error("PeriodOutOfRange: period {period} does not fit 48-bit time")]
+    PeriodOutOfRange {
+        /// The period the operation names.
+        period: u32,
+    },
+    /// A call to a limited token (or to Permit2 while any token is limited) by a route the counters don't see.
+    #[error(
+        "TokenCallNotAccounted: call {index} to {token} with selector {selector} could move a limited token by a \
+         route the spend limits do not count"
+    )]
+    TokenCallNotAccounted {
+        /// Call index.
+        index: usize,
+        /// The limited token or Permit2.
+        token: Address,
+        /// The call's selector.
+        selector: FixedBytes<4>,
+    },
+    /// An ill-formed spend limit (a finite cap above 112 bits, or a per-period cap without a period).
+    #[error("InvalidSpendLimit: spend limit {limit_index} of the scope is ill-formed")]
+    InvalidSpendLimit {
+        /// Index of the limit in the scope.
+        limit_index: usize,
+    },
+    /// `maxUsesPerPeriod` without a period.
+    #[error("PeriodRequired: the scope limits uses per period but sets no period")]
+    PeriodRequired,
     /// The batch does not decode (OpenZeppelin's `ERC7579DecodingError`, or Solidity's own calldata checks).
     #[error("ERC7579DecodingError: the batch does not decode")]
     BatchDecoding,
@@ -279,7 +400,8 @@ fn word(data: &[u8], pos: usize) -> Option<U256> {
     data.get(pos..pos.checked_add(32)?).map(U256::from_be_slice)
 }
 
-/// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator._evaluate`.
+/// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator._checkConditions`
+/// (and `_evaluateDynamic`) do.
 pub fn evaluate_condition(data: &[u8], c: &ArgCondition) -> ConditionResult {
     let kind = c.condition;
     let n = c.values.len();
@@ -351,9 +473,11 @@ fn check_call(
         return Err(Denial::CalldataTooShort { index });
     }
     let selector = FixedBytes::<4>::from_slice(call.data.get(..4).unwrap_or(&[0; 4]));
+    // A zero-selector policy means empty calldata (plain transfers), not calldata starting with four zero bytes.
+    let zero_selector_call = selector == FixedBytes::ZERO && !call.data.is_empty();
     let Some(policy) = policies.iter().find(|p| {
         (p.flags & ANY_TARGET != 0 || p.target == target)
-            && (p.flags & ANY_SELECTOR != 0 || p.selector == selector)
+            && (p.flags & ANY_SELECTOR != 0 || (p.selector == selector && !zero_selector_call))
     }) else {
         return Err(Denial::CallNotPermitted { index, target, selector });
     };
@@ -437,6 +561,92 @@ pub fn check_calls(
     account: Address,
     module: Address,
 ) -> Result<U256, Denial> {
+    check_calls_and_spend(scope, call_data, account, module).map(|(value, _)| value)
+}
+
+/// Index of the first limit on `token`, if any (as `WarrantValidator._limitOf`).
+fn limit_of(limits: &[SpendLimit], token: Address) -> Option<usize> {
+    limits.iter().position(|l| l.token == token)
+}
+
+fn low_address(word: U256) -> Address {
+    Address::from_word(B256::from(word))
+}
+
+/// What call `index` moves of each limited asset, added to `amounts`; the routes of `docs/spend-limits.md`, as
+/// `WarrantValidator._accountTokenCall`.
+fn account_token_call(
+    limits: &[SpendLimit],
+    amounts: &mut [U256],
+    index: usize,
+    call: &Call,
+    account: Address,
+) -> Result<(), Denial> {
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let data = &call.data;
+    let selector = FixedBytes::<4>::from_slice(data.get(..4).unwrap_or(&[0; 4]));
+    let refuse = || Denial::TokenCallNotAccounted { index, token: call.target, selector };
+    let arg = |i: usize| word(data, 4 + 32 * i).unwrap_or_default();
+    if let Some(li) = limit_of(limits, call.target) {
+        let amount = match selector.0 {
+            // transfer, approve (the full amount), increaseAllowance
+            [0xa9, 0x05, 0x9c, 0xbb] | [0x09, 0x5e, 0xa7, 0xb3] | [0x39, 0x50, 0x93, 0x51] => {
+                if data.len() < 68 {
+                    return Err(refuse());
+                }
+                arg(1)
+            }
+            // transferFrom(from, to, amount), permit(owner, spender, value, …): only the account's own tokens
+            [0x23, 0xb8, 0x72, 0xdd] | [0xd5, 0x05, 0xac, 0xcf] => {
+                if data.len() < 100 {
+                    return Err(refuse());
+                }
+                if low_address(arg(0)) == account { arg(2) } else { U256::ZERO }
+            }
+            // decreaseAllowance
+            [0xa4, 0x57, 0xc2, 0xd7] => U256::ZERO,
+            _ => return Err(refuse()),
+        };
+        amounts[li] = amounts[li].saturating_add(amount);
+    } else if call.target == PERMIT2 && limits.iter().any(|l| l.token != Address::ZERO) {
+        match selector.0 {
+            // approve(token, spender, uint160 amount, uint48 expiration)
+            [0x87, 0x51, 0x7c, 0x45] => {
+                if data.len() < 132 {
+                    return Err(refuse());
+                }
+                if let Some(li) = limit_of(limits, low_address(arg(0))) {
+                    amounts[li] = amounts[li].saturating_add(arg(2));
+                }
+            }
+            // transferFrom(from, to, uint160 amount, token)
+            [0x36, 0xc7, 0x85, 0x16] => {
+                if data.len() < 132 {
+                    return Err(refuse());
+                }
+                if let Some(li) = limit_of(limits, low_address(arg(3)))
+                    && low_address(arg(0)) == account
+                {
+                    amounts[li] = amounts[li].saturating_add(arg(2));
+                }
+            }
+            _ => return Err(refuse()),
+        }
+    }
+    Ok(())
+}
+
+/// [`check_calls`], also returning what the calls move of each limited token (one amount per spend limit; the
+/// native value is not included).
+pub fn check_calls_and_spend(
+    scope: &Scope,
+    call_data: &[u8],
+    account: Address,
+    module: Address,
+) -> Result<(U256, Vec<U256>), Denial> {
+    let mut amounts = vec![U256::ZERO; scope.limits.len()];
     let selector = FixedBytes::<4>::from_slice(&{
         let mut s = [0u8; 4];
         let n = call_data.len().min(4);
@@ -469,7 +679,10 @@ pub fn check_calls(
             data: ec[52..].to_vec(),
         };
         check_call(&scope.calls, 0, &call, account, module)?;
-        return Ok(call.value);
+        if !amounts.is_empty() {
+            account_token_call(&scope.limits, &mut amounts, 0, &call, account)?;
+        }
+        return Ok((call.value, amounts));
     }
     let mut batch_mode = [0u8; 32];
     batch_mode[0] = 0x01;
@@ -477,21 +690,224 @@ pub fn check_calls(
         return Err(Denial::UnsupportedExecutionMode { mode });
     }
     let mut total = U256::ZERO;
+    let mut calls = Vec::new();
     for_each_batch_call(ec, |i, call| {
         check_call(&scope.calls, i, &call, account, module)?;
         total += call.value;
+        calls.push(call);
         Ok(())
     })?;
-    Ok(total)
+    // The spend limits are a second pass once every call is permitted, as in the validator.
+    if !amounts.is_empty() {
+        for (i, call) in calls.iter().enumerate() {
+            account_token_call(&scope.limits, &mut amounts, i, call, account)?;
+        }
+    }
+    Ok((total, amounts))
 }
 
-/// What an accepted operation will debit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What an accepted operation will debit, and the window the validator returns for it. The validator writes the
+/// session's slot only when something there changes (a capped session, native value sent, a rate-limited
+/// session), and a spend limit's counter only when the operation moves some of its asset.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Debit {
-    /// Uses after the operation.
+    /// Uses after the operation (unchanged for a session without a `maxUses` cap).
     pub uses: u32,
     /// Native value spent after the operation.
     pub value_spent: u128,
+    /// The session's period after the operation (kept only for a session with `maxUsesPerPeriod`).
+    pub period_index: u32,
+    /// Operations counted in that period after the operation (only with `maxUsesPerPeriod`).
+    pub uses_in_period: u32,
+    /// Every spend limit's counters after the operation, in the scope's order.
+    pub limits: Vec<SpendUsage>,
+    /// The validAfter the validator returns: the scope's, intersected with the period's (0: none). The
+    /// EntryPoint refuses the operation while `now <= valid_after`.
+    pub valid_after: u64,
+    /// The validUntil the validator returns: the scope's, intersected with the period's (0: forever). The
+    /// EntryPoint refuses the operation once `now > valid_until`.
+    pub valid_until: u64,
+}
+
+impl Debit {
+    /// The usage the validator will hold after this operation (status enabled).
+    pub fn usage_after(&self) -> SessionUsage {
+        SessionUsage {
+            status: SessionStatus::Enabled,
+            uses: self.uses,
+            value_spent: self.value_spent,
+            period_index: self.period_index,
+            uses_in_period: self.uses_in_period,
+            limits: self.limits.clone(),
+        }
+    }
+}
+
+/// The period index an operation sent at `now` should name (the low 32 bits of its nonce key), or `None` when
+/// the scope has no period or `now` is before the first period or past 32-bit indices.
+pub fn current_period(scope: &Scope, now: u64) -> Option<u32> {
+    let period = u64::from(scope.period);
+    let start = scope.periodStart.to::<u64>();
+    if period == 0 || now < start {
+        return None;
+    }
+    u32::try_from((now - start) / period).ok()
+}
+
+/// `[start, end)` of period `k`, or `None` if the scope has no period or the window is out of the validator's
+/// range (`PeriodOutOfRange`).
+pub fn period_bounds(scope: &Scope, k: u32) -> Option<(u64, u64)> {
+    let period = u64::from(scope.period);
+    if period == 0 {
+        return None;
+    }
+    // 128-bit arithmetic: a 32-bit index times a 32-bit period plus a 48-bit start can pass 64 bits.
+    let start = u128::from(scope.periodStart.to::<u64>()) + u128::from(k) * u128::from(period);
+    let end = start + u128::from(period);
+    (2..(1u128 << 48)).contains(&end).then_some((start as u64, end as u64))
+}
+
+/// What a spend limit leaves the session now ([`spend_status`]): what `warrant status` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpendStatus {
+    /// The limited asset (address 0: native value).
+    pub token: Address,
+    /// The current period, if the scope has periods and `now` is inside one.
+    pub period: Option<u32>,
+    /// What may still be spent in the current period (`None`: no per-period cap).
+    pub remaining_in_period: Option<u128>,
+    /// What may still be spent over the session's life (`None`: no lifetime cap).
+    pub remaining_lifetime: Option<u128>,
+    /// When the current period ends and its cap refills (`None` without periods).
+    pub refills_at: Option<u64>,
+}
+
+/// The remaining amount of limit `limit_index` at time `now`, from the counters `spendState` returns, and the
+/// time it refills. `None` if the scope has no such limit.
+pub fn spend_status(scope: &Scope, limit_index: usize, usage: &SpendUsage, now: u64) -> Option<SpendStatus> {
+    let limit = scope.limits.get(limit_index)?;
+    let period = current_period(scope, now);
+    let period_spent = match period {
+        Some(k) if k == usage.period_index => usage.period_spent,
+        _ => 0,
+    };
+    let remaining = |cap: u128, spent: u128| (cap != NO_CAP).then(|| cap.saturating_sub(spent));
+    let remaining_in_period = if scope.period == 0 { None } else { remaining(limit.perPeriod, period_spent) };
+    // Remaining in the period can't exceed what the lifetime cap still allows.
+    let remaining_lifetime = remaining(limit.lifetime, usage.lifetime_spent);
+    let remaining_in_period = match (remaining_in_period, remaining_lifetime) {
+        (Some(p), Some(l)) => Some(p.min(l)),
+        (p, _) => p,
+    };
+    let refills_at = period.and_then(|k| period_bounds(scope, k)).map(|(_, end)| end);
+    Some(SpendStatus { token: limit.token, period, remaining_in_period, remaining_lifetime, refills_at })
+}
+
+fn cap_fits(cap: u128) -> bool {
+    cap == NO_CAP || cap <= MAX_U112
+}
+
+const MAX_U112: u128 = (1u128 << 112) - 1;
+
+fn effective_cap(cap: u128) -> U256 {
+    U256::from(if cap == NO_CAP { MAX_U112 } else { cap })
+}
+
+/// The rules `WarrantValidator` enforces on spend rules when a session is enabled (`enableSession`, a grant,
+/// `sessionId`, `sessionBytes` all refuse them): a per-period rule needs a period, caps fit the 112-bit counters,
+/// at most [`MAX_SPEND_LIMITS`] limits.
+pub fn check_spend_rules(scope: &Scope) -> Result<(), Denial> {
+    if scope.period == 0 && scope.maxUsesPerPeriod != 0 {
+        return Err(Denial::PeriodRequired);
+    }
+    for (limit_index, l) in scope.limits.iter().enumerate() {
+        if limit_index >= MAX_SPEND_LIMITS
+            || !cap_fits(l.perPeriod)
+            || !cap_fits(l.lifetime)
+            || (scope.period == 0 && l.perPeriod != NO_CAP)
+        {
+            return Err(Denial::InvalidSpendLimit { limit_index });
+        }
+    }
+    Ok(())
+}
+
+/// At most this many spend limits per session: their counters sit within 128 slots of the session's state
+/// (ERC-7562's associated storage).
+pub const MAX_SPEND_LIMITS: usize = 127;
+
+/// The period rules and spend limits, as `WarrantValidator._debitSpend`, in its order.
+fn debit_spend(
+    scope: &Scope,
+    usage: &SessionUsage,
+    k: u32,
+    mut amounts: Vec<U256>,
+    value_total: U256,
+    debit: &mut Debit,
+) -> Result<(), Denial> {
+    let period = scope.period;
+    let limits = &scope.limits;
+    if period != 0 {
+        let (start, end) = period_bounds(scope, k).ok_or(Denial::PeriodOutOfRange { period: k })?;
+        // Intersected with the scope's window: latest validAfter, earliest non-zero validUntil.
+        debit.valid_after = debit.valid_after.max(start.saturating_sub(1));
+        debit.valid_until = if debit.valid_until == 0 { end - 1 } else { debit.valid_until.min(end - 1) };
+    }
+    if scope.maxUsesPerPeriod != 0 {
+        if k < usage.period_index {
+            return Err(Denial::PeriodStale { period: k, current: usage.period_index });
+        }
+        let uses_in_period = if k > usage.period_index { 0 } else { usage.uses_in_period };
+        if uses_in_period >= scope.maxUsesPerPeriod {
+            return Err(Denial::PeriodUsesExhausted {
+                period: k,
+                uses: uses_in_period,
+                max: scope.maxUsesPerPeriod,
+            });
+        }
+        debit.period_index = k;
+        debit.uses_in_period = uses_in_period + 1;
+    }
+    if !value_total.is_zero()
+        && let Some(native) = limit_of(limits, Address::ZERO)
+    {
+        amounts[native] = value_total;
+    }
+    for (i, limit) in limits.iter().enumerate() {
+        let amount = amounts[i];
+        if amount.is_zero() {
+            continue;
+        }
+        let c = debit.limits[i];
+        let mut period_spent = U256::ZERO;
+        if period != 0 {
+            if c.period_index > k {
+                return Err(Denial::PeriodStale { period: k, current: c.period_index });
+            }
+            let base = if c.period_index == k { c.period_spent } else { 0 };
+            period_spent = U256::from(base).saturating_add(amount);
+            let cap = effective_cap(limit.perPeriod);
+            if period_spent > cap {
+                return Err(Denial::PeriodSpendLimitExceeded {
+                    token: limit.token,
+                    period: k,
+                    spent: period_spent,
+                    cap,
+                });
+            }
+        }
+        let lifetime_spent = U256::from(c.lifetime_spent).saturating_add(amount);
+        let cap = effective_cap(limit.lifetime);
+        if lifetime_spent > cap {
+            return Err(Denial::SpendLimitExceeded { token: limit.token, spent: lifetime_spent, cap });
+        }
+        debit.limits[i] = SpendUsage {
+            period_index: if period != 0 { k } else { 0 },
+            period_spent: period_spent.to::<u128>(),
+            lifetime_spent: lifetime_spent.to::<u128>(),
+        };
+    }
+    Ok(())
 }
 
 /// Checks a session operation as `WarrantValidator` will (everything but the signatures and the time window,
@@ -505,27 +921,58 @@ pub fn check_operation(
     account: Address,
     module: Address,
 ) -> Result<Debit, Denial> {
+    // Ill-formed spend rules can't be enabled: a grant carrying them is refused before its status is read.
+    if presentation == Presentation::Enable {
+        check_spend_rules(scope)?;
+    }
     match (usage.status, presentation) {
         (SessionStatus::Revoked, _) => return Err(Denial::SessionRevoked { id: session_id }),
         (SessionStatus::None, Presentation::Use) => return Err(Denial::SessionNotEnabled { id: session_id }),
         _ => {}
     }
-    if scope.maxUses != 0 && usage.uses >= scope.maxUses {
-        return Err(Denial::UsesExhausted { uses: usage.uses, max: scope.maxUses });
-    }
-    if usage.uses == u32::MAX {
-        return Err(Denial::UsesExhausted { uses: usage.uses, max: u32::MAX });
-    }
+    // Unreachable on chain (such a session is never enabled), refused all the same.
+    check_spend_rules(scope)?;
+    // Uses are counted only against a cap (uses < maxUses <= u32::MAX, so the counter can't overflow).
+    let uses = if scope.maxUses != 0 {
+        if usage.uses >= scope.maxUses {
+            return Err(Denial::UsesExhausted { uses: usage.uses, max: scope.maxUses });
+        }
+        usage.uses + 1
+    } else {
+        usage.uses
+    };
     check_gas(scope, op)?;
-    let value = check_calls(scope, &op.callData, account, module)?;
-    let spent = U256::from(usage.value_spent) + value;
-    if spent > scope.maxValueTotal {
-        return Err(Denial::SessionValueExceeded { total: spent, cap: scope.maxValueTotal });
+    let (value, amounts) = check_calls_and_spend(scope, &op.callData, account, module)?;
+    // Value is debited (and checked against the cap) only when the operation sends some.
+    let value_spent = if value.is_zero() {
+        usage.value_spent
+    } else {
+        let spent = U256::from(usage.value_spent) + value;
+        if spent > scope.maxValueTotal {
+            return Err(Denial::SessionValueExceeded { total: spent, cap: scope.maxValueTotal });
+        }
+        if spent > U256::from(u128::MAX) {
+            return Err(Denial::SessionValueExceeded { total: spent, cap: U256::from(u128::MAX) });
+        }
+        spent.to::<u128>()
+    };
+    let mut limits = usage.limits.clone();
+    limits.resize(scope.limits.len(), SpendUsage::default());
+    let mut debit = Debit {
+        uses,
+        value_spent,
+        period_index: usage.period_index,
+        uses_in_period: usage.uses_in_period,
+        limits,
+        valid_after: scope.validAfter.to::<u64>(),
+        valid_until: scope.validUntil.to::<u64>(),
+    };
+    if scope.has_spend_section() {
+        // The period index is the low 32 bits of the nonce key (nonce = key(192) ‖ sequence(64)).
+        let k = op.nonce.as_limbs()[1] as u32;
+        debit_spend(scope, usage, k, amounts, value, &mut debit)?;
     }
-    if spent > U256::from(u128::MAX) {
-        return Err(Denial::SessionValueExceeded { total: spent, cap: U256::from(u128::MAX) });
-    }
-    Ok(Debit { uses: usage.uses + 1, value_spent: spent.to::<u128>() })
+    Ok(debit)
 }
 
 fn check_gas(scope: &Scope, op: &PackedUserOperation) -> Result<(), Denial> {
@@ -561,11 +1008,21 @@ fn check_gas(scope: &Scope, op: &PackedUserOperation) -> Result<(), Denial> {
     Ok(())
 }
 
-/// The time window as the EntryPoint v0.8 enforces it from the returned validationData: refused when
-/// `now <= validAfter` or (`validUntil != 0` and) `now > validUntil`.
+/// The scope's time window as the EntryPoint v0.8 enforces it from the returned validationData: refused when
+/// `now <= validAfter` or (`validUntil != 0` and) `now > validUntil`. With a period, use [`check_op_time`].
 pub fn check_time(scope: &Scope, now: u64) -> Result<(), Denial> {
-    let valid_after = scope.validAfter.to::<u64>();
-    let valid_until = scope.validUntil.to::<u64>();
+    check_window(scope.validAfter.to::<u64>(), scope.validUntil.to::<u64>(), now)
+}
+
+/// The whole window of an accepted operation (the scope's intersected with its period's, as the validator returns
+/// it); the EntryPoint refuses the op outside it.
+pub fn check_op_time(debit: &Debit, now: u64) -> Result<(), Denial> {
+    check_window(debit.valid_after, debit.valid_until, now)
+}
+
+/// One window as the EntryPoint enforces it: refused when `now <= valid_after` (if non-zero) or `now > valid_until`
+/// (if non-zero).
+pub fn check_window(valid_after: u64, valid_until: u64, now: u64) -> Result<(), Denial> {
     if valid_after != 0 && now <= valid_after {
         return Err(Denial::NotYetValid { valid_after, now });
     }
@@ -573,4 +1030,128 @@ pub fn check_time(scope: &Scope, now: u64) -> Result<(), Denial> {
         return Err(Denial::Expired { valid_until, now });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Bytes, address, aliases::U48};
+
+    use super::*;
+
+    const ACCOUNT: Address = address!("0x00000000000000000000000000000000000000aa");
+    const MODULE: Address = address!("0x00000000000000000000000000000000000000bb");
+    const TARGET: Address = address!("0x00000000000000000000000000000000000000cc");
+
+    fn scope(max_uses: u32, max_value_total: U256) -> Scope {
+        Scope {
+            validAfter: U48::ZERO,
+            validUntil: U48::ZERO,
+            maxUses: max_uses,
+            maxValueTotal: max_value_total,
+            calls: vec![CallPolicy {
+                target: TARGET,
+                selector: FixedBytes::ZERO,
+                flags: 0,
+                maxValue: U256::MAX,
+                conditions: vec![],
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// `execute(bytes32(0), target ‖ value ‖ "")`, canonically encoded.
+    fn op(value: u64) -> PackedUserOperation {
+        let mut ec = TARGET.to_vec();
+        ec.extend_from_slice(&U256::from(value).to_be_bytes::<32>());
+        let mut call = EXECUTE_SELECTOR.to_vec();
+        call.extend_from_slice(&[0; 32]);
+        call.extend_from_slice(&U256::from(0x40).to_be_bytes::<32>());
+        call.extend_from_slice(&U256::from(ec.len()).to_be_bytes::<32>());
+        call.extend_from_slice(&ec);
+        call.resize(call.len() + (32 - ec.len() % 32) % 32, 0);
+        crate::UserOperation { sender: ACCOUNT, call_data: Bytes::from(call), ..Default::default() }.pack()
+    }
+
+    /// The verdict, reduced to (uses, value spent) after the operation.
+    fn check(scope: &Scope, usage: SessionUsage, value: u64) -> Result<(u32, u128), Denial> {
+        check_operation(B256::ZERO, scope, &usage, Presentation::Use, &op(value), ACCOUNT, MODULE)
+            .map(|d| (d.uses, d.value_spent))
+    }
+
+    fn enabled(uses: u32, value_spent: u128) -> SessionUsage {
+        SessionUsage { status: SessionStatus::Enabled, uses, value_spent, ..Default::default() }
+    }
+
+    #[test]
+    fn uses_are_counted_only_against_a_cap() {
+        let unlimited = scope(0, U256::ZERO);
+        assert_eq!(check(&unlimited, enabled(0, 0), 0), Ok((0, 0)));
+        let capped = scope(2, U256::ZERO);
+        assert_eq!(check(&capped, enabled(1, 0), 0), Ok((2, 0)));
+        assert_eq!(check(&capped, enabled(2, 0), 0), Err(Denial::UsesExhausted { uses: 2, max: 2 }));
+    }
+
+    #[test]
+    fn value_is_debited_only_when_sent() {
+        let s = scope(0, U256::from(100));
+        assert_eq!(check(&s, enabled(0, 100), 0), Ok((0, 100)));
+        assert_eq!(check(&s, enabled(0, 60), 40), Ok((0, 100)));
+        assert_eq!(
+            check(&s, enabled(0, 60), 41),
+            Err(Denial::SessionValueExceeded { total: U256::from(101), cap: U256::from(100) })
+        );
+    }
+
+    fn daily(per_period: u128, lifetime: u128) -> Scope {
+        Scope {
+            period: 86_400,
+            periodStart: alloy_primitives::Uint::from(1_000_000u64),
+            limits: vec![SpendLimit { token: Address::with_last_byte(7), perPeriod: per_period, lifetime }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn periods_and_their_bounds() {
+        let scope = daily(100, NO_CAP);
+        assert_eq!(current_period(&scope, 999_999), None, "before the anchor");
+        assert_eq!(current_period(&scope, 1_000_000), Some(0));
+        assert_eq!(current_period(&scope, 1_086_399), Some(0));
+        assert_eq!(current_period(&scope, 1_086_400), Some(1));
+        assert_eq!(period_bounds(&scope, 1), Some((1_086_400, 1_172_800)));
+        assert_eq!(period_bounds(&scope, u32::MAX), None, "past 48-bit time");
+        assert_eq!(current_period(&Scope::default(), 5), None, "no period");
+        // The degenerate window [0, 1) would read as validUntil 0 = forever: out of range.
+        let tiny = Scope { period: 1, ..Default::default() };
+        assert_eq!(period_bounds(&tiny, 0), None);
+        assert_eq!(period_bounds(&tiny, 1), Some((1, 2)));
+    }
+
+    #[test]
+    fn remaining_and_refill() {
+        let scope = daily(100, 250);
+        let usage = SpendUsage { period_index: 0, period_spent: 60, lifetime_spent: 200 };
+        let now = 1_000_000 + 10;
+        let status = spend_status(&scope, 0, &usage, now).unwrap();
+        assert_eq!(status.period, Some(0));
+        assert_eq!(status.remaining_in_period, Some(40));
+        assert_eq!(status.remaining_lifetime, Some(50));
+        assert_eq!(status.refills_at, Some(1_086_400));
+        // In the next period the per-period cap is fresh, bounded by what the lifetime cap still allows.
+        let later = spend_status(&scope, 0, &usage, 1_086_400).unwrap();
+        assert_eq!(later.period, Some(1));
+        assert_eq!(later.remaining_in_period, Some(50));
+        assert_eq!(later.refills_at, Some(1_172_800));
+        let unlimited = spend_status(&daily(NO_CAP, NO_CAP), 0, &usage, now).unwrap();
+        assert_eq!((unlimited.remaining_in_period, unlimited.remaining_lifetime), (None, None));
+        assert_eq!(spend_status(&scope, 1, &usage, now), None, "no such limit");
+    }
+
+    #[test]
+    fn window_checks_follow_the_entry_point() {
+        assert!(check_window(99, 199, 100).is_ok());
+        assert!(matches!(check_window(99, 199, 99), Err(Denial::NotYetValid { .. })));
+        assert!(matches!(check_window(99, 199, 200), Err(Denial::Expired { .. })));
+        assert!(check_window(0, 0, 5).is_ok());
+    }
 }

@@ -46,8 +46,30 @@ impl Denial {
                 Self::InvalidCondition { index: index(e.index), condition_index: index(e.conditionIndex) }
             }
             E::SessionValueExceeded(e) => Self::SessionValueExceeded { total: e.total, cap: e.cap },
+            E::SpendLimitExceeded(e) => {
+                Self::SpendLimitExceeded { token: e.token, spent: e.spent, cap: e.cap }
+            }
+            E::PeriodSpendLimitExceeded(e) => Self::PeriodSpendLimitExceeded {
+                token: e.token,
+                period: e.period,
+                spent: e.spent,
+                cap: e.cap,
+            },
+            E::PeriodUsesExhausted(e) => {
+                Self::PeriodUsesExhausted { period: e.period, uses: e.uses, max: e.max }
+            }
+            E::PeriodStale(e) => Self::PeriodStale { period: e.period, current: e.current },
+            E::PeriodOutOfRange(e) => Self::PeriodOutOfRange { period: e.period },
+            E::TokenCallNotAccounted(e) => {
+                Self::TokenCallNotAccounted { index: index(e.index), token: e.token, selector: e.selector }
+            }
+            E::InvalidSpendLimit(e) => Self::InvalidSpendLimit { limit_index: index(e.limitIndex) },
+            E::PeriodRequired(_) => Self::PeriodRequired,
             // Grant checks have no evaluator counterpart: they are the grant's own validity, reported as such.
-            E::GrantAccountMismatch(_) | E::GrantEpochStale(_) | E::InvalidOwnerSignature(_) => return None,
+            E::GrantAccountMismatch(_)
+            | E::GrantEpochStale(_)
+            | E::InvalidOwnerSignature(_)
+            | E::MalformedSessionSignature(_) => return None,
         })
     }
 }
@@ -79,6 +101,9 @@ pub fn describe_validator_error(data: &[u8]) -> String {
         ),
         Ok(E::InvalidOwnerSignature(_)) => {
             "InvalidOwnerSignature: the owner's signature over the grant is not valid for the account".into()
+        }
+        Ok(E::MalformedSessionSignature(_)) => {
+            "MalformedSessionSignature: the USE signature does not hold the session bytes it announces".into()
         }
         _ => format!("revert data 0x{}", alloy_primitives::hex::encode(data)),
     }

@@ -173,6 +173,7 @@ impl World {
                     },
                 ],
             }],
+            ..Default::default()
         }
     }
 
@@ -295,7 +296,7 @@ fn enable_then_use_on_an_eip7702_account() {
         .session_op(account, vec![w.token_transfer(100 * USDC + 1)], sender())
         .sign_use(&session, &w.session_key)
         .unwrap();
-    let usage = SessionUsage { status: SessionStatus::Enabled, uses: 2, value_spent: 0 };
+    let usage = SessionUsage { status: SessionStatus::Enabled, uses: 2, ..Default::default() };
     let denial =
         check_operation(id, &session.scope, &usage, Presentation::Use, &over.op.pack(), account, w.module);
     assert_eq!(denial, Err(Denial::ArgumentConditionFailed { index: 0, arg_index: 1, condition: 3 }));
@@ -408,7 +409,7 @@ fn random_grant(rng: &mut StdRng) -> Grant {
                 .collect(),
         })
         .collect();
-    Grant {
+    let mut grant = Grant {
         account: Address::from(rng.random::<[u8; 20]>()),
         epoch: rng.random(),
         session: Session {
@@ -423,9 +424,35 @@ fn random_grant(rng: &mut StdRng) -> Grant {
                 maxGasLimit: rng.random(),
                 maxFeePerGas: rng.random(),
                 calls,
+                ..Default::default()
             },
         },
+    };
+    // Spend rules too, where they are well formed (the module refuses to id an ill-formed set).
+    let scope = &mut grant.session.scope;
+    scope.period = rng.random_range(1..=400 * 86_400);
+    scope.periodStart = U48::from(rng.random_range(0..1u64 << 40));
+    scope.maxUsesPerPeriod = rng.random_range(0..100);
+    scope.limits = (0..rng.random_range(0..3))
+        .map(|_| warrant_core::grant::SpendLimit {
+            token: Address::from(rng.random::<[u8; 20]>()),
+            perPeriod: if rng.random_bool(0.3) {
+                warrant_core::grant::NO_CAP
+            } else {
+                rng.random_range(0..1u128 << 112)
+            },
+            lifetime: if rng.random_bool(0.3) {
+                warrant_core::grant::NO_CAP
+            } else {
+                rng.random_range(0..1u128 << 112)
+            },
+        })
+        .collect();
+    if warrant_core::policy::check_spend_rules(scope).is_err() {
+        (scope.period, scope.maxUsesPerPeriod, scope.limits) = (0, 0, Vec::new());
+        scope.periodStart = U48::ZERO;
     }
+    grant
 }
 
 #[test]

@@ -149,6 +149,34 @@ async fn cli_session_lifecycle_through_alto() {
         text(&out)
     );
 
+    // A grant signed for another chain is refused before anything is signed.
+    let out = cli.run(
+        &[
+            "grant",
+            "--account",
+            &eoa.address().to_string(),
+            "--module",
+            &validator,
+            "--chain-id",
+            "1",
+            "--epoch",
+            "0",
+            "--session-key",
+            &session.address().to_string(),
+            "--allow",
+            &format!("{recipient}:receive:value<=0.01ether"),
+        ],
+        &eoa,
+    );
+    let other_chain = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = cli.run(&["send", &other_chain, "--to", &recipient_s, "--value", "1"], &session);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the grant is for chain 1, the node is chain 31337"),
+        "{}",
+        text(&out)
+    );
+
     // The owner revokes; the next operation is refused.
     let out = cli.run(&["revoke", &token], &eoa);
     assert!(out.status.success(), "{}", text(&out));

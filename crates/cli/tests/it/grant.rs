@@ -113,3 +113,69 @@ fn malformed_flags_are_refused_by_name() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("private key must be 32 bytes of hex"), "{}", stderr(&out));
 }
+
+#[test]
+fn spend_flags_become_limits_with_one_period() {
+    let allow = format!("{TOKEN}:transfer(address to,uint256 amount)");
+    let spend_daily = format!("{TOKEN}:100e18/1d");
+    let spend_total = format!("{TOKEN}:1000e18");
+    let out = grant(&[
+        "--allow",
+        &allow,
+        "--spend",
+        &spend_daily,
+        "--spend",
+        &spend_total,
+        "--spend-native",
+        "0.1ether/24h",
+        "--max-uses-per-period",
+        "5",
+        "--period-start",
+        "1700000000",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The JSON form writes wide numbers as decimal strings, so "no cap" (2^128 - 1) survives a serde_json::Value.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["grant"]["grant"]["session"]["scope"]["limits"][1]["lifetime"], u128::MAX.to_string());
+    let grant = SignedGrant::from_token(v["token"].as_str().unwrap()).unwrap().grant;
+    let scope = &grant.session.scope;
+    assert_eq!(scope.period, 86_400);
+    assert_eq!(scope.periodStart.to::<u64>(), 1_700_000_000);
+    assert_eq!(scope.maxUsesPerPeriod, 5);
+    let token: Address = TOKEN.parse().unwrap();
+    assert_eq!(scope.limits.len(), 2);
+    assert_eq!(
+        (scope.limits[0].token, scope.limits[0].perPeriod, scope.limits[0].lifetime),
+        (token, 100 * 10u128.pow(18), 1000 * 10u128.pow(18))
+    );
+    assert_eq!(
+        (scope.limits[1].token, scope.limits[1].perPeriod, scope.limits[1].lifetime),
+        (Address::ZERO, 10u128.pow(17), u128::MAX)
+    );
+    // A native limit without --max-value leaves the lifetime native budget to the limit.
+    assert_eq!(scope.maxValueTotal, U256::MAX);
+}
+
+#[test]
+fn spend_flag_mistakes_are_named() {
+    let allow = format!("{TOKEN}:transfer(address to,uint256 amount)");
+    for (extra, message) in [
+        (vec!["--spend", "100e18/1d"], "expected TOKEN:AMOUNT"),
+        (
+            vec!["--spend", &format!("{TOKEN}:1/1d"), "--spend-native", "1/12h"][..].to_vec(),
+            "one period per session",
+        ),
+        (vec!["--spend", &format!("{TOKEN}:1/soon")][..].to_vec(), "for example 1d"),
+        (vec!["--max-uses-per-period", "3"], "--max-uses-per-period needs a period"),
+        (vec!["--spend-native", "1e40"], "112-bit"),
+    ] {
+        let mut args = vec!["--allow", allow.as_str()];
+        args.extend(extra.iter().copied());
+        let out = grant(&args);
+        assert!(!out.status.success(), "{extra:?} must fail");
+        let err = stderr(&out);
+        assert!(err.contains(message), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -8,8 +8,17 @@ const ACCOUNT: &str = "0x000000000000000000000000000000000000bEEF";
 const MODULE: &str = "0x1000000000000000000000000000000000000001";
 const TOKEN: &str = "0x3000000000000000000000000000000000000003";
 const BOB: &str = "0x0000000000000000000000000000000000000B0B";
+const SESSION_KEY: &str = "0x0202020202020202020202020202020202020202020202020202020202020202";
+
+fn session_address() -> String {
+    alloy::signers::local::PrivateKeySigner::from_bytes(&SESSION_KEY.parse().unwrap())
+        .unwrap()
+        .address()
+        .to_string()
+}
 
 fn token() -> String {
+    let session = session_address();
     let allow = format!("{TOKEN}:transfer(address to,uint256 amount):to=={BOB},amount<=100e18");
     let out = warrant_env(
         &[
@@ -23,7 +32,7 @@ fn token() -> String {
             "--epoch",
             "0",
             "--session-key",
-            "0x2000000000000000000000000000000000000002",
+            &session,
             "--allow",
             &allow,
             "--allow",
@@ -124,4 +133,111 @@ fn corrupted_tokens_and_bad_calls_are_errors() {
         assert!(stderr(&out).starts_with("error: "), "{args:?}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     }
+}
+
+#[test]
+fn network_commands_refuse_bad_input_before_any_network_call() {
+    let token = token();
+    let empty = tempfile::tempdir().unwrap();
+    let ks = empty.path().to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        // A missing keystore key is named; no password is asked for.
+        (
+            vec![
+                "send",
+                &token,
+                "--to",
+                BOB,
+                "--key",
+                "nobody",
+                "--keystore",
+                ks,
+                "--rpc-url",
+                "http://127.0.0.1:9",
+            ],
+            "no key named \"nobody\"",
+        ),
+        // The session key must be the grant's.
+        (
+            vec!["send", &token, "--to", BOB, "--private-key", OWNER_KEY, "--rpc-url", "http://127.0.0.1:9"],
+            "the grant's session key is",
+        ),
+        (
+            vec![
+                "send",
+                "warrant1AAAA",
+                "--to",
+                BOB,
+                "--private-key",
+                OWNER_KEY,
+                "--rpc-url",
+                "http://127.0.0.1:9",
+            ],
+            "grant token",
+        ),
+        (vec!["revoke", "--private-key", OWNER_KEY, "--rpc-url", "http://127.0.0.1:9"], "which account?"),
+        (
+            vec![
+                "revoke",
+                "--account",
+                ACCOUNT,
+                "--module",
+                MODULE,
+                "--private-key",
+                OWNER_KEY,
+                "--rpc-url",
+                "http://127.0.0.1:9",
+            ],
+            "what to revoke?",
+        ),
+        (
+            vec![
+                "delegate",
+                "--delegate",
+                "0x12",
+                "--private-key",
+                OWNER_KEY,
+                "--rpc-url",
+                "http://127.0.0.1:9",
+            ],
+            "invalid value '0x12'",
+        ),
+        (
+            vec![
+                "undelegate",
+                "--auth",
+                "/nonexistent/reset.json",
+                "--private-key",
+                OWNER_KEY,
+                "--rpc-url",
+                "http://127.0.0.1:9",
+            ],
+            "cannot read /nonexistent/reset.json",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = warrant(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn an_unreachable_node_is_an_error_not_a_panic() {
+    let token = token();
+    let out = warrant(&[
+        "send",
+        &token,
+        "--to",
+        BOB,
+        "--private-key",
+        SESSION_KEY,
+        "--rpc-url",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
 }

@@ -47,6 +47,8 @@ fn demo_json_reports_every_step_as_expected() {
             "after_expiry",
             "after_revoke",
             "static_session",
+            "spend_over_period_limit",
+            "spend_after_refill",
             "restore_eoa",
         ]
     );
@@ -71,6 +73,7 @@ fn demo_json_reports_every_step_as_expected() {
         ("batch_smuggling", "AA23 reverted: CallNotPermitted: call 1 "),
         ("after_expiry", "AA22 expired or not due"),
         ("after_revoke", "AA23 reverted: SessionRevoked: "),
+        ("spend_over_period_limit", "AA23 reverted: PeriodSpendLimitExceeded: "),
     ] {
         assert!(error(name).starts_with(rule), "{name}: {}", error(name));
     }

@@ -290,3 +290,30 @@ fn units_and_dates() {
     assert_eq!(format_utc(1_796_126_400), "2026-12-01 12:00 UTC");
     assert_eq!(format_utc((1 << 48) - 1), "8921556-12-07 10:44:15 UTC");
 }
+
+#[test]
+fn spend_limits_and_rate_limits() {
+    use warrant_core::grant::{NO_CAP, SpendLimit};
+    let mut scope = empty_scope();
+    scope.period = 86_400;
+    scope.periodStart = U48::from(1_767_225_600u64);
+    scope.maxUsesPerPeriod = 3;
+    scope.limits = vec![
+        SpendLimit { token: TOKEN, perPeriod: 50_000_000, lifetime: NO_CAP },
+        SpendLimit { token: Address::ZERO, perPeriod: NO_CAP, lifetime: 10u128.pow(17) },
+        SpendLimit { token: RECIPIENT, perPeriod: NO_CAP, lifetime: NO_CAP },
+    ];
+    let text = explain_scope(&scope, &usdc());
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[4..8],
+        [
+            "may move at most 50.0 USDC (raw 50000000) per 1 day (periods from 2026-01-01 00:00 UTC) of token \
+             0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (every transfer, approval and allowance counts)",
+            "may move at most 0.1 ETH (raw 100000000000000000 wei) over the session of ETH (native value) (every \
+             transfer, approval and allowance counts)",
+            "⚠ may move ANY amount of token 0x000000000000000000000000000000000000bEEF (its spend limit has no cap)",
+            "at most 3 times per 1 day (periods from 2026-01-01 00:00 UTC)",
+        ]
+    );
+}

@@ -38,6 +38,7 @@ pub(crate) fn usdc_scope() -> Scope {
                 },
             ],
         }],
+        ..Default::default()
     }
 }
 
@@ -90,7 +91,11 @@ const EXPECTED: &str = r#"{
             }
           ]
         }
-      ]
+      ],
+      "period": 0,
+      "periodStart": 0,
+      "maxUsesPerPeriod": 0,
+      "limits": []
     }
   }
 }"#;

@@ -96,16 +96,19 @@ fn use_mode_signature_and_preflight() {
     assert_eq!(signed.hash, signed.op.hash(ENTRY_POINT_V08, 31337, None).unwrap());
     let sig = &signed.op.signature;
     assert_eq!(sig[0], MODE_USE);
-    let (decoded, session_sig) = <(Session, Bytes)>::abi_decode_params(&sig[1..]).unwrap();
-    assert_eq!(decoded, s);
-    let recovered = alloy_primitives::Signature::from_raw(&session_sig)
+    // USE: mode ‖ w(len) ‖ session bytes ‖ the session key's 65-byte signature.
+    let session_bytes = s.session_bytes();
+    let session_sig = &sig[sig.len() - 65..];
+    assert_eq!(&sig[sig.len() - 65 - session_bytes.len()..sig.len() - 65], &session_bytes[..]);
+    assert_eq!(*sig, warrant_core::grant::use_signature(&s, session_sig));
+    let recovered = alloy_primitives::Signature::from_raw(session_sig)
         .unwrap()
         .recover_address_from_prehash(&signed.hash)
         .unwrap();
     assert_eq!(recovered, key.address());
 
     // The pre-flight evaluator accepts what the builder built, and refuses one unit more.
-    let usage = SessionUsage { status: SessionStatus::Enabled, uses: 0, value_spent: 0 };
+    let usage = SessionUsage { status: SessionStatus::Enabled, ..Default::default() };
     let id = s.id(ACCOUNT);
     let packed = signed.op.pack();
     assert!(check_operation(id, &s.scope, &usage, Presentation::Use, &packed, ACCOUNT, MODULE).is_ok());

@@ -3,7 +3,7 @@
 use alloy_primitives::{Address, B256, FixedBytes, U256, aliases::U48};
 use alloy_signer::k256::ecdsa::SigningKey;
 use proptest::{collection::vec, prelude::*};
-use warrant_core::grant::{ArgCondition, CallPolicy, Grant, Scope, Session};
+use warrant_core::grant::{ArgCondition, CallPolicy, Grant, Scope, Session, SpendLimit};
 
 /// A local signer over a raw key, enough for tests (the CLI and chain use alloy's `PrivateKeySigner`).
 pub(crate) struct Key(pub(crate) SigningKey);
@@ -67,18 +67,44 @@ pub(crate) fn call_policy() -> impl Strategy<Value = CallPolicy> {
     )
 }
 
+pub(crate) fn spend_limit() -> impl Strategy<Value = SpendLimit> {
+    (address(), any::<u128>(), any::<u128>()).prop_map(|(token, per, life)| SpendLimit {
+        token,
+        perPeriod: per,
+        lifetime: life,
+    })
+}
+
 pub(crate) fn scope() -> impl Strategy<Value = Scope> {
-    (u48(), u48(), any::<u32>(), word(), address(), any::<u128>(), any::<u128>(), vec(call_policy(), 0..3))
-        .prop_map(|(after, until, uses, total, paymaster, gas, fee, calls)| Scope {
-            validAfter: after,
-            validUntil: until,
-            maxUses: uses,
-            maxValueTotal: U256::from_be_bytes(total.0),
-            paymaster,
-            maxGasLimit: gas,
-            maxFeePerGas: fee,
-            calls,
-        })
+    let base = (
+        u48(),
+        u48(),
+        any::<u32>(),
+        word(),
+        address(),
+        any::<u128>(),
+        any::<u128>(),
+        vec(call_policy(), 0..3),
+    );
+    let periodic = (any::<u32>(), u48(), any::<u32>(), vec(spend_limit(), 0..3));
+    (base, periodic).prop_map(
+        |((after, until, uses, total, paymaster, gas, fee, calls), (period, start, per_period, limits))| {
+            Scope {
+                validAfter: after,
+                validUntil: until,
+                maxUses: uses,
+                maxValueTotal: U256::from_be_bytes(total.0),
+                paymaster,
+                maxGasLimit: gas,
+                maxFeePerGas: fee,
+                calls,
+                period,
+                periodStart: start,
+                maxUsesPerPeriod: per_period,
+                limits,
+            }
+        },
+    )
 }
 
 pub(crate) fn grant() -> impl Strategy<Value = Grant> {
@@ -98,5 +124,6 @@ pub(crate) fn empty_scope() -> Scope {
         maxGasLimit: 0,
         maxFeePerGas: 0,
         calls: Vec::new(),
+        ..Default::default()
     }
 }
