@@ -1,13 +1,13 @@
 // The signing benchmark's job done with viem: the ERC-7579 `execute` calldata, the EntryPoint v0.8 userOpHash
-// (EIP-712, 7702 delegate bound), the session key's ECDSA signature and the USE module signature
-// (0x00 ‖ abi.encode(session, signature)). viem has no pre-flight evaluator, so that part of Warrant's job has
-// no counterpart here (it favours viem).
+// (EIP-712, 7702 delegate bound), the session key's ECDSA signature and the USE module signature (the session's
+// constant prefix, taken from the job, then the signature). viem has no pre-flight evaluator and does not encode
+// the session per operation, so those parts of Warrant's job have no counterpart here (it favours viem).
 //
 // Usage: node bench/viem-sign.mjs JOB.json OUT.json [seconds] [rounds]
 // The job is written by `warrant-bench sign`; operation 0's hash and signature must equal Warrant's before
 // anything is timed, so both sides provably do the same work.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { concat, encodeAbiParameters, encodeFunctionData, encodePacked } from 'viem';
+import { concat, encodeFunctionData, encodePacked } from 'viem';
 import { getUserOperationHash } from 'viem/account-abstraction';
 import { sign } from 'viem/accounts';
 
@@ -24,60 +24,6 @@ const executeAbi = [{
   type: 'function', name: 'execute', stateMutability: 'payable', outputs: [],
   inputs: [{ name: 'mode', type: 'bytes32' }, { name: 'executionCalldata', type: 'bytes' }],
 }];
-const sessionAbi = {
-  type: 'tuple', components: [
-    { name: 'signer', type: 'address' },
-    { name: 'salt', type: 'bytes32' },
-    {
-      name: 'scope', type: 'tuple', components: [
-        { name: 'validAfter', type: 'uint48' },
-        { name: 'validUntil', type: 'uint48' },
-        { name: 'maxUses', type: 'uint32' },
-        { name: 'maxValueTotal', type: 'uint256' },
-        { name: 'paymaster', type: 'address' },
-        { name: 'maxGasLimit', type: 'uint128' },
-        { name: 'maxFeePerGas', type: 'uint128' },
-        {
-          name: 'calls', type: 'tuple[]', components: [
-            { name: 'target', type: 'address' },
-            { name: 'selector', type: 'bytes4' },
-            { name: 'flags', type: 'uint8' },
-            { name: 'maxValue', type: 'uint256' },
-            {
-              name: 'conditions', type: 'tuple[]', components: [
-                { name: 'condition', type: 'uint8' },
-                { name: 'argIndex', type: 'uint16' },
-                { name: 'values', type: 'bytes32[]' },
-              ],
-            },
-          ],
-        },
-      ],
-    },
-  ],
-};
-
-const s = job.session;
-const session = {
-  signer: s.signer,
-  salt: s.salt,
-  scope: {
-    validAfter: Number(s.scope.validAfter),
-    validUntil: Number(s.scope.validUntil),
-    maxUses: s.scope.maxUses,
-    maxValueTotal: BigInt(s.scope.maxValueTotal),
-    paymaster: s.scope.paymaster,
-    maxGasLimit: BigInt(s.scope.maxGasLimit),
-    maxFeePerGas: BigInt(s.scope.maxFeePerGas),
-    calls: s.scope.calls.map((p) => ({
-      target: p.target,
-      selector: p.selector,
-      flags: p.flags,
-      maxValue: BigInt(p.maxValue),
-      conditions: p.conditions.map((c) => ({ condition: c.condition, argIndex: c.argIndex, values: c.values })),
-    })),
-  },
-};
 const keyPrefix = BigInt(job.module) << 96n;
 const gas = Object.fromEntries(Object.entries(job.gas).map(([k, v]) => [k, BigInt(v)]));
 
@@ -105,7 +51,7 @@ async function signOp(sequence) {
     chainId: job.chainId,
   });
   const signature = await sign({ hash, privateKey: job.sessionKey, to: 'hex' });
-  const moduleSignature = concat(['0x00', encodeAbiParameters([sessionAbi, { type: 'bytes' }], [session, signature])]);
+  const moduleSignature = concat([job.useSignaturePrefix, signature]);
   return { hash, signature, moduleSignature };
 }
 
@@ -116,6 +62,10 @@ if (first.hash.toLowerCase() !== job.expected.userOpHash.toLowerCase()) {
 }
 if (first.signature.toLowerCase() !== job.expected.signature.toLowerCase()) {
   console.error(`viem's signature ${first.signature} differs from Warrant's ${job.expected.signature}`);
+  process.exit(1);
+}
+if (first.moduleSignature.toLowerCase() !== job.expected.moduleSignature.toLowerCase()) {
+  console.error(`viem's module signature ${first.moduleSignature} differs from Warrant's`);
   process.exit(1);
 }
 

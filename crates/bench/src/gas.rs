@@ -29,7 +29,7 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
     grant::{Grant, IWarrantValidator, Session},
-    policy::Call,
+    policy::{Call, current_period},
     session_op::{
         EIP7702_MARKER, Eip7702Sender, GasFields, SessionOp, execute_calldata, session_nonce_key, sign_grant,
     },
@@ -91,8 +91,6 @@ const ETH: u128 = 1_000_000_000_000_000_000;
 const MODULE_TYPE_VALIDATOR: u64 = 1;
 /// The Delegation Framework's root authority (`ROOT_AUTHORITY`): a delegation that is not a re-delegation.
 const ROOT_AUTHORITY: B256 = B256::repeat_byte(0xff);
-/// One week, the period of the periodic ERC-20 allowance.
-const PERIOD: u64 = 7 * 24 * 3600;
 
 /// Gas fields of every user operation (limits do not change the gas a transaction uses).
 fn gas_fields() -> GasFields {
@@ -371,19 +369,29 @@ impl Bench {
         let session = |salt: &str| {
             jobs::session(session_key.address(), keccak256(salt), token, recipients[0], now + 30 * 24 * 3600)
         };
-        let main = session("main session");
-        let grant = self.signed_grant(&owner, &main).await?;
-        let enable = self.session_op(account, vec![self.erc20()]).await?.sign_enable(&grant, &session_key)?;
-        self.handle_op("session ENABLE (unmeasured)", &enable.op).await?;
+        let full = session("full session");
+        let minimal = jobs::minimal_erc20_session(
+            session_key.address(),
+            keccak256("minimal session"),
+            token,
+            now + 30 * 24 * 3600,
+        );
+        for s in [&minimal, &full] {
+            let grant = self.signed_grant(&owner, s).await?;
+            let enable =
+                self.session_op(account, vec![self.erc20()]).await?.sign_enable(&grant, &session_key)?;
+            self.handle_op("session ENABLE (unmeasured)", &enable.op).await?;
+        }
 
-        for (key, calls) in [
-            ("session_erc20_transfer", vec![self.erc20()]),
-            ("session_native_transfer", vec![self.native()]),
-            ("session_batch3", self.batch3()),
+        for (key, session, calls) in [
+            ("session_erc20_transfer", &minimal, vec![self.erc20()]),
+            ("session_erc20_transfer_full_scope", &full, vec![self.erc20()]),
+            ("session_native_transfer", &full, vec![self.native()]),
+            ("session_batch3", &full, self.batch3()),
         ] {
-            let (main, key_ref) = (&main, &session_key);
+            let key_ref = &session_key;
             self.steady(key, async |b: &Self| {
-                Ok(b.session_op(account, calls.clone()).await?.sign_use(main, key_ref)?.op)
+                Ok(b.session_op(account, calls.clone()).await?.sign_use(session, key_ref)?.op)
             })
             .await?;
         }
@@ -394,6 +402,30 @@ impl Bench {
         let op = self.session_op(account, vec![self.erc20()]).await?.sign_enable(&grant, &session_key)?;
         let gas = self.handle_op("session_enable_first_use", &op.op).await?;
         self.record("session_enable_first_use", gas);
+
+        // The same ERC-20 job under a periodic spend limit (enabled first, unmeasured); each operation names
+        // the current period in its nonce key.
+        let spend = jobs::spend_limited_session(
+            session_key.address(),
+            keccak256("spend-limited session"),
+            token,
+            recipients[0],
+            now + 30 * 24 * 3600,
+            now - 60,
+        );
+        let period = current_period(&spend.scope, self.now().await?)
+            .ok_or_else(|| job_error("session_erc20_transfer_spend_limited", "no current period"))?;
+        let grant = self.signed_grant(&owner, &spend).await?;
+        let op = self
+            .session_op_in(account, vec![self.erc20()], period)
+            .await?
+            .sign_enable(&grant, &session_key)?;
+        self.handle_op("spend-limited session ENABLE (unmeasured)", &op.op).await?;
+        let (spend_ref, key_ref) = (&spend, &session_key);
+        self.steady("session_erc20_transfer_spend_limited", async |b: &Self| {
+            Ok(b.session_op_in(account, vec![b.erc20()], period).await?.sign_use(spend_ref, key_ref)?.op)
+        })
+        .await?;
         Ok(())
     }
 
@@ -421,14 +453,24 @@ impl Bench {
 
     /// The builder's operation for the account's next nonce under the validator's key.
     async fn session_op(&self, account: Address, calls: Vec<Call>) -> Result<SessionOp, BenchError> {
-        let nonce = self.nonce(account, session_nonce_key(self.warrant.validator, 0)).await?;
+        self.session_op_in(account, calls, 0).await
+    }
+
+    /// The same under nonce key suffix `key_suffix` (a spend-limited session's period).
+    async fn session_op_in(
+        &self,
+        account: Address,
+        calls: Vec<Call>,
+        key_suffix: u32,
+    ) -> Result<SessionOp, BenchError> {
+        let nonce = self.nonce(account, session_nonce_key(self.warrant.validator, key_suffix)).await?;
         Ok(SessionOp {
             account,
             module: self.warrant.validator,
             chain_id: self.chain_id,
             calls,
             gas: gas_fields(),
-            key_suffix: 0,
+            key_suffix,
             // The low 64 bits are the sequence; the key is above them.
             sequence: (nonce & U256::from(u64::MAX)).to::<u64>(),
             eip7702: Some(Eip7702Sender { delegate: self.warrant.implementation, authorization: None }),
@@ -532,8 +574,14 @@ impl Bench {
         };
         let transfer_selector = jobs::transferCall::SELECTOR.to_vec();
 
-        // ERC-20: token + transfer + recipient + no ether + window + uses. The framework has no per-call
-        // bound on an argument (Warrant's `amount <= cap`), so that rule is not in the delegation.
+        // ERC-20, the goal's scope: token + transfer + window. The framework has no per-call bound on an
+        // argument (Warrant's `amount <= cap`), so that rule is not in the delegation.
+        let erc20_minimal = vec![
+            caveat(mm.allowed_targets, self.token.to_vec()),
+            caveat(mm.allowed_methods, transfer_selector.clone()),
+            window.clone(),
+        ];
+        // ERC-20, the full scope: token + transfer + recipient + no ether + window + uses.
         let erc20_caveats = vec![
             caveat(mm.allowed_targets, self.token.to_vec()),
             caveat(mm.allowed_methods, transfer_selector.clone()),
@@ -545,7 +593,7 @@ impl Bench {
         // ERC-20 with a periodic allowance: the period enforcer pins token and `transfer` itself.
         let mut period_terms = self.token.to_vec();
         period_terms.extend(word(100 * jobs::TOKEN_CAP));
-        period_terms.extend(word(u128::from(PERIOD)));
+        period_terms.extend(word(u128::from(jobs::PERIOD)));
         period_terms.extend(word(u128::from(now)));
         let spend_caveats = vec![
             caveat(mm.erc20_period, period_terms),
@@ -563,7 +611,8 @@ impl Bench {
             uses,
         ];
         for (i, (key, caveats, call)) in [
-            ("metamask_erc20_transfer", erc20_caveats, self.erc20()),
+            ("metamask_erc20_transfer", erc20_minimal, self.erc20()),
+            ("metamask_erc20_transfer_full_scope", erc20_caveats, self.erc20()),
             ("metamask_erc20_transfer_spend_limited", spend_caveats, self.erc20()),
             ("metamask_native_transfer", native_caveats, self.native()),
         ]
@@ -606,7 +655,8 @@ pub async fn run(metamask_bytecode_dir: &Path) -> Result<Value, BenchError> {
     bench.simple7702_jobs().await?;
     bench.metamask_jobs().await?;
     // 1 pre-minted, then for owner, session and Simple7702 an ERC-20 job and a batch of 3, each run twice
-    // (3 × 8), the session's ENABLE warm-up and first use (2), MetaMask's two ERC-20 jobs run twice (4).
-    bench.check_transfers(1 + (24 + 2 + 4) * jobs::TOKEN_AMOUNT).await?;
+    // (3 × 8), the session's full-scope ERC-20 job (2), the ENABLE warm-ups and the first use (3), the
+    // spend-limited session's ENABLE and two USE operations (3), MetaMask's three ERC-20 jobs run twice (6).
+    bench.check_transfers(1 + (24 + 2 + 3 + 3 + 6) * jobs::TOKEN_AMOUNT).await?;
     Ok(Value::Object(bench.figures))
 }

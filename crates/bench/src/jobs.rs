@@ -6,7 +6,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use warrant_core::{
-    grant::{ArgCondition, CallPolicy, Scope, Session},
+    grant::{ArgCondition, CallPolicy, NO_CAP, Scope, Session, SpendLimit},
     policy::{Call, condition},
 };
 
@@ -67,21 +67,51 @@ pub fn native_policy(recipient: Address) -> CallPolicy {
     }
 }
 
-/// The benchmark's session: ERC-20 transfers of `token` to `recipient` (capped per call) and native transfers
-/// to `recipient` (capped per call and in total), until `valid_until`, at most 1,000 operations.
+/// The benchmark's full session: ERC-20 transfers of `token` to `recipient` (capped per call) and native
+/// transfers to `recipient` (capped per call and in total), until `valid_until`, at most 1,000 operations (so
+/// the validator counts uses and value on every operation).
 pub fn session(signer: Address, salt: B256, token: Address, recipient: Address, valid_until: u64) -> Session {
     Session {
         signer,
         salt,
         scope: Scope {
-            validAfter: U48::ZERO,
             validUntil: U48::from(valid_until),
             maxUses: 1_000,
             maxValueTotal: U256::from(100 * NATIVE_CAP),
-            paymaster: Address::ZERO,
-            maxGasLimit: 0,
-            maxFeePerGas: 0,
             calls: vec![erc20_policy(token, recipient), native_policy(recipient)],
+            ..Default::default()
         },
     }
+}
+
+/// The scope of the project's gas goal (`docs/gas.md`, `contracts/test/Gas.t.sol`): ERC-20 `transfer` on `token`
+/// with `amount <= TOKEN_CAP`, until `valid_until`; no counters.
+pub fn minimal_erc20_session(signer: Address, salt: B256, token: Address, valid_until: u64) -> Session {
+    let mut policy = erc20_policy(token, Address::ZERO);
+    policy.conditions.remove(0);
+    Session {
+        signer,
+        salt,
+        scope: Scope { validUntil: U48::from(valid_until), calls: vec![policy], ..Default::default() },
+    }
+}
+
+/// Length of the spend-limited session's period: one week.
+pub const PERIOD: u32 = 7 * 24 * 3600;
+
+/// The same session with a periodic ERC-20 spend limit: at most `100 × TOKEN_CAP` of `token` per week (periods
+/// anchored at `period_start`), no lifetime cap.
+pub fn spend_limited_session(
+    signer: Address,
+    salt: B256,
+    token: Address,
+    recipient: Address,
+    valid_until: u64,
+    period_start: u64,
+) -> Session {
+    let mut session = session(signer, salt, token, recipient, valid_until);
+    session.scope.period = PERIOD;
+    session.scope.periodStart = U48::from(period_start);
+    session.scope.limits = vec![SpendLimit { token, perPeriod: 100 * TOKEN_CAP, lifetime: NO_CAP }];
+    session
 }

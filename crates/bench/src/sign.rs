@@ -62,7 +62,7 @@ impl Job {
             sequence: 0,
             eip7702: Some(Eip7702Sender { delegate, authorization: None }),
         };
-        let usage = SessionUsage { status: SessionStatus::Enabled, uses: 1, value_spent: 0 };
+        let usage = SessionUsage { status: SessionStatus::Enabled, uses: 1, ..Default::default() };
         let id = session.id(account);
         Ok(Self { key, session, op, usage, id })
     }
@@ -111,6 +111,15 @@ impl Job {
         let signer = Secp256k1Signer::from_bytes(&self.key)?;
         let first = self.sign(&self.checked(&signer)?, 0)?;
         let raw = signer.sign_hash_sync(&first.hash)?.as_bytes();
+        // What precedes the session key's signature in the USE module signature: constant for a session, so a
+        // wallet (and the viem side) keeps it; the check below fails loudly if the encoding stops being a prefix.
+        let prefix = warrant_core::grant::use_signature(&self.session, &[]);
+        if first.op.signature.as_ref() != [prefix.as_ref(), raw.as_slice()].concat().as_slice() {
+            return Err(BenchError::Mismatch(
+                "the USE module signature is no longer `prefix ‖ session key signature`; update bench/viem-sign.mjs"
+                    .into(),
+            ));
+        }
         let scope = &self.session.scope;
         let policies: Vec<Value> = scope
             .calls
@@ -156,7 +165,12 @@ impl Job {
                     "calls": policies,
                 },
             },
-            "expected": { "userOpHash": first.hash, "signature": alloy::primitives::Bytes::from(raw.to_vec()) },
+            "useSignaturePrefix": prefix,
+            "expected": {
+                "userOpHash": first.hash,
+                "signature": alloy::primitives::Bytes::from(raw.to_vec()),
+                "moduleSignature": first.op.signature,
+            },
         }))
     }
 }
