@@ -36,7 +36,6 @@ use crate::{
     CliError,
     inspect::{self, load_grant},
     keys::SignerArgs,
-    scope_spec::parse_amount,
 };
 
 sol! {
@@ -242,22 +241,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// Arguments of `warrant send`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SendArgs {
-    /// The grant: a `warrant1…` token, its JSON, or a file holding either.
-    grant: String,
-    /// The call's target.
-    #[arg(long)]
-    to: Address,
-    /// The function, e.g. `transfer(address,uint256)`; its arguments follow.
-    #[arg(long, conflicts_with = "data")]
-    sig: Option<String>,
-    /// Raw calldata instead of --sig and arguments.
-    #[arg(long)]
-    data: Option<Bytes>,
-    /// The function's arguments.
-    args: Vec<String>,
-    /// Native value sent with the call (e.g. `0.01ether`, or wei).
-    #[arg(long, default_value = "0")]
-    value: String,
+    #[command(flatten)]
+    call: inspect::GrantCallArgs,
     /// Send even if the pre-flight denies it (to see the bundler or chain refuse it; for testing).
     #[arg(long)]
     force: bool,
@@ -274,7 +259,7 @@ pub(crate) struct SendArgs {
 }
 
 pub(crate) fn send(args: &SendArgs) -> Result<ExitCode, CliError> {
-    let signed = load_grant(&args.grant)?;
+    let (signed, call) = args.call.load()?;
     let key = args.session_key.signer("session")?;
     if key.address() != signed.grant.session.signer {
         return Err(CliError::InvalidInput(format!(
@@ -283,9 +268,7 @@ pub(crate) fn send(args: &SendArgs) -> Result<ExitCode, CliError> {
             key.address()
         )));
     }
-    let data = inspect::call_data(args.sig.as_deref(), args.data.as_ref(), &args.args)?;
-    let value = parse_amount(&args.value).map_err(|e| CliError::InvalidInput(format!("--value: {e}")))?;
-    runtime()?.block_on(send_async(args, &signed, &key, Call { target: args.to, value, data }))
+    runtime()?.block_on(send_async(args, &signed, &key, call))
 }
 
 async fn send_async(
