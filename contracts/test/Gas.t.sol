@@ -24,28 +24,6 @@ contract GasTest is WarrantFixture {
     string internal constant GROUP = "WarrantGas";
     bytes4 internal constant TRANSFER = bytes4(keccak256("transfer(address,uint256)"));
 
-    function _measure(PackedUserOperation memory op) internal returns (uint256 txGas) {
-        PackedUserOperation[] memory ops = new PackedUserOperation[](1);
-        ops[0] = op;
-        bytes memory data = abi.encodeCall(IEntryPointV08.handleOps, (ops, beneficiary));
-        // A fresh transaction sees everything cold except the EntryPoint (the tx destination).
-        vm.cool(op.sender);
-        vm.cool(address(token));
-        vm.cool(address(validator));
-        vm.cool(recipient);
-        vm.cool(address(factory.IMPLEMENTATION()));
-        vm.cool(beneficiary);
-        vm.cool(address(ep));
-        uint256 g = gasleft();
-        ep.handleOps(ops, beneficiary);
-        uint256 used = g - gasleft();
-        uint256 calldataCost;
-        for (uint256 i = 0; i < data.length; ++i) {
-            calldataCost += data[i] == 0 ? 4 : 16;
-        }
-        txGas = 21_000 + calldataCost + used;
-    }
-
     function _record(string memory kind, string memory name, uint256 value) internal {
         string memory key = string.concat(kind, "_", name);
         snap.snapshotValue(GROUP, key, value);

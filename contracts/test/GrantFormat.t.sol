@@ -12,7 +12,9 @@ contract GrantFormatTest is WarrantFixture {
     string internal constant CALL_POLICY =
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)";
     string internal constant SCOPE = "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,"
-        "address paymaster,uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls)";
+        "address paymaster,uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,"
+        "uint48 periodStart,uint32 maxUsesPerPeriod,SpendLimit[] limits)";
+    string internal constant SPEND_LIMIT = "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)";
     string internal constant SESSION = "Session(address signer,bytes32 salt,Scope scope)";
     string internal constant GRANT = "Grant(address account,uint64 epoch,Session session)";
 
@@ -23,7 +25,11 @@ contract GrantFormatTest is WarrantFixture {
         calls[1].flags = 2;
         WarrantValidator.Session memory s = _session(calls);
         s.salt = keccak256("salt");
-        s.scope = WarrantValidator.Scope(10, 20, 3, 4 ether, address(0x9A), 5_000_000, 7 gwei, calls);
+        WarrantValidator.SpendLimit[] memory limits = new WarrantValidator.SpendLimit[](1);
+        limits[0] = WarrantValidator.SpendLimit(address(token), 50e18, type(uint128).max);
+        s.scope = WarrantValidator.Scope(
+            10, 20, 3, 4 ether, address(0x9A), 5_000_000, 7 gwei, calls, 1 days, 1_700_000_000, 5, limits
+        );
         g = _grant(proxy, s);
     }
 
@@ -55,9 +61,17 @@ contract GrantFormatTest is WarrantFixture {
         for (uint256 i = 0; i < h.length; ++i) {
             h[i] = _hashPolicy(s.calls[i]);
         }
+        bytes32[] memory l = new bytes32[](s.limits.length);
+        for (uint256 i = 0; i < l.length; ++i) {
+            l[i] = keccak256(
+                abi.encode(
+                    keccak256(bytes(SPEND_LIMIT)), s.limits[i].token, s.limits[i].perPeriod, s.limits[i].lifetime
+                )
+            );
+        }
         return keccak256(
             abi.encode(
-                keccak256(abi.encodePacked(SCOPE, ARG_CONDITION, CALL_POLICY)),
+                keccak256(abi.encodePacked(SCOPE, ARG_CONDITION, CALL_POLICY, SPEND_LIMIT)),
                 s.validAfter,
                 s.validUntil,
                 s.maxUses,
@@ -65,7 +79,11 @@ contract GrantFormatTest is WarrantFixture {
                 s.paymaster,
                 s.maxGasLimit,
                 s.maxFeePerGas,
-                keccak256(abi.encodePacked(h))
+                keccak256(abi.encodePacked(h)),
+                s.period,
+                s.periodStart,
+                s.maxUsesPerPeriod,
+                keccak256(abi.encodePacked(l))
             )
         );
     }
@@ -73,7 +91,7 @@ contract GrantFormatTest is WarrantFixture {
     function _hashSession(WarrantValidator.Session memory s) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                keccak256(abi.encodePacked(SESSION, ARG_CONDITION, CALL_POLICY, SCOPE)),
+                keccak256(abi.encodePacked(SESSION, ARG_CONDITION, CALL_POLICY, SCOPE, SPEND_LIMIT)),
                 s.signer,
                 s.salt,
                 _hashScope(s.scope)
@@ -86,7 +104,7 @@ contract GrantFormatTest is WarrantFixture {
         vm.assertEq(validator.scopeHash(g.session.scope), _hashScope(g.session.scope), "Scope");
         bytes32 grantStruct = keccak256(
             abi.encode(
-                keccak256(abi.encodePacked(GRANT, ARG_CONDITION, CALL_POLICY, SCOPE, SESSION)),
+                keccak256(abi.encodePacked(GRANT, ARG_CONDITION, CALL_POLICY, SCOPE, SESSION, SPEND_LIMIT)),
                 g.account,
                 g.epoch,
                 _hashSession(g.session)
@@ -114,7 +132,7 @@ contract GrantFormatTest is WarrantFixture {
     /// builds it, verifies on WarrantAccount like the explicit form the fixture uses.
     function test_erc7739ImplicitContentsDescr() public view {
         WarrantValidator.Grant memory g = _sample();
-        string memory descr = string.concat(GRANT, ARG_CONDITION, CALL_POLICY, SCOPE, SESSION);
+        string memory descr = string.concat(GRANT, ARG_CONDITION, CALL_POLICY, SCOPE, SESSION, SPEND_LIMIT);
         bytes32 appSeparator = keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),

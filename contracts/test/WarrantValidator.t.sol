@@ -630,28 +630,6 @@ contract WarrantValidatorTest is WarrantFixture {
 
     // ------------------------------------------------------------ gas figures (owner vs session ERC-20 transfer)
 
-    function _measure(PackedUserOperation memory op) internal returns (uint256 txGas) {
-        PackedUserOperation[] memory ops = new PackedUserOperation[](1);
-        ops[0] = op;
-        bytes memory data = abi.encodeCall(IEntryPointV08.handleOps, (ops, beneficiary));
-        // A fresh transaction sees everything cold except the EntryPoint (the tx destination).
-        vm.cool(op.sender);
-        vm.cool(address(token));
-        vm.cool(address(validator));
-        vm.cool(recipient);
-        vm.cool(address(factory.IMPLEMENTATION()));
-        vm.cool(beneficiary);
-        vm.cool(address(ep));
-        uint256 g = gasleft();
-        ep.handleOps(ops, beneficiary);
-        uint256 used = g - gasleft();
-        uint256 calldataCost;
-        for (uint256 i = 0; i < data.length; ++i) {
-            calldataCost += data[i] == 0 ? 4 : 16;
-        }
-        txGas = 21_000 + calldataCost + used;
-    }
-
     function test_gas_ownerVsSessionTransfer() public {
         WarrantValidator.Session memory s = _staticSession(proxy, ownerPk, _transferPolicy(100e18));
         _useOk(proxy, s, _transfer(recipient, 1)); // the validator's nonce key is used once before measuring

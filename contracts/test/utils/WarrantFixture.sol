@@ -176,6 +176,29 @@ abstract contract WarrantFixture is WarrantTest {
         op.signature = abi.encodePacked(uint8(1), abi.encode(grant, ownerSignature, _sessionSig(op, pk)));
     }
 
+    /// @dev Total gas of a `handleOps` transaction carrying `op` alone, as a bundler would pay it: 21,000 + calldata
+    /// (4/16 per byte) + execution, with every account cold except the EntryPoint (the transaction's destination).
+    function _measure(PackedUserOperation memory op) internal returns (uint256 txGas) {
+        PackedUserOperation[] memory ops = new PackedUserOperation[](1);
+        ops[0] = op;
+        bytes memory data = abi.encodeCall(IEntryPointV08.handleOps, (ops, beneficiary));
+        vm.cool(op.sender);
+        vm.cool(address(token));
+        vm.cool(address(validator));
+        vm.cool(recipient);
+        vm.cool(address(factory.IMPLEMENTATION()));
+        vm.cool(beneficiary);
+        vm.cool(address(ep));
+        uint256 g = gasleft();
+        ep.handleOps(ops, beneficiary);
+        uint256 used = g - gasleft();
+        uint256 calldataCost;
+        for (uint256 i = 0; i < data.length; ++i) {
+            calldataCost += data[i] == 0 ? 4 : 16;
+        }
+        txGas = 21_000 + calldataCost + used;
+    }
+
     function _handle(PackedUserOperation memory op) internal {
         PackedUserOperation[] memory ops = new PackedUserOperation[](1);
         ops[0] = op;

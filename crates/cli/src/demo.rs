@@ -15,7 +15,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, U128, U256, address, aliases::U192},
     signers::{SignerSync, local::PrivateKeySigner},
     sol,
-    sol_types::{SolCall, SolValue},
+    sol_types::SolCall,
 };
 use serde::Serialize;
 use warrant_chain::{ChainConfig, DevChain, HandleOpsOutcome, TxRequest, artifacts};
@@ -25,23 +25,22 @@ use warrant_core::{
     eip7702,
     grant::{
         ArgCondition, CallPolicy, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit,
-        enable_signature, session_nonce_key, use_signature,
+        enable_signature, use_signature,
     },
-    policy::{self, Denial, Presentation, SessionUsage, condition},
+    policy::{self, Call, Denial, Presentation, SessionUsage, condition},
     revert,
+    session_op::{self, session_nonce_key},
 };
 
 use crate::CliError;
 
 sol! {
     function installModule(uint256 moduleTypeId, address module, bytes initData);
-    function execute(bytes32 mode, bytes executionCalldata);
     function transfer(address to, uint256 amount) returns (bool);
     function approve(address spender, uint256 amount) returns (bool);
     function mint(address to, uint256 amount);
     function balanceOf(address owner) returns (uint256);
     function IMPLEMENTATION() returns (address);
-    struct Execution { address target; uint256 value; bytes callData; }
 }
 
 const EIP7702_MARKER: Address = address!("0x7702000000000000000000000000000000000000");
@@ -107,17 +106,9 @@ struct Demo {
     disagreements: Vec<String>,
 }
 
+/// `execute` of one call, through the SDK's encoder.
 fn exec_single(target: Address, value: U256, data: &[u8]) -> Bytes {
-    let mut ec = target.to_vec();
-    ec.extend_from_slice(&value.to_be_bytes::<32>());
-    ec.extend_from_slice(data);
-    executeCall { mode: B256::ZERO, executionCalldata: ec.into() }.abi_encode().into()
-}
-
-fn exec_batch(calls: Vec<Execution>) -> Bytes {
-    let mut mode = [0u8; 32];
-    mode[0] = 0x01;
-    executeCall { mode: B256::from(mode), executionCalldata: calls.abi_encode().into() }.abi_encode().into()
+    session_op::execute_single(&Call { target, value, data: data.to_vec() })
 }
 
 fn word(value: impl Into<U256>) -> B256 {
@@ -551,13 +542,9 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
 
-    let call = exec_batch(vec![
-        Execution {
-            target: demo.token,
-            value: U256::ZERO,
-            callData: transfer(demo.recipient, ONE_TOKEN).into(),
-        },
-        Execution { target: demo.token, value: U256::ZERO, callData: approve.clone().into() },
+    let call = session_op::execute_batch(&[
+        Call { target: demo.token, value: U256::ZERO, data: transfer(demo.recipient, ONE_TOKEN) },
+        Call { target: demo.token, value: U256::ZERO, data: approve.clone() },
     ]);
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(

@@ -92,11 +92,11 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Arguments of `warrant check`.
+/// A grant and one call of its session key, as `check` and `send` take them.
 #[derive(Debug, clap::Args)]
-pub(crate) struct CheckArgs {
+pub(crate) struct GrantCallArgs {
     /// The grant: a `warrant1…` token, its JSON, or a file holding either.
-    grant: String,
+    pub(crate) grant: String,
     /// The call's target.
     #[arg(long)]
     to: Address,
@@ -112,6 +112,23 @@ pub(crate) struct CheckArgs {
     /// Native value sent with the call (e.g. `0.01ether`, or wei).
     #[arg(long, default_value = "0")]
     value: String,
+}
+
+impl GrantCallArgs {
+    /// The grant and the call: `sig(args…)` encoded, raw `--data`, or a plain transfer.
+    pub(crate) fn load(&self) -> Result<(SignedGrant, Call), CliError> {
+        let signed = load_grant(&self.grant)?;
+        let data = call_data(self.sig.as_deref(), self.data.as_ref(), &self.args)?;
+        let value = parse_amount(&self.value).map_err(|e| CliError::InvalidInput(format!("--value: {e}")))?;
+        Ok((signed, Call { target: self.to, value, data }))
+    }
+}
+
+/// Arguments of `warrant check`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    call: GrantCallArgs,
     /// Judge the call at this time (unix seconds, RFC 3339 or +1h); default: now.
     #[arg(long)]
     at: Option<String>,
@@ -190,11 +207,9 @@ fn argument_detail(denial: &Denial, scope: &warrant_core::grant::Scope, call: &C
 }
 
 pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
-    let signed = load_grant(&args.grant)?;
+    let (signed, call) = args.call.load()?;
     let scope = &signed.grant.session.scope;
     let account = signed.grant.account;
-    let data = call_data(args.sig.as_deref(), args.data.as_ref(), &args.args)?;
-    let value = parse_amount(&args.value).map_err(|e| CliError::InvalidInput(format!("--value: {e}")))?;
     let value_spent = u128::try_from(
         parse_amount(&args.value_spent).map_err(|e| CliError::InvalidInput(format!("--value-spent: {e}")))?,
     )
@@ -207,7 +222,6 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
     } else {
         (SessionStatus::Enabled, Presentation::Use)
     };
-    let call = Call { target: args.to, value, data };
     let op = UserOperation {
         sender: account,
         call_data: execute_single(&call),
@@ -242,7 +256,7 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         match &verdict {
-            Ok(_) => println!("allowed: the session may make this call (value {} wei)", U256::from(value)),
+            Ok(_) => println!("allowed: the session may make this call (value {} wei)", call.value),
             Err(denial) => match &detail {
                 Some(detail) => println!("denied: {denial} ({detail})"),
                 None => println!("denied: {denial}"),

@@ -38,6 +38,8 @@ enum Command {
     Check(inspect::CheckArgs),
     /// Build, check, sign and send a session operation through a bundler.
     Send(Box<net::SendArgs>),
+    /// What a grant's session has used and has left: uses, value, spend limits in the current period.
+    Status(Box<net::StatusArgs>),
     /// Revoke a session (or every session) of an account, as its owner.
     Revoke(Box<net::RevokeArgs>),
     /// Delegate an EOA to WarrantAccount with an EIP-7702 transaction (optionally temporary).
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => inspect::explain(&args),
         Command::Check(args) => inspect::check(&args),
         Command::Send(args) => net::send(&args),
+        Command::Status(args) => net::status(&args),
         Command::Revoke(args) => net::revoke(&args),
         Command::Delegate(args) => net::delegate(&args),
         Command::Undelegate(args) => net::undelegate(&args),

@@ -36,7 +36,6 @@ use crate::{
     CliError,
     inspect::{self, load_grant},
     keys::SignerArgs,
-    scope_spec::parse_amount,
 };
 
 sol! {
@@ -242,22 +241,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// Arguments of `warrant send`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SendArgs {
-    /// The grant: a `warrant1…` token, its JSON, or a file holding either.
-    grant: String,
-    /// The call's target.
-    #[arg(long)]
-    to: Address,
-    /// The function, e.g. `transfer(address,uint256)`; its arguments follow.
-    #[arg(long, conflicts_with = "data")]
-    sig: Option<String>,
-    /// Raw calldata instead of --sig and arguments.
-    #[arg(long)]
-    data: Option<Bytes>,
-    /// The function's arguments.
-    args: Vec<String>,
-    /// Native value sent with the call (e.g. `0.01ether`, or wei).
-    #[arg(long, default_value = "0")]
-    value: String,
+    #[command(flatten)]
+    call: inspect::GrantCallArgs,
     /// Send even if the pre-flight denies it (to see the bundler or chain refuse it; for testing).
     #[arg(long)]
     force: bool,
@@ -274,7 +259,7 @@ pub(crate) struct SendArgs {
 }
 
 pub(crate) fn send(args: &SendArgs) -> Result<ExitCode, CliError> {
-    let signed = load_grant(&args.grant)?;
+    let (signed, call) = args.call.load()?;
     let key = args.session_key.signer("session")?;
     if key.address() != signed.grant.session.signer {
         return Err(CliError::InvalidInput(format!(
@@ -283,9 +268,7 @@ pub(crate) fn send(args: &SendArgs) -> Result<ExitCode, CliError> {
             key.address()
         )));
     }
-    let data = inspect::call_data(args.sig.as_deref(), args.data.as_ref(), &args.args)?;
-    let value = parse_amount(&args.value).map_err(|e| CliError::InvalidInput(format!("--value: {e}")))?;
-    runtime()?.block_on(send_async(args, &signed, &key, Call { target: args.to, value, data }))
+    runtime()?.block_on(send_async(args, &signed, &key, call))
 }
 
 async fn send_async(
@@ -409,6 +392,107 @@ async fn read_usage(
     }
     SessionUsage::from_views(&state, &period, &spends)
         .ok_or_else(|| node_error("sessionState", format!("unknown session status {}", state.status)))
+}
+
+// ----------------------------------------------------------------------------------------------- status
+
+/// Arguments of `warrant status`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// The grant: a `warrant1…` token, its JSON, or a file holding either.
+    grant: String,
+    #[command(flatten)]
+    net: NetArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, CliError> {
+    let signed = load_grant(&args.grant)?;
+    runtime()?.block_on(async {
+        let net = Net::connect(&args.net, None).await?;
+        if net.chain_id != signed.chain_id {
+            return Err(CliError::InvalidInput(format!(
+                "the grant is for chain {}, the node is chain {}",
+                signed.chain_id, net.chain_id
+            )));
+        }
+        let (account, module, id) = (signed.grant.account, signed.module, signed.session_id());
+        let scope = &signed.grant.session.scope;
+        let usage = read_usage(&net, module, account, id, scope.limits.len()).await?;
+        let epoch = net.view(module, IWarrantValidator::epochOfCall { account }).await?;
+        let now = net.now().await?;
+        let state = match usage.status {
+            SessionStatus::Revoked => "revoked",
+            _ if epoch != U256::from(signed.grant.epoch) => "revoked (the account moved to a new epoch)",
+            SessionStatus::Enabled => "enabled",
+            SessionStatus::None => "not yet enabled (the first operation presents the grant)",
+        };
+        let limits: Vec<_> = (0..scope.limits.len())
+            .filter_map(|i| {
+                let counters = usage.limits.get(i).copied().unwrap_or_default();
+                policy::spend_status(scope, i, &counters, now)
+            })
+            .collect();
+        let period = policy::current_period(scope, now);
+        let uses_in_period = match period {
+            Some(k) if k == usage.period_index => usage.uses_in_period,
+            _ => 0,
+        };
+        if args.json {
+            let limits: Vec<_> = limits
+                .iter()
+                .map(|l| {
+                    serde_json::json!({
+                        "token": l.token,
+                        "remainingInPeriod": l.remaining_in_period.map(|v| v.to_string()),
+                        "remainingLifetime": l.remaining_lifetime.map(|v| v.to_string()),
+                        "refillsAt": l.refills_at,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "sessionId": id,
+                    "status": state,
+                    "uses": usage.uses,
+                    "maxUses": scope.maxUses,
+                    "valueSpent": usage.value_spent.to_string(),
+                    "period": period,
+                    "usesInPeriod": uses_in_period,
+                    "maxUsesPerPeriod": scope.maxUsesPerPeriod,
+                    "limits": limits,
+                    "now": now,
+                }))?
+            );
+        } else {
+            println!("session {id}: {state}");
+            if scope.maxUses != 0 {
+                println!("uses          {} of {}", usage.uses, scope.maxUses);
+            }
+            println!("ETH sent      {} wei (lifetime cap {})", usage.value_spent, scope.maxValueTotal);
+            if let Some(k) = period {
+                let end = policy::period_bounds(scope, k).map(|(_, end)| end).unwrap_or_default();
+                println!("period        {k}, refills at {}", warrant_core::explain::format_utc(end));
+                if scope.maxUsesPerPeriod != 0 {
+                    println!("uses          {uses_in_period} of {} this period", scope.maxUsesPerPeriod);
+                }
+            }
+            for l in &limits {
+                let asset =
+                    if l.token == Address::ZERO { "ETH (wei)".to_string() } else { l.token.to_string() };
+                let show = |v: Option<u128>| v.map_or_else(|| "no cap".to_string(), |v| v.to_string());
+                println!(
+                    "limit {asset}: {} left this period, {} left over the session",
+                    show(l.remaining_in_period),
+                    show(l.remaining_lifetime)
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 // ----------------------------------------------------------------------------------------------- revoke

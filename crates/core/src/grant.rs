@@ -329,13 +329,6 @@ impl Grant {
     }
 }
 
-/// The nonce key a session operation uses: the module's address (which the account reads to pick the validator)
-/// followed by the period index `period` the operation commits to (ignored by scopes without a period).
-pub fn session_nonce_key(module: Address, period: u32) -> alloy_primitives::aliases::U192 {
-    (alloy_primitives::aliases::U192::from_be_slice(module.as_slice()) << 32)
-        | alloy_primitives::aliases::U192::from(period)
-}
-
 /// The module signature of a USE operation: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`
 /// (`w` as in [`Session::session_bytes`]). The module reads the session bytes in place and hashes them into the
 /// id, so a USE operation carries no ABI encoding and costs no EIP-712 hashing.

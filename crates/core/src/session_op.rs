@@ -75,7 +75,8 @@ pub fn execute_calldata(calls: &[Call]) -> Result<Bytes, CoreError> {
     }
 }
 
-/// The EntryPoint nonce key that selects `module` (with a 4-byte suffix for parallel nonce sequences); ask
+/// The EntryPoint nonce key that selects `module`, followed by a 4-byte suffix: for a scope with periods, the period
+/// index the operation commits to (`policy::current_period`), else free for parallel nonce sequences. Ask
 /// `EntryPoint.getNonce(account, key)` for the next sequence number.
 pub fn session_nonce_key(module: Address, key_suffix: u32) -> U192 {
     U192::from(validator_nonce(module, key_suffix, 0) >> 64)

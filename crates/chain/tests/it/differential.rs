@@ -18,12 +18,13 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     grant::{
         ArgCondition, CallPolicy, IWarrantValidator, NO_CAP, PERMIT2, Scope, Session, SpendLimit,
-        WarrantErrors, session_nonce_key, use_signature,
+        WarrantErrors, use_signature,
     },
     policy::{
         Debit, Denial, Presentation, SessionStatus, SessionUsage, SpendUsage, check_operation,
         check_spend_rules,
     },
+    session_op::session_nonce_key,
 };
 
 sol! {

@@ -2,7 +2,8 @@
 //! tracing). An EOA delegates (temporary mode) and installs the validator in one type-4 transaction, its owner
 //! signs a grant, the session key sends in-scope operations through Alto, the pre-flight refuses an
 //! out-of-scope one, Alto refuses it too when forced, revocation takes effect, and the pre-signed reset
-//! authorization restores the EOA.
+//! authorization restores the EOA. The session carries a daily native spend limit, so its operations name their
+//! period in the nonce key and Alto's ERC-7562 tracing sees the spend counters.
 //!
 //! Run with `cargo test -p warrant-cli --test e2e` (a step of `scripts/test`); it fails, never skips, when
 //! anvil, node or Alto are missing.
@@ -112,6 +113,8 @@ async fn cli_session_lifecycle_through_alto() {
             &format!("{recipient}:receive:value<=0.01ether"),
             "--max-value",
             "0.05ether",
+            "--spend-native",
+            "0.03ether/1d",
             "--valid-until",
             "+1h",
         ],
@@ -131,6 +134,14 @@ async fn cli_session_lifecycle_through_alto() {
         assert_eq!(v["success"], true);
         assert_eq!(balance(recipient).await, before + U256::from(ETH / 100));
     }
+
+    // What is left of today's native spend limit (0.03 ETH a day, 0.02 ETH sent).
+    let out = cli.run(&["status", &token, "--json"], &session);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "enabled");
+    assert_eq!(v["limits"][0]["remainingInPeriod"], (ETH / 100).to_string(), "{v}");
+    assert!(v["limits"][0]["refillsAt"].as_u64().unwrap() > v["now"].as_u64().unwrap());
 
     // Out of scope: the pre-flight refuses by name; forced, Alto's simulation refuses by the same name.
     let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.02ether"], &session);
