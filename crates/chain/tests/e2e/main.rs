@@ -134,6 +134,8 @@ impl Harness {
             status: SessionStatus::from_u8(state.status).expect("known status"),
             uses: state.uses,
             value_spent: state.valueSpent,
+            // The sessions here have no period and no spend limits.
+            ..Default::default()
         }
     }
 
@@ -274,6 +276,7 @@ fn payment_session(signer: Address, recipient: Address, now: u64) -> Session {
                 maxValue: U256::from(2 * ETH / 100),
                 conditions: vec![],
             }],
+            ..Default::default()
         },
     }
 }
