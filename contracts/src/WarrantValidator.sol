@@ -295,7 +295,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
         bytes calldata signature = userOp.signature;
         if (signature.length == 0) return ERC4337Utils.SIG_VALIDATION_FAILED;
-        uint8 mode = uint8(signature[0]);
+        uint256 mode;
+        assembly ("memory-safe") {
+            mode := byte(0, calldataload(signature.offset)) // the length is not zero
+        }
         if (mode == MODE_USE) return _validateUse(userOp, userOpHash, signature);
         if (mode == MODE_ENABLE) return _validateEnable(userOp, userOpHash, signature);
         return ERC4337Utils.SIG_VALIDATION_FAILED;
@@ -751,7 +754,11 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         }
         if (forbidden) revert WarrantErrors.ForbiddenTarget(index, target);
         uint256 dataLength = data.length;
-        if (dataLength > 0 && dataLength < 4) revert WarrantErrors.CalldataTooShort(index);
+        bool short;
+        assembly ("memory-safe") {
+            short := lt(sub(dataLength, 1), 3) // 1 to 3 bytes; 0 wraps around
+        }
+        if (short) revert WarrantErrors.CalldataTooShort(index);
         bool found;
         uint256 maxValue;
         uint256 conditionCount;
@@ -853,13 +860,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                         break
                     }
                     let ok
-                    switch kind
-                    case 0 { ok := eq(word, ref) }
-                    case 1 { ok := iszero(eq(word, ref)) }
-                    case 2 { ok := lt(word, ref) }
-                    case 3 { ok := iszero(gt(word, ref)) }
-                    case 4 { ok := gt(word, ref) }
-                    case 5 { ok := iszero(lt(word, ref)) }
+                    switch lt(kind, 6)
+                    case 1 {
+                        // Bit `kind` of a table says whether EQ, NEQ, LT, LTE, GT, GTE (0-5) pass; exactly one of
+                        // word == ref (table 0b101001), word < ref (0b001110), word > ref (0b110010) holds.
+                        ok := and(shr(kind, sub(sub(50, mul(9, eq(word, ref))), mul(36, lt(word, ref)))), 1)
+                    }
                     default {
                         let v := values
                         for { let k := 0 } lt(k, n) { k := add(k, 1) } {
