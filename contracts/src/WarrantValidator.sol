@@ -295,7 +295,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
         bytes calldata signature = userOp.signature;
         if (signature.length == 0) return ERC4337Utils.SIG_VALIDATION_FAILED;
-        uint8 mode = uint8(signature[0]);
+        uint256 mode;
+        assembly ("memory-safe") {
+            mode := byte(0, calldataload(signature.offset)) // the length is not zero
+        }
         if (mode == MODE_USE) return _validateUse(userOp, userOpHash, signature);
         if (mode == MODE_ENABLE) return _validateEnable(userOp, userOpHash, signature);
         return ERC4337Utils.SIG_VALIDATION_FAILED;
@@ -490,24 +493,29 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         address recovered
     ) private returns (uint256) {
         // signer(20) ‖ limits(1) ‖ the limits present, in bit order ‖ w(policyCount) ‖ policies ‖ w(salt)
-        address signer;
         uint256 limits;
-        uint256 validAfter;
-        uint256 validUntil;
         uint256 maxUses;
         uint256 maxValueTotal;
         uint256 q;
+        // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
+        // below still run with a dummy signature, which keeps gas estimation faithful. The session window and the
+        // signature result are packed together here; the period window (a second source) goes through
+        // {_intersectValidationData}.
+        uint256 validationData;
         assembly ("memory-safe") {
             let w := mload(session)
-            signer := shr(96, w)
             limits := byte(20, w)
+            // ERC4337Utils.packValidationData(!sigFailed, validAfter, validUntil), both times 48-bit by encoding.
+            validationData := or(iszero(recovered), iszero(eq(recovered, shr(96, w))))
             q := add(session, 21)
             if and(limits, 0x01) {
-                validAfter := shr(208, mload(q))
+                // validAfter(6) into bits 208-255
+                validationData := or(validationData, and(mload(q), shl(208, 0xffffffffffff)))
                 q := add(q, 6)
             }
             if and(limits, 0x02) {
-                validUntil := shr(208, mload(q))
+                // validUntil(6) into bits 160-207
+                validationData := or(validationData, shr(48, and(mload(q), shl(208, 0xffffffffffff))))
                 q := add(q, 6)
             }
             if and(limits, 0x04) {
@@ -528,21 +536,51 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             write = true;
         }
         if (limits & (LIMIT_PAYMASTER | LIMIT_GAS | LIMIT_FEE) != 0) q = _checkGas(q, limits, userOp);
-
-        // Spend section: period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(limitCount) ‖ limit* (52 bytes each).
-        uint256 spend;
-        uint256[] memory amounts;
         if (limits & LIMIT_SPEND != 0) {
-            spend = q;
-            uint256 limitCount;
-            assembly ("memory-safe") {
-                let n := byte(0, mload(add(q, 14)))
-                limitCount := shr(shl(3, sub(32, n)), mload(add(q, 15)))
-                q := add(add(add(q, 15), n), mul(limitCount, 52))
-            }
-            // One amount per spend limit, summed over the calls (native value is added by {_debitSpend}).
-            amounts = new uint256[](limitCount);
+            return _checkSpendSession(userOp, q, slot, state, write, maxValueTotal, validationData);
         }
+
+        // Without a spend section: the calls, then the session's value total.
+        uint256 policyCount;
+        assembly ("memory-safe") {
+            let n := byte(0, mload(q))
+            policyCount := shr(shl(3, sub(32, n)), mload(add(q, 1)))
+            q := add(add(q, 1), n)
+        }
+        uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData);
+        if (valueTotal != 0) {
+            state = _debitValue(state, valueTotal, maxValueTotal);
+            write = true;
+        }
+        // Debited in validation: every op of a bundle is validated before any executes.
+        if (write) _store(slot, state);
+        return validationData;
+    }
+
+    /**
+     * @dev The rest of {_checkSession} for session bytes with a spend section at `spend`: the calls, the spend
+     * limits counted over them, the value total, then the period rules and limits; returns `validationData`
+     * intersected with the period window.
+     */
+    function _checkSpendSession(
+        PackedUserOperation calldata userOp,
+        uint256 spend,
+        uint256 slot,
+        uint256 state,
+        bool write,
+        uint256 maxValueTotal,
+        uint256 validationData
+    ) private returns (uint256) {
+        // Spend section: period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(limitCount) ‖ limit* (52 bytes each).
+        uint256 q;
+        uint256 limitCount;
+        assembly ("memory-safe") {
+            let n := byte(0, mload(add(spend, 14)))
+            limitCount := shr(shl(3, sub(32, n)), mload(add(spend, 15)))
+            q := add(add(add(spend, 15), n), mul(limitCount, 52))
+        }
+        // One amount per spend limit, summed over the calls (native value is added by {_debitSpend}).
+        uint256[] memory amounts = new uint256[](limitCount);
 
         uint256 policyCount;
         assembly ("memory-safe") {
@@ -553,34 +591,26 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData);
         // A second pass over the calls (all permitted and well formed by now) for the spend limits only, so that
         // sessions without limits run exactly the checks above.
-        if (amounts.length != 0) _accountCalls(userOp.callData, _spendLimits(spend), amounts);
+        if (limitCount != 0) _accountCalls(userOp.callData, _spendLimits(spend), amounts);
 
         if (valueTotal != 0) {
-            uint256 spent = uint256(uint128(state >> 40)) + valueTotal;
-            if (spent > maxValueTotal) revert WarrantErrors.SessionValueExceeded(spent, maxValueTotal);
-            if (spent > type(uint128).max) revert WarrantErrors.SessionValueExceeded(spent, type(uint128).max);
-            state = (state & ~(uint256(type(uint128).max) << 40)) | (spent << 40);
+            state = _debitValue(state, valueTotal, maxValueTotal);
             write = true;
         }
-        uint256 periodWindow;
-        if (spend != 0) {
-            bool periodWrite;
-            (state, periodWrite, periodWindow) =
-                _debitSpend(spend, state, uint32(userOp.nonce >> 64), amounts, valueTotal, slot);
-            write = write || periodWrite;
-        }
+        (uint256 newState, bool periodWrite, uint256 periodWindow) =
+            _debitSpend(spend, state, uint32(userOp.nonce >> 64), amounts, valueTotal, slot);
         // Debited in validation: every op of a bundle is validated before any executes.
-        if (write) _store(slot, state);
-
-        // A bad session signature is reported, not reverted, so bundlers can tell it apart (AA24). All the checks
-        // above still run with a dummy signature, which keeps gas estimation faithful. The session window and the
-        // signature result are packed together; the period window (a second source) goes through
-        // {_intersectValidationData}.
-        bool sigFailed = recovered == address(0) || recovered != signer;
-        // ERC4337Utils.packValidationData(!sigFailed, validAfter, validUntil); both times are 48-bit by encoding.
-        uint256 validationData = (validAfter << 208) | (validUntil << 160) | (sigFailed ? 1 : 0);
+        if (write || periodWrite) _store(slot, newState);
         // The period window is a second source of time limits: intersected, never overwritten.
         return periodWindow == 0 ? validationData : _intersectValidationData(validationData, periodWindow);
+    }
+
+    /// @dev `state` with `valueTotal` more value spent, within the session's `maxValueTotal`.
+    function _debitValue(uint256 state, uint256 valueTotal, uint256 maxValueTotal) private pure returns (uint256) {
+        uint256 spent = uint256(uint128(state >> 40)) + valueTotal;
+        if (spent > maxValueTotal) revert WarrantErrors.SessionValueExceeded(spent, maxValueTotal);
+        if (spent > type(uint128).max) revert WarrantErrors.SessionValueExceeded(spent, type(uint128).max);
+        return (state & ~(uint256(type(uint128).max) << 40)) | (spent << 40);
     }
 
     /// @dev The paymaster, gas and fee limits at `q`; returns the position after them.
@@ -724,17 +754,24 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         }
         if (forbidden) revert WarrantErrors.ForbiddenTarget(index, target);
         uint256 dataLength = data.length;
-        if (dataLength > 0 && dataLength < 4) revert WarrantErrors.CalldataTooShort(index);
-        bytes4 selector; // zero for empty calldata (plain transfer or receive)
+        bool short;
+        assembly ("memory-safe") {
+            short := lt(sub(dataLength, 1), 3) // 1 to 3 bytes; 0 wraps around
+        }
+        if (short) revert WarrantErrors.CalldataTooShort(index);
         bool found;
         uint256 maxValue;
         uint256 conditionCount;
         uint256 q = policies;
+        // The selector, as a number; zero for empty calldata (plain transfer or receive).
+        uint256 wanted;
         assembly ("memory-safe") {
-            if dataLength { selector := and(calldataload(data.offset), shl(224, 0xffffffff)) }
-            // A zero-selector policy means "empty calldata" (plain transfers): calldata that merely starts with four
-            // zero bytes gets a `wanted` no policy selector can equal (only ANY_SELECTOR matches it).
-            let wanted := or(shr(224, selector), shl(32, and(iszero(selector), gt(dataLength, 0))))
+            if dataLength {
+                wanted := shr(224, calldataload(data.offset))
+                // A zero-selector policy means "empty calldata" (plain transfers): calldata that merely starts with
+                // four zero bytes gets a `wanted` no policy selector can equal (only ANY_SELECTOR matches it).
+                if iszero(wanted) { wanted := 0x100000000 }
+            }
             for { let p := 0 } lt(p, policyCount) { p := add(p, 1) } {
                 let w := mload(q)
                 let flags := byte(24, w)
@@ -767,7 +804,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             }
         }
         // First match wins; a later, looser policy can't be used to bypass this one.
-        if (!found) revert WarrantErrors.CallNotPermitted(index, target, selector);
+        if (!found) revert WarrantErrors.CallNotPermitted(index, target, bytes4(uint32(wanted)));
         if (value > maxValue) revert WarrantErrors.CallValueExceeded(index, value, maxValue);
         (uint256 result, uint256 c, uint256 kind, uint256 argIndex) = _checkConditions(data, q, conditionCount);
         if (result != RESULT_PASS) {
@@ -823,13 +860,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                         break
                     }
                     let ok
-                    switch kind
-                    case 0 { ok := eq(word, ref) }
-                    case 1 { ok := iszero(eq(word, ref)) }
-                    case 2 { ok := lt(word, ref) }
-                    case 3 { ok := iszero(gt(word, ref)) }
-                    case 4 { ok := gt(word, ref) }
-                    case 5 { ok := iszero(lt(word, ref)) }
+                    switch lt(kind, 6)
+                    case 1 {
+                        // Bit `kind` of a table says whether EQ, NEQ, LT, LTE, GT, GTE (0-5) pass; exactly one of
+                        // word == ref (table 0b101001), word < ref (0b001110), word > ref (0b110010) holds.
+                        ok := and(shr(kind, sub(sub(50, mul(9, eq(word, ref))), mul(36, lt(word, ref)))), 1)
+                    }
                     default {
                         let v := values
                         for { let k := 0 } lt(k, n) { k := add(k, 1) } {
