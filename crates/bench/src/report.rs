@@ -38,21 +38,10 @@ fn number(value: &Value, key: &str, file: &Path) -> Result<f64, BenchError> {
         .ok_or_else(|| BenchError::File { path: file.to_owned(), reason: format!("no number {key}") })
 }
 
-/// Today's date (UTC), `YYYY-MM-DD`.
+/// Today's date (UTC), `YYYY-MM-DD`, with the SDK's calendar arithmetic.
 fn today() -> String {
-    let days =
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or_default() as i64;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    warrant_core::explain::format_utc(now - now % 86_400).chars().take(10).collect()
 }
 
 /// CPU model, cores, memory and kernel, from /proc.
