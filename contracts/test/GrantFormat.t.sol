@@ -133,7 +133,29 @@ contract GrantFormatTest is WarrantFixture {
     function test_erc7739ImplicitContentsDescr() public view {
         WarrantValidator.Grant memory g = _sample();
         string memory descr = string.concat(GRANT, ARG_CONDITION, CALL_POLICY, SCOPE, SESSION, SPEND_LIMIT);
-        bytes memory sig = _erc7739GrantSig(proxy, ownerPk, g, descr, bytes(descr));
+        bytes32 appSeparator = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("Warrant"),
+                keccak256("1"),
+                block.chainid,
+                address(validator)
+            )
+        );
+        bytes32 contents = validator.grantHash(g);
+        bytes32 typehash = keccak256(
+            abi.encodePacked(
+                "TypedDataSign(Grant contents,string name,string version,uint256 chainId,address verifyingContract,bytes32 salt)",
+                descr
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                typehash, contents, keccak256("WarrantAccount"), keccak256("1"), block.chainid, proxy, bytes32(0)
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerPk, MessageHashUtils.toTypedDataHash(appSeparator, structHash));
+        bytes memory sig = abi.encodePacked(r, s, v, appSeparator, contents, descr, uint16(bytes(descr).length));
         vm.assertEq(
             IERC1271(proxy).isValidSignature(validator.grantDigest(g), sig),
             IERC1271.isValidSignature.selector,

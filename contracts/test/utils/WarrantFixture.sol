@@ -339,21 +339,6 @@ abstract contract WarrantFixture is WarrantTest {
         view
         returns (bytes memory)
     {
-        return _erc7739GrantSig(account, pk, grant, GRANT_CONTENTS_TYPE, abi.encodePacked(GRANT_CONTENTS_TYPE, "Grant"));
-    }
-
-    /**
-     * @dev An ERC-7739 TypedDataSign signature of `grant`: `typeSuffix` is what follows `TypedDataSign(…)` in the
-     * type string, `descr` the contentsDescr appended to the envelope (explicit: types then "Grant"; implicit: the
-     * `Grant(…)` encodeType, which is then also the suffix).
-     */
-    function _erc7739GrantSig(
-        address account,
-        uint256 pk,
-        WarrantValidator.Grant memory grant,
-        string memory typeSuffix,
-        bytes memory descr
-    ) internal view returns (bytes memory) {
         bytes32 appSeparator = keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
@@ -367,7 +352,7 @@ abstract contract WarrantFixture is WarrantTest {
         bytes32 typedDataSignTypehash = keccak256(
             abi.encodePacked(
                 "TypedDataSign(Grant contents,string name,string version,uint256 chainId,address verifyingContract,bytes32 salt)",
-                typeSuffix
+                GRANT_CONTENTS_TYPE
             )
         );
         bytes32 structHash = keccak256(
@@ -382,6 +367,7 @@ abstract contract WarrantFixture is WarrantTest {
             )
         );
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, MessageHashUtils.toTypedDataHash(appSeparator, structHash));
+        bytes memory descr = abi.encodePacked(GRANT_CONTENTS_TYPE, "Grant");
         return abi.encodePacked(r, s, v, appSeparator, contents, descr, uint16(descr.length));
     }
 }
