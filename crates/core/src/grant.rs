@@ -427,17 +427,7 @@ mod tests {
 
     #[test]
     fn zero_scope_is_signer_limits_count_salt() {
-        let scope = Scope {
-            validAfter: U48::ZERO,
-            validUntil: U48::ZERO,
-            maxUses: 0,
-            maxValueTotal: U256::ZERO,
-            paymaster: Address::ZERO,
-            maxGasLimit: 0,
-            maxFeePerGas: 0,
-            calls: vec![],
-            ..Default::default()
-        };
+        let scope = Scope::default();
         let session = Session { signer: Address::repeat_byte(0x11), salt: B256::ZERO, scope };
         assert_eq!(hex::encode(session.session_bytes()), format!("{}000000", "11".repeat(20)));
     }

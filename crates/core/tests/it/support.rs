@@ -113,17 +113,7 @@ pub(crate) fn grant() -> impl Strategy<Value = Grant> {
     })
 }
 
-/// A scope permitting nothing, with every cap at zero.
+/// A scope permitting nothing, with every cap at zero (`Scope::default()`).
 pub(crate) fn empty_scope() -> Scope {
-    Scope {
-        validAfter: U48::ZERO,
-        validUntil: U48::ZERO,
-        maxUses: 0,
-        maxValueTotal: U256::ZERO,
-        paymaster: Address::ZERO,
-        maxGasLimit: 0,
-        maxFeePerGas: 0,
-        calls: Vec::new(),
-        ..Default::default()
-    }
+    Scope::default()
 }
