@@ -97,7 +97,7 @@ contract SessionEncodingTest is WarrantFixture {
         // Raise the LTE bound (last byte of its value, just before w(salt) = 0x00).
         encoded[encoded.length - 2] = 0xff;
         PackedUserOperation memory op = _op(proxy, _validatorKey(), _transfer(recipient, 1000e18));
-        op.signature = _useSignature(encoded, _sessionSig(op, sessionPk));
+        op.signature = _useSignature(encoded, _sessionSig(_useDigestOf(op, encoded, 0), sessionPk));
         bytes memory inner = _expectAA23(op, WarrantErrors.SessionNotEnabled.selector);
         vm.assertEq(
             inner,
@@ -116,11 +116,13 @@ contract SessionEncodingTest is WarrantFixture {
         _enableStatic(proxy, ownerPk, s);
         bytes memory encoded = validator.sessionBytes(s);
         PackedUserOperation memory op = _op(proxy, _validatorKey(), _transfer(recipient, 1));
-        bytes[4] memory bad = [
-            bytes(hex"00"), // no length word
-            abi.encodePacked(uint8(0), uint8(2), uint16(encoded.length + 66), encoded, new bytes(65)), // too long
-            abi.encodePacked(uint8(0), uint8(33), new bytes(40)), // a length word wider than 32 bytes
-            abi.encodePacked(uint8(0), uint8(32), type(uint256).max, encoded) // a length that would wrap
+        bytes[6] memory bad = [
+            bytes(hex"00"), // no period, no length word
+            bytes(hex"0000000000"), // a period but no length word
+            abi.encodePacked(uint8(0), uint32(0), uint8(2), uint16(encoded.length + 66), encoded, new bytes(65)), // too long
+            abi.encodePacked(uint8(0), uint32(0), uint8(33), new bytes(40)), // a length word wider than 32 bytes
+            abi.encodePacked(uint8(0), uint32(0), uint8(32), type(uint256).max, encoded), // a length that would wrap
+            abi.encodePacked(uint8(0), uint8(2), uint16(encoded.length), encoded, new bytes(65)) // the old layout
         ];
         for (uint256 i = 0; i < bad.length; ++i) {
             op.signature = bad[i];
@@ -142,7 +144,7 @@ contract SessionEncodingTest is WarrantFixture {
         _enableStatic(proxy, ownerPk, s);
         bytes memory encoded = validator.sessionBytes(s);
         PackedUserOperation memory op = _op(proxy, _validatorKey(), _transfer(recipient, 1));
-        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionPk, ep.getUserOpHash(op));
+        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionPk, _useDigestOf(op, encoded, 0));
         // The malleable twin (n - s, other parity) recovers the same key: refused.
         bytes32 highS = bytes32(SECP256K1_N - uint256(sig));
         op.signature = _useSignature(encoded, abi.encodePacked(r, highS, v == 27 ? uint8(28) : uint8(27)));

@@ -63,7 +63,8 @@ contract SpendLimitsTest is WarrantFixture {
         return uint32((block.timestamp - START) / PERIOD);
     }
 
-    /// @dev A USE op naming period `k` in its nonce key, with the next nonce of that key unless `seq` says more.
+    /// @dev A USE op naming period `k` (the signed field), with a nonce of key suffix `k` (free: the validator
+    /// never reads it) and the next nonce of that key unless `seqAhead` says more.
     function _opIn(WarrantValidator.Session memory s, uint32 k, uint256 seqAhead, bytes memory callData)
         internal
         view
@@ -71,7 +72,7 @@ contract SpendLimitsTest is WarrantFixture {
     {
         op = _op(proxy, _validatorKey() | k, callData);
         op.nonce += seqAhead;
-        _signUse(op, s, sessionPk);
+        _signUse(op, s, sessionPk, k);
     }
 
     function _ok(WarrantValidator.Session memory s, bytes memory callData) internal {
