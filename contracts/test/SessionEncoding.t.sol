@@ -36,6 +36,7 @@ contract SessionEncodingTest is WarrantFixture {
         s.scope.calls[0].selector = 0xa9059cbb;
         s.scope.calls[0].conditions = new WarrantValidator.ArgCondition[](1);
         s.scope.calls[0].conditions[0].condition = 6; // IN
+        s.scope.calls[0].conditions[0].argType = 0x1f; // uint256
         s.scope.calls[0].conditions[0].values = new bytes32[](2);
         s.scope.calls[0].conditions[0].values[0] = bytes32(uint256(0xbeef));
     }
@@ -62,9 +63,8 @@ contract SessionEncodingTest is WarrantFixture {
             hex"00",
             hex"00",
             hex"0101",
-            // IN, argIndex 0, w(2 values), w(0xbeef), w(0)
-            hex"06",
-            hex"0000",
+            // IN, argType uint256, argIndex 0, w(2 values), w(0xbeef), w(0)
+            hex"06" hex"1f" hex"0000",
             hex"0102",
             hex"02beef",
             hex"00",
@@ -169,8 +169,17 @@ contract SessionEncodingTest is WarrantFixture {
         return writes.length;
     }
 
-    /// @dev Nothing counted, nothing written; a cap or sent value is debited in validation.
+    /// @dev Nothing counted, nothing written; a cap, sent value or gas the account pays is debited in validation.
     function test_stateWrittenOnlyWhenCounted() public {
+        // With a fee the account pays gas, which is always counted.
+        WarrantValidator.Session memory paying = _session(_policy(recipient, bytes4(0), 0));
+        _enableStatic(proxy, ownerPk, paying);
+        PackedUserOperation memory op = _sessionOp(proxy, paying, _execSingle(recipient, 0, ""));
+        vm.assertEq(_stateWrites(op), 1, "gas debited");
+        (,, uint128 gasSpent) = validator.sessionState(proxy, validator.sessionId(proxy, paying));
+        vm.assertEq(gasSpent, _gasCost(op), "the prefund is the debit");
+        // Without a fee (nothing leaves the account for gas) nothing is counted.
+        opMaxFeePerGas = 0;
         WarrantValidator.Session memory free = _session(_policy(recipient, bytes4(0), 1 ether));
         free.scope.maxValueTotal = 1 ether;
         _enableStatic(proxy, ownerPk, free);
