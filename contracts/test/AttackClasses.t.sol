@@ -173,7 +173,7 @@ contract AttackClassesTest is WarrantFixture {
             else if (field == 2) sc.validAfter = 1;
             else if (field == 3) sc.validUntil = 0;
             else if (field == 4) sc.maxUses = 0;
-            else if (field == 5) sc.maxValueTotal = 1 ether;
+            else if (field == 5) sc.maxValueTotal = 2 ether; // the fixture default is 1 ether
             else if (field == 6) sc.paymaster = address(0xBAD);
             else if (field == 7) sc.maxGasLimit = 1;
             else if (field == 8) sc.maxFeePerGas = 1;

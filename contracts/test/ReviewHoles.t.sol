@@ -89,7 +89,9 @@ contract ReviewHolesTest is WarrantFixture {
      * policy allows. Now the batch must be canonical (the offset word is 0x60), so this is refused.
      */
     function test_hole1_backwardsCallDataOffsetRefused() public {
-        WarrantValidator.Session memory s = _session(_policy(address(recorder), Recorder.poke.selector, 0.5 ether));
+        // A selector whose first byte is 0: gasFees' top bytes are maxPriorityFeePerGas, which EntryPoint v0.8 caps
+        // at 2^120 (AA94), so only such a selector fits there. The recorder's fallback takes it.
+        WarrantValidator.Session memory s = _session(_policy(address(recorder), bytes4(0x00abcdef), 0.5 ether));
         _enableStatic(proxy, ownerPk, s);
         // One element: 0x20 ‖ 1 ‖ head 0x20 ‖ target ‖ value ‖ callData offset ‖ (no tail).
         PackedUserOperation memory op =
@@ -97,7 +99,7 @@ contract ReviewHolesTest is WarrantFixture {
         // validateUserOp(op, hash) calldata: the op's head at 68, preVerificationGas at 228, gasFees at 260, the
         // callData tail at 388, so the element sits at 616 and 616 - 388 = 228.
         op.preVerificationGas = 4;
-        op.gasFees = bytes32(uint256(uint32(Recorder.poke.selector)) << 224 | 2 gwei);
+        op.gasFees = bytes32(uint256(0x00abcdef) << 224 | 2 gwei);
         _signUse(op, s, sessionPk);
         bytes memory inner = _expectAA23(op, WarrantErrors.MalformedCalldata.selector);
         vm.assertEq(inner, abi.encodeWithSelector(WarrantErrors.MalformedCalldata.selector), "refused by name");

@@ -515,7 +515,7 @@ contract SpendLimitsTest is WarrantFixture {
         // A bad signature still fails inside the window.
         op = _opIn(s, 1, 1, _transfer(recipient, 1));
         op.signature = "";
-        _signUse(op, s, ownerPk);
+        _signUse(op, s, ownerPk, 1);
         hash = ep.getUserOpHash(op);
         vm.prank(proxy);
         data = validator.validateUserOp(op, hash);

@@ -655,7 +655,7 @@ contract WarrantValidatorTest is WarrantFixture {
         _log("proxy session overhead", session - owner);
         vm.assertGt(session, owner, "session costs more");
         // Goal: at most 10,000 over the owner (docs/gas.md); the bound leaves room for unrelated compiler changes.
-        vm.assertLt(session - owner, 12_000, "proxy session overhead bounded");
+        vm.assertLt(session - owner, 15_000, "proxy session overhead bounded"); // +2,900: the gas debit write (spec C)
 
         WarrantValidator.Session memory s7702 = _staticSession(eoa, eoaPk, _transferPolicy(100e18));
         _useOk(eoa, s7702, _transfer(recipient, 1));
@@ -666,6 +666,6 @@ contract WarrantValidatorTest is WarrantFixture {
         _log("7702 session ERC-20 transfer, handleOps tx gas", session);
         _log("7702 session overhead", session - owner);
         vm.assertGt(session, owner, "session costs more");
-        vm.assertLt(session - owner, 12_000, "7702 session overhead bounded");
+        vm.assertLt(session - owner, 15_000, "7702 session overhead bounded");
     }
 }
