@@ -395,8 +395,10 @@ contract AttackClassesTest is WarrantFixture {
         op.sender = address(acct);
         op.callData = _transfer(recipient, 1);
         hash = keccak256(abi.encode("op", s.salt));
-        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(sessionPk, hash);
-        op.signature = abi.encodePacked(uint8(1), abi.encode(g, bytes("owner"), abi.encodePacked(r, sg, v)));
+        bytes32 digest =
+            validator.enableDigest(hash, validator.sessionId(address(acct), s), 0, validator.grantDigest(g));
+        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(sessionPk, digest);
+        op.signature = abi.encodePacked(uint8(1), uint32(0), abi.encode(g, bytes("owner"), abi.encodePacked(r, sg, v)));
     }
 
     /// @dev The account's ERC-1271 check runs under STATICCALL: it can't enable, revoke or validate anything.
