@@ -173,7 +173,7 @@ contract AttackClassesTest is WarrantFixture {
             else if (field == 2) sc.validAfter = 1;
             else if (field == 3) sc.validUntil = 0;
             else if (field == 4) sc.maxUses = 0;
-            else if (field == 5) sc.maxValueTotal = 1 ether;
+            else if (field == 5) sc.maxValueTotal = 2 ether; // the fixture default is 1 ether
             else if (field == 6) sc.paymaster = address(0xBAD);
             else if (field == 7) sc.maxGasLimit = 1;
             else if (field == 8) sc.maxFeePerGas = 1;
@@ -395,8 +395,10 @@ contract AttackClassesTest is WarrantFixture {
         op.sender = address(acct);
         op.callData = _transfer(recipient, 1);
         hash = keccak256(abi.encode("op", s.salt));
-        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(sessionPk, hash);
-        op.signature = abi.encodePacked(uint8(1), abi.encode(g, bytes("owner"), abi.encodePacked(r, sg, v)));
+        bytes32 digest =
+            validator.enableDigest(hash, validator.sessionId(address(acct), s), 0, validator.grantDigest(g));
+        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(sessionPk, digest);
+        op.signature = abi.encodePacked(uint8(1), uint32(0), abi.encode(g, bytes("owner"), abi.encodePacked(r, sg, v)));
     }
 
     /// @dev The account's ERC-1271 check runs under STATICCALL: it can't enable, revoke or validate anything.
@@ -502,11 +504,12 @@ contract AttackClassesTest is WarrantFixture {
         s.scope.maxUses = 5;
         _enableStatic(eoa, eoaPk, s);
         vm.record();
-        _handle(_sessionOp(eoa, s, _transfer(recipient, 1)));
+        PackedUserOperation memory op = _sessionOp(eoa, s, _transfer(recipient, 1));
+        _handle(op);
         _assertOnlyAssociatedSlots(eoa, s);
-        // The packed state word sits where the layout says: status 1, uses 1, valueSpent 0.
+        // The packed state word sits where the layout says: status 1, uses 1, valueSpent = the gas paid.
         bytes32 word = vm.load(address(validator), _stateSlot(eoa, validator.sessionId(eoa, s), 0));
-        vm.assertEq(uint256(word), 1 | (1 << 8), "packed SessionState");
+        vm.assertEq(uint256(word), 1 | (1 << 8) | (_gasCost(op) << 40), "packed SessionState");
 
         // ENABLE on the proxy (the account's ERC-1271 runs on the account's own storage).
         WarrantValidator.Session memory g = _session(_transferPolicy(50e18));
