@@ -526,21 +526,29 @@ fn signed_key(w: U256) -> U256 {
     w ^ (U256::from(1u8) << 255)
 }
 
+/// Whether the validator accepts a condition as well-formed (else `InvalidCondition`): a known kind with its
+/// number of values (IN: at least one; others: exactly one), a type that fits the kind (head-word kinds a static
+/// type, dynamic kinds [`arg_type::DYNAMIC`]), and head-word reference values canonical for the type.
+pub fn condition_well_formed(c: &ArgCondition) -> bool {
+    let kind = c.condition;
+    let ty = c.argType;
+    let n = c.values.len();
+    kind <= condition::ARRAY_HASH_EQ
+        && (if kind == condition::IN { n != 0 } else { n == 1 })
+        && if kind <= condition::IN {
+            ty < arg_type::DYNAMIC && c.values.iter().all(|v| is_canonical(ty, U256::from_be_bytes(v.0)))
+        } else {
+            ty == arg_type::DYNAMIC
+        }
+}
+
 /// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator`'s `_evaluateCondition`
 /// does, in its order: well-formedness, bounds, the canonical word, the comparison.
 pub fn evaluate_condition(data: &[u8], c: &ArgCondition) -> ConditionResult {
     let kind = c.condition;
     let ty = c.argType;
-    let n = c.values.len();
     let head_kind = kind <= condition::IN;
-    let well_formed = kind <= condition::ARRAY_HASH_EQ
-        && (if kind == condition::IN { n != 0 } else { n == 1 })
-        && if head_kind {
-            ty < arg_type::DYNAMIC && c.values.iter().all(|v| is_canonical(ty, U256::from_be_bytes(v.0)))
-        } else {
-            ty == arg_type::DYNAMIC
-        };
-    if !well_formed {
+    if !condition_well_formed(c) {
         return ConditionResult::Invalid;
     }
     let pos = 4 + 32 * usize::from(c.argIndex);
