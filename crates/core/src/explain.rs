@@ -188,7 +188,9 @@ impl ArgView<'_> {
             arg_type::ADDRESS => Address::from_word(*word).to_checksum(None),
             arg_type::BOOL => (n == U256::from(1)).to_string(),
             0x20..=0x3f => I256::from_raw(n).to_string(),
-            0x40..=0x5f => format!("0x{}", alloy_primitives::hex::encode(&word[..usize::from(ty - 0x40) + 1])),
+            0x40..=0x5f => {
+                format!("0x{}", alloy_primitives::hex::encode(&word[..usize::from(ty - 0x40) + 1]))
+            }
             _ => match (self.kind, self.token) {
                 (Arg::Amount, Some(t)) => {
                     let symbol = t.symbol.as_deref().map(|s| format!(" {s}")).unwrap_or_default();

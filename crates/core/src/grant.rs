@@ -656,7 +656,8 @@ mod tests {
         assert_eq!(arg_type::name(0xff), None);
         assert_eq!(arg_type::from_name("uint"), Some(0x1f));
         assert_eq!(arg_type::from_name("int"), Some(0x3f));
-        for bad in ["uint7", "uint264", "uint08", "bytes0", "bytes33", "bytes", "string", "int0", "address[]"] {
+        for bad in ["uint7", "uint264", "uint08", "bytes0", "bytes33", "bytes", "string", "int0", "address[]"]
+        {
             assert_eq!(arg_type::from_name(bad), None, "{bad}");
         }
     }

@@ -262,14 +262,15 @@ fn the_gas_line_names_who_pays_and_what_bounds_it() {
         gas_line(&|s| {
             s.maxValueTotal = U256::MAX;
             s.period = 86_400;
-            s.limits =
-                vec![SpendLimit { token: Address::ZERO, perPeriod: 10u128.pow(15), lifetime: NO_CAP }];
+            s.limits = vec![SpendLimit { token: Address::ZERO, perPeriod: 10u128.pow(15), lifetime: NO_CAP }];
         }),
         "gas: paid by the account, counted in the native budget of no total cap and 0.001 ETH (raw \
          1000000000000000 wei) per period (each operation's maximum cost, (gas limits + preVerificationGas) × \
          maxFeePerGas); no per-operation gas or fee cap"
     );
-    assert!(gas_line(&|s| s.maxValueTotal = U256::MAX).starts_with("⚠ gas: paid by the account with NO BOUND"));
+    assert!(
+        gas_line(&|s| s.maxValueTotal = U256::MAX).starts_with("⚠ gas: paid by the account with NO BOUND")
+    );
     assert!(gas_line(&|_| {}).starts_with(
         "⚠ gas: paid by the account, but the session may spend NO native value, so EVERY OPERATION IS REFUSED"
     ));

@@ -105,7 +105,10 @@ fn use_mode_signature_and_preflight() {
     assert_eq!(*sig, warrant_core::grant::use_signature(&s, 0, session_sig));
     // The key signs the USE digest, binding the session id and the period, not the bare userOpHash.
     let recovered = |digest: B256| {
-        alloy_primitives::Signature::from_raw(session_sig).unwrap().recover_address_from_prehash(&digest).unwrap()
+        alloy_primitives::Signature::from_raw(session_sig)
+            .unwrap()
+            .recover_address_from_prehash(&digest)
+            .unwrap()
     };
     let id = s.id(ACCOUNT);
     assert_eq!(recovered(use_digest(signed.hash, id, 0)), key.address());
