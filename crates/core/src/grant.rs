@@ -206,7 +206,7 @@ pub mod arg_type {
     pub fn from_name(name: &str) -> Option<u8> {
         let bits = |digits: &str| -> Option<u16> {
             let b: u16 = if digits.is_empty() { 256 } else { digits.parse().ok()? };
-            (b % 8 == 0 && (8..=256).contains(&b) && (digits.is_empty() || !digits.starts_with('0')))
+            (b.is_multiple_of(8) && (8..=256).contains(&b) && (digits.is_empty() || !digits.starts_with('0')))
                 .then_some(b)
         };
         match name {
