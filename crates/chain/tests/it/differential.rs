@@ -322,14 +322,18 @@ impl Gen {
                 U256::from(100),
                 U256::from(10u128.pow(15)),
                 U256::from(10u128.pow(17)),
+                U256::from(10u128.pow(17)),
                 U256::from(u128::MAX),
+                U256::MAX,
                 U256::MAX,
             ]
             .choose(&mut self.rng)
             .unwrap(),
             paymaster: if self.chance(0.2) { PAYMASTER } else { Address::ZERO },
-            maxGasLimit: *[0u128, 300_000, 2_000_000].choose(&mut self.rng).unwrap(),
-            maxFeePerGas: *[0u128, 1_000_000_000, 10_000_000_000].choose(&mut self.rng).unwrap(),
+            maxGasLimit: *[0u128, 0, 300_000, 2_000_000, 5_000_000].choose(&mut self.rng).unwrap(),
+            maxFeePerGas: *[0u128, 0, 1_000_000_000, 10_000_000_000, 20_000_000_000]
+                .choose(&mut self.rng)
+                .unwrap(),
             calls,
             period: 0,
             periodStart: Default::default(),
@@ -412,13 +416,30 @@ impl Gen {
         data
     }
 
-    /// Calldata for an inner call: aimed at a policy, empty, too short, or a selector with static and dynamic
-    /// arguments, some with broken offsets or lengths.
-    fn inner_data(&mut self, scope: &Scope) -> Vec<u8> {
-        if !scope.calls.is_empty() && self.chance(0.5) {
+    /// One inner call: most of the time aimed at one of the scope's policies (its target, a value within its cap,
+    /// arguments around its conditions), else anything.
+    fn inner_call(&mut self, scope: &Scope, account: Address, module: Address) -> Execution {
+        if !scope.calls.is_empty() && self.chance(0.6) {
             let policy = scope.calls.choose(&mut self.rng).unwrap().clone();
-            return self.targeted_data(&policy);
+            let target = if policy.flags & 0x01 != 0 || policy.target == Address::ZERO {
+                *TARGETS.choose(&mut self.rng).unwrap()
+            } else {
+                policy.target
+            };
+            let value = if self.chance(0.8) { self.value().min(policy.maxValue) } else { self.value() };
+            let data = self.targeted_data(&policy);
+            return Execution { target, value, callData: data.into() };
         }
+        Execution {
+            target: self.target(account, module),
+            value: self.value(),
+            callData: self.inner_data().into(),
+        }
+    }
+
+    /// Calldata for an inner call: empty, too short, or a selector with static and dynamic
+    /// arguments, some with broken offsets or lengths.
+    fn inner_data(&mut self) -> Vec<u8> {
         match self.rng.random_range(0..10) {
             0 => Vec::new(),
             1 => vec![0xa9; self.rng.random_range(1..4)],
@@ -452,13 +473,11 @@ impl Gen {
         }
     }
 
-    fn target(&mut self, scope: &Scope, account: Address, module: Address) -> Address {
-        if self.chance(0.08) {
+    fn target(&mut self, account: Address, module: Address) -> Address {
+        if self.chance(0.15) {
             *[account, module, ENTRY_POINT_V08, Address::ZERO].choose(&mut self.rng).unwrap()
         } else if self.chance(0.1) {
             PERMIT2
-        } else if !scope.calls.is_empty() && self.chance(0.5) {
-            scope.calls.choose(&mut self.rng).unwrap().target
         } else {
             *TARGETS.choose(&mut self.rng).unwrap()
         }
@@ -466,14 +485,8 @@ impl Gen {
 
     /// A batch `ec`, canonical or with one of the encoding attacks of hole 1.
     fn batch(&mut self, scope: &Scope, account: Address, module: Address) -> Vec<u8> {
-        let n = self.rng.random_range(0..4usize);
-        let batch: Vec<Execution> = (0..n)
-            .map(|_| Execution {
-                target: self.target(scope, account, module),
-                value: self.value(),
-                callData: self.inner_data(scope).into(),
-            })
-            .collect();
+        let n = if self.chance(0.08) { 0 } else { self.rng.random_range(1..4usize) };
+        let batch: Vec<Execution> = (0..n).map(|_| self.inner_call(scope, account, module)).collect();
         let mut ec = batch.abi_encode();
         if n == 0 {
             self.tag("batch: empty");
@@ -602,9 +615,10 @@ impl Gen {
         let (mode, ec): (B256, Vec<u8>) = match self.rng.random_range(0..10) {
             0..=3 => {
                 self.tag("single call");
-                let mut ec = self.target(scope, account, module).to_vec();
-                ec.extend_from_slice(&self.value().to_be_bytes::<32>());
-                ec.extend_from_slice(&self.inner_data(scope));
+                let call = self.inner_call(scope, account, module);
+                let mut ec = call.target.to_vec();
+                ec.extend_from_slice(&call.value.to_be_bytes::<32>());
+                ec.extend_from_slice(&call.callData);
                 (B256::ZERO, ec)
             }
             4..=8 => {
@@ -654,34 +668,33 @@ impl Gen {
             // The validator never reads the nonce: any key, as on Nexus or Kernel.
             nonce: U256::from_be_bytes(self.rng.random::<[u8; 32]>()),
             call_data: call_data.into(),
-            call_gas_limit: u128s(self, &[50_000, 1_000_000, 50_000, u128::MAX]),
-            verification_gas_limit: u128s(self, &[100_000, 900_000, 100_000, u128::MAX]),
-            pre_verification_gas: *[
-                U256::from(21_000),
-                U256::from(100_000),
-                U256::from(21_000),
-                U256::from(u64::MAX),
-                U256::from(u128::MAX),
-                U256::MAX,
-            ]
-            .choose(&mut self.rng)
-            .unwrap(),
-            max_fee_per_gas: u128s(self, &[1_000_000_000, 5_000_000_000, 20_000_000_000, 0, u128::MAX]),
+            call_gas_limit: u128s(self, &[50_000, 50_000, 1_000_000]),
+            verification_gas_limit: u128s(self, &[100_000, 100_000, 900_000]),
+            pre_verification_gas: U256::from(*[21_000u64, 100_000].choose(&mut self.rng).unwrap()),
+            max_fee_per_gas: u128s(self, &[1_000_000_000, 5_000_000_000, 20_000_000_000, 0]),
             max_priority_fee_per_gas: alloy::primitives::U128::from(1_000_000_000u64),
             ..Default::default()
         };
-        if op.pre_verification_gas > U256::from(1_000_000)
-            || op.max_fee_per_gas == alloy::primitives::U128::MAX
-            || op.call_gas_limit == alloy::primitives::U128::MAX
-            || op.verification_gas_limit == alloy::primitives::U128::MAX
-        {
+        if self.chance(0.2) {
+            // The drain of hole 2: huge limits, preVerificationGas or fee (the account's prefund saturates).
             self.tag("gas: extreme limits or fee");
+            let huge = [U256::from(u64::MAX), U256::from(u128::MAX), U256::MAX];
+            match self.rng.random_range(0..5) {
+                0 => op.call_gas_limit = alloy::primitives::U128::MAX,
+                1 => op.verification_gas_limit = alloy::primitives::U128::MAX,
+                2 => op.max_fee_per_gas = alloy::primitives::U128::MAX,
+                3 => op.pre_verification_gas = *huge.choose(&mut self.rng).unwrap(),
+                _ => {
+                    op.pre_verification_gas = U256::MAX;
+                    op.max_fee_per_gas = alloy::primitives::U128::MAX;
+                }
+            }
         }
         if op.max_fee_per_gas.is_zero() {
             self.tag("gas: zero fee");
         }
         let pinned = scope.paymaster != Address::ZERO;
-        let with_paymaster = self.chance(if pinned { 0.7 } else { 0.25 });
+        let with_paymaster = self.chance(if pinned { 0.7 } else { 0.1 });
         if with_paymaster {
             op.paymaster = Some(if self.chance(0.7) { PAYMASTER } else { TARGETS[0] });
             op.paymaster_verification_gas_limit = Some(u128s(self, &[50_000, u128::MAX]));
@@ -1061,6 +1074,8 @@ fn evaluator_agrees_with_the_deployed_validator() {
     for case in 0..cases {
         let account = Address::from_word(keccak256(format!("differential account {seed} {case}")));
         g.account = account;
+        // Pays for the set-up transactions (the validator itself moves no ETH).
+        h.chain.set_balance(account, U256::from(10u128.pow(18)));
         let salt = match g.rng.random_range(0..3) {
             0 => B256::ZERO,
             1 => B256::with_last_byte(case as u8),
