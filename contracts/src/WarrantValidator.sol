@@ -206,7 +206,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     bytes32 private constant _SCOPE_TYPE = keccak256(
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
+        "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
@@ -1535,10 +1536,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     }
 
     function _hashArgCondition(ArgCondition memory c) private pure returns (bytes32) {
-        return
-            keccak256(
-                abi.encode(_ARG_CONDITION_TYPE, c.condition, c.argType, c.argIndex, keccak256(abi.encodePacked(c.values)))
-            );
+        return keccak256(
+            abi.encode(_ARG_CONDITION_TYPE, c.condition, c.argType, c.argIndex, keccak256(abi.encodePacked(c.values)))
+        );
     }
 
     function _hashCallPolicy(CallPolicy memory p) private pure returns (bytes32) {

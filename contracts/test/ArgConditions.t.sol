@@ -208,7 +208,8 @@ contract ArgConditionsTest is WarrantFixture {
         view
         returns (uint8)
     {
-        WarrantValidator.ArgCondition memory c = WarrantValidator.ArgCondition(kind, argIndex, values);
+        WarrantValidator.ArgCondition memory c =
+            WarrantValidator.ArgCondition(kind, kind > 6 ? T_DYNAMIC : T_UINT256, argIndex, values);
         return validator.evaluateCondition(data, c);
     }
 

@@ -502,11 +502,12 @@ contract AttackClassesTest is WarrantFixture {
         s.scope.maxUses = 5;
         _enableStatic(eoa, eoaPk, s);
         vm.record();
-        _handle(_sessionOp(eoa, s, _transfer(recipient, 1)));
+        PackedUserOperation memory op = _sessionOp(eoa, s, _transfer(recipient, 1));
+        _handle(op);
         _assertOnlyAssociatedSlots(eoa, s);
-        // The packed state word sits where the layout says: status 1, uses 1, valueSpent 0.
+        // The packed state word sits where the layout says: status 1, uses 1, valueSpent = the gas paid.
         bytes32 word = vm.load(address(validator), _stateSlot(eoa, validator.sessionId(eoa, s), 0));
-        vm.assertEq(uint256(word), 1 | (1 << 8), "packed SessionState");
+        vm.assertEq(uint256(word), 1 | (1 << 8) | (_gasCost(op) << 40), "packed SessionState");
 
         // ENABLE on the proxy (the account's ERC-1271 runs on the account's own storage).
         WarrantValidator.Session memory g = _session(_transferPolicy(50e18));

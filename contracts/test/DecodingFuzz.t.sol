@@ -33,7 +33,7 @@ contract DecodingFuzzTest is WarrantFixture {
     function _scopedSession() internal view returns (WarrantValidator.Session memory s) {
         WarrantValidator.CallPolicy memory p = _policy(address(recorder), Recorder.pay.selector, MAX_VALUE);
         p.conditions = new WarrantValidator.ArgCondition[](3);
-        p.conditions[0] = _cond(0, 0, bytes32(uint256(uint160(friend))));
+        p.conditions[0] = _cond(0, T_ADDRESS, 0, bytes32(uint256(uint160(friend))));
         p.conditions[1] = _cond(3, 1, bytes32(MAX_AMOUNT));
         p.conditions[2] = _cond(7, 2, bytes32(MAX_MEMO));
         s = _session(p);
@@ -216,6 +216,39 @@ contract DecodingFuzzTest is WarrantFixture {
         }
         bytes memory data = _mutate(_execBatch(calls), k1, pos1, raw, raw >> 8);
         _check(_mutate(data, k2, pos2, raw >> 16, raw >> 24));
+    }
+
+    function _wordAt(bytes memory data, uint256 at) internal pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := mload(add(add(data, 0x20), at))
+        }
+    }
+
+    /**
+     * @dev Every structural word of a batch (array offset, length, an element's head, its callData offset, its
+     * callData length) overwritten with any 256-bit value: 2^255 and up, and small "negative" values that reach back
+     * before the element, into `execute`'s head or, in the validator's calldata, into other fields of the op.
+     */
+    function testFuzz_batchOffsetsFullRange(uint256 seed, uint8 which, uint256 value, uint8 shape) public {
+        Execution[] memory calls = new Execution[](1 + seed % 3);
+        for (uint256 i = 0; i < calls.length; ++i) {
+            calls[i] = _item(uint256(keccak256(abi.encode(seed, i))));
+        }
+        bytes memory data = _execBatch(calls);
+        uint256 i = (seed >> 8) % calls.length;
+        // execute(mode, ec): ec at 100; its heads at ec + 64; element i at ec + 64 + head_i.
+        uint256 element = 164 + _wordAt(data, 164 + 32 * i);
+        uint256[5] memory positions = [uint256(100), 132, 164 + 32 * i, element + 64, element + 96];
+        uint256 w = value;
+        shape %= 4;
+        if (shape == 0) w = type(uint256).max - (value % 1024); // -1 ... -1024
+        else if (shape == 1) w = (uint256(1) << 255) | (value % 1024); // 2^255 and a little
+        else if (shape == 2) w = value % 1024; // small, aligned or not
+        uint256 at = positions[which % 5];
+        assembly ("memory-safe") {
+            mstore(add(add(data, 0x20), at), w)
+        }
+        _check(data);
     }
 
     /// @dev Random mode and random execution calldata.

@@ -8,7 +8,8 @@ import {WarrantValidator} from "../src/WarrantValidator.sol";
 
 /// @dev docs/grant-format.md, checked: the type strings, the hashes, the session id and the ERC-7739 envelopes.
 contract GrantFormatTest is WarrantFixture {
-    string internal constant ARG_CONDITION = "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)";
+    string internal constant ARG_CONDITION =
+        "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)";
     string internal constant CALL_POLICY =
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)";
     string internal constant SCOPE = "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,"
@@ -35,7 +36,13 @@ contract GrantFormatTest is WarrantFixture {
 
     function _hashCondition(WarrantValidator.ArgCondition memory c) internal pure returns (bytes32) {
         return keccak256(
-            abi.encode(keccak256(bytes(ARG_CONDITION)), c.condition, c.argIndex, keccak256(abi.encodePacked(c.values)))
+            abi.encode(
+                keccak256(bytes(ARG_CONDITION)),
+                c.condition,
+                c.argType,
+                c.argIndex,
+                keccak256(abi.encodePacked(c.values))
+            )
         );
     }
 

@@ -36,6 +36,7 @@ contract SessionEncodingTest is WarrantFixture {
         s.scope.calls[0].selector = 0xa9059cbb;
         s.scope.calls[0].conditions = new WarrantValidator.ArgCondition[](1);
         s.scope.calls[0].conditions[0].condition = 6; // IN
+        s.scope.calls[0].conditions[0].argType = 0x1f; // uint256
         s.scope.calls[0].conditions[0].values = new bytes32[](2);
         s.scope.calls[0].conditions[0].values[0] = bytes32(uint256(0xbeef));
     }
@@ -62,9 +63,8 @@ contract SessionEncodingTest is WarrantFixture {
             hex"00",
             hex"00",
             hex"0101",
-            // IN, argIndex 0, w(2 values), w(0xbeef), w(0)
-            hex"06",
-            hex"0000",
+            // IN, argType uint256, argIndex 0, w(2 values), w(0xbeef), w(0)
+            hex"06" hex"1f" hex"0000",
             hex"0102",
             hex"02beef",
             hex"00",
@@ -97,7 +97,7 @@ contract SessionEncodingTest is WarrantFixture {
         // Raise the LTE bound (last byte of its value, just before w(salt) = 0x00).
         encoded[encoded.length - 2] = 0xff;
         PackedUserOperation memory op = _op(proxy, _validatorKey(), _transfer(recipient, 1000e18));
-        op.signature = _useSignature(encoded, _sessionSig(op, sessionPk));
+        op.signature = _useSignature(encoded, _sessionSig(_useDigestOf(op, encoded, 0), sessionPk));
         bytes memory inner = _expectAA23(op, WarrantErrors.SessionNotEnabled.selector);
         vm.assertEq(
             inner,
@@ -116,11 +116,13 @@ contract SessionEncodingTest is WarrantFixture {
         _enableStatic(proxy, ownerPk, s);
         bytes memory encoded = validator.sessionBytes(s);
         PackedUserOperation memory op = _op(proxy, _validatorKey(), _transfer(recipient, 1));
-        bytes[4] memory bad = [
-            bytes(hex"00"), // no length word
-            abi.encodePacked(uint8(0), uint8(2), uint16(encoded.length + 66), encoded, new bytes(65)), // too long
-            abi.encodePacked(uint8(0), uint8(33), new bytes(40)), // a length word wider than 32 bytes
-            abi.encodePacked(uint8(0), uint8(32), type(uint256).max, encoded) // a length that would wrap
+        bytes[6] memory bad = [
+            bytes(hex"00"), // no period, no length word
+            bytes(hex"0000000000"), // a period but no length word
+            abi.encodePacked(uint8(0), uint32(0), uint8(2), uint16(encoded.length + 66), encoded, new bytes(65)), // too long
+            abi.encodePacked(uint8(0), uint32(0), uint8(33), new bytes(40)), // a length word wider than 32 bytes
+            abi.encodePacked(uint8(0), uint32(0), uint8(32), type(uint256).max, encoded), // a length that would wrap
+            abi.encodePacked(uint8(0), uint8(2), uint16(encoded.length), encoded, new bytes(65)) // the old layout
         ];
         for (uint256 i = 0; i < bad.length; ++i) {
             op.signature = bad[i];
@@ -142,7 +144,7 @@ contract SessionEncodingTest is WarrantFixture {
         _enableStatic(proxy, ownerPk, s);
         bytes memory encoded = validator.sessionBytes(s);
         PackedUserOperation memory op = _op(proxy, _validatorKey(), _transfer(recipient, 1));
-        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionPk, ep.getUserOpHash(op));
+        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionPk, _useDigestOf(op, encoded, 0));
         // The malleable twin (n - s, other parity) recovers the same key: refused.
         bytes32 highS = bytes32(SECP256K1_N - uint256(sig));
         op.signature = _useSignature(encoded, abi.encodePacked(r, highS, v == 27 ? uint8(28) : uint8(27)));
@@ -167,8 +169,17 @@ contract SessionEncodingTest is WarrantFixture {
         return writes.length;
     }
 
-    /// @dev Nothing counted, nothing written; a cap or sent value is debited in validation.
+    /// @dev Nothing counted, nothing written; a cap, sent value or gas the account pays is debited in validation.
     function test_stateWrittenOnlyWhenCounted() public {
+        // With a fee the account pays gas, which is always counted.
+        WarrantValidator.Session memory paying = _session(_policy(recipient, bytes4(0), 0));
+        _enableStatic(proxy, ownerPk, paying);
+        PackedUserOperation memory op = _sessionOp(proxy, paying, _execSingle(recipient, 0, ""));
+        vm.assertEq(_stateWrites(op), 1, "gas debited");
+        (,, uint128 gasSpent) = validator.sessionState(proxy, validator.sessionId(proxy, paying));
+        vm.assertEq(gasSpent, _gasCost(op), "the prefund is the debit");
+        // Without a fee (nothing leaves the account for gas) nothing is counted.
+        opMaxFeePerGas = 0;
         WarrantValidator.Session memory free = _session(_policy(recipient, bytes4(0), 1 ether));
         free.scope.maxValueTotal = 1 ether;
         _enableStatic(proxy, ownerPk, free);

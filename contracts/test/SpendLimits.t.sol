@@ -19,6 +19,9 @@ contract SpendLimitsTest is WarrantFixture {
     function setUp() public override {
         super.setUp();
         vm.warp(START + 10); // period 0
+        // The native limits here count call value to the wei; gas counted against them (spec C.3) is tested in
+        // ReviewHoles.t.sol (test_hole2_nativePeriodLimitCountsGas), so these ops pay no gas.
+        opMaxFeePerGas = 0;
     }
 
     // ------------------------------------------------------------ helpers
@@ -63,7 +66,8 @@ contract SpendLimitsTest is WarrantFixture {
         return uint32((block.timestamp - START) / PERIOD);
     }
 
-    /// @dev A USE op naming period `k` in its nonce key, with the next nonce of that key unless `seq` says more.
+    /// @dev A USE op naming period `k` (the signed field), with a nonce of key suffix `k` (free: the validator
+    /// never reads it) and the next nonce of that key unless `seqAhead` says more.
     function _opIn(WarrantValidator.Session memory s, uint32 k, uint256 seqAhead, bytes memory callData)
         internal
         view
@@ -71,7 +75,7 @@ contract SpendLimitsTest is WarrantFixture {
     {
         op = _op(proxy, _validatorKey() | k, callData);
         op.nonce += seqAhead;
-        _signUse(op, s, sessionPk);
+        _signUse(op, s, sessionPk, k);
     }
 
     function _ok(WarrantValidator.Session memory s, bytes memory callData) internal {

@@ -84,14 +84,19 @@ contract SpendHandler {
         else if (periodSkew % 8 == 1 && k > 0) k -= 1;
         uint256 n = 1 + count % 3;
         uint192 key = (uint192(uint160(address(validator))) << 32) | k;
-        PackedUserOperation[] memory ops = _ops(seed, n, ep.getNonce(account, key));
+        // The nonce key suffix is free (here: k, to show it is not read); the period is in the signed field.
+        PackedUserOperation[] memory ops = _ops(seed, n, ep.getNonce(account, key), k);
         _submit(ops);
     }
 
-    function _ops(uint256 seed, uint256 n, uint256 nonce) internal view returns (PackedUserOperation[] memory ops) {
+    function _ops(uint256 seed, uint256 n, uint256 nonce, uint32 k)
+        internal
+        view
+        returns (PackedUserOperation[] memory ops)
+    {
         ops = new PackedUserOperation[](n);
         for (uint256 i = 0; i < n; ++i) {
-            ops[i] = _sign(_userOp(nonce + i, _callData(uint256(keccak256(abi.encode(seed, i))))));
+            ops[i] = _sign(_userOp(nonce + i, _callData(uint256(keccak256(abi.encode(seed, i))))), k);
         }
     }
 
@@ -150,17 +155,18 @@ contract SpendHandler {
         op.gasFees = bytes32(uint256(1 gwei) << 128 | uint256(2 gwei));
     }
 
-    function _sign(PackedUserOperation memory op) internal view returns (PackedUserOperation memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(sessionPk, ep.getUserOpHash(op));
-        // 0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ signature, w(x) = byte count then big-endian bytes.
+    function _sign(PackedUserOperation memory op, uint32 k) internal view returns (PackedUserOperation memory) {
         bytes memory encoded = sessionBytes;
+        bytes32 digest = validator.useDigest(ep.getUserOpHash(op), keccak256(abi.encodePacked(op.sender, encoded)), k);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(sessionPk, digest);
+        // 0x00 ‖ period(4) ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ signature, w(x) = byte count then big-endian bytes.
         uint256 length = encoded.length;
         bytes memory word;
         while (length != 0) {
             word = abi.encodePacked(uint8(length), word);
             length >>= 8;
         }
-        op.signature = abi.encodePacked(uint8(0), uint8(word.length), word, encoded, r, s, v);
+        op.signature = abi.encodePacked(uint8(0), k, uint8(word.length), word, encoded, r, s, v);
         return op;
     }
 }

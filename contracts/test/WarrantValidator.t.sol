@@ -102,6 +102,7 @@ contract WarrantValidatorTest is WarrantFixture {
     }
 
     function test_nativeTransfer_emptyCalldata() public {
+        opMaxFeePerGas = 0; // call value only here (gas is value too: ReviewHoles.t.sol)
         WarrantValidator.Session memory s = _session(_policy(recipient, bytes4(0), 1 ether));
         s.scope.maxValueTotal = 1 ether;
         _enableStatic(proxy, ownerPk, s);
@@ -200,6 +201,7 @@ contract WarrantValidatorTest is WarrantFixture {
     }
 
     function test_sessionValueCap() public {
+        opMaxFeePerGas = 0; // call value only here (gas is value too: ReviewHoles.t.sol)
         WarrantValidator.Session memory s = _session(_policy(address(target), target.ping.selector, 1 ether));
         s.scope.maxValueTotal = 1.5 ether;
         _enableStatic(proxy, ownerPk, s);
@@ -216,9 +218,21 @@ contract WarrantValidatorTest is WarrantFixture {
         _useOk(proxy, s, _execSingle(address(target), 0.5 ether, abi.encodeCall(target.ping, ())));
     }
 
+    /// @dev maxValueTotal 0: no native value at all, gas included (spec C.3), so without a paymaster only an op
+    /// with maxFeePerGas 0 can pass, and then only without value.
     function test_zeroValueCapMeansNoValue() public {
-        WarrantValidator.Session memory s =
-            _staticSession(proxy, ownerPk, _policy(address(target), target.ping.selector, 1 ether));
+        WarrantValidator.Session memory s = _session(_policy(address(target), target.ping.selector, 1 ether));
+        s.scope.maxValueTotal = 0;
+        _enableStatic(proxy, ownerPk, s);
+        PackedUserOperation memory op =
+            _sessionOp(proxy, s, _execSingle(address(target), 0, abi.encodeCall(target.ping, ())));
+        bytes memory inner = _expectAA23(op, WarrantErrors.SessionValueExceeded.selector);
+        vm.assertEq(
+            inner,
+            abi.encodeWithSelector(WarrantErrors.SessionValueExceeded.selector, _gasCost(op), 0),
+            "the gas alone is over a zero budget"
+        );
+        opMaxFeePerGas = 0;
         _useRefused(
             proxy,
             s,

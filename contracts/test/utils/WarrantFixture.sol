@@ -56,6 +56,10 @@ abstract contract WarrantFixture is WarrantTest {
     address internal recipient = address(0xBEEF);
     address payable internal beneficiary = payable(address(0xFEE));
 
+    /// @dev maxFeePerGas of the operations {_op} builds. Realistic by default, so sessions pay their gas from their
+    /// native budget (spec C); a test about something else than value accounting may set it to 0.
+    uint256 internal opMaxFeePerGas = 2 gwei;
+
     function setUp() public virtual {
         _deployEntryPoint();
         factory = new WarrantAccountFactory();
@@ -106,7 +110,13 @@ abstract contract WarrantFixture is WarrantTest {
         op.callData = callData;
         op.accountGasLimits = bytes32(uint256(2_000_000) << 128 | uint256(1_000_000));
         op.preVerificationGas = 100_000;
-        op.gasFees = bytes32(uint256(1 gwei) << 128 | uint256(2 gwei));
+        op.gasFees = bytes32(uint256(opMaxFeePerGas < 1 gwei ? opMaxFeePerGas : 1 gwei) << 128 | opMaxFeePerGas);
+    }
+
+    /// @dev The most the EntryPoint can charge `op` without a paymaster: what a session's native budget is debited.
+    function _gasCost(PackedUserOperation memory op) internal pure returns (uint256) {
+        uint256 limits = uint256(op.accountGasLimits);
+        return ((limits >> 128) + uint128(limits) + op.preVerificationGas) * uint128(uint256(op.gasFees));
     }
 
     function _validatorKey() internal view returns (uint192) {
@@ -131,9 +141,19 @@ abstract contract WarrantFixture is WarrantTest {
         _handle(_ownerOp(account, pk, callData));
     }
 
-    function _sessionSig(PackedUserOperation memory op, uint256 pk) internal view returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, ep.getUserOpHash(op));
+    /// @dev A raw 65-byte ECDSA signature of `digest` (what a session key produces).
+    function _sessionSig(bytes32 digest, uint256 pk) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
         return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev The USE digest of `op` for the session whose bytes are `encoded`, naming `period`.
+    function _useDigestOf(PackedUserOperation memory op, bytes memory encoded, uint32 period)
+        internal
+        view
+        returns (bytes32)
+    {
+        return validator.useDigest(ep.getUserOpHash(op), keccak256(abi.encodePacked(op.sender, encoded)), period);
     }
 
     /// @dev USE-mode operation signed by `sessionPk`.
@@ -146,24 +166,42 @@ abstract contract WarrantFixture is WarrantTest {
         _signUse(op, session, sessionPk);
     }
 
-    /// @dev USE signature: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`.
+    /// @dev USE signature naming period 0: `0x00 ‖ period(4) ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`.
     function _signUse(PackedUserOperation memory op, WarrantValidator.Session memory session, uint256 pk)
         internal
         view
     {
-        op.signature = "";
-        op.signature = _useSignature(validator.sessionBytes(session), _sessionSig(op, pk));
+        _signUse(op, session, pk, 0);
     }
 
-    /// @dev `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`; `w(x)`: byte count, big-endian bytes.
+    /// @dev USE signature naming `period`, signed by `pk` over {WarrantValidator-useDigest}.
+    function _signUse(PackedUserOperation memory op, WarrantValidator.Session memory session, uint256 pk, uint32 period)
+        internal
+        view
+    {
+        op.signature = "";
+        bytes memory encoded = validator.sessionBytes(session);
+        op.signature = _useSignature(period, encoded, _sessionSig(_useDigestOf(op, encoded, period), pk));
+    }
+
     function _useSignature(bytes memory encoded, bytes memory sessionSignature) internal pure returns (bytes memory) {
+        return _useSignature(0, encoded, sessionSignature);
+    }
+
+    /// @dev `0x00 ‖ period(4) ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`; `w(x)`: byte count, then
+    /// big-endian bytes.
+    function _useSignature(uint32 period, bytes memory encoded, bytes memory sessionSignature)
+        internal
+        pure
+        returns (bytes memory)
+    {
         uint256 length = encoded.length;
         bytes memory word;
         while (length != 0) {
             word = abi.encodePacked(uint8(length), word);
             length >>= 8;
         }
-        return abi.encodePacked(uint8(0), uint8(word.length), word, encoded, sessionSignature);
+        return abi.encodePacked(uint8(0), period, uint8(word.length), word, encoded, sessionSignature);
     }
 
     function _signEnable(
@@ -172,8 +210,22 @@ abstract contract WarrantFixture is WarrantTest {
         bytes memory ownerSignature,
         uint256 pk
     ) internal view {
+        _signEnable(op, grant, ownerSignature, pk, 0);
+    }
+
+    /// @dev ENABLE signature naming `period`: `0x01 ‖ period(4) ‖ abi.encode(grant, ownerSignature, sessionSig)`.
+    function _signEnable(
+        PackedUserOperation memory op,
+        WarrantValidator.Grant memory grant,
+        bytes memory ownerSignature,
+        uint256 pk,
+        uint32 period
+    ) internal view {
         op.signature = "";
-        op.signature = abi.encodePacked(uint8(1), abi.encode(grant, ownerSignature, _sessionSig(op, pk)));
+        bytes32 digest = validator.enableDigest(
+            ep.getUserOpHash(op), validator.sessionId(op.sender, grant.session), period, validator.grantDigest(grant)
+        );
+        op.signature = abi.encodePacked(uint8(1), period, abi.encode(grant, ownerSignature, _sessionSig(digest, pk)));
     }
 
     /// @dev Total gas of a `handleOps` transaction carrying `op` alone, as a bundler would pay it: 21,000 + calldata
@@ -260,12 +312,28 @@ abstract contract WarrantFixture is WarrantTest {
 
     // ------------------------------------------------------------ sessions and grants
 
+    uint8 internal constant T_UINT256 = 0x1f;
+    uint8 internal constant T_INT256 = 0x3f;
+    uint8 internal constant T_ADDRESS = 0x60;
+    uint8 internal constant T_BOOL = 0x61;
+    uint8 internal constant T_DYNAMIC = 0x62;
+
+    /// @dev A condition on a uint256 head word (kinds 0-6) or a dynamic argument (kinds 7-10).
     function _cond(uint8 condition, uint16 argIndex, bytes32 value)
         internal
         pure
         returns (WarrantValidator.ArgCondition memory c)
     {
+        return _cond(condition, condition > 6 ? T_DYNAMIC : T_UINT256, argIndex, value);
+    }
+
+    function _cond(uint8 condition, uint8 argType, uint16 argIndex, bytes32 value)
+        internal
+        pure
+        returns (WarrantValidator.ArgCondition memory c)
+    {
         c.condition = condition;
+        c.argType = argType;
         c.argIndex = argIndex;
         c.values = new bytes32[](1);
         c.values[0] = value;
@@ -276,7 +344,7 @@ abstract contract WarrantFixture is WarrantTest {
         p.target = address(token);
         p.selector = bytes4(keccak256("transfer(address,uint256)"));
         p.conditions = new WarrantValidator.ArgCondition[](2);
-        p.conditions[0] = _cond(0, 0, bytes32(uint256(uint160(recipient))));
+        p.conditions[0] = _cond(0, T_ADDRESS, 0, bytes32(uint256(uint160(recipient))));
         p.conditions[1] = _cond(3, 1, bytes32(max));
     }
 
@@ -303,6 +371,8 @@ abstract contract WarrantFixture is WarrantTest {
     {
         s.signer = sessionKey;
         s.scope.calls = calls;
+        // The account pays the gas of a session op without a paymaster: a native budget that covers it.
+        s.scope.maxValueTotal = 1 ether;
     }
 
     function _enableStatic(address account, uint256 pk, WarrantValidator.Session memory session) internal {
@@ -321,7 +391,7 @@ abstract contract WarrantFixture is WarrantTest {
         g.session = session;
     }
 
-    string internal constant GRANT_CONTENTS_TYPE = "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
+    string internal constant GRANT_CONTENTS_TYPE = "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Grant(address account,uint64 epoch,Session session)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
