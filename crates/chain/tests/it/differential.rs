@@ -640,15 +640,16 @@ impl Gen {
             }
         };
         let mut call = executeCall { mode, executionCalldata: ec.into() }.abi_encode();
-        let junk = match self.rng.random_range(0..40) {
-            0 => Some(call[..4].copy_from_slice(&[0x8d, 0xd7, 0x71, 0x2f])), // executeUserOp
-            1 => Some(call[..4].copy_from_slice(&[0x95, 0x16, 0x3b, 0x81])), // installModule
-            2 => Some(call.extend_from_slice(&[0; 32])),                     // trailing bytes
-            3 => Some(call[67] = 0x60),                                      // non-canonical offset
-            4 => Some(call.truncate(self.rng.random_range(0..call.len()))),
-            _ => None,
-        };
-        if junk.is_some() {
+        let junk = self.rng.random_range(0..40);
+        match junk {
+            0 => call[..4].copy_from_slice(&[0x8d, 0xd7, 0x71, 0x2f]), // executeUserOp
+            1 => call[..4].copy_from_slice(&[0x95, 0x16, 0x3b, 0x81]), // installModule
+            2 => call.extend_from_slice(&[0; 32]),                     // trailing bytes
+            3 => call[67] = 0x60,                                      // non-canonical offset
+            4 => call.truncate(self.rng.random_range(0..call.len())),
+            _ => {}
+        }
+        if junk <= 4 {
             self.tag("account call: not execute, or not canonical");
         }
         call
