@@ -8,10 +8,12 @@ use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain, sol};
 use serde::{Deserialize, Serialize};
 
 sol! {
-    /// One argument rule: `condition` applied to head word `argIndex` (the word at `4 + 32 * argIndex`).
+    /// One argument rule: `condition` applied to head word `argIndex` (the word at `4 + 32 * argIndex`), whose
+    /// ABI type is `argType` (see [`arg_type`]): the word must be canonical for it, and intN compares signed.
     #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
     struct ArgCondition {
         uint8 condition;
+        uint8 argType;
         uint16 argIndex;
         bytes32[] values;
     }
@@ -76,6 +78,9 @@ sol! {
         function revokeAll() external;
         function sessionId(address account, Session calldata session) external pure returns (bytes32);
         function grantDigest(Grant calldata grant) external view returns (bytes32);
+        function useDigest(bytes32 userOpHash, bytes32 id, uint32 period) external pure returns (bytes32);
+        function enableDigest(bytes32 userOpHash, bytes32 id, uint32 period, bytes32 grantDigest) external pure
+            returns (bytes32);
         function grantHash(Grant calldata grant) external pure returns (bytes32);
         function scopeHash(Scope calldata scope) external pure returns (bytes32);
         function sessionBytes(Session calldata session) external pure returns (bytes memory);
@@ -97,6 +102,7 @@ sol! {
         error SessionRevoked(bytes32 id);
         error UsesExhausted(uint32 uses, uint32 max);
         error PaymasterRequired(address required);
+        error PaymasterNotPermitted(address paymaster);
         error GasLimitExceeded(uint256 total, uint256 cap);
         error MaxFeePerGasExceeded(uint256 fee, uint256 cap);
         error UnsupportedAccountCall(bytes4 selector);
@@ -109,6 +115,7 @@ sol! {
         error CallValueExceeded(uint256 index, uint256 value, uint256 cap);
         error ArgumentConditionFailed(uint256 index, uint16 argIndex, uint8 condition);
         error ArgumentMalformed(uint256 index, uint16 argIndex);
+        error ArgumentNotCanonical(uint256 index, uint16 argIndex);
         error InvalidCondition(uint256 index, uint256 conditionIndex);
         error SessionValueExceeded(uint256 total, uint256 cap);
         error GrantAccountMismatch(address grantAccount, address account);
@@ -142,6 +149,84 @@ pub const PERMIT2: Address = alloy_primitives::address!("0x000000000022D473030F1
 pub const MODE_USE: u8 = 0x00;
 /// Signature mode byte: the session's first operation carries the owner's grant.
 pub const MODE_ENABLE: u8 = 0x01;
+
+/// `ArgCondition.argType` codes: the ABI type of the argument a condition reads. A head-word condition needs a
+/// static type and refuses a non-canonical word (`ArgumentNotCanonical`); the dynamic kinds need [`DYNAMIC`].
+pub mod arg_type {
+    /// `address`: the word is below 2^160.
+    pub const ADDRESS: u8 = 0x60;
+    /// `bool`: the word is 0 or 1.
+    pub const BOOL: u8 = 0x61;
+    /// A dynamic argument (`bytes`, `string`, `T[]`, a dynamic tuple): the head word is an offset.
+    pub const DYNAMIC: u8 = 0x62;
+
+    /// `uintN` (`bits` a multiple of 8 in 8..=256): the word is below 2^N.
+    pub const fn uint(bits: u16) -> u8 {
+        (bits / 8 - 1) as u8
+    }
+
+    /// `intN` (`bits` a multiple of 8 in 8..=256): the word is the sign extension of its low N bits; ordered
+    /// comparisons are signed.
+    pub const fn int(bits: u16) -> u8 {
+        0x20 + (bits / 8 - 1) as u8
+    }
+
+    /// `bytesN` (`n` in 1..=32): the low `32 - n` bytes are zero.
+    pub const fn fixed_bytes(n: u8) -> u8 {
+        0x40 + (n - 1)
+    }
+
+    /// Whether `code` is a known type.
+    pub const fn is_valid(code: u8) -> bool {
+        code <= DYNAMIC
+    }
+
+    /// Whether `code` is a signed integer type.
+    pub const fn is_signed(code: u8) -> bool {
+        code >= 0x20 && code < 0x40
+    }
+
+    /// The Solidity name of a type code ("uint256", "int8", "bytes4", "address", "bool", "dynamic"), `None` for
+    /// an unknown code.
+    pub fn name(code: u8) -> Option<String> {
+        let n = u16::from(code & 0x1f) + 1;
+        Some(match code {
+            0x00..=0x1f => format!("uint{}", n * 8),
+            0x20..=0x3f => format!("int{}", n * 8),
+            0x40..=0x5f => format!("bytes{n}"),
+            ADDRESS => "address".into(),
+            BOOL => "bool".into(),
+            DYNAMIC => "dynamic".into(),
+            _ => return None,
+        })
+    }
+
+    /// The code of a Solidity elementary type name (`uint` and `int` read as 256 bits); `None` for anything
+    /// else (dynamic types included: the caller knows whether a parameter is dynamic).
+    pub fn from_name(name: &str) -> Option<u8> {
+        let bits = |digits: &str| -> Option<u16> {
+            let b: u16 = if digits.is_empty() { 256 } else { digits.parse().ok()? };
+            (b.is_multiple_of(8) && (8..=256).contains(&b) && (digits.is_empty() || !digits.starts_with('0')))
+                .then_some(b)
+        };
+        match name {
+            "address" => Some(ADDRESS),
+            "bool" => Some(BOOL),
+            _ => {
+                if let Some(d) = name.strip_prefix("uint") {
+                    bits(d).map(uint)
+                } else if let Some(d) = name.strip_prefix("int") {
+                    bits(d).map(int)
+                } else if let Some(d) = name.strip_prefix("bytes") {
+                    let n: u8 = d.parse().ok()?;
+                    ((1..=32).contains(&n) && !d.starts_with('0')).then(|| fixed_bytes(n))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
 
 /// The EIP-712 domain of `WarrantValidator` at `module` on `chain_id`.
 pub fn validator_domain(module: Address, chain_id: u64) -> Eip712Domain {
@@ -203,7 +288,7 @@ impl Session {
     /// field present exactly when not zero (bit `i` of `limits`, see [`limits`]; [`limits::SPEND`] for the spend
     /// section); each policy `target(20) ‖
     /// selector(4) ‖ flags(1) ‖ w(maxValue) ‖ w(len(conditions)) ‖ condition*`; each condition `condition(1) ‖
-    /// argIndex(2) ‖ w(len(values)) ‖ w(value)*`.
+    /// argType(1) ‖ argIndex(2) ‖ w(len(values)) ‖ w(value)*`.
     pub fn session_bytes(&self) -> Bytes {
         let s = &self.scope;
         let mut out = Vec::with_capacity(64 + 64 * s.calls.len());
@@ -263,6 +348,7 @@ impl Session {
             put_count(&mut out, policy.conditions.len());
             for c in &policy.conditions {
                 out.push(c.condition);
+                out.push(c.argType);
                 out.extend_from_slice(&c.argIndex.to_be_bytes());
                 put_count(&mut out, c.values.len());
                 for v in &c.values {
@@ -329,27 +415,112 @@ impl Grant {
     }
 }
 
-/// The module signature of a USE operation: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`
-/// (`w` as in [`Session::session_bytes`]). The module reads the session bytes in place and hashes them into the
-/// id, so a USE operation carries no ABI encoding and costs no EIP-712 hashing.
-pub fn use_signature(session: &Session, session_signature: &[u8]) -> Bytes {
+/// What the session key signs in USE mode: `keccak256(0x00 ‖ userOpHash ‖ id ‖ uint32 period)` (69 bytes), so
+/// a relayer can neither re-point the operation at another session of the same key nor change the period.
+pub fn use_digest(user_op_hash: B256, id: B256, period: u32) -> B256 {
+    let mut pre = Vec::with_capacity(69);
+    pre.push(MODE_USE);
+    pre.extend_from_slice(user_op_hash.as_slice());
+    pre.extend_from_slice(id.as_slice());
+    pre.extend_from_slice(&period.to_be_bytes());
+    keccak256(pre)
+}
+
+/// What the session key signs in ENABLE mode: `keccak256(0x01 ‖ userOpHash ‖ id ‖ uint32 period ‖
+/// grantDigest)` (101 bytes), binding the one owner-signed grant the operation enables.
+pub fn enable_digest(user_op_hash: B256, id: B256, period: u32, grant_digest: B256) -> B256 {
+    let mut pre = Vec::with_capacity(101);
+    pre.push(MODE_ENABLE);
+    pre.extend_from_slice(user_op_hash.as_slice());
+    pre.extend_from_slice(id.as_slice());
+    pre.extend_from_slice(&period.to_be_bytes());
+    pre.extend_from_slice(grant_digest.as_slice());
+    keccak256(pre)
+}
+
+/// The module signature of a USE operation: `0x00 ‖ period(4) ‖ w(len(sessionBytes)) ‖ sessionBytes ‖
+/// sessionSignature` (`w` as in [`Session::session_bytes`]). The module reads the session bytes in place and
+/// hashes them into the id, so a USE operation carries no ABI encoding and costs no EIP-712 hashing.
+pub fn use_signature(session: &Session, period: u32, session_signature: &[u8]) -> Bytes {
     let encoded = session.session_bytes();
-    let mut out = Vec::with_capacity(8 + encoded.len() + session_signature.len());
+    let mut out = Vec::with_capacity(12 + encoded.len() + session_signature.len());
     out.push(MODE_USE);
+    out.extend_from_slice(&period.to_be_bytes());
     put_count(&mut out, encoded.len());
     out.extend_from_slice(&encoded);
     out.extend_from_slice(session_signature);
     out.into()
 }
 
-/// The module signature of an ENABLE operation: `0x01 ‖ abi.encode(grant, ownerSignature, sessionSignature)`.
-pub fn enable_signature(grant: &Grant, owner_signature: &[u8], session_signature: &[u8]) -> Bytes {
+/// The module signature of an ENABLE operation: `0x01 ‖ period(4) ‖ abi.encode(grant, ownerSignature,
+/// sessionSignature)`.
+pub fn enable_signature(
+    grant: &Grant,
+    period: u32,
+    owner_signature: &[u8],
+    session_signature: &[u8],
+) -> Bytes {
     let mut out = vec![MODE_ENABLE];
+    out.extend_from_slice(&period.to_be_bytes());
     out.extend_from_slice(
         &(grant.clone(), Bytes::copy_from_slice(owner_signature), Bytes::copy_from_slice(session_signature))
             .abi_encode_params(),
     );
     out.into()
+}
+
+/// Who pays an operation's gas under a scope, and what bounds it (rule C of `docs/gas.md`): with no paymaster the
+/// account pays, and the op's maximum cost counts against the session's native budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GasBudget {
+    /// A pinned paymaster pays; gas is not counted against the session.
+    Sponsored {
+        /// The paymaster every operation must use.
+        paymaster: Address,
+    },
+    /// The account pays; gas is debited with the calls' value against `maxValueTotal` and the native limit.
+    Native {
+        /// The session's lifetime native cap (gas included).
+        max_value_total: U256,
+        /// The first native spend limit's (per period, lifetime) caps, if the scope has one ([`NO_CAP`]: none).
+        native_limit: Option<(u128, u128)>,
+    },
+    /// The account pays and nothing bounds it: `maxValueTotal >= 2^128 - 1` (the value counter's own ceiling) and
+    /// no finite native spend limit.
+    Unbounded,
+    /// The account pays but the session may spend no native value, so no operation can pay for gas.
+    Zero,
+}
+
+impl GasBudget {
+    /// Whether a session under this budget can pay for gas and what it pays is bounded (sponsored or native).
+    pub fn is_bounded_and_usable(&self) -> bool {
+        matches!(self, Self::Sponsored { .. } | Self::Native { .. })
+    }
+}
+
+/// The first native-value spend limit (token 0) and whether it has a finite cap.
+fn native_limit(scope: &Scope) -> Option<(u128, u128)> {
+    scope.limits.iter().find(|l| l.token == Address::ZERO).map(|l| (l.perPeriod, l.lifetime))
+}
+
+impl Scope {
+    /// What pays for this scope's gas and what bounds it (see [`GasBudget`]).
+    pub fn gas_budget(&self) -> GasBudget {
+        if self.paymaster != Address::ZERO {
+            return GasBudget::Sponsored { paymaster: self.paymaster };
+        }
+        if self.maxValueTotal.is_zero() {
+            return GasBudget::Zero;
+        }
+        let native_limit = native_limit(self);
+        let finite = native_limit.is_some_and(|(p, l)| p != NO_CAP || l != NO_CAP);
+        // The validator's value counter is 128 bits, so a cap of 2^128 - 1 or more bounds nothing.
+        if self.maxValueTotal >= U256::from(u128::MAX) && !finite {
+            return GasBudget::Unbounded;
+        }
+        GasBudget::Native { max_value_total: self.maxValueTotal, native_limit }
+    }
 }
 
 /// The EIP-712 type string of the grant (`Grant(…)` followed by its referenced types, sorted).
@@ -383,6 +554,7 @@ mod tests {
                     maxValue: U256::ZERO,
                     conditions: vec![ArgCondition {
                         condition: 6,
+                        argType: arg_type::uint(256),
                         argIndex: 0,
                         values: vec![B256::from(U256::from(0xbeefu64)), B256::ZERO],
                     }],
@@ -408,6 +580,7 @@ mod tests {
         "00",
         "0101",
         "06",
+        "1f",
         "0000",
         "0102",
         "02beef",
@@ -437,12 +610,87 @@ mod tests {
         let session = kat_session();
         let signature = [7u8; 65];
         let encoded = session.session_bytes();
-        let out = use_signature(&session, &signature);
+        let out = use_signature(&session, 0x0102_0304, &signature);
         assert_eq!(out[0], MODE_USE);
-        assert_eq!(out[1], 1, "w(length) of a length under 256");
-        assert_eq!(usize::from(out[2]), encoded.len());
-        assert_eq!(&out[3..3 + encoded.len()], &encoded[..]);
-        assert_eq!(&out[3 + encoded.len()..], &signature[..]);
+        assert_eq!(out[1..5], [1, 2, 3, 4], "the period, big-endian");
+        assert_eq!(out[5], 1, "w(length) of a length under 256");
+        assert_eq!(usize::from(out[6]), encoded.len());
+        assert_eq!(&out[7..7 + encoded.len()], &encoded[..]);
+        assert_eq!(&out[7 + encoded.len()..], &signature[..]);
+    }
+
+    #[test]
+    fn enable_signature_layout() {
+        let grant = Grant { account: Address::repeat_byte(0x44), epoch: 3, session: kat_session() };
+        let out = enable_signature(&grant, 7, &[1, 2], &[3; 65]);
+        assert_eq!(out[..5], [MODE_ENABLE, 0, 0, 0, 7]);
+        let (g, owner, session) = <(Grant, Bytes, Bytes)>::abi_decode_params(&out[5..]).unwrap();
+        assert_eq!((g, owner.to_vec(), session.to_vec()), (grant, vec![1, 2], vec![3; 65]));
+    }
+
+    /// The digests' preimages, byte for byte (spec A): 69 bytes for USE, 101 for ENABLE.
+    #[test]
+    fn session_digests() {
+        let (hash, id, grant) = (B256::repeat_byte(0xaa), B256::repeat_byte(0xbb), B256::repeat_byte(0xcc));
+        let use_pre = [&[0u8][..], &hash[..], &id[..], &[0, 0, 1, 0]].concat();
+        assert_eq!(use_pre.len(), 69);
+        assert_eq!(use_digest(hash, id, 256), keccak256(use_pre));
+        let enable_pre = [&[1u8][..], &hash[..], &id[..], &[0, 0, 0, 9], &grant[..]].concat();
+        assert_eq!(enable_pre.len(), 101);
+        assert_eq!(enable_digest(hash, id, 9, grant), keccak256(enable_pre));
+        assert_ne!(use_digest(hash, id, 0), use_digest(hash, id, 1), "the period is signed");
+    }
+
+    #[test]
+    fn arg_type_codes_and_names() {
+        assert_eq!((arg_type::uint(8), arg_type::uint(256)), (0x00, 0x1f));
+        assert_eq!((arg_type::int(8), arg_type::int(256)), (0x20, 0x3f));
+        assert_eq!((arg_type::fixed_bytes(1), arg_type::fixed_bytes(32)), (0x40, 0x5f));
+        for code in 0..=arg_type::DYNAMIC {
+            let name = arg_type::name(code).unwrap();
+            if code != arg_type::DYNAMIC {
+                assert_eq!(arg_type::from_name(&name), Some(code), "{name}");
+            }
+        }
+        assert_eq!(arg_type::name(0x63), None);
+        assert_eq!(arg_type::name(0xff), None);
+        assert_eq!(arg_type::from_name("uint"), Some(0x1f));
+        assert_eq!(arg_type::from_name("int"), Some(0x3f));
+        for bad in ["uint7", "uint264", "uint08", "bytes0", "bytes33", "bytes", "string", "int0", "address[]"]
+        {
+            assert_eq!(arg_type::from_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn gas_budget_follows_rule_c() {
+        let native = |max: U256, limits: Vec<SpendLimit>| {
+            Scope { maxValueTotal: max, limits, ..Default::default() }.gas_budget()
+        };
+        let pm = Address::repeat_byte(9);
+        assert_eq!(
+            Scope { paymaster: pm, ..Default::default() }.gas_budget(),
+            GasBudget::Sponsored { paymaster: pm }
+        );
+        assert_eq!(native(U256::ZERO, vec![]), GasBudget::Zero);
+        assert_eq!(native(U256::MAX, vec![]), GasBudget::Unbounded);
+        assert_eq!(native(U256::from(u128::MAX), vec![]), GasBudget::Unbounded, "the counter's ceiling");
+        assert_eq!(
+            native(U256::from(5), vec![]),
+            GasBudget::Native { max_value_total: U256::from(5), native_limit: None }
+        );
+        let uncapped = SpendLimit { token: Address::ZERO, perPeriod: NO_CAP, lifetime: NO_CAP };
+        assert_eq!(native(U256::MAX, vec![uncapped.clone()]), GasBudget::Unbounded);
+        let erc20 = SpendLimit { token: pm, perPeriod: NO_CAP, lifetime: 1 };
+        assert_eq!(native(U256::MAX, vec![erc20]), GasBudget::Unbounded, "an ERC-20 limit bounds no gas");
+        let capped = SpendLimit { lifetime: 10, ..uncapped };
+        assert_eq!(
+            native(U256::MAX, vec![capped]),
+            GasBudget::Native { max_value_total: U256::MAX, native_limit: Some((NO_CAP, 10)) }
+        );
+        assert!(!GasBudget::Zero.is_bounded_and_usable());
+        assert!(!GasBudget::Unbounded.is_bounded_and_usable());
+        assert!(GasBudget::Sponsored { paymaster: pm }.is_bounded_and_usable());
     }
 
     /// The spend section's known answer, shared with `contracts/test/SpendLimits.t.sol`.
