@@ -13,7 +13,12 @@ use warrant_core::{
     session_op::sign_grant,
 };
 
-use crate::{CliError, keys::SignerArgs, scope_spec};
+use crate::{
+    CliError,
+    inspect::parameter_legend,
+    keys::SignerArgs,
+    scope_spec::{self, Signature},
+};
 
 /// Arguments of `warrant grant`.
 #[derive(Debug, clap::Args)]
@@ -261,8 +266,17 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
+        // The grant carries no parameter names: say which parameter of each --allow signature a condition reads.
+        let signatures: Vec<Option<Signature>> = args
+            .allow
+            .iter()
+            .map(|spec| scope_spec::parse_policy_signature(spec).ok().and_then(|(_, s)| s))
+            .collect();
+        let legend = parameter_legend(&signed.grant.session.scope, |i, _| signatures.get(i)?.as_ref())
+            .map(|l| format!("\n{l}"))
+            .unwrap_or_default();
         eprintln!(
-            "{}\nsession id {}; signed by {}",
+            "{}{legend}\nsession id {}; signed by {}",
             explain_grant(&signed.grant, &Default::default()),
             signed.session_id(),
             owner.address()

@@ -98,7 +98,7 @@ pub(crate) fn parameters(function: &Function) -> Result<Vec<Param>, String> {
 
 /// The `argType` code of a parameter a head-word condition can compare: an elementary static type. `None` for
 /// dynamic types, static arrays and tuples (several words) and `function` (not comparable).
-fn word_type(ty: &DynSolType) -> Option<u8> {
+pub(crate) fn word_type(ty: &DynSolType) -> Option<u8> {
     // The casts are in range: alloy's parser only yields N in 8..=256 (multiples of 8) and n in 1..=32.
     match ty {
         DynSolType::Uint(bits) => Some(arg_type::uint(*bits as u16)),
@@ -108,6 +108,16 @@ fn word_type(ty: &DynSolType) -> Option<u8> {
         DynSolType::Bool => Some(arg_type::BOOL),
         _ => None,
     }
+}
+
+/// Which parameter head word `head` belongs to, and the `argType` a condition on it must carry: its
+/// `word_type`, [`arg_type::DYNAMIC`] for a dynamic one, `None` inside a static array or tuple.
+pub(crate) fn parameter_at(params: &[Param], head: u16) -> Option<(&Param, Option<u8>)> {
+    let param = params.iter().find(|p| {
+        p.head <= head && head_words(&p.ty).is_some_and(|words| usize::from(head - p.head) < words)
+    })?;
+    let code = if param.ty.is_dynamic() { Some(arg_type::DYNAMIC) } else { word_type(&param.ty) };
+    Some((param, code.filter(|_| head == param.head)))
 }
 
 /// Parses an address: `0x` and 40 hex digits. A mixed-case address must carry a valid EIP-55 checksum (a typo
@@ -207,14 +217,30 @@ fn parse_word(ty: &DynSolType, text: &str) -> Result<B256, String> {
     }
 }
 
-/// Parses `--allow` values into call policies.
-pub(crate) fn parse_policy(spec: &str) -> Result<CallPolicy, SpecError> {
-    parse_policy_params(spec).map(|(policy, _)| policy)
+/// A function signature with its parameters, to name what conditions read.
+pub(crate) struct Signature {
+    /// As the user wrote it.
+    pub(crate) text: String,
+    pub(crate) selector: [u8; 4],
+    pub(crate) params: Vec<Param>,
 }
 
-/// Parses an `--allow` value into its call policy and the parameters of its signature (empty for a selector,
-/// `*` or `receive`), so that messages can name the parameters as the user wrote them.
-pub(crate) fn parse_policy_params(spec: &str) -> Result<(CallPolicy, Vec<Param>), SpecError> {
+impl Signature {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let function = Function::parse(text).map_err(|e| format!("signature {text:?}: {e}"))?;
+        let params = parameters(&function).map_err(|e| format!("signature {text:?}: {e}"))?;
+        Ok(Self { text: text.to_string(), selector: function.selector().0, params })
+    }
+}
+
+/// Parses `--allow` values into call policies.
+pub(crate) fn parse_policy(spec: &str) -> Result<CallPolicy, SpecError> {
+    parse_policy_signature(spec).map(|(policy, _)| policy)
+}
+
+/// Parses an `--allow` value into its call policy and its signature (none for a selector, `*` or `receive`),
+/// so that messages can name the parameters as the user wrote them.
+pub(crate) fn parse_policy_signature(spec: &str) -> Result<(CallPolicy, Option<Signature>), SpecError> {
     let err = |reason: String| SpecError { spec: spec.to_string(), reason };
     let (target_text, rest) =
         spec.split_once(':').ok_or_else(|| err("expected TARGET:FUNCTION[:RULES]".into()))?;
@@ -256,35 +282,36 @@ pub(crate) fn parse_policy_params(spec: &str) -> Result<(CallPolicy, Vec<Param>)
     };
 
     let function_text = function_text.trim();
-    let params: Vec<Param> = match function_text {
+    let signature = match function_text {
         "*" => {
             policy.flags |= ANY_SELECTOR;
-            Vec::new()
+            None
         }
-        "receive" => Vec::new(),
+        "receive" => None,
         s if s.starts_with("0x") => {
             let selector: FixedBytes<4> = s.parse().map_err(|e| err(format!("selector {s:?}: {e}")))?;
             if selector == FixedBytes::ZERO {
                 return Err(err("selector 0x00000000 means plain transfers: write `receive`".into()));
             }
             policy.selector = selector;
-            Vec::new()
+            None
         }
         s => {
-            let function = Function::parse(s).map_err(|e| err(format!("signature {s:?}: {e}")))?;
-            policy.selector = function.selector();
-            parameters(&function).map_err(|e| err(format!("signature {s:?}: {e}")))?
+            let signature = Signature::parse(s).map_err(err)?;
+            policy.selector = signature.selector.into();
+            Some(signature)
         }
     };
+    let params = signature.as_ref().map(|s| s.params.as_slice()).unwrap_or_default();
 
     for rule in rules_text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
         if let Some(amount) = rule.strip_prefix("value<=") {
             policy.maxValue = parse_amount(amount).map_err(|e| err(format!("{rule:?}: {e}")))?;
             continue;
         }
-        policy.conditions.push(parse_rule(rule, &params).map_err(err)?);
+        policy.conditions.push(parse_rule(rule, params).map_err(err)?);
     }
-    Ok((policy, params))
+    Ok((policy, signature))
 }
 
 /// The parameter a rule names: by its name in the signature, or `argN` for position N. A name that is both (a
@@ -584,7 +611,7 @@ mod tests {
             (&format!("{TOKEN}:f(bool b):b==1"), "not a bool"),
             (&format!("{TOKEN}:f(bytes4 b):b==0x1234"), "2 bytes, the argument is bytes4"),
             (&format!("{TOKEN}:f(uint256[2] pair,uint256 c):pair<=5"), "pair is a static uint256[2]"),
-            (&format!("{TOKEN}:f((uint256,address) t):arg0==1"), "arg0 is a static (uint256,address)"),
+            (&format!("{TOKEN}:f((uint256,address) t):arg0==1"), "t is a static (uint256,address) parameter (2 head words)"),
             (&format!("{TOKEN}:f((uint256,bytes) t):len(t)<=1"), "len() needs bytes"),
             (&format!("{TOKEN}:f(uint256[2][] m):keccak(m)==0x{}", "11".repeat(32)), "one-word elements"),
             (&format!("{TOKEN}:f(uint256 arg1,uint256 b):arg1<=5"), "ambiguous"),
