@@ -23,6 +23,7 @@ mod auth;
 mod grant;
 mod inspect;
 mod keys;
+mod scope_rules;
 
 #[test]
 fn demo_json_reports_every_step_as_expected() {
