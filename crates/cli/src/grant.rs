@@ -107,10 +107,15 @@ const ALLOW_HELP: &str =
 decides).
   TARGET    an address, or * for any target (explicit wildcard)
   FUNCTION  transfer(address to,uint256 amount) | 0xa9059cbb | * (any selector) | receive (plain ETH)
-  RULE      ARG==V  ARG!=V  ARG<V  ARG<=V  ARG>V  ARG>=V  ARG in A|B|C   (static arguments)
-            len(ARG)<=N  len(ARG)>=N  keccak(ARG)==0x…                  (bytes, string, arrays)
+  RULE      ARG==V  ARG!=V  ARG<V  ARG<=V  ARG>V  ARG>=V  ARG in A|B|C   (uintN intN address bool bytesN)
+            len(ARG)<=N  len(ARG)>=N                                    (bytes, string, T[])
+            keccak(ARG)==0x…                          (bytes, string, arrays of one-word elements)
             value<=AMOUNT                                               (native value per call; default 0)
-  ARG is a parameter name from the signature or argN. Amounts: 100, 0x64, 1e18, 0.5ether, 20gwei.
+  ARG is a parameter name from the signature, or argN: parameter N counted from arg0, whatever the types
+  before it. Each rule carries the parameter's type: intN compares signed (-5 is a value), an address must
+  have a valid EIP-55 checksum if mixed-case, bool is true|false, bytesN is exactly N bytes of hex; a value
+  that does not fit the type, or an empty one, is refused. Whole static arrays and tuples (uint256[2],
+  (address,uint256)) can't be compared. Amounts: 100, 0x64, 1e18, 0.5ether, 20gwei.
 Example: --allow '0xToken:transfer(address to,uint256 amount):to==0xBob,amount<=100e18'";
 
 /// Parses a time: unix seconds, RFC 3339, or `+DURATION` from now.

@@ -635,7 +635,7 @@ mod tests {
             (&format!("{TOKEN}:f(uint256 arg1,uint256 b):arg1<=5"), "ambiguous"),
             (&format!("{TOKEN}:f(uint256 a,uint256 a)"), "two parameters are named"),
             (&format!("{TOKEN}:f(uint256 a):arg1<=5"), "(arg0 to arg0)"),
-            (&format!("0x000000000000000000000000000000000000BeeF:f(uint256 a)"), "EIP-55"),
+            ("0x000000000000000000000000000000000000BeeF:f(uint256 a)", "EIP-55"),
             (&format!("{TOKEN}:f(uint8 a):a<=300"), "does not fit uint8"),
             (&format!("{TOKEN}:0xa9059cbb:arg0==1"), "need the function's signature"),
             (&format!("{TOKEN}:0x00000000"), "write `receive`"),
