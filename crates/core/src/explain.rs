@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_primitives::{Address, B256, I256, U256, keccak256};
 
 use crate::{
-    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, Grant, Scope},
-    policy::condition,
+    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, GasBudget, Grant, NO_CAP, Scope, arg_type},
+    policy::{condition, condition_well_formed},
 };
 
 /// What the caller knows about a token contract, to show amounts in its units.
@@ -181,38 +181,49 @@ struct ArgView<'a> {
 }
 
 impl ArgView<'_> {
-    fn value(&self, word: &B256) -> String {
+    /// A reference value in the terms of the condition's type `ty` (canonical: the condition is well-formed).
+    fn value(&self, ty: u8, word: &B256) -> String {
         let n = U256::from_be_bytes(word.0);
-        match self.kind {
-            Arg::Address if word[..12] == [0; 12] => Address::from_word(*word).to_checksum(None),
-            Arg::Bool if n <= U256::from(1) => (n == U256::from(1)).to_string(),
-            Arg::Amount => match self.token {
-                Some(t) => {
+        match ty {
+            arg_type::ADDRESS => Address::from_word(*word).to_checksum(None),
+            arg_type::BOOL => (n == U256::from(1)).to_string(),
+            0x20..=0x3f => I256::from_raw(n).to_string(),
+            0x40..=0x5f => {
+                format!("0x{}", alloy_primitives::hex::encode(&word[..usize::from(ty - 0x40) + 1]))
+            }
+            _ => match (self.kind, self.token) {
+                (Arg::Amount, Some(t)) => {
                     let symbol = t.symbol.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
                     format!("{}{symbol} (raw {n})", format_units(n, t.decimals))
                 }
-                None => format!("{n} (raw; token decimals unknown)"),
+                (Arg::Amount, None) => format!("{n} (raw; token decimals unknown)"),
+                _ => n.to_string(),
             },
-            Arg::Uint => n.to_string(),
-            _ if n <= U256::from(u64::MAX) => n.to_string(),
-            _ => word.to_string(),
         }
     }
+}
+
+fn type_name(ty: u8) -> String {
+    arg_type::name(ty).unwrap_or_else(|| format!("type {ty:#04x}"))
 }
 
 fn explain_condition(c: &ArgCondition, arg: &ArgView<'_>) -> String {
     let n = &arg.name;
     let kind = c.condition;
     let count = c.values.len();
-    let well_formed =
-        kind <= condition::ARRAY_HASH_EQ && if kind == condition::IN { count > 0 } else { count == 1 };
-    if !well_formed {
+    if !condition_well_formed(c) {
+        let kind_name = match crate::policy::condition_name(kind) {
+            "UNKNOWN" => format!("unknown kind {kind}"),
+            name => name.to_string(),
+        };
         return format!(
-            "⚠ INVALID condition (kind {kind} with {count} values) on {n}: the validator refuses every call this \
-             policy matches"
+            "⚠ INVALID condition ({kind_name} on {} with {count} values) on {n}: the validator refuses every call \
+             this policy matches",
+            type_name(c.argType)
         );
     }
-    let v = || arg.value(&c.values[0]);
+    let ty = c.argType;
+    let v = || arg.value(ty, &c.values[0]);
     let raw = || U256::from_be_bytes(c.values[0].0);
     match kind {
         condition::EQ => format!("{n} = {}", v()),
@@ -222,7 +233,7 @@ fn explain_condition(c: &ArgCondition, arg: &ArgView<'_>) -> String {
         condition::GT => format!("{n} > {}", v()),
         condition::GTE => format!("{n} ≥ {}", v()),
         condition::IN => {
-            let list: Vec<String> = c.values.iter().map(|w| arg.value(w)).collect();
+            let list: Vec<String> = c.values.iter().map(|w| arg.value(ty, w)).collect();
             format!("{n} is one of {}", list.join(", "))
         }
         condition::LENGTH_LTE => format!("{n} has length ≤ {}", raw()),
@@ -230,6 +241,16 @@ fn explain_condition(c: &ArgCondition, arg: &ArgView<'_>) -> String {
         condition::BYTES_HASH_EQ => format!("keccak256({n}) = {}", c.values[0]),
         _ => format!("keccak256 of the elements of {n} = {}", c.values[0]),
     }
+}
+
+/// The ABI type code of parameter `i` of a built-in signature (elementary types or `bytes`, no tuples).
+fn known_param_type(signature: &str, i: usize) -> Option<u8> {
+    let params = signature.split_once('(')?.1.strip_suffix(')')?;
+    let param = params.split(',').nth(i)?;
+    if param == "bytes" || param == "string" || param.ends_with(']') {
+        return Some(arg_type::DYNAMIC);
+    }
+    arg_type::from_name(param)
 }
 
 /// One policy in words: `may call … on … with …; sending …`.
@@ -265,9 +286,27 @@ pub fn explain_policy(policy: &CallPolicy, tokens: &TokenHints) -> String {
             let i = usize::from(c.argIndex);
             let view = match known.and_then(|f| f.args.get(i)) {
                 Some((name, kind)) => ArgView { name: format!("`{name}`"), kind: *kind, token },
+                // Static types are named; the dynamic kinds say length or hash themselves.
+                None if c.argType < arg_type::DYNAMIC => ArgView {
+                    name: format!("argument word {i} ({})", type_name(c.argType)),
+                    kind: Arg::Other,
+                    token: None,
+                },
                 None => ArgView { name: format!("argument word {i}"), kind: Arg::Other, token: None },
             };
-            explain_condition(c, &view)
+            let mut line = explain_condition(c, &view);
+            // A condition typed unlike the parameter it reads checks the wrong encoding rule.
+            if let Some(expected) = known.and_then(|f| known_param_type(f.signature, i))
+                && expected != c.argType
+                && condition_well_formed(c)
+            {
+                line.push_str(&format!(
+                    " (⚠ typed {}, but the parameter is {})",
+                    type_name(c.argType),
+                    type_name(expected)
+                ));
+            }
+            line
         })
         .collect();
     if !conditions.is_empty() {
@@ -318,16 +357,23 @@ pub fn explain_scope(scope: &Scope, tokens: &TokenHints) -> String {
         0 => "any number of times".to_string(),
         n => format!("at most {}", times(n)),
     });
+    let account_pays = scope.paymaster == Address::ZERO;
+    let gas_included = if account_pays { ", gas included" } else { "" };
     lines.push(if scope.maxValueTotal.is_zero() {
         "may not send ETH".to_string()
     } else if scope.maxValueTotal >= U256::from(u128::MAX) {
-        "⚠ may send ANY amount of ETH".to_string()
+        format!("⚠ may send ANY amount of ETH{gas_included}")
     } else {
-        format!("may send at most {} in total", eth(scope.maxValueTotal))
+        format!("may send at most {} in total{gas_included}", eth(scope.maxValueTotal))
     });
 
     lines.extend(explain_spend(scope, tokens));
+    lines.push(explain_gas(scope));
+    lines.join("\n")
+}
 
+/// The gas line: who pays, what counts it, and the per-operation caps.
+fn explain_gas(scope: &Scope) -> String {
     let gas = U256::from(scope.maxGasLimit);
     let fee = U256::from(scope.maxFeePerGas);
     let caps = match (gas.is_zero(), fee.is_zero()) {
@@ -336,21 +382,45 @@ pub fn explain_scope(scope: &Scope, tokens: &TokenHints) -> String {
             gwei(fee),
             format_units(gas * fee, 18)
         ),
-        (false, true) => format!("at most {gas} gas per operation, at ANY FEE (no fee cap)"),
-        (true, false) => format!("at ≤ {}, but ANY GAS LIMIT (no gas cap)", gwei(fee)),
-        (true, true) => "NO GAS OR FEE CAP".to_string(),
+        (false, true) => format!("at most {gas} gas per operation, at any fee"),
+        (true, false) => format!("at ≤ {} per operation, any gas limit", gwei(fee)),
+        (true, true) => "no per-operation gas or fee cap".to_string(),
     };
-    lines.push(if scope.paymaster != Address::ZERO {
-        format!(
-            "may not spend the account's ETH on gas: every operation must be paid for by paymaster {}; {caps}",
-            scope.paymaster.to_checksum(None)
-        )
-    } else if gas.is_zero() || fee.is_zero() {
-        format!("⚠ pays gas from the account's ETH: {caps}")
-    } else {
-        format!("pays gas from the account's ETH: {caps}")
-    });
-    lines.join("\n")
+    match scope.gas_budget() {
+        GasBudget::Sponsored { paymaster } => format!(
+            "gas: sponsored by paymaster {} (every operation must use it; the account's ETH is not spent on \
+             gas); {caps}",
+            paymaster.to_checksum(None)
+        ),
+        GasBudget::Native { max_value_total, native_limit } => {
+            let mut budget = vec![if max_value_total >= U256::from(u128::MAX) {
+                "no total cap".to_string()
+            } else {
+                format!("at most {} in total", eth(max_value_total))
+            }];
+            if let Some((per_period, lifetime)) = native_limit {
+                if per_period != NO_CAP {
+                    budget.push(format!("{} per period", eth(U256::from(per_period))));
+                }
+                if lifetime != NO_CAP {
+                    budget.push(format!("{} over the session", eth(U256::from(lifetime))));
+                }
+            }
+            format!(
+                "gas: paid by the account, counted in the native budget of {} (each operation's maximum cost, \
+                 (gas limits + preVerificationGas) × maxFeePerGas); {caps}",
+                budget.join(" and ")
+            )
+        }
+        GasBudget::Unbounded => format!(
+            "⚠ gas: paid by the account with NO BOUND: no paymaster, no native value cap and no native spend \
+             limit, so the session key can spend ANY amount of the account's ETH on gas; {caps}"
+        ),
+        GasBudget::Zero => format!(
+            "⚠ gas: paid by the account, but the session may spend NO native value, so EVERY OPERATION IS \
+             REFUSED (set a native budget, gas included, or pin a paymaster); {caps}"
+        ),
+    }
 }
 
 /// A period length in words: whole days, hours or minutes when it is one, else seconds.

@@ -206,7 +206,7 @@ pub mod arg_type {
     pub fn from_name(name: &str) -> Option<u8> {
         let bits = |digits: &str| -> Option<u16> {
             let b: u16 = if digits.is_empty() { 256 } else { digits.parse().ok()? };
-            (b % 8 == 0 && (8..=256).contains(&b) && (digits.is_empty() || !digits.starts_with('0')))
+            (b.is_multiple_of(8) && (8..=256).contains(&b) && (digits.is_empty() || !digits.starts_with('0')))
                 .then_some(b)
         };
         match name {
@@ -485,7 +485,8 @@ pub enum GasBudget {
         /// The first native spend limit's (per period, lifetime) caps, if the scope has one ([`NO_CAP`]: none).
         native_limit: Option<(u128, u128)>,
     },
-    /// The account pays and nothing bounds it: `maxValueTotal >= 2^128` and no finite native spend limit.
+    /// The account pays and nothing bounds it: `maxValueTotal >= 2^128 - 1` (the value counter's own ceiling) and
+    /// no finite native spend limit.
     Unbounded,
     /// The account pays but the session may spend no native value, so no operation can pay for gas.
     Zero,
@@ -514,7 +515,8 @@ impl Scope {
         }
         let native_limit = native_limit(self);
         let finite = native_limit.is_some_and(|(p, l)| p != NO_CAP || l != NO_CAP);
-        if self.maxValueTotal >= U256::from(1u8) << 128 && !finite {
+        // The validator's value counter is 128 bits, so a cap of 2^128 - 1 or more bounds nothing.
+        if self.maxValueTotal >= U256::from(u128::MAX) && !finite {
             return GasBudget::Unbounded;
         }
         GasBudget::Native { max_value_total: self.maxValueTotal, native_limit }
@@ -552,6 +554,7 @@ mod tests {
                     maxValue: U256::ZERO,
                     conditions: vec![ArgCondition {
                         condition: 6,
+                        argType: arg_type::uint(256),
                         argIndex: 0,
                         values: vec![B256::from(U256::from(0xbeefu64)), B256::ZERO],
                     }],
@@ -577,6 +580,7 @@ mod tests {
         "00",
         "0101",
         "06",
+        "1f",
         "0000",
         "0102",
         "02beef",
@@ -606,12 +610,87 @@ mod tests {
         let session = kat_session();
         let signature = [7u8; 65];
         let encoded = session.session_bytes();
-        let out = use_signature(&session, &signature);
+        let out = use_signature(&session, 0x0102_0304, &signature);
         assert_eq!(out[0], MODE_USE);
-        assert_eq!(out[1], 1, "w(length) of a length under 256");
-        assert_eq!(usize::from(out[2]), encoded.len());
-        assert_eq!(&out[3..3 + encoded.len()], &encoded[..]);
-        assert_eq!(&out[3 + encoded.len()..], &signature[..]);
+        assert_eq!(out[1..5], [1, 2, 3, 4], "the period, big-endian");
+        assert_eq!(out[5], 1, "w(length) of a length under 256");
+        assert_eq!(usize::from(out[6]), encoded.len());
+        assert_eq!(&out[7..7 + encoded.len()], &encoded[..]);
+        assert_eq!(&out[7 + encoded.len()..], &signature[..]);
+    }
+
+    #[test]
+    fn enable_signature_layout() {
+        let grant = Grant { account: Address::repeat_byte(0x44), epoch: 3, session: kat_session() };
+        let out = enable_signature(&grant, 7, &[1, 2], &[3; 65]);
+        assert_eq!(out[..5], [MODE_ENABLE, 0, 0, 0, 7]);
+        let (g, owner, session) = <(Grant, Bytes, Bytes)>::abi_decode_params(&out[5..]).unwrap();
+        assert_eq!((g, owner.to_vec(), session.to_vec()), (grant, vec![1, 2], vec![3; 65]));
+    }
+
+    /// The digests' preimages, byte for byte (spec A): 69 bytes for USE, 101 for ENABLE.
+    #[test]
+    fn session_digests() {
+        let (hash, id, grant) = (B256::repeat_byte(0xaa), B256::repeat_byte(0xbb), B256::repeat_byte(0xcc));
+        let use_pre = [&[0u8][..], &hash[..], &id[..], &[0, 0, 1, 0]].concat();
+        assert_eq!(use_pre.len(), 69);
+        assert_eq!(use_digest(hash, id, 256), keccak256(use_pre));
+        let enable_pre = [&[1u8][..], &hash[..], &id[..], &[0, 0, 0, 9], &grant[..]].concat();
+        assert_eq!(enable_pre.len(), 101);
+        assert_eq!(enable_digest(hash, id, 9, grant), keccak256(enable_pre));
+        assert_ne!(use_digest(hash, id, 0), use_digest(hash, id, 1), "the period is signed");
+    }
+
+    #[test]
+    fn arg_type_codes_and_names() {
+        assert_eq!((arg_type::uint(8), arg_type::uint(256)), (0x00, 0x1f));
+        assert_eq!((arg_type::int(8), arg_type::int(256)), (0x20, 0x3f));
+        assert_eq!((arg_type::fixed_bytes(1), arg_type::fixed_bytes(32)), (0x40, 0x5f));
+        for code in 0..=arg_type::DYNAMIC {
+            let name = arg_type::name(code).unwrap();
+            if code != arg_type::DYNAMIC {
+                assert_eq!(arg_type::from_name(&name), Some(code), "{name}");
+            }
+        }
+        assert_eq!(arg_type::name(0x63), None);
+        assert_eq!(arg_type::name(0xff), None);
+        assert_eq!(arg_type::from_name("uint"), Some(0x1f));
+        assert_eq!(arg_type::from_name("int"), Some(0x3f));
+        for bad in ["uint7", "uint264", "uint08", "bytes0", "bytes33", "bytes", "string", "int0", "address[]"]
+        {
+            assert_eq!(arg_type::from_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn gas_budget_follows_rule_c() {
+        let native = |max: U256, limits: Vec<SpendLimit>| {
+            Scope { maxValueTotal: max, limits, ..Default::default() }.gas_budget()
+        };
+        let pm = Address::repeat_byte(9);
+        assert_eq!(
+            Scope { paymaster: pm, ..Default::default() }.gas_budget(),
+            GasBudget::Sponsored { paymaster: pm }
+        );
+        assert_eq!(native(U256::ZERO, vec![]), GasBudget::Zero);
+        assert_eq!(native(U256::MAX, vec![]), GasBudget::Unbounded);
+        assert_eq!(native(U256::from(u128::MAX), vec![]), GasBudget::Unbounded, "the counter's ceiling");
+        assert_eq!(
+            native(U256::from(5), vec![]),
+            GasBudget::Native { max_value_total: U256::from(5), native_limit: None }
+        );
+        let uncapped = SpendLimit { token: Address::ZERO, perPeriod: NO_CAP, lifetime: NO_CAP };
+        assert_eq!(native(U256::MAX, vec![uncapped.clone()]), GasBudget::Unbounded);
+        let erc20 = SpendLimit { token: pm, perPeriod: NO_CAP, lifetime: 1 };
+        assert_eq!(native(U256::MAX, vec![erc20]), GasBudget::Unbounded, "an ERC-20 limit bounds no gas");
+        let capped = SpendLimit { lifetime: 10, ..uncapped };
+        assert_eq!(
+            native(U256::MAX, vec![capped]),
+            GasBudget::Native { max_value_total: U256::MAX, native_limit: Some((NO_CAP, 10)) }
+        );
+        assert!(!GasBudget::Zero.is_bounded_and_usable());
+        assert!(!GasBudget::Unbounded.is_bounded_and_usable());
+        assert!(GasBudget::Sponsored { paymaster: pm }.is_bounded_and_usable());
     }
 
     /// The spend section's known answer, shared with `contracts/test/SpendLimits.t.sol`.

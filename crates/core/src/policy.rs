@@ -526,21 +526,29 @@ fn signed_key(w: U256) -> U256 {
     w ^ (U256::from(1u8) << 255)
 }
 
+/// Whether the validator accepts a condition as well-formed (else `InvalidCondition`): a known kind with its
+/// number of values (IN: at least one; others: exactly one), a type that fits the kind (head-word kinds a static
+/// type, dynamic kinds [`arg_type::DYNAMIC`]), and head-word reference values canonical for the type.
+pub fn condition_well_formed(c: &ArgCondition) -> bool {
+    let kind = c.condition;
+    let ty = c.argType;
+    let n = c.values.len();
+    kind <= condition::ARRAY_HASH_EQ
+        && (if kind == condition::IN { n != 0 } else { n == 1 })
+        && if kind <= condition::IN {
+            ty < arg_type::DYNAMIC && c.values.iter().all(|v| is_canonical(ty, U256::from_be_bytes(v.0)))
+        } else {
+            ty == arg_type::DYNAMIC
+        }
+}
+
 /// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator`'s `_evaluateCondition`
 /// does, in its order: well-formedness, bounds, the canonical word, the comparison.
 pub fn evaluate_condition(data: &[u8], c: &ArgCondition) -> ConditionResult {
     let kind = c.condition;
     let ty = c.argType;
-    let n = c.values.len();
     let head_kind = kind <= condition::IN;
-    let well_formed = kind <= condition::ARRAY_HASH_EQ
-        && (if kind == condition::IN { n != 0 } else { n == 1 })
-        && if head_kind {
-            ty < arg_type::DYNAMIC && c.values.iter().all(|v| is_canonical(ty, U256::from_be_bytes(v.0)))
-        } else {
-            ty == arg_type::DYNAMIC
-        };
-    if !well_formed {
+    if !condition_well_formed(c) {
         return ConditionResult::Invalid;
     }
     let pos = 4 + 32 * usize::from(c.argIndex);
@@ -649,51 +657,64 @@ fn check_call(
     Ok(())
 }
 
-/// Decodes a batch exactly as `WarrantValidator` does: only the canonical ABI encoding of `Execution[]`, every
-/// offset and length bounded against `ec` itself (spec E of the formats), calling `visit` on each call in order
-/// (so the first failing call is reported first). Anything else is `MalformedCalldata`; a zero-length array is
-/// `EmptyBatch`. Canonical means the account's decoder reads exactly these calls.
-fn for_each_batch_call(
-    ec: &[u8],
-    mut visit: impl FnMut(usize, Call) -> Result<(), Denial>,
-) -> Result<(), Denial> {
+/// Decodes a batch exactly as `WarrantValidator._batchLength` does: only the canonical ABI encoding of
+/// `Execution[]`, every offset and length bounded against `ec` itself (spec E of the formats). The whole encoding
+/// is checked before any call is (as on chain, so a malformed batch is reported as such even when an earlier call
+/// would fail its policy). Anything else is `MalformedCalldata`; a zero-length array is `EmptyBatch`. Canonical
+/// means the account's decoder reads exactly these calls.
+pub fn decode_batch(ec: &[u8]) -> Result<Vec<Call>, Denial> {
     const BAD: Denial = Denial::MalformedCalldata;
     let len = ec.len();
-    // Quantities above 32 bits are refused before any addition, so no sum can wrap.
-    let small = |w: U256| -> Option<usize> { (w <= U256::from(1u64 << 32)).then(|| w.to::<usize>()) };
-    if word(ec, 0).ok_or(BAD)? != U256::from(0x20) {
+    if len < 64 || word(ec, 0) != Some(U256::from(0x20)) {
         return Err(BAD);
     }
     let count = word(ec, 32).ok_or(BAD)?;
     if count.is_zero() {
         return Err(Denial::EmptyBatch);
     }
-    let count = small(count).ok_or(BAD)?;
+    // Quantities are bounded to 32 bits before any addition, so no sum can wrap.
+    if count > U256::from(1u64 << 32) {
+        return Err(BAD);
+    }
+    let count = count.to::<usize>();
+    if 64 + 32 * count > len {
+        return Err(BAD);
+    }
+    let mut calls = Vec::with_capacity(count);
+    // The offset (from the heads) element i must start at: right after the heads, then each element in turn.
     let mut expected = 32 * count;
     for i in 0..count {
-        if word(ec, 64 + 32 * i).ok_or(BAD)? != U256::from(expected) {
+        if word(ec, 64 + 32 * i) != Some(U256::from(expected)) {
             return Err(BAD);
         }
         let element = 64 + expected;
+        if element + 128 > len {
+            return Err(BAD);
+        }
         let target_word = word(ec, element).ok_or(BAD)?;
-        if target_word >= U256::from(1u8) << 160 {
+        let length = word(ec, element + 96).ok_or(BAD)?;
+        if target_word >= U256::from(1u8) << 160
+            || word(ec, element + 64) != Some(U256::from(0x60))
+            || length > U256::from(u32::MAX)
+        {
             return Err(BAD);
         }
-        let value = word(ec, element + 32).ok_or(BAD)?;
-        if word(ec, element + 64).ok_or(BAD)? != U256::from(0x60) {
-            return Err(BAD);
-        }
-        let length = small(word(ec, element + 96).ok_or(BAD)?).ok_or(BAD)?;
-        let start = element + 128;
-        let data = ec.get(start..start + length).ok_or(BAD)?;
-        let target = Address::from_word(B256::from(target_word));
-        visit(i, Call { target, value, data: data.to_vec() })?;
+        let length = length.to::<usize>();
         expected += 128 + length.div_ceil(32) * 32;
+        if 64 + expected > len {
+            return Err(BAD);
+        }
+        let start = element + 128;
+        calls.push(Call {
+            target: Address::from_word(B256::from(target_word)),
+            value: word(ec, element + 32).ok_or(BAD)?,
+            data: ec[start..start + length].to_vec(),
+        });
     }
     if 64 + expected != len {
         return Err(BAD);
     }
-    Ok(())
+    Ok(calls)
 }
 
 /// Checks the account call (`execute(bytes32,bytes)`, canonical, single or batch) and every inner call against
@@ -832,14 +853,12 @@ pub fn check_calls_and_spend(
     if mode != B256::from(batch_mode) {
         return Err(Denial::UnsupportedExecutionMode { mode });
     }
+    let calls = decode_batch(ec)?;
     let mut total = U256::ZERO;
-    let mut calls = Vec::new();
-    for_each_batch_call(ec, |i, call| {
-        check_call(&scope.calls, i, &call, account, module)?;
-        total += call.value;
-        calls.push(call);
-        Ok(())
-    })?;
+    for (i, call) in calls.iter().enumerate() {
+        check_call(&scope.calls, i, call, account, module)?;
+        total = total.saturating_add(call.value);
+    }
     // The spend limits are a second pass once every call is permitted, as in the validator.
     if !amounts.is_empty() {
         for (i, call) in calls.iter().enumerate() {

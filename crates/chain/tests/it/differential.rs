@@ -1,10 +1,20 @@
 //! Differential test: the Rust pre-flight evaluator and the deployed `WarrantValidator` judge the same random
-//! (scope, operation) pairs — well-formed and malformed calldata, wrong call types and modes, forbidden targets,
-//! spend limits and every route of their table, period commitments, edge values at every bound — and must agree
-//! on every one: the same verdict, for a refusal the same custom error with the same arguments, for an acceptance
-//! the same validation window. A second part drives sequences of operations and bundles of one session, with the
-//! evaluator reading the module's counters (`sessionState`, `periodState`, `spendState`) before each bundle and
-//! chaining its own debits inside it, and checks the counters the module ends with.
+//! (scope, operation) pairs and must agree on every one: the same verdict, for a refusal the same custom error
+//! with the same arguments, for an acceptance the same validation window and the same signature result.
+//!
+//! The generator produces the shapes of issue 11's holes and counts them: batches with backwards and wrapping
+//! offsets over the full 256-bit range (element heads, callData offsets, lengths, the array offset and count),
+//! batches that decode but are not canonical, dirty narrow arguments for every argument type (and signed
+//! comparisons), gas and fee extremes with and without a paymaster (pinned or not), session signatures that
+//! fail (re-pointed at another session, another period, the old bare-hash format, another key, bad lengths)
+//! and so take the validator's estimation path, and period fields on sessions with and without periods.
+//! A second part drives sequences of operations and bundles of one session, with the evaluator reading the
+//! module's counters before each bundle and chaining its own debits inside it.
+//!
+//! `WARRANT_DIFF_CASES` sets the number of single operations (default 10,000; `scripts/fuzz` runs 100,000 and
+//! more); `WARRANT_DIFF_SEED` the seed.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::{
     primitives::{Address, B256, Bytes, FixedBytes, U256, address, keccak256},
@@ -18,13 +28,12 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     grant::{
         ArgCondition, CallPolicy, IWarrantValidator, NO_CAP, PERMIT2, Scope, Session, SpendLimit,
-        WarrantErrors, use_signature,
+        WarrantErrors, arg_type, use_digest, use_signature,
     },
     policy::{
-        Debit, Denial, Presentation, SessionStatus, SessionUsage, SpendUsage, check_operation,
+        Debit, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, SpendUsage, check_operation,
         check_spend_rules,
     },
-    session_op::session_nonce_key,
 };
 
 sol! {
@@ -37,9 +46,8 @@ sol! {
     }
 }
 
-const CASES: usize = 10_000;
-/// Sequences of 2 to 8 operations of one session, grouped in bundles of 1 to 3.
-const SEQUENCES: usize = 600;
+/// Single operations by default: what `scripts/test` affords in a debug build.
+const DEFAULT_CASES: usize = 10_000;
 const TARGETS: [Address; 3] = [
     address!("0x1000000000000000000000000000000000000001"),
     address!("0x2000000000000000000000000000000000000002"),
@@ -61,26 +69,87 @@ const SELECTORS: [[u8; 4]; 11] = [
 const CAPS: [u128; 8] = [0, 50, 1000, 1_000_000_000_000_000_000, NO_CAP, NO_CAP, NO_CAP, (1 << 112) - 1];
 const PAYMASTER: Address = address!("0x9000000000000000000000000000000000000009");
 
+fn cases() -> usize {
+    std::env::var("WARRANT_DIFF_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_CASES)
+}
+
+fn one() -> U256 {
+    U256::from(1u8)
+}
+
+/// How an operation's session signature is made: valid, or one of the ways it fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SigShape {
+    Valid,
+    /// Over the bare userOpHash, as before issue 11.
+    BareHash,
+    /// Over another session's id (the op's session bytes re-pointed at this session).
+    RepointedSession,
+    /// Over another period than the one the op names.
+    RepointedPeriod,
+    OtherKey,
+    WrongLength,
+    HighS,
+}
+
+impl SigShape {
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Valid => "signature: valid",
+            Self::BareHash => "signature fails: bare userOpHash (old format)",
+            Self::RepointedSession => "signature fails: re-pointed session bytes",
+            Self::RepointedPeriod => "signature fails: re-pointed period",
+            Self::OtherKey => "signature fails: another key",
+            Self::WrongLength => "signature fails: 64 or 66 bytes",
+            Self::HighS => "signature fails: high s",
+        }
+    }
+}
+
 struct Gen {
     rng: StdRng,
     /// The account of the current case, as an argument word (so `from == account` routes get exercised).
     account: Address,
+    /// The shapes of the current case.
+    tags: BTreeSet<&'static str>,
+    /// Cases per shape over the run.
+    shapes: BTreeMap<&'static str, usize>,
 }
 
 impl Gen {
+    fn new(seed: u64) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+            account: Address::ZERO,
+            tags: Default::default(),
+            shapes: Default::default(),
+        }
+    }
+
     fn chance(&mut self, p: f64) -> bool {
         self.rng.random_bool(p)
+    }
+
+    fn tag(&mut self, shape: &'static str) {
+        self.tags.insert(shape);
+    }
+
+    /// Ends a case: its shapes are counted once each.
+    fn flush(&mut self) {
+        for t in std::mem::take(&mut self.tags) {
+            *self.shapes.entry(t).or_default() += 1;
+        }
     }
 
     fn interesting_word(&mut self) -> B256 {
         let choices = [
             U256::ZERO,
-            U256::from(1),
+            one(),
             U256::from(50),
             U256::from(100),
             U256::from(101),
             U256::from(u32::MAX),
-            U256::from(u32::MAX) + U256::from(1),
+            U256::from(u32::MAX) + one(),
             U256::MAX,
             U256::from_be_slice(TARGETS[0].as_slice()),
             U256::from_be_slice(TARGETS[1].as_slice()),
@@ -95,24 +164,130 @@ impl Gen {
     }
 
     fn value(&mut self) -> U256 {
-        *[U256::ZERO, U256::ZERO, U256::from(1), U256::from(50), U256::from(1000), U256::from(10u128.pow(18))]
+        *[U256::ZERO, U256::ZERO, one(), U256::from(50), U256::from(1000), U256::from(10u128.pow(18))]
             .choose(&mut self.rng)
             .unwrap()
     }
 
+    /// An argument type: every class, narrow widths often, now and then an unknown code.
+    fn arg_type(&mut self) -> u8 {
+        let bits = 8 * self.rng.random_range(1..=31u16);
+        match self.rng.random_range(0..16) {
+            0..=2 => arg_type::uint(256),
+            3 | 4 => arg_type::uint(bits),
+            5 => arg_type::int(256),
+            6 | 7 => arg_type::int(bits),
+            8 | 9 => arg_type::fixed_bytes(self.rng.random_range(1..=32)),
+            10 | 11 => arg_type::ADDRESS,
+            12 => arg_type::BOOL,
+            13 | 14 => arg_type::DYNAMIC,
+            _ => self.rng.random_range(0x63..=0xff),
+        }
+    }
+
+    /// A word that is canonical for static type `ty`, near its edges.
+    fn canonical_word(&mut self, ty: u8) -> U256 {
+        let mask = |bits: usize| if bits >= 256 { U256::MAX } else { (one() << bits) - one() };
+        match ty {
+            0x00..=0x1f => {
+                let bits = 8 * (usize::from(ty) + 1);
+                let random = U256::from_be_bytes(self.rng.random::<[u8; 32]>()) & mask(bits);
+                *[U256::ZERO, one(), U256::from(100), mask(bits), mask(bits) >> 1, random]
+                    .choose(&mut self.rng)
+                    .unwrap()
+            }
+            0x20..=0x3f => {
+                let bits = 8 * (usize::from(ty - 0x20) + 1);
+                let max = mask(bits - 1);
+                let min = !max; // -2^(bits-1), sign-extended
+                let minus_one = U256::MAX;
+                let random = sign_extend(bits, U256::from_be_bytes(self.rng.random::<[u8; 32]>()));
+                *[U256::ZERO, one(), minus_one, max, min, U256::from(100), minus_one - U256::from(99), random]
+                    .choose(&mut self.rng)
+                    .unwrap()
+            }
+            0x40..=0x5f => {
+                let zero_bits = 8 * (31 - usize::from(ty - 0x40));
+                let random = U256::from_be_bytes(self.rng.random::<[u8; 32]>());
+                if zero_bits == 0 { random } else { (random >> zero_bits) << zero_bits }
+            }
+            arg_type::ADDRESS => {
+                let a = *[TARGETS[0], TARGETS[1], self.account, Address::ZERO].choose(&mut self.rng).unwrap();
+                U256::from_be_slice(a.as_slice())
+            }
+            arg_type::BOOL => U256::from(self.rng.random_range(0..2u8)),
+            _ => U256::from_be_bytes(self.interesting_word().0),
+        }
+    }
+
+    /// `w` made non-canonical for `ty` where the type leaves bits out (tagged by class); else `w` unchanged.
+    fn dirty(&mut self, ty: u8, w: U256) -> U256 {
+        match ty {
+            0x00..=0x1e => {
+                self.tag("dirty arg: uintN (N < 256)");
+                let bits = 8 * (usize::from(ty) + 1);
+                w | (one() << self.rng.random_range(bits..256))
+            }
+            0x20..=0x3e => {
+                self.tag("dirty arg: intN (N < 256), not sign-extended");
+                let bits = 8 * (usize::from(ty - 0x20) + 1);
+                w ^ (one() << self.rng.random_range(bits..256))
+            }
+            0x40..=0x5e => {
+                self.tag("dirty arg: bytesN (N < 32), low bytes set");
+                let zero_bits = 8 * (31 - usize::from(ty - 0x40));
+                w | (one() << self.rng.random_range(0..zero_bits))
+            }
+            arg_type::ADDRESS => {
+                self.tag("dirty arg: address, high bits set");
+                w | (one() << self.rng.random_range(160..256))
+            }
+            arg_type::BOOL => {
+                self.tag("dirty arg: bool above 1");
+                U256::from(self.rng.random_range(2..300u32))
+            }
+            _ => w,
+        }
+    }
+
     fn condition(&mut self) -> ArgCondition {
-        let kind = self.rng.random_range(0..12u8); // 11 is not a condition kind: InvalidCondition
-        let n = match self.rng.random_range(0..10) {
+        let ty = self.arg_type();
+        let kind = if self.chance(0.1) {
+            self.rng.random_range(0..12u8) // 11 is not a condition kind; kinds may not fit the type
+        } else if ty == arg_type::DYNAMIC {
+            self.rng.random_range(7..=10)
+        } else {
+            self.rng.random_range(0..=6)
+        };
+        let n = match self.rng.random_range(0..12) {
             0 => 0,
             1 => 2,
             _ if kind == 6 => self.rng.random_range(1..4),
             _ => 1,
         };
-        let mut values: Vec<B256> = (0..n).map(|_| self.interesting_word()).collect();
+        let mut values: Vec<B256> = (0..n)
+            .map(|_| {
+                if ty >= arg_type::DYNAMIC || kind > 6 {
+                    self.interesting_word()
+                } else {
+                    self.canonical_word(ty).into()
+                }
+            })
+            .collect();
+        if kind <= 6 && !values.is_empty() && self.chance(0.05) {
+            self.tag("condition: non-canonical reference value");
+            values[0] = self.dirty(ty, values[0].into()).into();
+        }
         if (9..=10).contains(&kind) && self.chance(0.5) && !values.is_empty() {
             values[0] = keccak256(b"hello");
         }
-        ArgCondition { condition: kind, argIndex: self.rng.random_range(0..4), values }
+        if arg_type::is_signed(ty) && (2..=5).contains(&kind) {
+            self.tag("arg: signed comparison");
+        }
+        if ty > arg_type::DYNAMIC || (ty == arg_type::DYNAMIC) != (kind > 6) {
+            self.tag("condition: type does not fit the kind, or unknown");
+        }
+        ArgCondition { condition: kind, argType: ty, argIndex: self.rng.random_range(0..4), values }
     }
 
     fn scope(&mut self) -> Scope {
@@ -141,9 +316,17 @@ impl Gen {
             validAfter: window(self),
             validUntil: window(self),
             maxUses: *[0u32, 1, 5].choose(&mut self.rng).unwrap(),
-            maxValueTotal: *[U256::ZERO, U256::from(100), U256::from(10u128.pow(18)), U256::MAX]
-                .choose(&mut self.rng)
-                .unwrap(),
+            // Around real gas costs (10^14 to 10^16 wei) and at the extremes.
+            maxValueTotal: *[
+                U256::ZERO,
+                U256::from(100),
+                U256::from(10u128.pow(15)),
+                U256::from(10u128.pow(17)),
+                U256::from(u128::MAX),
+                U256::MAX,
+            ]
+            .choose(&mut self.rng)
+            .unwrap(),
             paymaster: if self.chance(0.2) { PAYMASTER } else { Address::ZERO },
             maxGasLimit: *[0u128, 300_000, 2_000_000].choose(&mut self.rng).unwrap(),
             maxFeePerGas: *[0u128, 1_000_000_000, 10_000_000_000].choose(&mut self.rng).unwrap(),
@@ -169,7 +352,7 @@ impl Gen {
         let periodic = scope.period != 0 || self.chance(0.05);
         scope.limits = (0..self.rng.random_range(0..4))
             .map(|_| SpendLimit {
-                token: *[TARGETS[0], TARGETS[1], TARGETS[2], Address::ZERO, PERMIT2]
+                token: *[TARGETS[0], TARGETS[1], TARGETS[2], Address::ZERO, Address::ZERO, PERMIT2]
                     .choose(&mut self.rng)
                     .unwrap(),
                 perPeriod: if periodic { *CAPS.choose(&mut self.rng).unwrap() } else { NO_CAP },
@@ -188,9 +371,54 @@ impl Gen {
         }
     }
 
-    /// Calldata for an inner call: empty, too short, or a selector with static and dynamic arguments, some
-    /// with broken offsets or lengths.
-    fn inner_data(&mut self) -> Vec<u8> {
+    /// Calldata aimed at one of the scope's policies: its selector, and for each condition an argument near the
+    /// reference, or the reference made non-canonical for the condition's type.
+    fn targeted_data(&mut self, policy: &CallPolicy) -> Vec<u8> {
+        let mut heads: Vec<U256> = (0..4).map(|_| U256::from_be_bytes(self.interesting_word().0)).collect();
+        let mut tail = Vec::new();
+        for c in &policy.conditions {
+            let i = usize::from(c.argIndex).min(3);
+            let reference = c.values.first().map(|v| U256::from_be_bytes(v.0)).unwrap_or_default();
+            if c.argType == arg_type::DYNAMIC || c.condition > 6 {
+                let content: Vec<u8> =
+                    if self.chance(0.5) { b"hello".to_vec() } else { vec![7; self.rng.random_range(0..70)] };
+                heads[i] = U256::from(4 * 32 + tail.len());
+                tail.extend_from_slice(&U256::from(content.len()).to_be_bytes::<32>());
+                tail.extend_from_slice(&content);
+                tail.resize(tail.len().div_ceil(32) * 32, 0);
+                continue;
+            }
+            heads[i] = match self.rng.random_range(0..20) {
+                0..=7 => reference,
+                8 | 9 => reference.wrapping_add(one()),
+                10 | 11 => reference.wrapping_sub(one()),
+                12..=17 => self.dirty(c.argType, reference),
+                _ => self.canonical_word(c.argType),
+            };
+        }
+        let mut data = if policy.flags & 0x02 != 0 {
+            SELECTORS.choose(&mut self.rng).unwrap().to_vec()
+        } else {
+            policy.selector.to_vec()
+        };
+        for h in heads {
+            data.extend_from_slice(&h.to_be_bytes::<32>());
+        }
+        data.extend_from_slice(&tail);
+        if self.chance(0.05) {
+            let cut = self.rng.random_range(4..=data.len());
+            data.truncate(cut);
+        }
+        data
+    }
+
+    /// Calldata for an inner call: aimed at a policy, empty, too short, or a selector with static and dynamic
+    /// arguments, some with broken offsets or lengths.
+    fn inner_data(&mut self, scope: &Scope) -> Vec<u8> {
+        if !scope.calls.is_empty() && self.chance(0.5) {
+            let policy = scope.calls.choose(&mut self.rng).unwrap().clone();
+            return self.targeted_data(&policy);
+        }
         match self.rng.random_range(0..10) {
             0 => Vec::new(),
             1 => vec![0xa9; self.rng.random_range(1..4)],
@@ -224,46 +452,169 @@ impl Gen {
         }
     }
 
-    fn target(&mut self, account: Address, module: Address) -> Address {
+    fn target(&mut self, scope: &Scope, account: Address, module: Address) -> Address {
         if self.chance(0.08) {
             *[account, module, ENTRY_POINT_V08, Address::ZERO].choose(&mut self.rng).unwrap()
         } else if self.chance(0.1) {
             PERMIT2
+        } else if !scope.calls.is_empty() && self.chance(0.5) {
+            scope.calls.choose(&mut self.rng).unwrap().target
         } else {
             *TARGETS.choose(&mut self.rng).unwrap()
         }
     }
 
-    fn call_data(&mut self, account: Address, module: Address) -> Vec<u8> {
+    /// A batch `ec`, canonical or with one of the encoding attacks of hole 1.
+    fn batch(&mut self, scope: &Scope, account: Address, module: Address) -> Vec<u8> {
+        let n = self.rng.random_range(0..4usize);
+        let batch: Vec<Execution> = (0..n)
+            .map(|_| Execution {
+                target: self.target(scope, account, module),
+                value: self.value(),
+                callData: self.inner_data(scope).into(),
+            })
+            .collect();
+        let mut ec = batch.abi_encode();
+        if n == 0 {
+            self.tag("batch: empty");
+            return ec;
+        }
+        if self.chance(0.5) {
+            self.tag("batch: canonical");
+            return ec;
+        }
+        let word_at = |ec: &[u8], pos: usize| U256::from_be_slice(&ec[pos..pos + 32]);
+        let set =
+            |ec: &mut Vec<u8>, pos: usize, x: U256| ec[pos..pos + 32].copy_from_slice(&x.to_be_bytes::<32>());
+        let i = self.rng.random_range(0..n);
+        let head = 64 + 32 * i;
+        let rel = word_at(&ec, head).to::<usize>();
+        let element = 64 + rel;
+        let high = |g: &mut Self| {
+            *[
+                one() << 255,
+                (one() << 255) + U256::from(rel),
+                U256::MAX,
+                U256::MAX - U256::from(31),
+                U256::MAX - U256::from(63 + 32 * i),
+                U256::from_be_bytes(g.rng.random::<[u8; 32]>()) | (one() << 255),
+            ]
+            .choose(&mut g.rng)
+            .unwrap()
+        };
+        match self.rng.random_range(0..14) {
+            0 | 1 => {
+                self.tag("batch: backwards element offset");
+                let back = *[32usize, 64, 96, 128, rel].choose(&mut self.rng).unwrap();
+                set(&mut ec, head, U256::from(rel.saturating_sub(back)));
+            }
+            2 | 3 => {
+                self.tag("batch: wrapping element offset (>= 2^255)");
+                let x = high(self);
+                set(&mut ec, head, x);
+            }
+            4 => {
+                self.tag("batch: backwards callData offset");
+                let x = *[0u64, 0x20, 0x40].choose(&mut self.rng).unwrap();
+                set(&mut ec, element + 64, U256::from(x));
+            }
+            5 => {
+                self.tag("batch: wrapping callData offset (>= 2^255)");
+                let x = high(self);
+                set(&mut ec, element + 64, x);
+            }
+            6 => {
+                self.tag("batch: callData length too long or huge");
+                let len = word_at(&ec, element + 96);
+                let x = *[
+                    len + one(),
+                    len + U256::from(32),
+                    U256::from(u32::MAX),
+                    U256::from(1u64 << 32),
+                    one() << 255,
+                    U256::MAX,
+                ]
+                .choose(&mut self.rng)
+                .unwrap();
+                set(&mut ec, element + 96, x);
+            }
+            7 => {
+                self.tag("batch: array offset not 0x20");
+                let x =
+                    *[U256::ZERO, U256::from(0x40), one() << 255, U256::MAX].choose(&mut self.rng).unwrap();
+                set(&mut ec, 0, x);
+            }
+            8 => {
+                self.tag("batch: wrong element count");
+                let x = *[
+                    U256::from(n + 1),
+                    U256::from(n - 1),
+                    U256::from(1u64 << 32),
+                    U256::from((1u64 << 32) + 1),
+                    U256::MAX,
+                ]
+                .choose(&mut self.rng)
+                .unwrap();
+                set(&mut ec, 32, x);
+            }
+            9 => {
+                self.tag("batch: dirty target");
+                let x = word_at(&ec, element) | (one() << self.rng.random_range(160..256));
+                set(&mut ec, element, x);
+            }
+            10 => {
+                // Still decodes with Solidity's ABI decoder, but is not the canonical encoding.
+                self.tag("batch: gap before the elements (decodable, not canonical)");
+                for k in 0..n {
+                    let h = word_at(&ec, 64 + 32 * k);
+                    set(&mut ec, 64 + 32 * k, h + U256::from(32));
+                }
+                let at = 64 + 32 * n;
+                ec.splice(at..at, [0u8; 32]);
+            }
+            11 => {
+                self.tag("batch: trailing bytes or cut short");
+                if self.chance(0.5) {
+                    let extra = self.rng.random_range(1..=64);
+                    ec.extend(std::iter::repeat_n(0u8, extra));
+                } else {
+                    ec.truncate(self.rng.random_range(0..ec.len()));
+                }
+            }
+            12 => {
+                // The padding after an element's content is not read by anyone: accepted.
+                self.tag("batch: dirty padding (canonical)");
+                let len = word_at(&ec, element + 96).to::<usize>();
+                if len % 32 != 0 {
+                    ec[element + 128 + len] = 0xff;
+                }
+            }
+            _ => {
+                self.tag("batch: random bit flip");
+                let k = self.rng.random_range(0..ec.len());
+                ec[k] ^= 1 << self.rng.random_range(0..8);
+            }
+        }
+        ec
+    }
+
+    fn call_data(&mut self, scope: &Scope, account: Address, module: Address) -> Vec<u8> {
         let (mode, ec): (B256, Vec<u8>) = match self.rng.random_range(0..10) {
-            0..=4 => {
-                let mut ec = self.target(account, module).to_vec();
+            0..=3 => {
+                self.tag("single call");
+                let mut ec = self.target(scope, account, module).to_vec();
                 ec.extend_from_slice(&self.value().to_be_bytes::<32>());
-                ec.extend_from_slice(&self.inner_data());
+                ec.extend_from_slice(&self.inner_data(scope));
                 (B256::ZERO, ec)
             }
-            5..=8 => {
-                let batch: Vec<Execution> = (0..self.rng.random_range(0..4))
-                    .map(|_| Execution {
-                        target: self.target(account, module),
-                        value: self.value(),
-                        callData: self.inner_data().into(),
-                    })
-                    .collect();
-                let mut ec = batch.abi_encode();
-                if self.chance(0.1) && !ec.is_empty() {
-                    let i = self.rng.random_range(0..ec.len());
-                    ec[i] ^= 1 << self.rng.random_range(0..8);
-                }
-                if self.chance(0.05) {
-                    ec.truncate(self.rng.random_range(0..=ec.len()));
-                }
+            4..=8 => {
                 let mut mode = [0u8; 32];
                 mode[0] = 1;
-                (B256::from(mode), ec)
+                (B256::from(mode), self.batch(scope, account, module))
             }
             _ => {
                 // Other modes: delegatecall, static, try, or junk in the unused bytes.
+                self.tag("other execution mode");
                 let mut mode = [0u8; 32];
                 match self.rng.random_range(0..4) {
                     0 => mode[0] = 0xff,
@@ -275,60 +626,111 @@ impl Gen {
             }
         };
         let mut call = executeCall { mode, executionCalldata: ec.into() }.abi_encode();
-        match self.rng.random_range(0..40) {
-            0 => call[..4].copy_from_slice(&[0x8d, 0xd7, 0x71, 0x2f]), // executeUserOp
-            1 => call[..4].copy_from_slice(&[0x95, 0x16, 0x3b, 0x81]), // installModule
-            2 => call.extend_from_slice(&[0; 32]),                     // trailing bytes
-            3 => call[67] = 0x60,                                      // non-canonical offset
-            4 => call.truncate(self.rng.random_range(0..call.len())),
-            _ => {}
+        let junk = match self.rng.random_range(0..40) {
+            0 => Some(call[..4].copy_from_slice(&[0x8d, 0xd7, 0x71, 0x2f])), // executeUserOp
+            1 => Some(call[..4].copy_from_slice(&[0x95, 0x16, 0x3b, 0x81])), // installModule
+            2 => Some(call.extend_from_slice(&[0; 32])),                     // trailing bytes
+            3 => Some(call[67] = 0x60),                                      // non-canonical offset
+            4 => Some(call.truncate(self.rng.random_range(0..call.len()))),
+            _ => None,
+        };
+        if junk.is_some() {
+            self.tag("account call: not execute, or not canonical");
         }
         call
     }
 
-    fn op(&mut self, sender: Address, call_data: Vec<u8>) -> warrant_core::PackedUserOperation {
+    /// An operation with gas and fee fields from everyday to extreme, with or without a paymaster.
+    fn op(
+        &mut self,
+        scope: &Scope,
+        sender: Address,
+        call_data: Vec<u8>,
+    ) -> warrant_core::PackedUserOperation {
+        let u128s =
+            |g: &mut Self, xs: &[u128]| alloy::primitives::U128::from(*xs.choose(&mut g.rng).unwrap());
         let mut op = warrant_core::UserOperation {
             sender,
-            nonce: U256::from(session_nonce_key(Address::ZERO, self.period_index())) << 64,
+            // The validator never reads the nonce: any key, as on Nexus or Kernel.
+            nonce: U256::from_be_bytes(self.rng.random::<[u8; 32]>()),
             call_data: call_data.into(),
-            call_gas_limit: alloy::primitives::U128::from(
-                *[50_000u64, 1_000_000].choose(&mut self.rng).unwrap(),
-            ),
-            verification_gas_limit: alloy::primitives::U128::from(
-                *[100_000u64, 900_000].choose(&mut self.rng).unwrap(),
-            ),
-            pre_verification_gas: U256::from(*[21_000u64, 100_000].choose(&mut self.rng).unwrap()),
-            max_fee_per_gas: alloy::primitives::U128::from(
-                *[1_000_000_000u64, 5_000_000_000, 20_000_000_000].choose(&mut self.rng).unwrap(),
-            ),
+            call_gas_limit: u128s(self, &[50_000, 1_000_000, 50_000, u128::MAX]),
+            verification_gas_limit: u128s(self, &[100_000, 900_000, 100_000, u128::MAX]),
+            pre_verification_gas: *[
+                U256::from(21_000),
+                U256::from(100_000),
+                U256::from(21_000),
+                U256::from(u64::MAX),
+                U256::from(u128::MAX),
+                U256::MAX,
+            ]
+            .choose(&mut self.rng)
+            .unwrap(),
+            max_fee_per_gas: u128s(self, &[1_000_000_000, 5_000_000_000, 20_000_000_000, 0, u128::MAX]),
             max_priority_fee_per_gas: alloy::primitives::U128::from(1_000_000_000u64),
             ..Default::default()
         };
-        if self.chance(0.3) {
+        if op.pre_verification_gas > U256::from(1_000_000)
+            || op.max_fee_per_gas == alloy::primitives::U128::MAX
+            || op.call_gas_limit == alloy::primitives::U128::MAX
+            || op.verification_gas_limit == alloy::primitives::U128::MAX
+        {
+            self.tag("gas: extreme limits or fee");
+        }
+        if op.max_fee_per_gas.is_zero() {
+            self.tag("gas: zero fee");
+        }
+        let pinned = scope.paymaster != Address::ZERO;
+        let with_paymaster = self.chance(if pinned { 0.7 } else { 0.25 });
+        if with_paymaster {
             op.paymaster = Some(if self.chance(0.7) { PAYMASTER } else { TARGETS[0] });
-            op.paymaster_verification_gas_limit = Some(alloy::primitives::U128::from(50_000));
+            op.paymaster_verification_gas_limit = Some(u128s(self, &[50_000, u128::MAX]));
             op.paymaster_post_op_gas_limit = Some(alloy::primitives::U128::from(10_000));
         }
-        op.pack()
+        let mut packed = op.pack();
+        if self.chance(0.03) {
+            self.tag("paymaster: paymasterAndData shorter than 20 bytes");
+            packed.paymasterAndData = vec![0x90; self.rng.random_range(1..20)].into();
+        }
+        let uses_pinned =
+            packed.paymasterAndData.len() >= 20 && &packed.paymasterAndData[..20] == PAYMASTER.as_slice();
+        self.tag(match (pinned, packed.paymasterAndData.is_empty(), uses_pinned) {
+            (true, _, true) => "paymaster: pinned, and the op uses it",
+            (true, _, false) => "paymaster: pinned, the op uses another or none",
+            (false, false, _) => "paymaster: none pinned, the op names one",
+            (false, true, _) => "paymaster: none; the account pays gas",
+        });
+        packed
     }
+}
+
+/// EVM `SIGNEXTEND` from bit `bits - 1`.
+fn sign_extend(bits: usize, x: U256) -> U256 {
+    if bits >= 256 {
+        return x;
+    }
+    let mask = (one() << bits) - one();
+    if x.bit(bits - 1) { x | !mask } else { x & mask }
 }
 
 /// What the chain said, reduced to what the evaluator predicts.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
-    /// Accepted, with the validation window the module returned (validAfter, validUntil).
-    Accepted(u64, u64),
+    /// Accepted, with the validation window the module returned (validAfter, validUntil) and whether it reports
+    /// a signature failure (the estimation path).
+    Accepted(u64, u64, bool),
     /// Refused with a Warrant custom error (its exact ABI encoding).
     Warrant(Bytes),
-    /// Refused by a decoder (OpenZeppelin's ERC7579DecodingError, or Solidity's calldata checks).
-    Decoding,
+    /// Anything else: a revert that is not a Warrant error, or validation data that is neither 0 nor 1 in its
+    /// aggregator field. The canonical decoding leaves no room for it: always a disagreement.
+    Other(Bytes),
 }
 
-fn expected(result: &Result<Debit, Denial>) -> Verdict {
+fn expected(result: &Result<Debit, Denial>, signature_valid: bool) -> Verdict {
     use WarrantErrors as E;
     let e = match result {
         // The window the module returns: the scope's intersected with the period's.
-        Ok(debit) => return Verdict::Accepted(debit.valid_after, debit.valid_until),
+        Ok(debit) => return Verdict::Accepted(debit.valid_after, debit.valid_until, !signature_valid),
         Err(d) => d,
     };
     let idx = |i: &usize| U256::from(*i);
@@ -337,6 +739,9 @@ fn expected(result: &Result<Debit, Denial>) -> Verdict {
         Denial::SessionRevoked { id } => E::SessionRevoked { id: *id }.abi_encode(),
         Denial::UsesExhausted { uses, max } => E::UsesExhausted { uses: *uses, max: *max }.abi_encode(),
         Denial::PaymasterRequired { required } => E::PaymasterRequired { required: *required }.abi_encode(),
+        Denial::PaymasterNotPermitted { paymaster } => {
+            E::PaymasterNotPermitted { paymaster: *paymaster }.abi_encode()
+        }
         Denial::GasLimitExceeded { total, cap } => {
             E::GasLimitExceeded { total: *total, cap: *cap }.abi_encode()
         }
@@ -366,6 +771,9 @@ fn expected(result: &Result<Debit, Denial>) -> Verdict {
         Denial::ArgumentMalformed { index, arg_index } => {
             E::ArgumentMalformed { index: idx(index), argIndex: *arg_index }.abi_encode()
         }
+        Denial::ArgumentNotCanonical { index, arg_index } => {
+            E::ArgumentNotCanonical { index: idx(index), argIndex: *arg_index }.abi_encode()
+        }
         Denial::InvalidCondition { index, condition_index } => {
             E::InvalidCondition { index: idx(index), conditionIndex: U256::from(*condition_index) }
                 .abi_encode()
@@ -394,7 +802,14 @@ fn expected(result: &Result<Debit, Denial>) -> Verdict {
             E::InvalidSpendLimit { limitIndex: U256::from(*limit_index) }.abi_encode()
         }
         Denial::PeriodRequired => E::PeriodRequired {}.abi_encode(),
-        Denial::BatchDecoding => return Verdict::Decoding,
+        Denial::GrantAccountMismatch { grant_account, account } => {
+            E::GrantAccountMismatch { grantAccount: *grant_account, account: *account }.abi_encode()
+        }
+        Denial::GrantEpochStale { grant_epoch, current_epoch } => {
+            E::GrantEpochStale { grantEpoch: *grant_epoch, currentEpoch: *current_epoch }.abi_encode()
+        }
+        Denial::InvalidOwnerSignature => E::InvalidOwnerSignature {}.abi_encode(),
+        Denial::MalformedSessionSignature => E::MalformedSessionSignature {}.abi_encode(),
         Denial::NotYetValid { .. } | Denial::Expired { .. } => unreachable!("time is not checked here"),
     };
     Verdict::Warrant(bytes.into())
@@ -403,15 +818,18 @@ fn expected(result: &Result<Debit, Denial>) -> Verdict {
 fn observed(receipt: &warrant_chain::Receipt) -> Verdict {
     if receipt.success {
         let data = U256::abi_decode(&receipt.output).expect("validateUserOp returns a uint256");
-        assert_eq!(data & U256::from_be_slice(&[0xff; 20]), U256::ZERO, "the session signature is valid");
+        let aggregator = data & U256::from_be_slice(&[0xff; 20]);
+        if aggregator > one() {
+            return Verdict::Other(receipt.output.clone());
+        }
         let mask = U256::from((1u64 << 48) - 1);
         let valid_until = ((data >> 160_usize) & mask).to::<u64>();
         let valid_after = ((data >> 208_usize) & mask).to::<u64>();
-        return Verdict::Accepted(valid_after, valid_until);
+        return Verdict::Accepted(valid_after, valid_until, aggregator == one());
     }
     match WarrantErrors::WarrantErrorsErrors::abi_decode(&receipt.output) {
         Ok(_) => Verdict::Warrant(receipt.output.clone()),
-        Err(_) => Verdict::Decoding,
+        Err(_) => Verdict::Other(receipt.output.clone()),
     }
 }
 
@@ -420,6 +838,8 @@ struct Harness {
     chain: DevChain,
     module: Address,
     session_key: PrivateKeySigner,
+    /// Signs where a failing signature is wanted.
+    other_key: PrivateKeySigner,
     disagreements: Vec<String>,
     tally: std::collections::BTreeMap<String, usize>,
 }
@@ -431,7 +851,8 @@ impl Harness {
             .deploy(artifacts::warrant_creation_code("WarrantValidator.sol", "WarrantValidator").unwrap())
             .unwrap();
         let session_key = PrivateKeySigner::from_bytes(&keccak256("differential session key")).unwrap();
-        Self { chain, module, session_key, disagreements: Vec::new(), tally: Default::default() }
+        let other_key = PrivateKeySigner::from_bytes(&keccak256("differential other key")).unwrap();
+        Self { chain, module, session_key, other_key, disagreements: Vec::new(), tally: Default::default() }
     }
 
     fn setup(&mut self, account: Address, data: Vec<u8>, what: &str) {
@@ -447,12 +868,52 @@ impl Harness {
         assert!(r.success, "set-up failed: {what}");
     }
 
-    /// Signs `op` for `session` with a random hash (the module checks the signature against the hash it is given).
-    fn sign(&mut self, g: &mut Gen, session: &Session, op: &mut warrant_core::PackedUserOperation) -> B256 {
+    /// Signs `op` for `session` and period `period` with a random hash (the module checks the signature against
+    /// the hash it is given), in `shape`; returns the hash and whether the signature is valid.
+    fn sign(
+        &mut self,
+        g: &mut Gen,
+        session: &Session,
+        period: u32,
+        shape: SigShape,
+        op: &mut warrant_core::PackedUserOperation,
+    ) -> (B256, bool) {
         let hash = B256::from(g.rng.random::<[u8; 32]>());
-        let sig = self.session_key.sign_hash_sync(&hash).unwrap();
-        op.signature = use_signature(session, &sig.as_bytes());
-        hash
+        let id = session.id(op.sender);
+        let digest = match shape {
+            SigShape::BareHash => hash,
+            SigShape::RepointedSession => {
+                // The op was signed for a sibling session of the same key; its bytes were swapped for these.
+                let mut sibling = session.clone();
+                sibling.salt = keccak256(sibling.salt);
+                use_digest(hash, sibling.id(op.sender), period)
+            }
+            SigShape::RepointedPeriod => use_digest(hash, id, period.wrapping_add(1)),
+            _ => use_digest(hash, id, period),
+        };
+        let key = if shape == SigShape::OtherKey { &self.other_key } else { &self.session_key };
+        let mut sig = key.sign_hash_sync(&digest).unwrap().as_bytes().to_vec();
+        match shape {
+            SigShape::WrongLength => {
+                if g.chance(0.5) {
+                    sig.pop();
+                } else {
+                    sig.push(0);
+                }
+            }
+            SigShape::HighS => {
+                // s' = n - s with the other parity: the same point, refused by the low-s rule.
+                let n = U256::from_be_slice(&alloy::primitives::hex!(
+                    "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+                ));
+                let s = U256::from_be_slice(&sig[32..64]);
+                sig[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
+                sig[64] ^= 1;
+            }
+            _ => {}
+        }
+        op.signature = use_signature(session, period, &sig);
+        (hash, shape == SigShape::Valid)
     }
 
     /// Runs validateUserOp as the account: committed (`commit`, as in a bundle) or not.
@@ -486,24 +947,19 @@ impl Harness {
     }
 
     /// Compares the evaluator's verdict with the chain's, tallying the first and recording any disagreement.
-    fn compare(&mut self, what: String, rust: &Result<Debit, Denial>, got: Verdict, call_data: &[u8]) {
-        let want = expected(rust);
-        // A malformed batch element is refused either by Solidity's calldata checks (which measure against the
-        // whole transaction's calldata) or by the validator's own bound check, whichever reads first: both are
-        // the same refusal of malformed input, so they form one class here.
-        let malformed = Verdict::Warrant(WarrantErrors::MalformedCalldata {}.abi_encode().into());
-        let (want, got) = match (want, got) {
-            (w, g)
-                if (w == malformed || w == Verdict::Decoding)
-                    && (g == malformed || g == Verdict::Decoding) =>
-            {
-                (Verdict::Decoding, Verdict::Decoding)
-            }
-            pair => pair,
-        };
+    fn compare(
+        &mut self,
+        what: String,
+        rust: &Result<Debit, Denial>,
+        signature_valid: bool,
+        got: Verdict,
+        call_data: &[u8],
+    ) {
+        let want = expected(rust, signature_valid);
         let label = match rust {
-            Ok(_) => "accepted".to_string(),
-            Err(d) => d.to_string().split(':').next().unwrap().to_string(),
+            Ok(_) if signature_valid => "accepted".to_string(),
+            Ok(_) => "accepted, signature fails (estimation)".to_string(),
+            Err(d) => d.name().to_string(),
         };
         *self.tally.entry(label).or_default() += 1;
         if want != got {
@@ -546,13 +1002,20 @@ impl Harness {
         }
     }
 
-    fn report(&self, part: &str, n: usize, seed: u64) {
+    fn report(&self, part: &str, n: usize, seed: u64, shapes: &BTreeMap<&'static str, usize>, secs: f64) {
         println!(
-            "differential ({part}): {n} operations (seed {seed:#x}), {} disagreements",
+            "differential ({part}): {n} operations (seed {seed:#x}) in {secs:.1} s ({:.0} per second), {} \
+             disagreements",
+            n as f64 / secs,
             self.disagreements.len()
         );
+        println!("  shapes generated (operations with each):");
+        for (shape, n) in shapes {
+            println!("    {shape:<62} {n}");
+        }
+        println!("  verdicts:");
         for (label, n) in &self.tally {
-            println!("  {label:<28} {n}");
+            println!("    {label:<62} {n}");
         }
         assert!(
             self.disagreements.is_empty(),
@@ -567,17 +1030,37 @@ fn seed() -> u64 {
     std::env::var("WARRANT_DIFF_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed)
 }
 
+impl Gen {
+    fn sig_shape(&mut self) -> SigShape {
+        if self.chance(0.75) {
+            return SigShape::Valid;
+        }
+        *[
+            SigShape::BareHash,
+            SigShape::RepointedSession,
+            SigShape::RepointedSession,
+            SigShape::RepointedPeriod,
+            SigShape::OtherKey,
+            SigShape::WrongLength,
+            SigShape::HighS,
+        ]
+        .choose(&mut self.rng)
+        .unwrap()
+    }
+}
+
 #[test]
 fn evaluator_agrees_with_the_deployed_validator() {
     let seed = seed();
-    let mut g = Gen { rng: StdRng::seed_from_u64(seed), account: Address::ZERO };
+    let cases = cases();
+    let mut g = Gen::new(seed);
     let mut h = Harness::new();
     let module = h.module;
+    let started = std::time::Instant::now();
 
-    for case in 0..CASES {
+    for case in 0..cases {
         let account = Address::from_word(keccak256(format!("differential account {seed} {case}")));
         g.account = account;
-        h.chain.set_balance(account, U256::from(10u128.pow(18)));
         let salt = match g.rng.random_range(0..3) {
             0 => B256::ZERO,
             1 => B256::with_last_byte(case as u8),
@@ -598,7 +1081,11 @@ fn evaluator_agrees_with_the_deployed_validator() {
             }
             Err(denial) => {
                 assert!(!r.success, "case {case}: sessionBytes accepted ill-formed spend rules");
-                assert_eq!(expected(&Err(denial.clone())), Verdict::Warrant(r.output.clone()), "case {case}");
+                assert_eq!(
+                    expected(&Err(denial.clone()), true),
+                    Verdict::Warrant(r.output.clone()),
+                    "case {case}"
+                );
                 *h.tally.entry("ill-formed rules (enable)".into()).or_default() += 1;
             }
         }
@@ -620,15 +1107,32 @@ fn evaluator_agrees_with_the_deployed_validator() {
                 h.setup(account, IWarrantValidator::revokeSessionCall { id }.abi_encode(), "revoke")
             }
         }
-        let call_data = g.call_data(account, module);
-        let mut op = g.op(account, call_data);
-        let hash = h.sign(&mut g, &session, &mut op);
+        let call_data = g.call_data(&session.scope, account, module);
+        let mut op = g.op(&session.scope, account, call_data);
+        let period = g.period_index();
+        if session.scope.period == 0 && period != 0 {
+            g.tag("period: named by a session without a period");
+        }
+        let shape = g.sig_shape();
+        g.tag(shape.tag());
+        let (hash, signature_valid) = h.sign(&mut g, &session, period, shape, &mut op);
         let usage = SessionUsage { status, ..Default::default() };
-        let rust = check_operation(id, &session.scope, &usage, Presentation::Use, &op, account, module);
+        let rust = check_operation(&OpCheck {
+            session_id: id,
+            scope: &session.scope,
+            usage: &usage,
+            presentation: Presentation::Use,
+            op: &op,
+            account,
+            module,
+            period,
+            signature_valid,
+        });
         let got = h.validate(account, &op, hash, false);
-        h.compare(format!("case {case}"), &rust, got, &op.callData);
+        h.compare(format!("case {case} ({:?})", g.tags), &rust, signature_valid, got, &op.callData);
+        g.flush();
     }
-    h.report("single operations", CASES, seed);
+    h.report("single operations", cases, seed, &g.shapes, started.elapsed().as_secs_f64());
 }
 
 impl Gen {
@@ -749,12 +1253,14 @@ impl Gen {
 #[test]
 fn evaluator_agrees_across_sequences_and_bundles() {
     let seed = seed();
-    let mut g = Gen { rng: StdRng::seed_from_u64(seed ^ 0xb0b), account: Address::ZERO };
+    let mut g = Gen::new(seed ^ 0xb0b);
     let mut h = Harness::new();
     let module = h.module;
     let mut ops = 0;
+    let started = std::time::Instant::now();
 
-    for sequence in 0..SEQUENCES {
+    // Sequences of 2 to 8 operations of one session, grouped in bundles of 1 to 3.
+    for sequence in 0..(cases() / 16).max(50) {
         let account = Address::from_word(keccak256(format!("differential sequence {seed} {sequence}")));
         g.account = account;
         h.chain.set_balance(account, U256::from(10u128.pow(18)));
@@ -764,8 +1270,9 @@ fn evaluator_agrees_across_sequences_and_bundles() {
         if let Err(denial) = check_spend_rules(&session.scope) {
             // Ill-formed spend rules: enabling is refused with the rule's error, and the sequence ends there.
             let r = h.chain.call_from(account, module, enable.into()).unwrap();
-            let got = if r.success { Verdict::Accepted(0, 0) } else { Verdict::Warrant(r.output.clone()) };
-            h.compare(format!("sequence {sequence}: enable"), &Err(denial), got, &[]);
+            let got =
+                if r.success { Verdict::Accepted(0, 0, false) } else { Verdict::Warrant(r.output.clone()) };
+            h.compare(format!("sequence {sequence}: enable"), &Err(denial), true, got, &[]);
             continue;
         }
         h.setup(account, enable, "enable");
@@ -785,21 +1292,42 @@ fn evaluator_agrees_across_sequences_and_bundles() {
             let mut usage = h.usage(account, id, session.scope.limits.len());
             for i in 0..size {
                 let call_data = g.spend_call_data();
-                let mut op = g.op(account, call_data);
+                let mut op = g.op(&session.scope, account, call_data);
+                // The gas and paymaster fields are replaced below: their shapes are not this op's.
+                g.tags.clear();
                 // Rarely, a period index whose window passes 48-bit time for daily periods (PeriodOutOfRange).
                 let named = if g.chance(0.03) { u32::MAX } else { k };
-                op.nonce = U256::from(session_nonce_key(module, named)) << 64_usize;
                 op.paymasterAndData = Bytes::new();
-                let hash = h.sign(&mut g, &session, &mut op);
-                let rust =
-                    check_operation(id, &session.scope, &usage, Presentation::Use, &op, account, module);
+                // Gas the account pays around the native caps (0 to a few hundred wei), so it runs them out.
+                let limit = |g: &mut Gen| U256::from(g.rng.random_range(0..100u64));
+                op.accountGasLimits = B256::from((limit(&mut g) << 128) | limit(&mut g));
+                op.preVerificationGas = limit(&mut g);
+                let fee = U256::from(*[0u64, 0, 1, 2].choose(&mut g.rng).unwrap());
+                op.gasFees = B256::from((fee << 128) | fee);
+                // Now and then a failing signature: the estimation path counts gas as 1 wei and still writes.
+                let shape = if g.chance(0.05) { SigShape::BareHash } else { SigShape::Valid };
+                g.tag(shape.tag());
+                let (hash, signature_valid) = h.sign(&mut g, &session, named, shape, &mut op);
+                let rust = check_operation(&OpCheck {
+                    session_id: id,
+                    scope: &session.scope,
+                    usage: &usage,
+                    presentation: Presentation::Use,
+                    op: &op,
+                    account,
+                    module,
+                    period: named,
+                    signature_valid,
+                });
                 let got = h.validate(account, &op, hash, true);
                 h.compare(
                     format!("sequence {sequence}, period {named}, bundle op {i}"),
                     &rust,
+                    signature_valid,
                     got,
                     &op.callData,
                 );
+                g.flush();
                 if let Ok(debit) = &rust {
                     usage = debit.usage_after();
                 }
@@ -813,5 +1341,5 @@ fn evaluator_agrees_across_sequences_and_bundles() {
             }
         }
     }
-    h.report("sequences and bundles", ops, seed);
+    h.report("sequences and bundles", ops, seed, &g.shapes, started.elapsed().as_secs_f64());
 }

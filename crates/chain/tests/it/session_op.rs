@@ -15,8 +15,11 @@ use warrant_core::{
     IEntryPoint, UserOperation,
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
-    grant::{ArgCondition, CallPolicy, Grant, IWarrantValidator, Scope, Session, WarrantErrors},
-    policy::{Call, Denial, Presentation, SessionStatus, SessionUsage, check_operation},
+    grant::{
+        ArgCondition, CallPolicy, Grant, IWarrantValidator, Scope, Session, WarrantErrors, arg_type,
+        enable_digest, use_digest, use_signature,
+    },
+    policy::{Call, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, check_operation},
     session_op::{
         EIP7702_MARKER, Eip7702Sender, GasFields, SessionOp, execute_single, session_nonce_key, sign_grant,
     },
@@ -135,6 +138,7 @@ impl World {
             calls,
             gas: gas(),
             key_suffix: 0,
+            period: 0,
             sequence: self.sequence(account),
             eip7702,
         }
@@ -148,14 +152,15 @@ impl World {
         }
     }
 
-    /// transfer(RECIPIENT, ≤ 100 units) on the token, at most 5 times, for a day.
+    /// transfer(RECIPIENT, ≤ 100 units) on the token, at most 5 times, for a day; the account pays gas from a
+    /// 0.1 ETH budget.
     fn scope(&mut self) -> Scope {
         let now = self.chain.timestamp();
         Scope {
             validAfter: U48::ZERO,
             validUntil: U48::from(now + 86_400),
             maxUses: 5,
-            maxValueTotal: U256::ZERO,
+            maxValueTotal: U256::from(ONE_ETH / 10),
             paymaster: Address::ZERO,
             maxGasLimit: 2_000_000,
             maxFeePerGas: 10_000_000_000,
@@ -165,9 +170,15 @@ impl World {
                 flags: 0,
                 maxValue: U256::ZERO,
                 conditions: vec![
-                    ArgCondition { condition: 0, argIndex: 0, values: vec![RECIPIENT.into_word()] },
+                    ArgCondition {
+                        condition: 0,
+                        argType: arg_type::ADDRESS,
+                        argIndex: 0,
+                        values: vec![RECIPIENT.into_word()],
+                    },
                     ArgCondition {
                         condition: 3,
+                        argType: arg_type::uint(256),
                         argIndex: 1,
                         values: vec![B256::from(U256::from(100 * USDC))],
                     },
@@ -272,8 +283,18 @@ fn enable_then_use_on_an_eip7702_account() {
     let id = grant.session.id(account);
     let fresh = SessionUsage::default();
     let packed = enable.op.pack();
-    check_operation(id, &grant.session.scope, &fresh, Presentation::Enable, &packed, account, w.module)
-        .unwrap();
+    check_operation(&OpCheck {
+        session_id: id,
+        scope: &grant.session.scope,
+        usage: &fresh,
+        presentation: Presentation::Enable,
+        op: &packed,
+        account,
+        module: w.module,
+        period: 0,
+        signature_valid: true,
+    })
+    .unwrap();
     let on_chain_hash =
         w.chain.call_sol(ENTRY_POINT_V08, &IEntryPoint::getUserOpHashCall { userOp: packed }).unwrap();
     assert_eq!(on_chain_hash, enable.hash);
@@ -297,8 +318,17 @@ fn enable_then_use_on_an_eip7702_account() {
         .sign_use(&session, &w.session_key)
         .unwrap();
     let usage = SessionUsage { status: SessionStatus::Enabled, uses: 2, ..Default::default() };
-    let denial =
-        check_operation(id, &session.scope, &usage, Presentation::Use, &over.op.pack(), account, w.module);
+    let denial = check_operation(&OpCheck {
+        session_id: id,
+        scope: &session.scope,
+        usage: &usage,
+        presentation: Presentation::Use,
+        op: &over.op.pack(),
+        account,
+        module: w.module,
+        period: 0,
+        signature_valid: true,
+    });
     assert_eq!(denial, Err(Denial::ArgumentConditionFailed { index: 0, arg_index: 1, condition: 3 }));
     w.run_refused::<WarrantErrors::ArgumentConditionFailed>(&over.op);
     println!(
@@ -403,6 +433,8 @@ fn random_grant(rng: &mut StdRng) -> Grant {
             conditions: (0..rng.random_range(0..4))
                 .map(|_| ArgCondition {
                     condition: rng.random(),
+                    // Mostly known types (0..=0x62), sometimes any byte: the hashes cover ill-formed ones too.
+                    argType: if rng.random_bool(0.8) { rng.random_range(0..=0x62) } else { rng.random() },
                     argIndex: rng.random(),
                     values: (0..rng.random_range(0..4)).map(|_| word(rng)).collect(),
                 })
@@ -490,5 +522,114 @@ fn grant_hashes_agree_with_the_deployed_module() {
         .to_token()
         .unwrap();
         assert_eq!(SignedGrant::from_token(&token).unwrap().digest(), digest);
+        // What the session key signs: the module's digests equal the SDK's.
+        let (op_hash, period) = (B256::from(rng.random::<[u8; 32]>()), rng.random::<u32>());
+        let on_chain = w
+            .chain
+            .call_sol(m, &IWarrantValidator::useDigestCall { userOpHash: op_hash, id, period })
+            .unwrap();
+        assert_eq!(on_chain, use_digest(op_hash, id, period), "useDigest, case {case}");
+        let on_chain = w
+            .chain
+            .call_sol(
+                m,
+                &IWarrantValidator::enableDigestCall { userOpHash: op_hash, id, period, grantDigest: digest },
+            )
+            .unwrap();
+        assert_eq!(on_chain, enable_digest(op_hash, id, period, digest), "enableDigest, case {case}");
     }
+}
+
+/// Hole 4: the session key's signature names its session. Two sessions of one key are enabled; a relayer takes
+/// a signed USE op of the first and swaps in the second's session bytes (everything else, the signature
+/// included, unchanged). The signature no longer recovers to the signer for that session: the EntryPoint refuses
+/// it as a signature failure, and the second session's uses are not spent.
+#[test]
+fn a_relayer_cannot_re_point_a_use_op_at_another_session_of_the_same_key() {
+    let mut w = world();
+    let owner = PrivateKeySigner::random();
+    let salt = B256::with_last_byte(9);
+    let factory = w.factory;
+    w.send(factory, createAccountCall { owner: owner.address(), salt }.abi_encode());
+    let account = w.chain.call_sol(factory, &getAddressCall { owner: owner.address(), salt }).unwrap();
+    w.fund(account);
+    let install = w.owner_op(account, &owner, install_module_call(w.module), None);
+    w.run(&install);
+    let small = Session { signer: w.session_key.address(), salt: B256::with_last_byte(1), scope: w.scope() };
+    let mut wide = small.clone();
+    wide.salt = B256::with_last_byte(2);
+    wide.scope.maxUses = 100;
+    for session in [&small, &wide] {
+        let enable = IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode();
+        let call = Call { target: w.module, value: U256::ZERO, data: enable };
+        let op = w.owner_op(account, &owner, execute_single(&call).to_vec(), None);
+        w.run(&op);
+    }
+
+    let signed =
+        w.session_op(account, vec![w.token_transfer(USDC)], None).sign_use(&small, &w.session_key).unwrap();
+    let mut repointed = signed.op.clone();
+    let session_signature = &signed.op.signature[signed.op.signature.len() - 65..];
+    repointed.signature = use_signature(&wide, 0, session_signature);
+    let outcome = w.chain.handle_ops(vec![repointed.pack()], w.chain.dev_account(9)).unwrap();
+    match outcome.failure {
+        Some(IEntryPoint::IEntryPointErrors::FailedOp(f)) => assert_eq!(f.reason, "AA24 signature error"),
+        other => panic!("expected AA24, got {other:?}"),
+    }
+    assert_eq!(w.state(account, wide.id(account)), (1, 0), "the other session's uses are untouched");
+    // The same op, as signed, goes through and is charged to the session the key named.
+    w.run(&signed.op);
+    assert_eq!(w.state(account, small.id(account)), (1, 1));
+}
+
+/// Hole 5: the period travels in the signature, so it works whatever the nonce key holds (here a key suffix
+/// that is not the period, as Nexus or Kernel nonce layouts would have), and a key-signed period can't be changed.
+#[test]
+fn a_periodic_session_works_with_any_nonce_key_suffix() {
+    let mut w = world();
+    let owner = PrivateKeySigner::random();
+    let salt = B256::with_last_byte(10);
+    let factory = w.factory;
+    w.send(factory, createAccountCall { owner: owner.address(), salt }.abi_encode());
+    let account = w.chain.call_sol(factory, &getAddressCall { owner: owner.address(), salt }).unwrap();
+    w.fund(account);
+    let install = w.owner_op(account, &owner, install_module_call(w.module), None);
+    w.run(&install);
+    let now = w.chain.timestamp();
+    let mut scope = w.scope();
+    scope.period = 3_600;
+    scope.periodStart = U48::from(now - 2 * 3_600 - 10);
+    scope.maxUsesPerPeriod = 1;
+    let session = Session { signer: w.session_key.address(), salt: B256::ZERO, scope };
+    let enable = IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode();
+    let call = Call { target: w.module, value: U256::ZERO, data: enable };
+    let op = w.owner_op(account, &owner, execute_single(&call).to_vec(), None);
+    w.run(&op);
+
+    let period = warrant_core::policy::current_period(&session.scope, now).unwrap();
+    assert_eq!(period, 2);
+    let suffix = 0xdead_beef;
+    let sequence = {
+        let nonce = w.chain.entry_point_nonce(account, session_nonce_key(w.module, suffix)).unwrap();
+        nonce.as_limbs()[0]
+    };
+    let mut builder = w.session_op(account, vec![w.token_transfer(USDC)], None);
+    (builder.key_suffix, builder.sequence, builder.period) = (suffix, sequence, period);
+    let signed = builder.sign_use(&session, &w.session_key).unwrap();
+    // A relayer rewriting the period (to dodge the per-period cap later) breaks the key's signature.
+    let mut moved = signed.op.clone();
+    let mut sig = moved.signature.to_vec();
+    sig[1..5].copy_from_slice(&(period + 1).to_be_bytes());
+    moved.signature = sig.into();
+    let outcome = w.chain.handle_ops(vec![moved.pack()], w.chain.dev_account(9)).unwrap();
+    assert!(
+        matches!(&outcome.failure, Some(IEntryPoint::IEntryPointErrors::FailedOp(f)) if f.reason.starts_with("AA2")),
+        "{:?}",
+        outcome.failure
+    );
+    w.run(&signed.op);
+    let p =
+        w.chain.call_sol(w.module, &IWarrantValidator::periodStateCall { account, id: session.id(account) });
+    let p = p.unwrap();
+    assert_eq!((p.periodIndex, p.usesInPeriod), (2, 1));
 }

@@ -5,7 +5,7 @@ use warrant_core::{
     explain::{
         TokenHints, TokenInfo, explain_grant, explain_policy, explain_scope, format_units, format_utc,
     },
-    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, Grant, Session},
+    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, Grant, Session, arg_type},
     policy::condition,
 };
 
@@ -26,9 +26,18 @@ fn policy(target: Address, selector: FixedBytes<4>, conditions: Vec<ArgCondition
     CallPolicy { target, selector, flags: 0, maxValue: U256::ZERO, conditions }
 }
 
-fn cond(kind: u8, arg: u16, values: &[U256]) -> ArgCondition {
-    ArgCondition { condition: kind, argIndex: arg, values: values.iter().map(|v| B256::from(*v)).collect() }
+fn cond(kind: u8, ty: u8, arg: u16, values: &[U256]) -> ArgCondition {
+    ArgCondition {
+        condition: kind,
+        argType: ty,
+        argIndex: arg,
+        values: values.iter().map(|v| B256::from(*v)).collect(),
+    }
 }
+
+const ADDRESS: u8 = arg_type::ADDRESS;
+const U256T: u8 = arg_type::uint(256);
+const DYN: u8 = arg_type::DYNAMIC;
 
 const USDC_LINE: &str = "may call `transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) \
      with `to` = 0x000000000000000000000000000000000000bEEF, `amount` ≤ 100.0 USDC (raw 100000000); sending no ETH";
@@ -41,9 +50,10 @@ fn erc20_transfer_scope_with_token_hint() {
             "{USDC_LINE}\n\
              valid until 2026-12-01 12:00 UTC\n\
              at most 10 times\n\
-             may not send ETH\n\
-             pays gas from the account's ETH: at most 500000 gas at ≤ 20.0 gwei per operation (≤ 0.01 ETH per \
-             operation)"
+             may send at most 0.01 ETH (raw 10000000000000000 wei) in total, gas included\n\
+             gas: paid by the account, counted in the native budget of at most 0.01 ETH (raw 10000000000000000 \
+             wei) in total (each operation's maximum cost, (gas limits + preVerificationGas) × maxFeePerGas); at \
+             most 500000 gas at ≤ 20.0 gwei per operation (≤ 0.01 ETH per operation)"
         )
     );
 }
@@ -89,7 +99,7 @@ fn known_functions_name_their_arguments() {
             policy(
                 t,
                 selector("approve(address,uint256)"),
-                vec![cond(condition::IN, 0, &[spender, U256::from(1)])],
+                vec![cond(condition::IN, ADDRESS, 0, &[spender, U256::from(1)])],
             ),
             "`approve(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with `spender` is one \
              of 0x000000000000000000000000000000000000bEEF, 0x0000000000000000000000000000000000000001",
@@ -99,8 +109,8 @@ fn known_functions_name_their_arguments() {
                 t,
                 selector("transferFrom(address,address,uint256)"),
                 vec![
-                    cond(condition::NEQ, 0, &[U256::ZERO]),
-                    cond(condition::LT, 2, &[U256::from(1_500_000)]),
+                    cond(condition::NEQ, ADDRESS, 0, &[U256::ZERO]),
+                    cond(condition::LT, U256T, 2, &[U256::from(1_500_000)]),
                 ],
             ),
             "`transferFrom(address,address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with \
@@ -110,7 +120,7 @@ fn known_functions_name_their_arguments() {
             policy(
                 t,
                 selector("increaseAllowance(address,uint256)"),
-                vec![cond(condition::GTE, 1, &[U256::from(1)])],
+                vec![cond(condition::GTE, U256T, 1, &[U256::from(1)])],
             ),
             "`increaseAllowance(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with \
              `addedValue` ≥ 0.000001 USDC (raw 1)",
@@ -119,16 +129,20 @@ fn known_functions_name_their_arguments() {
             policy(
                 t,
                 selector("setApprovalForAll(address,bool)"),
-                vec![cond(condition::EQ, 1, &[U256::ZERO])],
+                vec![cond(condition::EQ, arg_type::BOOL, 1, &[U256::ZERO])],
             ),
             "`setApprovalForAll(address,bool)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with \
              `approved` = false",
         ),
         (
-            // An address argument holding a word that is no address is shown raw.
-            policy(t, selector("transfer(address,uint256)"), vec![cond(condition::GT, 0, &[U256::MAX])]),
-            "`transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with `to` > \
-             0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            // A condition typed unlike the parameter it reads is called out.
+            policy(
+                t,
+                selector("transfer(address,uint256)"),
+                vec![cond(condition::GT, U256T, 0, &[U256::from(5)])],
+            ),
+            "`transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 (USDC) with `to` > 5 (⚠ \
+             typed uint256, but the parameter is address)",
         ),
     ];
     for (p, expected) in cases {
@@ -144,18 +158,18 @@ fn unknown_selectors_and_every_dynamic_condition() {
         target,
         FixedBytes([0x12, 0x34, 0x56, 0x78]),
         vec![
-            cond(condition::LTE, 0, &[U256::from(7)]),
-            cond(condition::LENGTH_LTE, 1, &[U256::from(64)]),
-            cond(condition::LENGTH_GTE, 1, &[U256::from(1)]),
-            cond(condition::BYTES_HASH_EQ, 1, &[hash.into()]),
-            cond(condition::ARRAY_HASH_EQ, 2, &[hash.into()]),
+            cond(condition::LTE, U256T, 0, &[U256::from(7)]),
+            cond(condition::LENGTH_LTE, DYN, 1, &[U256::from(64)]),
+            cond(condition::LENGTH_GTE, DYN, 1, &[U256::from(1)]),
+            cond(condition::BYTES_HASH_EQ, DYN, 1, &[hash.into()]),
+            cond(condition::ARRAY_HASH_EQ, DYN, 2, &[hash.into()]),
         ],
     );
     assert_eq!(
         explain_policy(&p, &TokenHints::new()),
         format!(
             "may call unknown function 0x12345678 on 0x00000000000000000000000000000000000000C0 with argument word \
-             0 ≤ 7, argument word 1 has length ≤ 64, argument word 1 has length ≥ 1, keccak256(argument word 1) = \
+             0 (uint256) ≤ 7, argument word 1 has length ≤ 64, argument word 1 has length ≥ 1, keccak256(argument word 1) = \
              {hash}, keccak256 of the elements of argument word 2 = {hash}; sending no ETH"
         )
     );
@@ -166,16 +180,100 @@ fn invalid_conditions_are_called_out() {
     let p = policy(
         TOKEN,
         selector("transfer(address,uint256)"),
-        vec![cond(11, 0, &[U256::ZERO]), cond(condition::EQ, 1, &[]), cond(condition::IN, 0, &[])],
+        vec![
+            cond(11, U256T, 0, &[U256::ZERO]),
+            cond(condition::EQ, U256T, 1, &[]),
+            cond(condition::IN, ADDRESS, 0, &[]),
+            // A reference value no address can equal, a dynamic type on a head-word kind, an unknown type.
+            cond(condition::NEQ, ADDRESS, 0, &[U256::MAX]),
+            cond(condition::LTE, DYN, 1, &[U256::ZERO]),
+            cond(condition::LTE, 0x63, 1, &[U256::ZERO]),
+            cond(condition::LENGTH_LTE, U256T, 1, &[U256::ZERO]),
+        ],
     );
     assert_eq!(
         explain_policy(&p, &TokenHints::new()),
-        "may call `transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 with ⚠ INVALID \
-         condition (kind 11 with 1 values) on `to`: the validator refuses every call this policy matches, ⚠ INVALID \
-         condition (kind 0 with 0 values) on `amount`: the validator refuses every call this policy matches, ⚠ \
-         INVALID condition (kind 6 with 0 values) on `to`: the validator refuses every call this policy matches; \
-         sending no ETH"
+        [
+            "may call `transfer(address,uint256)` on 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48 with ⚠ INVALID \
+             condition (unknown kind 11 on uint256 with 1 values) on `to`",
+            "⚠ INVALID condition (EQ on uint256 with 0 values) on `amount`",
+            "⚠ INVALID condition (IN on address with 0 values) on `to`",
+            "⚠ INVALID condition (NEQ on address with 1 values) on `to`",
+            "⚠ INVALID condition (LTE on dynamic with 1 values) on `amount`",
+            "⚠ INVALID condition (LTE on type 0x63 with 1 values) on `amount`",
+            "⚠ INVALID condition (LENGTH_LTE on uint256 with 1 values) on `amount`: the validator refuses every \
+             call this policy matches; sending no ETH",
+        ]
+        .join(": the validator refuses every call this policy matches, ")
     );
+}
+
+#[test]
+fn values_are_shown_in_their_type() {
+    let target = address!("0x00000000000000000000000000000000000000C0");
+    let minus_one = U256::MAX;
+    let minus_128 = U256::MAX - U256::from(127);
+    let selector4 = U256::from(0x1234_5678u64) << 224;
+    let p = policy(
+        target,
+        FixedBytes([0x12, 0x34, 0x56, 0x78]),
+        vec![
+            cond(condition::GT, arg_type::int(8), 0, &[minus_one]),
+            cond(condition::IN, arg_type::int(256), 1, &[minus_128, U256::from(3)]),
+            cond(condition::EQ, arg_type::fixed_bytes(4), 2, &[selector4]),
+            cond(condition::NEQ, ADDRESS, 3, &[U256::from_be_slice(RECIPIENT.as_slice())]),
+            cond(condition::EQ, arg_type::BOOL, 4, &[U256::from(1)]),
+            cond(condition::LT, arg_type::uint(8), 5, &[U256::from(200)]),
+        ],
+    );
+    assert_eq!(
+        explain_policy(&p, &TokenHints::new()),
+        "may call unknown function 0x12345678 on 0x00000000000000000000000000000000000000C0 with argument word 0 \
+         (int8) > -1, argument word 1 (int256) is one of -128, 3, argument word 2 (bytes4) = 0x12345678, argument \
+         word 3 (address) ≠ 0x000000000000000000000000000000000000bEEF, argument word 4 (bool) = true, argument \
+         word 5 (uint8) < 200; sending no ETH"
+    );
+}
+
+#[test]
+fn the_gas_line_names_who_pays_and_what_bounds_it() {
+    use warrant_core::grant::{NO_CAP, SpendLimit};
+    let gas_line = |edit: &dyn Fn(&mut warrant_core::grant::Scope)| {
+        let mut scope = empty_scope();
+        edit(&mut scope);
+        explain_scope(&scope, &TokenHints::new()).lines().last().unwrap().to_string()
+    };
+    assert_eq!(
+        gas_line(&|s| s.paymaster = address!("0x9000000000000000000000000000000000000009")),
+        "gas: sponsored by paymaster 0x9000000000000000000000000000000000000009 (every operation must use it; the \
+         account's ETH is not spent on gas); no per-operation gas or fee cap"
+    );
+    assert_eq!(
+        gas_line(&|s| {
+            s.maxValueTotal = U256::from(10u64.pow(16));
+            s.maxGasLimit = 500_000;
+            s.maxFeePerGas = 20_000_000_000;
+        }),
+        "gas: paid by the account, counted in the native budget of at most 0.01 ETH (raw 10000000000000000 wei) \
+         in total (each operation's maximum cost, (gas limits + preVerificationGas) × maxFeePerGas); at most \
+         500000 gas at ≤ 20.0 gwei per operation (≤ 0.01 ETH per operation)"
+    );
+    assert_eq!(
+        gas_line(&|s| {
+            s.maxValueTotal = U256::MAX;
+            s.period = 86_400;
+            s.limits = vec![SpendLimit { token: Address::ZERO, perPeriod: 10u128.pow(15), lifetime: NO_CAP }];
+        }),
+        "gas: paid by the account, counted in the native budget of no total cap and 0.001 ETH (raw \
+         1000000000000000 wei) per period (each operation's maximum cost, (gas limits + preVerificationGas) × \
+         maxFeePerGas); no per-operation gas or fee cap"
+    );
+    assert!(
+        gas_line(&|s| s.maxValueTotal = U256::MAX).starts_with("⚠ gas: paid by the account with NO BOUND")
+    );
+    assert!(gas_line(&|_| {}).starts_with(
+        "⚠ gas: paid by the account, but the session may spend NO native value, so EVERY OPERATION IS REFUSED"
+    ));
 }
 
 #[test]
@@ -184,7 +282,7 @@ fn wildcards_value_caps_and_flags_are_loud() {
     any_target.flags = ANY_TARGET;
     any_target.maxValue = U256::from(5) * U256::from(10).pow(U256::from(17));
     let mut any_selector =
-        policy(RECIPIENT, FixedBytes::ZERO, vec![cond(condition::EQ, 0, &[U256::from(1)])]);
+        policy(RECIPIENT, FixedBytes::ZERO, vec![cond(condition::EQ, U256T, 0, &[U256::from(1)])]);
     any_selector.flags = ANY_SELECTOR | 0x80;
     any_selector.maxValue = U256::MAX;
     let mut both = policy(Address::ZERO, FixedBytes::ZERO, vec![]);
@@ -200,7 +298,7 @@ fn wildcards_value_caps_and_flags_are_loud() {
             "may make calls matching these policies (the first that matches a call decides):",
             "- ⚠ may call `transfer(address,uint256)` on ANY CONTRACT (except the account, this module and the \
              EntryPoint); sending at most 0.5 ETH (raw 500000000000000000 wei) per call",
-            "- ⚠ may call ANY FUNCTION on 0x000000000000000000000000000000000000bEEF with argument word 0 = 1; ⚠ \
+            "- ⚠ may call ANY FUNCTION on 0x000000000000000000000000000000000000bEEF with argument word 0 (uint256) = 1; ⚠ \
              sending ANY amount of ETH per call (flag bits 0x80 mean nothing to the validator)",
             "- ⚠ may call ANY FUNCTION on ANY CONTRACT (except the account, this module and the EntryPoint); \
              sending no ETH",
@@ -223,7 +321,8 @@ fn limits_time_uses_eth_and_gas() {
          ⚠ valid from now on with NO EXPIRY\n\
          any number of times\n\
          may not send ETH\n\
-         ⚠ pays gas from the account's ETH: NO GAS OR FEE CAP"
+         ⚠ gas: paid by the account, but the session may spend NO native value, so EVERY OPERATION IS REFUSED \
+         (set a native budget, gas included, or pin a paymaster); no per-operation gas or fee cap"
     );
     let paymaster = address!("0x9000000000000000000000000000000000000009");
     assert_eq!(
@@ -239,8 +338,8 @@ fn limits_time_uses_eth_and_gas() {
          valid after 2000-02-29 00:00 UTC until 2099-12-31 23:59:59 UTC\n\
          at most once\n\
          may send at most 1.5 ETH (raw 1500000000000000000 wei) in total\n\
-         may not spend the account's ETH on gas: every operation must be paid for by paymaster \
-         0x9000000000000000000000000000000000000009; at most 300000 gas per operation, at ANY FEE (no fee cap)"
+         gas: sponsored by paymaster 0x9000000000000000000000000000000000000009 (every operation must use it; \
+         the account's ETH is not spent on gas); at most 300000 gas per operation, at any fee"
     );
     let lines = |edit: &dyn Fn(&mut warrant_core::grant::Scope)| -> Vec<String> {
         render(edit).lines().skip(1).map(String::from).collect()
@@ -255,8 +354,10 @@ fn limits_time_uses_eth_and_gas() {
         [
             "⚠ valid after 2026-01-01 23:59:07 UTC with NO EXPIRY",
             "at most twice",
-            "⚠ may send ANY amount of ETH",
-            "⚠ pays gas from the account's ETH: at ≤ 1.5 gwei, but ANY GAS LIMIT (no gas cap)",
+            "⚠ may send ANY amount of ETH, gas included",
+            "⚠ gas: paid by the account with NO BOUND: no paymaster, no native value cap and no native spend limit, \
+             so the session key can spend ANY amount of the account's ETH on gas; at ≤ 1.5 gwei per operation, any \
+             gas limit",
         ]
     );
     assert_eq!(

@@ -3,7 +3,7 @@
 use alloy_primitives::{Address, B256, FixedBytes, U256, address, aliases::U48, keccak256};
 use proptest::prelude::*;
 use warrant_core::{
-    grant::{ArgCondition, CallPolicy, Grant, Scope, Session},
+    grant::{ArgCondition, CallPolicy, Grant, Scope, Session, arg_type},
     grant_json::{GrantJson, ScopeJson, SignedGrantJson},
     session_op::sign_grant,
     token::SignedGrant,
@@ -14,13 +14,14 @@ use crate::support::{Key, grant};
 pub(crate) const TOKEN: Address = address!("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48");
 pub(crate) const RECIPIENT: Address = address!("0x000000000000000000000000000000000000bEEF");
 
-/// transfer(RECIPIENT, ≤ 100 USDC) on TOKEN, until 2026-12-01 12:00 UTC, at most 10 times.
+/// transfer(RECIPIENT, ≤ 100 USDC) on TOKEN, until 2026-12-01 12:00 UTC, at most 10 times, gas paid by the
+/// account from a 0.01 ETH budget.
 pub(crate) fn usdc_scope() -> Scope {
     Scope {
         validAfter: U48::ZERO,
         validUntil: U48::from(1_796_126_400u64),
         maxUses: 10,
-        maxValueTotal: U256::ZERO,
+        maxValueTotal: U256::from(10u64.pow(16)),
         paymaster: Address::ZERO,
         maxGasLimit: 500_000,
         maxFeePerGas: 20_000_000_000,
@@ -30,9 +31,15 @@ pub(crate) fn usdc_scope() -> Scope {
             flags: 0,
             maxValue: U256::ZERO,
             conditions: vec![
-                ArgCondition { condition: 0, argIndex: 0, values: vec![RECIPIENT.into_word()] },
+                ArgCondition {
+                    condition: 0,
+                    argType: arg_type::ADDRESS,
+                    argIndex: 0,
+                    values: vec![RECIPIENT.into_word()],
+                },
                 ArgCondition {
                     condition: 3,
+                    argType: arg_type::uint(256),
                     argIndex: 1,
                     values: vec![B256::from(U256::from(100_000_000u64))],
                 },
@@ -64,7 +71,7 @@ const EXPECTED: &str = r#"{
       "validAfter": 0,
       "validUntil": 1796126400,
       "maxUses": 10,
-      "maxValueTotal": "0",
+      "maxValueTotal": "10000000000000000",
       "paymaster": "0x0000000000000000000000000000000000000000",
       "maxGasLimit": "500000",
       "maxFeePerGas": "20000000000",
@@ -77,6 +84,7 @@ const EXPECTED: &str = r#"{
           "conditions": [
             {
               "condition": 0,
+              "argType": 96,
               "argIndex": 0,
               "values": [
                 "0x000000000000000000000000000000000000000000000000000000000000beef"
@@ -84,6 +92,7 @@ const EXPECTED: &str = r#"{
             },
             {
               "condition": 3,
+              "argType": 31,
               "argIndex": 1,
               "values": [
                 "0x0000000000000000000000000000000000000000000000000000000005f5e100"
@@ -142,7 +151,8 @@ fn signed_grant_json_round_trip() {
 fn strict_reading() {
     let good: serde_json::Value = serde_json::from_str(EXPECTED).unwrap();
     type Edit = fn(&mut serde_json::Value);
-    let cases: [(Edit, &str); 12] = [
+    let cases: [(Edit, &str); 13] = [
+        (|v| v["session"]["scope"]["calls"][0]["conditions"][0]["argType"] = 256.into(), "u8"),
         (|v| v["extra"] = 1.into(), "unknown field `extra`"),
         (|v| v["session"]["scope"]["surprise"] = 1.into(), "unknown field `surprise`"),
         (|v| v["epoch"] = 3.into(), "expected a string"),

@@ -2,8 +2,10 @@
 //! form, plain-words rendering and the session operation builder.
 
 mod eip7702_vectors;
+mod errors;
 mod explain;
 mod grant_json;
+mod policy;
 mod session_op;
 mod support;
 mod token;

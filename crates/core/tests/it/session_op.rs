@@ -7,8 +7,8 @@ use warrant_core::{
     CoreError,
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
-    grant::{Grant, MODE_ENABLE, MODE_USE, Session},
-    policy::{Call, Presentation, SessionStatus, SessionUsage, check_operation},
+    grant::{Grant, MODE_ENABLE, MODE_USE, Session, enable_digest, use_digest},
+    policy::{Call, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, check_operation},
     session_op::{
         EIP7702_MARKER, Eip7702Sender, Execution, GasFields, MODE_BATCH, MODE_SINGLE, Paymaster, SessionKey,
         SessionOp, execute_batch, execute_calldata, execute_single, executeCall, session_nonce_key,
@@ -51,6 +51,7 @@ fn op(calls: Vec<Call>) -> SessionOp {
             paymaster: None,
         },
         key_suffix: 0,
+        period: 0,
         sequence: 4,
         eip7702: None,
     }
@@ -96,24 +97,62 @@ fn use_mode_signature_and_preflight() {
     assert_eq!(signed.hash, signed.op.hash(ENTRY_POINT_V08, 31337, None).unwrap());
     let sig = &signed.op.signature;
     assert_eq!(sig[0], MODE_USE);
-    // USE: mode ‖ w(len) ‖ session bytes ‖ the session key's 65-byte signature.
+    // USE: mode ‖ period(4) ‖ w(len) ‖ session bytes ‖ the session key's 65-byte signature.
+    assert_eq!(sig[1..5], [0; 4], "period 0");
     let session_bytes = s.session_bytes();
     let session_sig = &sig[sig.len() - 65..];
     assert_eq!(&sig[sig.len() - 65 - session_bytes.len()..sig.len() - 65], &session_bytes[..]);
-    assert_eq!(*sig, warrant_core::grant::use_signature(&s, session_sig));
-    let recovered = alloy_primitives::Signature::from_raw(session_sig)
-        .unwrap()
-        .recover_address_from_prehash(&signed.hash)
-        .unwrap();
-    assert_eq!(recovered, key.address());
+    assert_eq!(*sig, warrant_core::grant::use_signature(&s, 0, session_sig));
+    // The key signs the USE digest, binding the session id and the period, not the bare userOpHash.
+    let recovered = |digest: B256| {
+        alloy_primitives::Signature::from_raw(session_sig)
+            .unwrap()
+            .recover_address_from_prehash(&digest)
+            .unwrap()
+    };
+    let id = s.id(ACCOUNT);
+    assert_eq!(recovered(use_digest(signed.hash, id, 0)), key.address());
+    assert_ne!(recovered(signed.hash), key.address());
+    assert_ne!(recovered(use_digest(signed.hash, id, 1)), key.address());
 
     // The pre-flight evaluator accepts what the builder built, and refuses one unit more.
     let usage = SessionUsage { status: SessionStatus::Enabled, ..Default::default() };
-    let id = s.id(ACCOUNT);
-    let packed = signed.op.pack();
-    assert!(check_operation(id, &s.scope, &usage, Presentation::Use, &packed, ACCOUNT, MODULE).is_ok());
+    let judge = |op: &warrant_core::PackedUserOperation| {
+        check_operation(&OpCheck {
+            session_id: id,
+            scope: &s.scope,
+            usage: &usage,
+            presentation: Presentation::Use,
+            op,
+            account: ACCOUNT,
+            module: MODULE,
+            period: 0,
+            signature_valid: true,
+        })
+    };
+    let debit = judge(&signed.op.pack()).unwrap();
+    // The account pays gas: (300,000 + 100,000 + 50,000) gas × 2 gwei leaves its native budget.
+    assert_eq!(debit.value_spent, 450_000 * 2_000_000_000);
     let over = op(vec![transfer(100_000_001)]).sign_use(&s, &key).unwrap().op.pack();
-    assert!(check_operation(id, &s.scope, &usage, Presentation::Use, &over, ACCOUNT, MODULE).is_err());
+    assert!(matches!(judge(&over), Err(Denial::ArgumentConditionFailed { .. })));
+}
+
+#[test]
+fn the_period_is_signed_and_carried_in_the_module_signature() {
+    let key = Key::from_seed("session");
+    let s = session(&key);
+    let mut o = op(vec![transfer(1)]);
+    o.period = 0x0a0b_0c0d;
+    let signed = o.sign_use(&s, &key).unwrap();
+    assert_eq!(signed.op.signature[1..5], [0x0a, 0x0b, 0x0c, 0x0d]);
+    // The nonce no longer carries it: the key suffix stays what the builder set.
+    assert_eq!(signed.op.nonce, validator_nonce(MODULE, 0, 4));
+    let session_sig = &signed.op.signature[signed.op.signature.len() - 65..];
+    let recovered = alloy_primitives::Signature::from_raw(session_sig)
+        .unwrap()
+        .recover_address_from_prehash(&use_digest(signed.hash, s.id(ACCOUNT), 0x0a0b_0c0d))
+        .unwrap();
+    assert_eq!(recovered, key.address());
 }
 
 #[test]
@@ -153,11 +192,21 @@ fn enable_mode_carries_the_owner_grant() {
     let grant = Grant { account: ACCOUNT, epoch: 0, session: session(&key) };
     let signed_grant = sign_grant(grant.clone(), MODULE, 31337, &owner).unwrap();
     assert_eq!(signed_grant.recover_owner(), Some(owner.address()));
-    let signed = op(vec![transfer(1)]).sign_enable(&signed_grant, &key).unwrap();
-    assert_eq!(signed.op.signature[0], MODE_ENABLE);
-    let (g, owner_sig, _) = <(Grant, Bytes, Bytes)>::abi_decode_params(&signed.op.signature[1..]).unwrap();
+    let mut o = op(vec![transfer(1)]);
+    o.period = 3;
+    let signed = o.sign_enable(&signed_grant, &key).unwrap();
+    assert_eq!(signed.op.signature[..5], [MODE_ENABLE, 0, 0, 0, 3]);
+    let (g, owner_sig, session_sig) =
+        <(Grant, Bytes, Bytes)>::abi_decode_params(&signed.op.signature[5..]).unwrap();
     assert_eq!(g, grant);
     assert_eq!(owner_sig, signed_grant.owner_signature);
+    // The key signs the ENABLE digest: this op, this session, this period, this one grant.
+    let digest = enable_digest(signed.hash, grant.session.id(ACCOUNT), 3, grant.digest(MODULE, 31337));
+    let recovered = alloy_primitives::Signature::from_raw(&session_sig)
+        .unwrap()
+        .recover_address_from_prehash(&digest)
+        .unwrap();
+    assert_eq!(recovered, key.address());
 
     let refused = |bad: warrant_core::token::SignedGrant| op(vec![transfer(1)]).sign_enable(&bad, &key);
     let mut other_account = signed_grant.clone();

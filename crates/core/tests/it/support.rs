@@ -48,11 +48,14 @@ fn u48() -> impl Strategy<Value = U48> {
 }
 
 pub(crate) fn arg_condition() -> impl Strategy<Value = ArgCondition> {
-    (any::<u8>(), any::<u16>(), vec(word(), 0..3)).prop_map(|(condition, arg_index, values)| ArgCondition {
-        condition,
-        argIndex: arg_index,
-        values,
-    })
+    (any::<u8>(), any::<u8>(), any::<u16>(), vec(word(), 0..3)).prop_map(
+        |(condition, arg_type, arg_index, values)| ArgCondition {
+            condition,
+            argType: arg_type,
+            argIndex: arg_index,
+            values,
+        },
+    )
 }
 
 pub(crate) fn call_policy() -> impl Strategy<Value = CallPolicy> {

@@ -31,7 +31,7 @@ fn reseal(mut body: Vec<u8>) -> String {
 
 /// A payload from its parts, sealed with a correct checksum.
 fn assemble(chain_id: u64, module: Address, grant_abi: &[u8], kind: u8, sig: &[u8]) -> String {
-    let mut body = vec![1u8];
+    let mut body = vec![warrant_core::token::TOKEN_VERSION];
     body.extend_from_slice(&chain_id.to_be_bytes());
     body.extend_from_slice(module.as_slice());
     body.extend_from_slice(&(grant_abi.len() as u32).to_be_bytes());
@@ -126,11 +126,12 @@ fn each_corruption_has_its_own_error() {
         (token.replacen('A', "+", 1), TokenError::Base64(String::new())),
         (
             {
+                // Version 1 grants had no argument types: refused by version, never misread.
                 let mut p2 = p.clone();
-                p2[0] = 2;
+                p2[0] = 1;
                 token_of(&p2)
             },
-            TokenError::UnsupportedVersion(2),
+            TokenError::UnsupportedVersion(1),
         ),
         (
             {
@@ -220,7 +221,11 @@ fn error_messages_name_the_problem() {
     assert_eq!(msg("hello"), "not a grant token: it must start with \"warrant1\"");
     let mut p = payload(&token);
     p[0] = 9;
-    assert_eq!(msg(&token_of(&p)), "unsupported grant token version 9 (this build reads version 1)");
+    assert_eq!(
+        msg(&token_of(&p)),
+        "unsupported grant token version 9 (this build reads version 2; a version 1 token predates argument types: \
+         sign the grant again)"
+    );
     let mut p = payload(&token);
     let n = p.len();
     p[n - 1] ^= 0xff;
@@ -257,7 +262,7 @@ proptest! {
 
     #[test]
     fn wrong_version_is_refused(signed in signed_grant(), version in 0u8..) {
-        prop_assume!(version != 1);
+        prop_assume!(version != 2);
         let mut p = payload(&signed.to_token().unwrap());
         p[0] = version;
         prop_assert_eq!(SignedGrant::from_token(&token_of(&p)), Err(TokenError::UnsupportedVersion(version)));
