@@ -5,8 +5,9 @@
 //! key's first operation presents the grant (dynamic delegation), later ones use the enabled session, and every
 //! out-of-scope attempt is refused — first by Warrant's pre-flight, then, sent anyway, by the chain, which must
 //! name the same rule. A static session, enabled on-chain by the owner, follows, then a session with a daily
-//! spend limit that is refused over its limit and accepted again once the period has turned; the reset
-//! authorization ends it.
+//! spend limit that is refused over its limit and accepted again once the period has turned. The pre-signed
+//! restore (the zero-address authorization and `revokeAll()` in one EOA transaction) ends it: delegating again
+//! later does not revive the old sessions.
 
 use std::process::ExitCode;
 
@@ -203,6 +204,40 @@ impl Demo {
                 outcome: Outcome::Rejected,
                 gas_used: receipt.gas_used,
                 error: Some("authorization not applied".into()),
+            }
+        })
+    }
+
+    /// The account's revocation epoch at the validator.
+    fn epoch(&mut self) -> Result<U256, CliError> {
+        let account = self.account();
+        Ok(self.chain.call_sol(self.validator, &IWarrantValidator::epochOfCall { account })?)
+    }
+
+    /// The restore transaction (EIP-7702 zero-address authorization + `revokeAll()`), sent by the EOA at
+    /// `nonce` as the pre-signed one would be broadcast.
+    fn restore(&mut self, reset: SignedAuthorization, nonce: u64) -> Result<Observed, CliError> {
+        if self.chain.nonce(self.account()) != nonce {
+            return Err(CliError::InvalidInput(format!("the restore was signed for EOA nonce {nonce}")));
+        }
+        let receipt = self.chain.transact(TxRequest {
+            from: self.account(),
+            to: Some(self.validator),
+            data: IWarrantValidator::revokeAllCall {}.abi_encode().into(),
+            authorization_list: vec![reset],
+            gas_limit: Some(200_000),
+            ..Default::default()
+        })?;
+        let cleared = self.chain.delegate_of(self.account()).is_none();
+        Ok(if receipt.success && cleared {
+            Observed { outcome: Outcome::Accepted, gas_used: receipt.gas_used, error: None }
+        } else {
+            Observed {
+                outcome: Outcome::Rejected,
+                gas_used: receipt.gas_used,
+                error: Some(
+                    "the restore transaction did not clear the delegation and end the sessions".into(),
+                ),
             }
         })
     }
@@ -431,10 +466,15 @@ fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128
 
 #[allow(clippy::too_many_lines)] // one story, told in order
 fn tell(demo: &mut Demo) -> Result<(), CliError> {
-    // Temporary mode: the reset authorization is signed before delegating, with the nonce it will need after
-    // the session (a relayer delegates, so the EOA's own nonce moves only by the delegation's tuple).
-    let reset_nonce = eip7702::reset_nonce(demo.chain.nonce(demo.account()), false, 0);
-    let reset = eip7702::reset_authorization(demo.chain.chain_id(), reset_nonce)?;
+    // Temporary mode: the restore is signed before delegating. It is one type-4 transaction the EOA sends:
+    // the zero-address authorization and `validator.revokeAll()`, so clearing the delegation also ends every
+    // session. A relayer delegates, so the EOA's nonce moves only by the delegation's tuple: the restore is
+    // the EOA's transaction at nonce + 1, and its self-sponsored tuple carries the nonce after that.
+    let restore_nonce = demo.chain.nonce(demo.account()) + 1;
+    let reset = eip7702::reset_authorization(
+        demo.chain.chain_id(),
+        eip7702::self_sponsored_tuple_nonce(restore_nonce),
+    )?;
     let reset = eip7702::sign_authorization(&demo.owner, reset)?;
 
     let nonce = demo.chain.nonce(demo.account());
@@ -686,19 +726,48 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
 
-    let observed = demo.relay_authorization(reset, Address::ZERO)?;
+    let epoch_before = demo.epoch()?;
+    let observed = demo.restore(reset, restore_nonce)?;
     let observed = if observed.outcome == Outcome::Accepted && !demo.chain.code(demo.account()).is_empty() {
         Observed { outcome: Outcome::Rejected, error: Some("the account still has code".into()), ..observed }
+    } else if observed.outcome == Outcome::Accepted && demo.epoch()? == epoch_before {
+        Observed {
+            outcome: Outcome::Rejected,
+            error: Some("the validator's epoch did not move".into()),
+            ..observed
+        }
     } else {
         observed
     };
     demo.record(
         "restore_eoa",
-        "Anyone broadcasts the reset authorization signed at the start: the delegation is cleared and the \
-         account is a plain EOA again, its tokens and ETH where they were.",
+        "The restore signed at the start is broadcast: one EOA transaction clears the delegation and calls the \
+         validator's revokeAll, so the account is a plain EOA again, its tokens and ETH where they were, and \
+         every session it granted has ended.",
         Outcome::Accepted,
         observed,
     );
+
+    // Delegating again does not revive the old sessions: they belong to the epoch the restore ended.
+    let nonce = demo.chain.nonce(demo.account());
+    let auth = demo.chain.sign_authorization(&demo.owner, demo.implementation, nonce)?;
+    let again = demo.relay_authorization(auth, demo.implementation)?;
+    if again.outcome != Outcome::Accepted {
+        demo.disagreements.push(format!("delegating again failed: {:?}", again.error));
+    }
+    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
+    let op = demo.session_use_op(&daily, call)?;
+    demo.session_step(
+        (
+            "old_session_after_restore",
+            "The EOA delegates to WarrantAccount again (its storage, with the validator installed, survived); \
+             the daily session from before the restore tries a transfer and is refused.",
+        ),
+        Outcome::Rejected,
+        &daily,
+        Presentation::Use,
+        op,
+    )?;
     Ok(())
 }
 
