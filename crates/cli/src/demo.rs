@@ -5,14 +5,15 @@
 //! key's first operation presents the grant (dynamic delegation), later ones use the enabled session, and every
 //! out-of-scope attempt is refused — first by Warrant's pre-flight, then, sent anyway, by the chain, which must
 //! name the same rule. A static session, enabled on-chain by the owner, follows, then a session with a daily
-//! spend limit that is refused over its limit and accepted again once the period has turned; the reset
-//! authorization ends it.
+//! spend limit that is refused over its limit and accepted again once the period has turned. The pre-signed
+//! restore (the zero-address authorization and `revokeAll()` in one EOA transaction) ends it: delegating again
+//! later does not revive the old sessions.
 
 use std::process::ExitCode;
 
 use alloy::{
     eips::eip7702::SignedAuthorization,
-    primitives::{Address, B256, Bytes, U128, U256, address, aliases::U192},
+    primitives::{Address, B256, Bytes, U128, U256, address},
     signers::{SignerSync, local::PrivateKeySigner},
     sol,
     sol_types::SolCall,
@@ -24,10 +25,10 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     eip7702,
     grant::{
-        ArgCondition, CallPolicy, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit,
-        enable_signature, use_signature,
+        ArgCondition, CallPolicy, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit, arg_type,
+        enable_digest, enable_signature, use_digest, use_signature,
     },
-    policy::{self, Call, Denial, Presentation, SessionUsage, condition},
+    policy::{self, Call, Denial, OpCheck, Presentation, SessionUsage, condition},
     revert,
     session_op::{self, session_nonce_key},
 };
@@ -49,6 +50,9 @@ const ONE_TOKEN: u128 = 1_000_000_000_000_000_000;
 const MODULE_TYPE_VALIDATOR: u64 = 1;
 const GRANT_LIFETIME: u64 = 3600;
 const DAY: u32 = 86_400;
+/// The demo sessions' caps on an operation's gas limits (sum) and fee; the ops use 660,000 gas at 3 gwei.
+const GAS_CAP: u128 = 1_000_000;
+const FEE_CAP: u128 = 5_000_000_000;
 
 /// Arguments of `warrant demo`.
 #[derive(Debug, clap::Args)]
@@ -204,12 +208,43 @@ impl Demo {
         })
     }
 
-    /// An unsigned operation of the account; `validator` selects the module through the nonce key (zero: owner).
-    fn op(&mut self, validator: Address, call_data: Bytes) -> Result<UserOperation, CliError> {
-        self.op_with_key(session_nonce_key(validator, 0), call_data)
+    /// The account's revocation epoch at the validator.
+    fn epoch(&mut self) -> Result<U256, CliError> {
+        let account = self.account();
+        Ok(self.chain.call_sol(self.validator, &IWarrantValidator::epochOfCall { account })?)
     }
 
-    fn op_with_key(&mut self, key: U192, call_data: Bytes) -> Result<UserOperation, CliError> {
+    /// The restore transaction (EIP-7702 zero-address authorization + `revokeAll()`), sent by the EOA at
+    /// `nonce` as the pre-signed one would be broadcast.
+    fn restore(&mut self, reset: SignedAuthorization, nonce: u64) -> Result<Observed, CliError> {
+        if self.chain.nonce(self.account()) != nonce {
+            return Err(CliError::InvalidInput(format!("the restore was signed for EOA nonce {nonce}")));
+        }
+        let receipt = self.chain.transact(TxRequest {
+            from: self.account(),
+            to: Some(self.validator),
+            data: IWarrantValidator::revokeAllCall {}.abi_encode().into(),
+            authorization_list: vec![reset],
+            gas_limit: Some(200_000),
+            ..Default::default()
+        })?;
+        let cleared = self.chain.delegate_of(self.account()).is_none();
+        Ok(if receipt.success && cleared {
+            Observed { outcome: Outcome::Accepted, gas_used: receipt.gas_used, error: None }
+        } else {
+            Observed {
+                outcome: Outcome::Rejected,
+                gas_used: receipt.gas_used,
+                error: Some(
+                    "the restore transaction did not clear the delegation and end the sessions".into(),
+                ),
+            }
+        })
+    }
+
+    /// An unsigned operation of the account; `validator` selects the module through the nonce key (zero: owner).
+    fn op(&mut self, validator: Address, call_data: Bytes) -> Result<UserOperation, CliError> {
+        let key = session_nonce_key(validator, 0);
         let nonce = self.chain.entry_point_nonce(self.account(), key)?;
         Ok(UserOperation {
             sender: self.account(),
@@ -226,35 +261,48 @@ impl Demo {
         })
     }
 
-    fn sign_hash(&self, op: &UserOperation, key: &PrivateKeySigner) -> Result<Bytes, CliError> {
-        let hash = op.hash(ENTRY_POINT_V08, self.chain.chain_id(), Some(self.implementation))?;
-        Ok(key.sign_hash_sync(&hash).map_err(|e| CliError::Signing(e.to_string()))?.as_bytes().into())
+    fn user_op_hash(&self, op: &UserOperation) -> Result<B256, CliError> {
+        Ok(op.hash(ENTRY_POINT_V08, self.chain.chain_id(), Some(self.implementation))?)
+    }
+
+    fn sign_digest(digest: &B256, key: &PrivateKeySigner) -> Result<Bytes, CliError> {
+        Ok(key.sign_hash_sync(digest).map_err(|e| CliError::Signing(e.to_string()))?.as_bytes().into())
     }
 
     fn owner_op(&mut self, call_data: Bytes) -> Result<UserOperation, CliError> {
         let mut op = self.op(Address::ZERO, call_data)?;
-        op.signature = self.sign_hash(&op, &self.owner)?;
+        op.signature = Self::sign_digest(&self.user_op_hash(&op)?, &self.owner)?;
         Ok(op)
     }
 
-    /// A USE operation naming the period it is sent in (the low 32 bits of its nonce key) when the scope has one.
+    /// The period a session operation names now (0 for a session without periods).
+    fn period(&self, session: &Session) -> u32 {
+        policy::current_period(&session.scope, self.chain.timestamp()).unwrap_or(0)
+    }
+
+    /// A USE operation: the session key signs the userOpHash with the session id and the period it is sent in.
     fn session_use_op(&mut self, session: &Session, call_data: Bytes) -> Result<UserOperation, CliError> {
-        let period = policy::current_period(&session.scope, self.chain.timestamp()).unwrap_or(0);
-        let mut op = self.op_with_key(session_nonce_key(self.validator, period), call_data)?;
-        let sig = self.sign_hash(&op, &self.session_key)?;
-        op.signature = use_signature(session, &sig);
+        let period = self.period(session);
+        let mut op = self.op(self.validator, call_data)?;
+        let digest = use_digest(self.user_op_hash(&op)?, session.id(self.account()), period);
+        op.signature = use_signature(session, period, &Self::sign_digest(&digest, &self.session_key)?);
         Ok(op)
     }
 
+    /// An ENABLE operation: the session key's signature also binds the owner's grant (its EIP-712 digest).
     fn session_enable_op(
         &mut self,
         grant: &Grant,
         owner_signature: &[u8],
         call_data: Bytes,
     ) -> Result<UserOperation, CliError> {
+        let period = self.period(&grant.session);
         let mut op = self.op(self.validator, call_data)?;
-        let sig = self.sign_hash(&op, &self.session_key)?;
-        op.signature = enable_signature(grant, owner_signature, &sig);
+        let grant_digest = grant.digest(self.validator, self.chain.chain_id());
+        let id = grant.session.id(self.account());
+        let digest = enable_digest(self.user_op_hash(&op)?, id, period, grant_digest);
+        let sig = Self::sign_digest(&digest, &self.session_key)?;
+        op.signature = enable_signature(grant, period, owner_signature, &sig);
         Ok(op)
     }
 
@@ -293,17 +341,19 @@ impl Demo {
             CliError::InvalidInput(format!("unknown session status {} on chain", state.status))
         })?;
         let packed = op.pack();
-        let now = self.chain.timestamp();
-        Ok(policy::check_operation(
-            id,
-            &session.scope,
-            &usage,
+        let check = OpCheck {
+            session_id: id,
+            scope: &session.scope,
+            usage: &usage,
             presentation,
-            &packed,
+            op: &packed,
             account,
-            self.validator,
-        )
-        .and_then(|debit| policy::check_op_time(&debit, now)))
+            module: self.validator,
+            period: self.period(session),
+            signature_valid: true,
+        };
+        let now = self.chain.timestamp();
+        Ok(policy::check_operation(&check).and_then(|debit| policy::check_op_time(&debit, now)))
     }
 
     /// Runs a session step: pre-flight first, then the chain (sent anyway, to show it refuses on its own), and
@@ -367,7 +417,9 @@ fn observe(outcome: &HandleOpsOutcome) -> Observed {
     Observed { outcome: Outcome::Rejected, gas_used, error: Some(error) }
 }
 
-/// transfer(recipient, ≤ cap) on `token`, and plain ETH to the recipient up to `eth_cap` per call.
+/// transfer(recipient, ≤ cap) on `token`, and plain ETH to the recipient up to `eth_cap` per call. The account
+/// pays for gas, so the session's native budget (`maxValueTotal`, gas included) is 5 × `eth_cap` plus room for
+/// the gas of its ten operations at the gas and fee caps.
 fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128, valid_until: u64) -> Scope {
     let transfer_policy = CallPolicy {
         target: token,
@@ -375,9 +427,15 @@ fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128
         flags: 0,
         maxValue: U256::ZERO,
         conditions: vec![
-            ArgCondition { condition: condition::EQ, argIndex: 0, values: vec![word(recipient.into_word())] },
+            ArgCondition {
+                condition: condition::EQ,
+                argType: arg_type::ADDRESS,
+                argIndex: 0,
+                values: vec![word(recipient.into_word())],
+            },
             ArgCondition {
                 condition: condition::LTE,
+                argType: arg_type::uint(256),
                 argIndex: 1,
                 values: vec![word(U256::from(token_cap))],
             },
@@ -394,10 +452,10 @@ fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128
         validAfter: Default::default(),
         validUntil: alloy::primitives::Uint::from(valid_until),
         maxUses: 10,
-        maxValueTotal: U256::from(5 * eth_cap),
+        maxValueTotal: U256::from(5 * eth_cap + 10 * GAS_CAP * FEE_CAP),
         paymaster: Address::ZERO,
-        maxGasLimit: 2_000_000,
-        maxFeePerGas: 50_000_000_000,
+        maxGasLimit: GAS_CAP,
+        maxFeePerGas: FEE_CAP,
         calls: vec![transfer_policy, eth_policy],
         period: 0,
         periodStart: Default::default(),
@@ -408,10 +466,15 @@ fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128
 
 #[allow(clippy::too_many_lines)] // one story, told in order
 fn tell(demo: &mut Demo) -> Result<(), CliError> {
-    // Temporary mode: the reset authorization is signed before delegating, with the nonce it will need after
-    // the session (a relayer delegates, so the EOA's own nonce moves only by the delegation's tuple).
-    let reset_nonce = eip7702::reset_nonce(demo.chain.nonce(demo.account()), false, 0);
-    let reset = eip7702::reset_authorization(demo.chain.chain_id(), reset_nonce)?;
+    // Temporary mode: the restore is signed before delegating. It is one type-4 transaction the EOA sends:
+    // the zero-address authorization and `validator.revokeAll()`, so clearing the delegation also ends every
+    // session. A relayer delegates, so the EOA's nonce moves only by the delegation's tuple: the restore is
+    // the EOA's transaction at nonce + 1, and its self-sponsored tuple carries the nonce after that.
+    let restore_nonce = demo.chain.nonce(demo.account()) + 1;
+    let reset = eip7702::reset_authorization(
+        demo.chain.chain_id(),
+        eip7702::self_sponsored_tuple_nonce(restore_nonce),
+    )?;
     let reset = eip7702::sign_authorization(&demo.owner, reset)?;
 
     let nonce = demo.chain.nonce(demo.account());
@@ -640,8 +703,8 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     demo.session_step(
         (
             "spend_over_period_limit",
-            "The owner enables a session limited to 30 tokens a day (the operation names its day in the nonce \
-             key); it has sent 20 today and now tries 15 more.",
+            "The owner enables a session limited to 30 tokens a day (the operation names its day in what the \
+             session key signs); it has sent 20 today and now tries 15 more.",
         ),
         Outcome::Rejected,
         &daily,
@@ -663,19 +726,48 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
 
-    let observed = demo.relay_authorization(reset, Address::ZERO)?;
+    let epoch_before = demo.epoch()?;
+    let observed = demo.restore(reset, restore_nonce)?;
     let observed = if observed.outcome == Outcome::Accepted && !demo.chain.code(demo.account()).is_empty() {
         Observed { outcome: Outcome::Rejected, error: Some("the account still has code".into()), ..observed }
+    } else if observed.outcome == Outcome::Accepted && demo.epoch()? == epoch_before {
+        Observed {
+            outcome: Outcome::Rejected,
+            error: Some("the validator's epoch did not move".into()),
+            ..observed
+        }
     } else {
         observed
     };
     demo.record(
         "restore_eoa",
-        "Anyone broadcasts the reset authorization signed at the start: the delegation is cleared and the \
-         account is a plain EOA again, its tokens and ETH where they were.",
+        "The restore signed at the start is broadcast: one EOA transaction clears the delegation and calls the \
+         validator's revokeAll, so the account is a plain EOA again, its tokens and ETH where they were, and \
+         every session it granted has ended.",
         Outcome::Accepted,
         observed,
     );
+
+    // Delegating again does not revive the old sessions: they belong to the epoch the restore ended.
+    let nonce = demo.chain.nonce(demo.account());
+    let auth = demo.chain.sign_authorization(&demo.owner, demo.implementation, nonce)?;
+    let again = demo.relay_authorization(auth, demo.implementation)?;
+    if again.outcome != Outcome::Accepted {
+        demo.disagreements.push(format!("delegating again failed: {:?}", again.error));
+    }
+    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
+    let op = demo.session_use_op(&daily, call)?;
+    demo.session_step(
+        (
+            "old_session_after_restore",
+            "The EOA delegates to WarrantAccount again (its storage, with the validator installed, survived); \
+             the daily session from before the restore tries a transfer and is refused.",
+        ),
+        Outcome::Rejected,
+        &daily,
+        Presentation::Use,
+        op,
+    )?;
     Ok(())
 }
 

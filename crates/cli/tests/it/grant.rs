@@ -106,10 +106,14 @@ fn malformed_flags_are_refused_by_name() {
         assert!(stderr(&out).contains(needle), "{extra:?}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     }
-    let out = grant_with(&["--allow", &format!("{TOKEN}:*")], &[]);
+    let budget = ["--max-value", "0.01ether"];
+    let out = grant_with(&[&["--allow", &format!("{TOKEN}:*")][..], &budget].concat(), &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no owner key"), "{}", stderr(&out));
-    let out = grant_with(&["--allow", &format!("{TOKEN}:*"), "--private-key", "0x1234"], &[]);
+    let out = grant_with(
+        &[&["--allow", &format!("{TOKEN}:*"), "--private-key", "0x1234"][..], &budget].concat(),
+        &[],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("private key must be 32 bytes of hex"), "{}", stderr(&out));
 }

@@ -68,6 +68,8 @@ fn refusals_are_named_and_exit_non_zero() {
         "0x2000000000000000000000000000000000000002",
         "--allow",
         "0x1000000000000000000000000000000000000001:*",
+        "--max-value",
+        "0.01ether",
         "--key",
         "alice",
         "--keystore",

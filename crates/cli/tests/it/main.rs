@@ -23,6 +23,7 @@ mod auth;
 mod grant;
 mod inspect;
 mod keys;
+mod scope_rules;
 
 #[test]
 fn demo_json_reports_every_step_as_expected() {
@@ -50,6 +51,7 @@ fn demo_json_reports_every_step_as_expected() {
             "spend_over_period_limit",
             "spend_after_refill",
             "restore_eoa",
+            "old_session_after_restore",
         ]
     );
     for step in steps {
@@ -74,6 +76,8 @@ fn demo_json_reports_every_step_as_expected() {
         ("after_expiry", "AA22 expired or not due"),
         ("after_revoke", "AA23 reverted: SessionRevoked: "),
         ("spend_over_period_limit", "AA23 reverted: PeriodSpendLimitExceeded: "),
+        // Hole 6: the restore moved the epoch, so re-delegating does not revive the session.
+        ("old_session_after_restore", "AA23 reverted: SessionNotEnabled: "),
     ] {
         assert!(error(name).starts_with(rule), "{name}: {}", error(name));
     }
