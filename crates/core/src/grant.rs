@@ -8,10 +8,12 @@ use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain, sol};
 use serde::{Deserialize, Serialize};
 
 sol! {
-    /// One argument rule: `condition` applied to head word `argIndex` (the word at `4 + 32 * argIndex`).
+    /// One argument rule: `condition` applied to head word `argIndex` (the word at `4 + 32 * argIndex`), whose
+    /// ABI type is `argType` (see [`arg_type`]): the word must be canonical for it, and intN compares signed.
     #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
     struct ArgCondition {
         uint8 condition;
+        uint8 argType;
         uint16 argIndex;
         bytes32[] values;
     }
@@ -76,6 +78,9 @@ sol! {
         function revokeAll() external;
         function sessionId(address account, Session calldata session) external pure returns (bytes32);
         function grantDigest(Grant calldata grant) external view returns (bytes32);
+        function useDigest(bytes32 userOpHash, bytes32 id, uint32 period) external pure returns (bytes32);
+        function enableDigest(bytes32 userOpHash, bytes32 id, uint32 period, bytes32 grantDigest) external pure
+            returns (bytes32);
         function grantHash(Grant calldata grant) external pure returns (bytes32);
         function scopeHash(Scope calldata scope) external pure returns (bytes32);
         function sessionBytes(Session calldata session) external pure returns (bytes memory);
@@ -97,6 +102,7 @@ sol! {
         error SessionRevoked(bytes32 id);
         error UsesExhausted(uint32 uses, uint32 max);
         error PaymasterRequired(address required);
+        error PaymasterNotPermitted(address paymaster);
         error GasLimitExceeded(uint256 total, uint256 cap);
         error MaxFeePerGasExceeded(uint256 fee, uint256 cap);
         error UnsupportedAccountCall(bytes4 selector);
@@ -109,6 +115,7 @@ sol! {
         error CallValueExceeded(uint256 index, uint256 value, uint256 cap);
         error ArgumentConditionFailed(uint256 index, uint16 argIndex, uint8 condition);
         error ArgumentMalformed(uint256 index, uint16 argIndex);
+        error ArgumentNotCanonical(uint256 index, uint16 argIndex);
         error InvalidCondition(uint256 index, uint256 conditionIndex);
         error SessionValueExceeded(uint256 total, uint256 cap);
         error GrantAccountMismatch(address grantAccount, address account);
@@ -142,6 +149,84 @@ pub const PERMIT2: Address = alloy_primitives::address!("0x000000000022D473030F1
 pub const MODE_USE: u8 = 0x00;
 /// Signature mode byte: the session's first operation carries the owner's grant.
 pub const MODE_ENABLE: u8 = 0x01;
+
+/// `ArgCondition.argType` codes: the ABI type of the argument a condition reads. A head-word condition needs a
+/// static type and refuses a non-canonical word (`ArgumentNotCanonical`); the dynamic kinds need [`DYNAMIC`].
+pub mod arg_type {
+    /// `address`: the word is below 2^160.
+    pub const ADDRESS: u8 = 0x60;
+    /// `bool`: the word is 0 or 1.
+    pub const BOOL: u8 = 0x61;
+    /// A dynamic argument (`bytes`, `string`, `T[]`, a dynamic tuple): the head word is an offset.
+    pub const DYNAMIC: u8 = 0x62;
+
+    /// `uintN` (`bits` a multiple of 8 in 8..=256): the word is below 2^N.
+    pub const fn uint(bits: u16) -> u8 {
+        (bits / 8 - 1) as u8
+    }
+
+    /// `intN` (`bits` a multiple of 8 in 8..=256): the word is the sign extension of its low N bits; ordered
+    /// comparisons are signed.
+    pub const fn int(bits: u16) -> u8 {
+        0x20 + (bits / 8 - 1) as u8
+    }
+
+    /// `bytesN` (`n` in 1..=32): the low `32 - n` bytes are zero.
+    pub const fn fixed_bytes(n: u8) -> u8 {
+        0x40 + (n - 1)
+    }
+
+    /// Whether `code` is a known type.
+    pub const fn is_valid(code: u8) -> bool {
+        code <= DYNAMIC
+    }
+
+    /// Whether `code` is a signed integer type.
+    pub const fn is_signed(code: u8) -> bool {
+        code >= 0x20 && code < 0x40
+    }
+
+    /// The Solidity name of a type code ("uint256", "int8", "bytes4", "address", "bool", "dynamic"), `None` for
+    /// an unknown code.
+    pub fn name(code: u8) -> Option<String> {
+        let n = u16::from(code & 0x1f) + 1;
+        Some(match code {
+            0x00..=0x1f => format!("uint{}", n * 8),
+            0x20..=0x3f => format!("int{}", n * 8),
+            0x40..=0x5f => format!("bytes{n}"),
+            ADDRESS => "address".into(),
+            BOOL => "bool".into(),
+            DYNAMIC => "dynamic".into(),
+            _ => return None,
+        })
+    }
+
+    /// The code of a Solidity elementary type name (`uint` and `int` read as 256 bits); `None` for anything
+    /// else (dynamic types included: the caller knows whether a parameter is dynamic).
+    pub fn from_name(name: &str) -> Option<u8> {
+        let bits = |digits: &str| -> Option<u16> {
+            let b: u16 = if digits.is_empty() { 256 } else { digits.parse().ok()? };
+            (b % 8 == 0 && (8..=256).contains(&b) && (digits.is_empty() || !digits.starts_with('0')))
+                .then_some(b)
+        };
+        match name {
+            "address" => Some(ADDRESS),
+            "bool" => Some(BOOL),
+            _ => {
+                if let Some(d) = name.strip_prefix("uint") {
+                    bits(d).map(uint)
+                } else if let Some(d) = name.strip_prefix("int") {
+                    bits(d).map(int)
+                } else if let Some(d) = name.strip_prefix("bytes") {
+                    let n: u8 = d.parse().ok()?;
+                    ((1..=32).contains(&n) && !d.starts_with('0')).then(|| fixed_bytes(n))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
 
 /// The EIP-712 domain of `WarrantValidator` at `module` on `chain_id`.
 pub fn validator_domain(module: Address, chain_id: u64) -> Eip712Domain {
@@ -203,7 +288,7 @@ impl Session {
     /// field present exactly when not zero (bit `i` of `limits`, see [`limits`]; [`limits::SPEND`] for the spend
     /// section); each policy `target(20) ‖
     /// selector(4) ‖ flags(1) ‖ w(maxValue) ‖ w(len(conditions)) ‖ condition*`; each condition `condition(1) ‖
-    /// argIndex(2) ‖ w(len(values)) ‖ w(value)*`.
+    /// argType(1) ‖ argIndex(2) ‖ w(len(values)) ‖ w(value)*`.
     pub fn session_bytes(&self) -> Bytes {
         let s = &self.scope;
         let mut out = Vec::with_capacity(64 + 64 * s.calls.len());
@@ -263,6 +348,7 @@ impl Session {
             put_count(&mut out, policy.conditions.len());
             for c in &policy.conditions {
                 out.push(c.condition);
+                out.push(c.argType);
                 out.extend_from_slice(&c.argIndex.to_be_bytes());
                 put_count(&mut out, c.values.len());
                 for v in &c.values {
@@ -329,27 +415,110 @@ impl Grant {
     }
 }
 
-/// The module signature of a USE operation: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature`
-/// (`w` as in [`Session::session_bytes`]). The module reads the session bytes in place and hashes them into the
-/// id, so a USE operation carries no ABI encoding and costs no EIP-712 hashing.
-pub fn use_signature(session: &Session, session_signature: &[u8]) -> Bytes {
+/// What the session key signs in USE mode: `keccak256(0x00 ‖ userOpHash ‖ id ‖ uint32 period)` (69 bytes), so
+/// a relayer can neither re-point the operation at another session of the same key nor change the period.
+pub fn use_digest(user_op_hash: B256, id: B256, period: u32) -> B256 {
+    let mut pre = Vec::with_capacity(69);
+    pre.push(MODE_USE);
+    pre.extend_from_slice(user_op_hash.as_slice());
+    pre.extend_from_slice(id.as_slice());
+    pre.extend_from_slice(&period.to_be_bytes());
+    keccak256(pre)
+}
+
+/// What the session key signs in ENABLE mode: `keccak256(0x01 ‖ userOpHash ‖ id ‖ uint32 period ‖
+/// grantDigest)` (101 bytes), binding the one owner-signed grant the operation enables.
+pub fn enable_digest(user_op_hash: B256, id: B256, period: u32, grant_digest: B256) -> B256 {
+    let mut pre = Vec::with_capacity(101);
+    pre.push(MODE_ENABLE);
+    pre.extend_from_slice(user_op_hash.as_slice());
+    pre.extend_from_slice(id.as_slice());
+    pre.extend_from_slice(&period.to_be_bytes());
+    pre.extend_from_slice(grant_digest.as_slice());
+    keccak256(pre)
+}
+
+/// The module signature of a USE operation: `0x00 ‖ period(4) ‖ w(len(sessionBytes)) ‖ sessionBytes ‖
+/// sessionSignature` (`w` as in [`Session::session_bytes`]). The module reads the session bytes in place and
+/// hashes them into the id, so a USE operation carries no ABI encoding and costs no EIP-712 hashing.
+pub fn use_signature(session: &Session, period: u32, session_signature: &[u8]) -> Bytes {
     let encoded = session.session_bytes();
-    let mut out = Vec::with_capacity(8 + encoded.len() + session_signature.len());
+    let mut out = Vec::with_capacity(12 + encoded.len() + session_signature.len());
     out.push(MODE_USE);
+    out.extend_from_slice(&period.to_be_bytes());
     put_count(&mut out, encoded.len());
     out.extend_from_slice(&encoded);
     out.extend_from_slice(session_signature);
     out.into()
 }
 
-/// The module signature of an ENABLE operation: `0x01 ‖ abi.encode(grant, ownerSignature, sessionSignature)`.
-pub fn enable_signature(grant: &Grant, owner_signature: &[u8], session_signature: &[u8]) -> Bytes {
+/// The module signature of an ENABLE operation: `0x01 ‖ period(4) ‖ abi.encode(grant, ownerSignature,
+/// sessionSignature)`.
+pub fn enable_signature(
+    grant: &Grant,
+    period: u32,
+    owner_signature: &[u8],
+    session_signature: &[u8],
+) -> Bytes {
     let mut out = vec![MODE_ENABLE];
+    out.extend_from_slice(&period.to_be_bytes());
     out.extend_from_slice(
         &(grant.clone(), Bytes::copy_from_slice(owner_signature), Bytes::copy_from_slice(session_signature))
             .abi_encode_params(),
     );
     out.into()
+}
+
+/// Who pays an operation's gas under a scope, and what bounds it (rule C of `docs/gas.md`): with no paymaster the
+/// account pays, and the op's maximum cost counts against the session's native budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GasBudget {
+    /// A pinned paymaster pays; gas is not counted against the session.
+    Sponsored {
+        /// The paymaster every operation must use.
+        paymaster: Address,
+    },
+    /// The account pays; gas is debited with the calls' value against `maxValueTotal` and the native limit.
+    Native {
+        /// The session's lifetime native cap (gas included).
+        max_value_total: U256,
+        /// The first native spend limit's (per period, lifetime) caps, if the scope has one ([`NO_CAP`]: none).
+        native_limit: Option<(u128, u128)>,
+    },
+    /// The account pays and nothing bounds it: `maxValueTotal >= 2^128` and no finite native spend limit.
+    Unbounded,
+    /// The account pays but the session may spend no native value, so no operation can pay for gas.
+    Zero,
+}
+
+impl GasBudget {
+    /// Whether a session under this budget can pay for gas and what it pays is bounded (sponsored or native).
+    pub fn is_bounded_and_usable(&self) -> bool {
+        matches!(self, Self::Sponsored { .. } | Self::Native { .. })
+    }
+}
+
+/// The first native-value spend limit (token 0) and whether it has a finite cap.
+fn native_limit(scope: &Scope) -> Option<(u128, u128)> {
+    scope.limits.iter().find(|l| l.token == Address::ZERO).map(|l| (l.perPeriod, l.lifetime))
+}
+
+impl Scope {
+    /// What pays for this scope's gas and what bounds it (see [`GasBudget`]).
+    pub fn gas_budget(&self) -> GasBudget {
+        if self.paymaster != Address::ZERO {
+            return GasBudget::Sponsored { paymaster: self.paymaster };
+        }
+        if self.maxValueTotal.is_zero() {
+            return GasBudget::Zero;
+        }
+        let native_limit = native_limit(self);
+        let finite = native_limit.is_some_and(|(p, l)| p != NO_CAP || l != NO_CAP);
+        if self.maxValueTotal >= U256::from(1u8) << 128 && !finite {
+            return GasBudget::Unbounded;
+        }
+        GasBudget::Native { max_value_total: self.maxValueTotal, native_limit }
+    }
 }
 
 /// The EIP-712 type string of the grant (`Grant(…)` followed by its referenced types, sorted).

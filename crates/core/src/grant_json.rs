@@ -128,6 +128,8 @@ mod words_hex {
 pub struct ArgConditionJson {
     /// Condition kind (see [`crate::policy::condition`]).
     pub condition: u8,
+    /// The argument's ABI type code (see [`crate::grant::arg_type`]).
+    pub arg_type: u8,
     /// Head word index.
     pub arg_index: u16,
     /// Reference values, `0x` + 64 hex digits each.
@@ -245,13 +247,13 @@ pub struct SignedGrantJson {
 
 impl From<&ArgCondition> for ArgConditionJson {
     fn from(c: &ArgCondition) -> Self {
-        Self { condition: c.condition, arg_index: c.argIndex, values: c.values.clone() }
+        Self { condition: c.condition, arg_type: c.argType, arg_index: c.argIndex, values: c.values.clone() }
     }
 }
 
 impl From<ArgConditionJson> for ArgCondition {
     fn from(c: ArgConditionJson) -> Self {
-        Self { condition: c.condition, argIndex: c.arg_index, values: c.values }
+        Self { condition: c.condition, argType: c.arg_type, argIndex: c.arg_index, values: c.values }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::{
     constants::ENTRY_POINT_V08,
     grant::{
         ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, IWarrantValidator, NO_CAP, PERMIT2, Scope,
-        SpendLimit,
+        SpendLimit, arg_type,
     },
 };
 
@@ -23,13 +23,13 @@ pub mod condition {
     pub const EQ: u8 = 0;
     /// Head word != value.
     pub const NEQ: u8 = 1;
-    /// Head word < value (unsigned).
+    /// Head word < value (signed for an intN argument, else unsigned).
     pub const LT: u8 = 2;
-    /// Head word <= value (unsigned).
+    /// Head word <= value (signed for intN).
     pub const LTE: u8 = 3;
-    /// Head word > value (unsigned).
+    /// Head word > value (signed for intN).
     pub const GT: u8 = 4;
-    /// Head word >= value (unsigned).
+    /// Head word >= value (signed for intN).
     pub const GTE: u8 = 5;
     /// Head word is one of the values.
     pub const IN: u8 = 6;
@@ -130,8 +130,9 @@ pub enum Presentation {
     Enable,
 }
 
-/// Why `WarrantValidator` refuses an operation. Every variant but the last three is the Solidity custom error
-/// of the same name, with the same fields.
+/// Why `WarrantValidator` refuses an operation. Every variant but the last two ([`Denial::NotYetValid`],
+/// [`Denial::Expired`]: the EntryPoint's AA22) is the Solidity custom error of the same name
+/// ([`Denial::name`]), with the same fields.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
     /// USE of a session that was never enabled.
@@ -159,6 +160,15 @@ pub enum Denial {
     PaymasterRequired {
         /// The required paymaster.
         required: Address,
+    },
+    /// The operation uses a paymaster but the scope pins none: a session may only use one the owner pinned.
+    #[error(
+        "PaymasterNotPermitted: the operation uses paymaster {paymaster}, but the session may only use a \
+         paymaster its scope pins (it pins none)"
+    )]
+    PaymasterNotPermitted {
+        /// The first 20 bytes of `paymasterAndData` (0 if shorter).
+        paymaster: Address,
     },
     /// The operation's gas limits add up to more than `maxGasLimit`.
     #[error("GasLimitExceeded: the operation's gas limits total {total}, above the cap {cap}")]
@@ -253,7 +263,19 @@ pub enum Denial {
         /// Head word index.
         arg_index: u16,
     },
-    /// An ill-formed condition in the scope (unknown kind or wrong number of values).
+    /// The argument word is not a canonical encoding of the condition's argument type (dirty high bits of an
+    /// address or uintN, an intN not sign-extended, a bool above 1, bytesN with low bytes set).
+    #[error(
+        "ArgumentNotCanonical: call {index}, argument word {arg_index} is not a canonical encoding of its type"
+    )]
+    ArgumentNotCanonical {
+        /// Call index.
+        index: usize,
+        /// Head word index.
+        arg_index: u16,
+    },
+    /// An ill-formed condition in the scope (unknown kind or type, a type that does not fit the kind, a
+    /// non-canonical reference value, or a wrong number of values).
     #[error("InvalidCondition: call {index}, condition {condition_index} of its policy is ill-formed")]
     InvalidCondition {
         /// Call index.
@@ -344,9 +366,31 @@ pub enum Denial {
     /// `maxUsesPerPeriod` without a period.
     #[error("PeriodRequired: the scope limits uses per period but sets no period")]
     PeriodRequired,
-    /// The batch does not decode (OpenZeppelin's `ERC7579DecodingError`, or Solidity's own calldata checks).
-    #[error("ERC7579DecodingError: the batch does not decode")]
-    BatchDecoding,
+    /// An ENABLE operation's grant names another account.
+    #[error("GrantAccountMismatch: the grant is for account {grant_account}, not {account}")]
+    GrantAccountMismatch {
+        /// The grant's account.
+        grant_account: Address,
+        /// The operation's sender.
+        account: Address,
+    },
+    /// An ENABLE operation's grant was signed for an earlier epoch (the owner revoked everything since).
+    #[error(
+        "GrantEpochStale: the grant was signed for epoch {grant_epoch}, the account is at epoch {current_epoch} \
+         (revoked)"
+    )]
+    GrantEpochStale {
+        /// The grant's epoch.
+        grant_epoch: u64,
+        /// The account's current epoch.
+        current_epoch: U256,
+    },
+    /// The owner's signature over the grant is not valid for the account (ERC-1271).
+    #[error("InvalidOwnerSignature: the owner's signature over the grant is not valid for the account")]
+    InvalidOwnerSignature,
+    /// The module signature does not hold what its mode announces (too short, or session bytes past its end).
+    #[error("MalformedSessionSignature: the session signature does not hold the session bytes it announces")]
+    MalformedSessionSignature,
     /// Not valid yet: the EntryPoint refuses it (AA22) while `timestamp <= validAfter`.
     #[error("SessionNotYetValid: valid after {valid_after}, now {now} (the EntryPoint reports AA22)")]
     NotYetValid {
@@ -363,6 +407,55 @@ pub enum Denial {
         /// The time checked.
         now: u64,
     },
+}
+
+impl Denial {
+    /// The rule's name: the Solidity custom error's (and the CLI message's first word); for the two EntryPoint
+    /// window refusals, `SessionNotYetValid` and `SessionExpired`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SessionNotEnabled { .. } => "SessionNotEnabled",
+            Self::SessionRevoked { .. } => "SessionRevoked",
+            Self::UsesExhausted { .. } => "UsesExhausted",
+            Self::PaymasterRequired { .. } => "PaymasterRequired",
+            Self::PaymasterNotPermitted { .. } => "PaymasterNotPermitted",
+            Self::GasLimitExceeded { .. } => "GasLimitExceeded",
+            Self::MaxFeePerGasExceeded { .. } => "MaxFeePerGasExceeded",
+            Self::UnsupportedAccountCall { .. } => "UnsupportedAccountCall",
+            Self::MalformedCalldata => "MalformedCalldata",
+            Self::UnsupportedExecutionMode { .. } => "UnsupportedExecutionMode",
+            Self::EmptyBatch => "EmptyBatch",
+            Self::ForbiddenTarget { .. } => "ForbiddenTarget",
+            Self::CalldataTooShort { .. } => "CalldataTooShort",
+            Self::CallNotPermitted { .. } => "CallNotPermitted",
+            Self::CallValueExceeded { .. } => "CallValueExceeded",
+            Self::ArgumentConditionFailed { .. } => "ArgumentConditionFailed",
+            Self::ArgumentMalformed { .. } => "ArgumentMalformed",
+            Self::ArgumentNotCanonical { .. } => "ArgumentNotCanonical",
+            Self::InvalidCondition { .. } => "InvalidCondition",
+            Self::SessionValueExceeded { .. } => "SessionValueExceeded",
+            Self::SpendLimitExceeded { .. } => "SpendLimitExceeded",
+            Self::PeriodSpendLimitExceeded { .. } => "PeriodSpendLimitExceeded",
+            Self::PeriodUsesExhausted { .. } => "PeriodUsesExhausted",
+            Self::PeriodStale { .. } => "PeriodStale",
+            Self::PeriodOutOfRange { .. } => "PeriodOutOfRange",
+            Self::TokenCallNotAccounted { .. } => "TokenCallNotAccounted",
+            Self::InvalidSpendLimit { .. } => "InvalidSpendLimit",
+            Self::PeriodRequired => "PeriodRequired",
+            Self::GrantAccountMismatch { .. } => "GrantAccountMismatch",
+            Self::GrantEpochStale { .. } => "GrantEpochStale",
+            Self::InvalidOwnerSignature => "InvalidOwnerSignature",
+            Self::MalformedSessionSignature => "MalformedSessionSignature",
+            Self::NotYetValid { .. } => "SessionNotYetValid",
+            Self::Expired { .. } => "SessionExpired",
+        }
+    }
+
+    /// Whether this is one of `WarrantValidator`'s custom errors (every denial but the EntryPoint's window
+    /// refusals, AA22).
+    pub fn is_validator_error(&self) -> bool {
+        !matches!(self, Self::NotYetValid { .. } | Self::Expired { .. })
+    }
 }
 
 /// A condition kind's name, as in the Solidity constants (`EQ`, `LTE`, …).
@@ -383,7 +476,7 @@ pub fn condition_name(kind: u8) -> &'static str {
     }
 }
 
-/// The outcome of one argument condition (the validator's `evaluateCondition` results 0–3).
+/// The outcome of one argument condition (the validator's `evaluateCondition` results 0–4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConditionResult {
     /// Holds.
@@ -394,36 +487,86 @@ pub enum ConditionResult {
     Malformed = 2,
     /// The condition itself is ill-formed.
     Invalid = 3,
+    /// The argument word is not canonical for the condition's type.
+    NotCanonical = 4,
 }
 
 fn word(data: &[u8], pos: usize) -> Option<U256> {
     data.get(pos..pos.checked_add(32)?).map(U256::from_be_slice)
 }
 
-/// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator._checkConditions`
-/// (and `_evaluateDynamic`) do.
+/// Whether `w` is the canonical ABI encoding of a value of type `ty` (a static type code, see [`arg_type`]).
+pub fn is_canonical(ty: u8, w: U256) -> bool {
+    match ty {
+        0x00..=0x1e => w < U256::from(1u8) << (8 * (usize::from(ty) + 1)),
+        0x1f => true,
+        0x20..=0x3f => w == sign_extend(ty - 0x20, w),
+        0x40..=0x5f => {
+            let zero_bytes = 32 - (usize::from(ty - 0x40) + 1);
+            w.to_be_bytes::<32>()[32 - zero_bytes..].iter().all(|b| *b == 0)
+        }
+        arg_type::ADDRESS => w < U256::from(1u8) << 160,
+        arg_type::BOOL => w <= U256::from(1u8),
+        _ => false,
+    }
+}
+
+/// EVM `SIGNEXTEND(b, x)`: extends the sign bit of the low `b + 1` bytes of `x` (b < 32).
+fn sign_extend(b: u8, x: U256) -> U256 {
+    if b >= 31 {
+        return x;
+    }
+    let bits = 8 * (usize::from(b) + 1);
+    let mask = (U256::from(1u8) << bits) - U256::from(1u8);
+    if x.bit(bits - 1) { x | !mask } else { x & mask }
+}
+
+/// Maps two's-complement order onto unsigned order (flip the sign bit), so signed words compare with `<`.
+fn signed_key(w: U256) -> U256 {
+    w ^ (U256::from(1u8) << 255)
+}
+
+/// Evaluates one condition on `data` (selector included), exactly as `WarrantValidator`'s `_evaluateCondition`
+/// does, in its order: well-formedness, bounds, the canonical word, the comparison.
 pub fn evaluate_condition(data: &[u8], c: &ArgCondition) -> ConditionResult {
     let kind = c.condition;
+    let ty = c.argType;
     let n = c.values.len();
-    if kind > condition::ARRAY_HASH_EQ || if kind == condition::IN { n == 0 } else { n != 1 } {
+    let head_kind = kind <= condition::IN;
+    let well_formed = kind <= condition::ARRAY_HASH_EQ
+        && (if kind == condition::IN { n != 0 } else { n == 1 })
+        && if head_kind {
+            ty < arg_type::DYNAMIC && c.values.iter().all(|v| is_canonical(ty, U256::from_be_bytes(v.0)))
+        } else {
+            ty == arg_type::DYNAMIC
+        };
+    if !well_formed {
         return ConditionResult::Invalid;
     }
     let pos = 4 + 32 * usize::from(c.argIndex);
     let Some(head) = word(data, pos) else { return ConditionResult::Malformed };
     let pass = |ok: bool| if ok { ConditionResult::Pass } else { ConditionResult::Fail };
-    if kind <= condition::GTE {
+    if head_kind {
+        if !is_canonical(ty, head) {
+            return ConditionResult::NotCanonical;
+        }
+        if kind == condition::IN {
+            return pass(c.values.iter().any(|v| U256::from_be_bytes(v.0) == head));
+        }
         let reference = U256::from_be_bytes(c.values[0].0);
+        let (x, y) = if arg_type::is_signed(ty) {
+            (signed_key(head), signed_key(reference))
+        } else {
+            (head, reference)
+        };
         return pass(match kind {
             condition::EQ => head == reference,
             condition::NEQ => head != reference,
-            condition::LT => head < reference,
-            condition::LTE => head <= reference,
-            condition::GT => head > reference,
-            _ => head >= reference,
+            condition::LT => x < y,
+            condition::LTE => x <= y,
+            condition::GT => x > y,
+            _ => x >= y,
         });
-    }
-    if kind == condition::IN {
-        return pass(c.values.iter().any(|v| U256::from_be_bytes(v.0) == head));
     }
     // Dynamic argument: offset and length bounded to 32 bits, content inside the calldata.
     if head > U256::from(u32::MAX) {
@@ -491,6 +634,9 @@ fn check_call(
             ConditionResult::Malformed => {
                 return Err(Denial::ArgumentMalformed { index, arg_index: c.argIndex });
             }
+            ConditionResult::NotCanonical => {
+                return Err(Denial::ArgumentNotCanonical { index, arg_index: c.argIndex });
+            }
             ConditionResult::Fail => {
                 return Err(Denial::ArgumentConditionFailed {
                     index,
@@ -503,52 +649,49 @@ fn check_call(
     Ok(())
 }
 
-/// Decodes a batch exactly as OpenZeppelin's `ERC7579Utils.decodeBatch` plus the validator's bounds checks on
-/// each element, calling `visit` on each call in order (so the first failing call is reported first).
+/// Decodes a batch exactly as `WarrantValidator` does: only the canonical ABI encoding of `Execution[]`, every
+/// offset and length bounded against `ec` itself (spec E of the formats), calling `visit` on each call in order
+/// (so the first failing call is reported first). Anything else is `MalformedCalldata`; a zero-length array is
+/// `EmptyBatch`. Canonical means the account's decoder reads exactly these calls.
 fn for_each_batch_call(
     ec: &[u8],
     mut visit: impl FnMut(usize, Call) -> Result<(), Denial>,
 ) -> Result<(), Denial> {
+    const BAD: Denial = Denial::MalformedCalldata;
     let len = ec.len();
-    let as_usize = |w: U256| -> Option<usize> { (w <= U256::from(u32::MAX)).then(|| w.to::<usize>()) };
-    if len < 32 {
-        return Err(Denial::BatchDecoding);
+    // Quantities above 32 bits are refused before any addition, so no sum can wrap.
+    let small = |w: U256| -> Option<usize> { (w <= U256::from(1u64 << 32)).then(|| w.to::<usize>()) };
+    if word(ec, 0).ok_or(BAD)? != U256::from(0x20) {
+        return Err(BAD);
     }
-    let array_offset = word(ec, 0).ok_or(Denial::BatchDecoding)?;
-    if array_offset > U256::from(len - 32) {
-        return Err(Denial::BatchDecoding);
-    }
-    let array_offset = array_offset.to::<usize>();
-    let count = word(ec, array_offset).ok_or(Denial::BatchDecoding)?;
-    if count > U256::from(u64::MAX) || U256::from(len - array_offset - 32) < count * U256::from(32) {
-        return Err(Denial::BatchDecoding);
-    }
-    let count = count.to::<usize>();
-    if count == 0 {
+    let count = word(ec, 32).ok_or(BAD)?;
+    if count.is_zero() {
         return Err(Denial::EmptyBatch);
     }
-    let base = array_offset + 32;
+    let count = small(count).ok_or(BAD)?;
+    let mut expected = 32 * count;
     for i in 0..count {
-        let rel = as_usize(word(ec, base + 32 * i).ok_or(Denial::MalformedCalldata)?)
-            .ok_or(Denial::MalformedCalldata)?;
-        let element = base + rel;
-        if element + 0x60 > len {
-            return Err(Denial::MalformedCalldata);
+        if word(ec, 64 + 32 * i).ok_or(BAD)? != U256::from(expected) {
+            return Err(BAD);
         }
-        let target_word = word(ec, element).ok_or(Denial::MalformedCalldata)?;
-        if target_word > U256::from_be_slice(&[0xff; 20]) {
-            // Solidity refuses a dirty address when it reads the struct member.
-            return Err(Denial::BatchDecoding);
+        let element = 64 + expected;
+        let target_word = word(ec, element).ok_or(BAD)?;
+        if target_word >= U256::from(1u8) << 160 {
+            return Err(BAD);
         }
-        let value = word(ec, element + 32).ok_or(Denial::MalformedCalldata)?;
-        let data_rel = word(ec, element + 64).ok_or(Denial::MalformedCalldata)?;
-        let data_rel = as_usize(data_rel).ok_or(Denial::MalformedCalldata)?;
-        let length_pos = element + data_rel;
-        let length = word(ec, length_pos).ok_or(Denial::MalformedCalldata)?;
-        let length = as_usize(length).ok_or(Denial::MalformedCalldata)?;
-        let data = ec.get(length_pos + 32..length_pos + 32 + length).ok_or(Denial::MalformedCalldata)?;
+        let value = word(ec, element + 32).ok_or(BAD)?;
+        if word(ec, element + 64).ok_or(BAD)? != U256::from(0x60) {
+            return Err(BAD);
+        }
+        let length = small(word(ec, element + 96).ok_or(BAD)?).ok_or(BAD)?;
+        let start = element + 128;
+        let data = ec.get(start..start + length).ok_or(BAD)?;
         let target = Address::from_word(B256::from(target_word));
         visit(i, Call { target, value, data: data.to_vec() })?;
+        expected += 128 + length.div_ceil(32) * 32;
+    }
+    if 64 + expected != len {
+        return Err(BAD);
     }
     Ok(())
 }
@@ -743,7 +886,7 @@ impl Debit {
     }
 }
 
-/// The period index an operation sent at `now` should name (the low 32 bits of its nonce key), or `None` when
+/// The period index an operation sent at `now` should name (in its module signature), or `None` when
 /// the scope has no period or `now` is before the first period or past 32-bit indices.
 pub fn current_period(scope: &Scope, now: u64) -> Option<u32> {
     let period = u64::from(scope.period);
@@ -910,17 +1053,35 @@ fn debit_spend(
     Ok(())
 }
 
+/// Everything [`check_operation`] judges: the session, what the validator has counted for it, and the operation.
+#[derive(Clone, Copy, Debug)]
+pub struct OpCheck<'a> {
+    /// The session id (`Session::id(account)`).
+    pub session_id: B256,
+    /// The session's scope.
+    pub scope: &'a Scope,
+    /// What the validator has counted for the session so far.
+    pub usage: &'a SessionUsage,
+    /// USE or ENABLE.
+    pub presentation: Presentation,
+    /// The operation (its signature is not read: `period` and `signature_valid` say what it carries).
+    pub op: &'a PackedUserOperation,
+    /// The sender.
+    pub account: Address,
+    /// The `WarrantValidator` module.
+    pub module: Address,
+    /// The period index the module signature names (0 for a session without a period).
+    pub period: u32,
+    /// Whether the session signature recovers to the session's signer. `false` is the validator's estimation
+    /// path: gas and fee caps are skipped and gas counts as 1 wei; every other rule still applies.
+    pub signature_valid: bool,
+}
+
 /// Checks a session operation as `WarrantValidator` will (everything but the signatures and the time window,
 /// which the EntryPoint enforces: see [`check_time`]), in the validator's order.
-pub fn check_operation(
-    session_id: B256,
-    scope: &Scope,
-    usage: &SessionUsage,
-    presentation: Presentation,
-    op: &PackedUserOperation,
-    account: Address,
-    module: Address,
-) -> Result<Debit, Denial> {
+pub fn check_operation(check: &OpCheck<'_>) -> Result<Debit, Denial> {
+    let &OpCheck { session_id, scope, usage, presentation, op, account, module, period, signature_valid } =
+        check;
     // Ill-formed spend rules can't be enabled: a grant carrying them is refused before its status is read.
     if presentation == Presentation::Enable {
         check_spend_rules(scope)?;
@@ -941,13 +1102,15 @@ pub fn check_operation(
     } else {
         usage.uses
     };
-    check_gas(scope, op)?;
+    let gas_cost = check_gas(scope, op, signature_valid)?;
     let (value, amounts) = check_calls_and_spend(scope, &op.callData, account, module)?;
+    // Gas the account pays is native outflow, debited with the calls' value.
+    let value_total = value.saturating_add(gas_cost);
     // Value is debited (and checked against the cap) only when the operation sends some.
-    let value_spent = if value.is_zero() {
+    let value_spent = if value_total.is_zero() {
         usage.value_spent
     } else {
-        let spent = U256::from(usage.value_spent) + value;
+        let spent = U256::from(usage.value_spent).saturating_add(value_total);
         if spent > scope.maxValueTotal {
             return Err(Denial::SessionValueExceeded { total: spent, cap: scope.maxValueTotal });
         }
@@ -968,25 +1131,46 @@ pub fn check_operation(
         valid_until: scope.validUntil.to::<u64>(),
     };
     if scope.has_spend_section() {
-        // The period index is the low 32 bits of the nonce key (nonce = key(192) ‖ sequence(64)).
-        let k = op.nonce.as_limbs()[1] as u32;
-        debit_spend(scope, usage, k, amounts, value, &mut debit)?;
+        debit_spend(scope, usage, period, amounts, value_total, &mut debit)?;
     }
     Ok(debit)
 }
 
-fn check_gas(scope: &Scope, op: &PackedUserOperation) -> Result<(), Denial> {
-    if scope.paymaster != Address::ZERO {
-        let pmd = &op.paymasterAndData;
+/// The most an operation can cost its payer: `(verificationGasLimit + callGasLimit + preVerificationGas) ×
+/// maxFeePerGas`, in 256 bits, saturating (what the validator counts when the account pays).
+pub fn max_gas_cost(op: &PackedUserOperation) -> U256 {
+    let unpacked = op.unpack();
+    let gas = U256::from(unpacked.verification_gas_limit)
+        .saturating_add(U256::from(unpacked.call_gas_limit))
+        .saturating_add(op.preVerificationGas);
+    gas.saturating_mul(U256::from(unpacked.max_fee_per_gas))
+}
+
+/// The paymaster and gas rules, as the validator's; returns the gas cost the session is charged (0 when a pinned
+/// paymaster pays, 1 wei on the estimation path).
+fn check_gas(scope: &Scope, op: &PackedUserOperation, signature_valid: bool) -> Result<U256, Denial> {
+    let pmd = &op.paymasterAndData;
+    let gas_cost = if scope.paymaster != Address::ZERO {
         if pmd.len() < 20 || Address::from_slice(&pmd[..20]) != scope.paymaster {
             return Err(Denial::PaymasterRequired { required: scope.paymaster });
         }
+        U256::ZERO
+    } else if !pmd.is_empty() {
+        let paymaster = if pmd.len() >= 20 { Address::from_slice(&pmd[..20]) } else { Address::ZERO };
+        return Err(Denial::PaymasterNotPermitted { paymaster });
+    } else if signature_valid {
+        max_gas_cost(op)
+    } else {
+        U256::from(1u8)
+    };
+    if !signature_valid {
+        return Ok(gas_cost);
     }
     let unpacked = op.unpack();
     if scope.maxGasLimit != 0 {
         let pm_gas = |field: &[u8]| U256::from_be_slice(field);
-        let (pm_verification, pm_post_op) = if op.paymasterAndData.len() >= 52 {
-            (pm_gas(&op.paymasterAndData[20..36]), pm_gas(&op.paymasterAndData[36..52]))
+        let (pm_verification, pm_post_op) = if pmd.len() >= 52 {
+            (pm_gas(&pmd[20..36]), pm_gas(&pmd[36..52]))
         } else {
             (U256::ZERO, U256::ZERO)
         };
@@ -1005,7 +1189,7 @@ fn check_gas(scope: &Scope, op: &PackedUserOperation) -> Result<(), Denial> {
             return Err(Denial::MaxFeePerGasExceeded { fee, cap: U256::from(scope.maxFeePerGas) });
         }
     }
-    Ok(())
+    Ok(gas_cost)
 }
 
 /// The scope's time window as the EntryPoint v0.8 enforces it from the returned validationData: refused when
@@ -1074,8 +1258,19 @@ mod tests {
 
     /// The verdict, reduced to (uses, value spent) after the operation.
     fn check(scope: &Scope, usage: SessionUsage, value: u64) -> Result<(u32, u128), Denial> {
-        check_operation(B256::ZERO, scope, &usage, Presentation::Use, &op(value), ACCOUNT, MODULE)
-            .map(|d| (d.uses, d.value_spent))
+        let op = op(value);
+        check_operation(&OpCheck {
+            session_id: B256::ZERO,
+            scope,
+            usage: &usage,
+            presentation: Presentation::Use,
+            op: &op,
+            account: ACCOUNT,
+            module: MODULE,
+            period: 0,
+            signature_valid: true,
+        })
+        .map(|d| (d.uses, d.value_spent))
     }
 
     fn enabled(uses: u32, value_spent: u128) -> SessionUsage {

@@ -20,6 +20,7 @@ impl Denial {
             E::SessionRevoked(e) => Self::SessionRevoked { id: e.id },
             E::UsesExhausted(e) => Self::UsesExhausted { uses: e.uses, max: e.max },
             E::PaymasterRequired(e) => Self::PaymasterRequired { required: e.required },
+            E::PaymasterNotPermitted(e) => Self::PaymasterNotPermitted { paymaster: e.paymaster },
             E::GasLimitExceeded(e) => Self::GasLimitExceeded { total: e.total, cap: e.cap },
             E::MaxFeePerGasExceeded(e) => Self::MaxFeePerGasExceeded { fee: e.fee, cap: e.cap },
             E::UnsupportedAccountCall(e) => Self::UnsupportedAccountCall { selector: e.selector },
@@ -41,6 +42,9 @@ impl Denial {
             },
             E::ArgumentMalformed(e) => {
                 Self::ArgumentMalformed { index: index(e.index), arg_index: e.argIndex }
+            }
+            E::ArgumentNotCanonical(e) => {
+                Self::ArgumentNotCanonical { index: index(e.index), arg_index: e.argIndex }
             }
             E::InvalidCondition(e) => {
                 Self::InvalidCondition { index: index(e.index), condition_index: index(e.conditionIndex) }
@@ -65,11 +69,14 @@ impl Denial {
             }
             E::InvalidSpendLimit(e) => Self::InvalidSpendLimit { limit_index: index(e.limitIndex) },
             E::PeriodRequired(_) => Self::PeriodRequired,
-            // Grant checks have no evaluator counterpart: they are the grant's own validity, reported as such.
-            E::GrantAccountMismatch(_)
-            | E::GrantEpochStale(_)
-            | E::InvalidOwnerSignature(_)
-            | E::MalformedSessionSignature(_) => return None,
+            E::GrantAccountMismatch(e) => {
+                Self::GrantAccountMismatch { grant_account: e.grantAccount, account: e.account }
+            }
+            E::GrantEpochStale(e) => {
+                Self::GrantEpochStale { grant_epoch: e.grantEpoch, current_epoch: e.currentEpoch }
+            }
+            E::InvalidOwnerSignature(_) => Self::InvalidOwnerSignature,
+            E::MalformedSessionSignature(_) => Self::MalformedSessionSignature,
         })
     }
 }
@@ -86,26 +93,11 @@ pub fn describe_entry_point_error(data: &[u8]) -> Option<String> {
     })
 }
 
-/// One of the validator's errors by name with its arguments (a [`Denial`] where there is one), or the raw data.
+/// One of the validator's errors by name with its arguments (its [`Denial`]), or the raw data.
 pub fn describe_validator_error(data: &[u8]) -> String {
-    if let Some(denial) = Denial::from_revert_data(data) {
-        return denial.to_string();
-    }
-    match E::abi_decode(data) {
-        Ok(E::GrantAccountMismatch(e)) => {
-            format!("GrantAccountMismatch: the grant is for account {}, not {}", e.grantAccount, e.account)
-        }
-        Ok(E::GrantEpochStale(e)) => format!(
-            "GrantEpochStale: the grant was signed for epoch {}, the account is at epoch {} (revoked)",
-            e.grantEpoch, e.currentEpoch
-        ),
-        Ok(E::InvalidOwnerSignature(_)) => {
-            "InvalidOwnerSignature: the owner's signature over the grant is not valid for the account".into()
-        }
-        Ok(E::MalformedSessionSignature(_)) => {
-            "MalformedSessionSignature: the USE signature does not hold the session bytes it announces".into()
-        }
-        _ => format!("revert data 0x{}", alloy_primitives::hex::encode(data)),
+    match Denial::from_revert_data(data) {
+        Some(denial) => denial.to_string(),
+        None => format!("revert data 0x{}", alloy_primitives::hex::encode(data)),
     }
 }
 

@@ -16,7 +16,7 @@ use alloy_sol_types::{SolCall, SolValue, sol};
 use crate::{
     CoreError, UserOperation,
     constants::ENTRY_POINT_V08,
-    grant::{Grant, Session, enable_signature, use_signature},
+    grant::{Grant, Session, enable_digest, enable_signature, use_digest, use_signature},
     policy::Call,
     token::SignedGrant,
     user_op::validator_nonce,
@@ -75,8 +75,8 @@ pub fn execute_calldata(calls: &[Call]) -> Result<Bytes, CoreError> {
     }
 }
 
-/// The EntryPoint nonce key that selects `module`, followed by a 4-byte suffix: for a scope with periods, the period
-/// index the operation commits to (`policy::current_period`), else free for parallel nonce sequences. Ask
+/// The EntryPoint nonce key that selects `module`, followed by a 4-byte suffix free for parallel nonce sequences
+/// (the period index travels in the module signature, not in the nonce). Ask
 /// `EntryPoint.getNonce(account, key)` for the next sequence number.
 pub fn session_nonce_key(module: Address, key_suffix: u32) -> U192 {
     U192::from(validator_nonce(module, key_suffix, 0) >> 64)
@@ -134,8 +134,11 @@ pub struct SessionOp {
     pub calls: Vec<Call>,
     /// Gas and fees.
     pub gas: GasFields,
-    /// Nonce key suffix (0 unless several sequences run in parallel).
+    /// Nonce key suffix (0 unless several sequences run in parallel); it does not carry the period.
     pub key_suffix: u32,
+    /// The period index the operation names (`policy::current_period` at send time); 0 for a session without a
+    /// period. The session key signs it and the module signature carries it.
+    pub period: u32,
     /// The next sequence number under the key (`EntryPoint.getNonce(account, session_nonce_key(..))`, low
     /// 64 bits).
     pub sequence: u64,
@@ -201,7 +204,8 @@ impl SessionOp {
         op.hash(ENTRY_POINT_V08, self.chain_id, self.eip7702.as_ref().map(|s| s.delegate))
     }
 
-    /// Signs in USE mode (the session is already enabled for the account).
+    /// Signs in USE mode (the session is already enabled for the account): the session key signs
+    /// [`use_digest`]`(userOpHash, id, period)`.
     pub fn sign_use<S: SignerSync + ?Sized>(
         &self,
         session: &Session,
@@ -209,13 +213,15 @@ impl SessionOp {
     ) -> Result<SignedOp, CoreError> {
         let mut op = self.unsigned()?;
         let hash = self.hash(&op)?;
-        let sig = sign_as(key, &hash, session.signer)?;
-        op.signature = use_signature(session, &sig);
+        let digest = use_digest(hash, session.id(self.account), self.period);
+        let sig = sign_as(key, &digest, session.signer)?;
+        op.signature = use_signature(session, self.period, &sig);
         Ok(SignedOp { op, hash })
     }
 
     /// Signs in ENABLE mode: the operation carries the owner's signed grant, which enables the session in
-    /// the same validation. Refuses a grant for another account, module or chain.
+    /// the same validation; the session key signs [`enable_digest`]`(userOpHash, id, period, grantDigest)`.
+    /// Refuses a grant for another account, module or chain.
     pub fn sign_enable<S: SignerSync + ?Sized>(
         &self,
         grant: &SignedGrant,
@@ -233,8 +239,10 @@ impl SessionOp {
         }
         let mut op = self.unsigned()?;
         let hash = self.hash(&op)?;
-        let sig = sign_as(key, &hash, grant.grant.session.signer)?;
-        op.signature = enable_signature(&grant.grant, &grant.owner_signature, &sig);
+        let id = grant.grant.session.id(self.account);
+        let digest = enable_digest(hash, id, self.period, grant.grant.digest(self.module, self.chain_id));
+        let sig = sign_as(key, &digest, grant.grant.session.signer)?;
+        op.signature = enable_signature(&grant.grant, self.period, &grant.owner_signature, &sig);
         Ok(SignedOp { op, hash })
     }
 
@@ -251,8 +259,9 @@ impl SessionOp {
         }
         let mut op = self.unsigned()?;
         let hash = self.hash(&op)?;
-        let sig = key.key.sign_hash_sync(&hash).map_err(|e| CoreError::Signing(e.to_string()))?;
-        op.signature = use_signature(session, &sig.as_bytes());
+        let digest = use_digest(hash, session.id(self.account), self.period);
+        let sig = key.key.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
+        op.signature = use_signature(session, self.period, &sig.as_bytes());
         Ok(SignedOp { op, hash })
     }
 }
