@@ -15,6 +15,11 @@ library WarrantErrors {
     error UsesExhausted(uint32 uses, uint32 max);
     /// @dev The scope requires the operation to be sponsored by `required`.
     error PaymasterRequired(address required);
+    /**
+     * @dev The operation names `paymaster` (the first 20 bytes of its paymasterAndData, 0 if shorter) but the scope
+     * pins none: a session may only use a paymaster the owner pinned.
+     */
+    error PaymasterNotPermitted(address paymaster);
     /// @dev The operation's gas limits add up to `total`, above the scope's `cap`.
     error GasLimitExceeded(uint256 total, uint256 cap);
     /// @dev The operation's maxFeePerGas `fee` is above the scope's `cap`.
@@ -39,6 +44,11 @@ library WarrantErrors {
     error ArgumentConditionFailed(uint256 index, uint16 argIndex, uint8 condition);
     /// @dev Argument `argIndex` of call `index` can't be read within bounds.
     error ArgumentMalformed(uint256 index, uint16 argIndex);
+    /**
+     * @dev Argument `argIndex` of call `index` is not the canonical ABI word of the condition's type (dirty high bits
+     * of an address or uintN, a bool above 1, an intN not sign-extended, non-zero low bytes of a bytesN).
+     */
+    error ArgumentNotCanonical(uint256 index, uint16 argIndex);
     /// @dev Condition `conditionIndex` of the policy matching call `index` is not well formed.
     error InvalidCondition(uint256 index, uint256 conditionIndex);
     /// @dev The session's native value spent would reach `total`, above its `cap`.

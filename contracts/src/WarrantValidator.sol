@@ -4,7 +4,6 @@ pragma solidity ^0.8.28;
 import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {IERC7579Validator, MODULE_TYPE_VALIDATOR} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.sol";
-import {ERC7579Utils, Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
@@ -42,9 +41,14 @@ import {WarrantErrors} from "./WarrantErrors.sol";
  * encodings byte for byte.
  */
 contract WarrantValidator is IERC7579Validator, EIP712 {
-    /// @dev One argument rule: `condition` applied to the head word `argIndex` (after the selector).
+    /**
+     * @dev One argument rule: `condition` applied to the head word `argIndex` (after the selector), which holds an
+     * argument of ABI type `argType` (codes in `docs/grant-format.md`: uintN, intN, bytesN, address, bool, dynamic).
+     * The type makes the validator refuse non-canonical words and compare intN as signed.
+     */
     struct ArgCondition {
         uint8 condition;
+        uint8 argType;
         uint16 argIndex;
         bytes32[] values;
     }
@@ -156,6 +160,15 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     uint8 internal constant RESULT_FAIL = 1;
     uint8 internal constant RESULT_MALFORMED = 2;
     uint8 internal constant RESULT_INVALID = 3;
+    uint8 internal constant RESULT_NOT_CANONICAL = 4;
+
+    /// @dev Argument type codes (see {ArgCondition}): uintN at 0x00 + N/8 - 1, intN at 0x20 + N/8 - 1, bytesN at
+    /// 0x40 + N - 1, then address, bool and dynamic (the head word is an offset).
+    uint8 internal constant ARG_INT = 0x20;
+    uint8 internal constant ARG_BYTES = 0x40;
+    uint8 internal constant ARG_ADDRESS = 0x60;
+    uint8 internal constant ARG_BOOL = 0x61;
+    uint8 internal constant ARG_DYNAMIC = 0x62;
 
     /// @dev Bits of the limits byte of session bytes: which optional scope fields follow (those that are not zero).
     uint256 private constant LIMIT_VALID_AFTER = 0x01;
@@ -183,24 +196,24 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     address internal constant ENTRY_POINT = 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108;
 
     bytes32 private constant _ARG_CONDITION_TYPE =
-        keccak256("ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)");
+        keccak256("ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)");
 
     bytes32 private constant _CALL_POLICY_TYPE = keccak256(
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
-        "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
+        "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
     );
 
     bytes32 private constant _SCOPE_TYPE = keccak256(
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _SESSION_TYPE = keccak256(
         "Session(address signer,bytes32 salt,Scope scope)"
-        "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
+        "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
@@ -209,7 +222,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     bytes32 private constant _GRANT_TYPE = keccak256(
         "Grant(address account,uint64 epoch,Session session)"
-        "ArgCondition(uint8 condition,uint16 argIndex,bytes32[] values)"
+        "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
@@ -287,9 +300,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     // ---------------------------------------------------------------- validation
 
     /**
-     * @dev Validates a session operation of the calling account. The signature is one mode byte followed by
-     * `w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (USE, `w` as in {_encodeSession}) or
-     * `abi.encode(Grant, bytes ownerSignature, bytes sessionSignature)` (ENABLE). Returns the session window and the
+     * @dev Validates a session operation of the calling account. The signature is one mode byte, the 4-byte period
+     * index the operation names, then `w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (USE, `w` as in
+     * {_encodeSession}) or `abi.encode(Grant, bytes ownerSignature, bytes sessionSignature)` (ENABLE). The nonce is
+     * never read, so periods work whatever nonce-key layout the account uses. Returns the session window and the
      * result of the session signature check.
      */
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
@@ -327,6 +341,26 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /// @dev The EIP-712 digest (domain "Warrant" "1", this contract) the owner's account signature must cover.
     function grantDigest(Grant calldata grant) external view returns (bytes32) {
         return _grantDigest(grant);
+    }
+
+    /**
+     * @dev What the session key signs (raw ECDSA, no prefix) in a USE operation: `keccak256(0x00 ‖ userOpHash ‖ id ‖
+     * period(4))`, `period` being the period index the operation names (0 for a session without a period).
+     */
+    function useDigest(bytes32 userOpHash, bytes32 id, uint32 period) external pure returns (bytes32) {
+        return _useDigest(userOpHash, id, period);
+    }
+
+    /**
+     * @dev What the session key signs in an ENABLE operation: `keccak256(0x01 ‖ userOpHash ‖ id ‖ period(4) ‖
+     * grantDigest)`, `grantDigest` as returned by {grantDigest}.
+     */
+    function enableDigest(bytes32 userOpHash, bytes32 id, uint32 period, bytes32 digestOfGrant)
+        external
+        pure
+        returns (bytes32)
+    {
+        return _enableDigest(userOpHash, id, period, digestOfGrant);
     }
 
     /// @dev EIP-712 `hashStruct(grant)`; the `contents` hash of the ERC-7739 wrapped owner signature.
@@ -380,17 +414,18 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Evaluates one argument condition on `callData` (selector included): {RESULT_PASS}, {RESULT_FAIL},
-     * {RESULT_MALFORMED} (argument out of bounds) or {RESULT_INVALID} (ill-formed condition). Exposed so that
+     * {RESULT_MALFORMED} (argument out of bounds), {RESULT_INVALID} (ill-formed condition) or {RESULT_NOT_CANONICAL}
+     * (the argument word is not a canonical encoding of the condition's type). Exposed so that
      * off-chain pre-flight can be checked against the on-chain rule; it runs the very code validation runs, on the
      * condition's session-bytes encoding.
      */
     function evaluateCondition(bytes calldata callData, ArgCondition calldata condition) external pure returns (uint8) {
-        bytes memory buffer = new bytes(3 + 33 + 33 * condition.values.length + 32);
+        bytes memory buffer = new bytes(4 + 33 + 33 * condition.values.length + 32);
         uint256 q;
         assembly ("memory-safe") {
             q := add(buffer, 0x20)
         }
-        _putCondition(q, condition.condition, condition.argIndex, condition.values);
+        _putCondition(q, condition);
         (uint256 result,,,) = _checkConditions(callData, q, 1);
         return uint8(result);
     }
@@ -398,11 +433,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     // ---------------------------------------------------------------- internal: the two modes
 
     /**
-     * @dev USE: `0x00 ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (`w` as in {_encodeSession}). The
-     * session bytes are copied to memory right after the account's 20 bytes and hashed in place into the id, then
-     * read where they lie: no ABI decoding, no EIP-712 hashing. Only session bytes built by {_encodeSession} at enable
-     * time can have an enabled state (the id is their hash), so everything read after the status check is well
-     * formed.
+     * @dev USE: `0x00 ‖ period(4) ‖ w(len(sessionBytes)) ‖ sessionBytes ‖ sessionSignature` (`w` as in
+     * {_encodeSession}). The session bytes are copied to memory right after the account's 20 bytes and hashed in
+     * place into the id, then read where they lie: no ABI decoding, no EIP-712 hashing. Only session bytes built by
+     * {_encodeSession} at enable time can have an enabled state (the id is their hash), so everything read after the
+     * status check is well formed. The session key signs {useDigest}, which binds the id and the period: a relayer
+     * can't re-point the operation to another session of the same key, nor to another period.
      */
     function _validateUse(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
         private
@@ -412,13 +448,15 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         bool malformed;
         uint256 session;
         bytes32 id;
+        uint256 period;
         bytes calldata sessionSignature = signature[0:0];
         assembly ("memory-safe") {
-            // w(length): one byte n <= 32, then n big-endian bytes.
-            let n := byte(0, calldataload(add(signature.offset, 1)))
-            let length := shr(shl(3, sub(32, n)), calldataload(add(signature.offset, 2)))
-            let start := add(2, n)
-            malformed := or(or(lt(signature.length, 2), gt(n, 32)), gt(length, signature.length))
+            // mode(1) ‖ period(4) ‖ w(length): one byte n <= 32, then n big-endian bytes.
+            period := shr(224, calldataload(add(signature.offset, 1)))
+            let n := byte(0, calldataload(add(signature.offset, 5)))
+            let length := shr(shl(3, sub(32, n)), calldataload(add(signature.offset, 6)))
+            let start := add(6, n)
+            malformed := or(or(lt(signature.length, 6), gt(n, 32)), gt(length, signature.length))
             malformed := or(malformed, gt(add(start, length), signature.length))
             if iszero(malformed) {
                 let buffer := mload(0x40)
@@ -440,21 +478,28 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint256 status = uint8(state);
         if (status == STATUS_NONE) revert WarrantErrors.SessionNotEnabled(id);
         if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
-        return _checkSession(userOp, session, slot, state, false, _recoverCalldata(userOpHash, sessionSignature));
+        address recovered = _recoverCalldata(_useDigest(userOpHash, id, uint32(period)), sessionSignature);
+        return _checkSession(userOp, session, slot, state, false, recovered, uint32(period));
     }
 
-    /// @dev ENABLE: checks the owner's grant through the account's ERC-1271, enables the session, then checks the op.
+    /**
+     * @dev ENABLE: `0x01 ‖ period(4) ‖ abi.encode(Grant, bytes ownerSignature, bytes sessionSignature)`. Checks the
+     * owner's grant through the account's ERC-1271, enables the session, then checks the op. The session key signs
+     * {enableDigest}, which binds the grant's digest too: a relayer can't swap in another grant for the same key.
+     */
     function _validateEnable(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
         private
         returns (uint256)
     {
         address account = msg.sender;
+        uint32 period = uint32(bytes4(signature[1:5]));
         (Grant memory grant, bytes memory ownerSignature, bytes memory sessionSignature) =
-            abi.decode(signature[1:], (Grant, bytes, bytes));
+            abi.decode(signature[5:], (Grant, bytes, bytes));
         if (grant.account != account) revert WarrantErrors.GrantAccountMismatch(grant.account, account);
         uint256 currentEpoch = _epochs[account];
         if (grant.epoch != currentEpoch) revert WarrantErrors.GrantEpochStale(grant.epoch, currentEpoch);
-        if (!SignatureChecker.isValidERC1271SignatureNow(account, _grantDigest(grant), ownerSignature)) {
+        bytes32 digest = _grantDigest(grant);
+        if (!SignatureChecker.isValidERC1271SignatureNow(account, digest, ownerSignature)) {
             revert WarrantErrors.InvalidOwnerSignature();
         }
         bytes memory encoded = _encodeSession(grant.session);
@@ -468,13 +513,35 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             state |= STATUS_ENABLED;
             emit SessionEnabled(account, id, grant.session.signer);
         }
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(userOpHash, sessionSignature);
+        (address recovered, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(_enableDigest(userOpHash, id, period, digest), sessionSignature);
         if (err != ECDSA.RecoverError.NoError) recovered = address(0);
         uint256 session;
         assembly ("memory-safe") {
             session := add(encoded, 0x20)
         }
-        return _checkSession(userOp, session, slot, state, enabling, recovered);
+        return _checkSession(userOp, session, slot, state, enabling, recovered, period);
+    }
+
+    /// @dev `keccak256(0x00 ‖ userOpHash ‖ id ‖ period(4))`, hashed in scratch space and the free memory.
+    function _useDigest(bytes32 userOpHash, bytes32 id, uint32 period) private pure returns (bytes32 digest) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, shl(248, 0x00))
+            mstore(add(m, 1), userOpHash)
+            mstore(add(m, 33), id)
+            mstore(add(m, 65), shl(224, period))
+            digest := keccak256(m, 69)
+        }
+    }
+
+    /// @dev `keccak256(0x01 ‖ userOpHash ‖ id ‖ period(4) ‖ grantDigest)`.
+    function _enableDigest(bytes32 userOpHash, bytes32 id, uint32 period, bytes32 digestOfGrant)
+        private
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encodePacked(uint8(MODE_ENABLE), userOpHash, id, period, digestOfGrant));
     }
 
     // ---------------------------------------------------------------- internal: checks
@@ -482,7 +549,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /**
      * @dev Runs every rule of the session bytes at `session` on `userOp`, debits the session's slot when something is
      * counted (or when `write` asks for it) and returns the validation data: the session window, and a signature
-     * failure unless `recovered` is the session's signer.
+     * failure unless `recovered` is the session's signer. `period` is the period index the operation names.
      */
     function _checkSession(
         PackedUserOperation calldata userOp,
@@ -490,7 +557,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint256 slot,
         uint256 state,
         bool write,
-        address recovered
+        address recovered,
+        uint32 period
     ) private returns (uint256) {
         // signer(20) ‖ limits(1) ‖ the limits present, in bit order ‖ w(policyCount) ‖ policies ‖ w(salt)
         uint256 limits;
@@ -535,9 +603,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             state += 1 << 8;
             write = true;
         }
-        if (limits & (LIMIT_PAYMASTER | LIMIT_GAS | LIMIT_FEE) != 0) q = _checkGas(q, limits, userOp);
+        uint256 gasCost;
+        (q, gasCost) = _checkGas(q, limits, userOp, (validationData & 1) == 0);
         if (limits & LIMIT_SPEND != 0) {
-            return _checkSpendSession(userOp, q, slot, state, write, maxValueTotal, validationData);
+            return _checkSpendSession(userOp, q, slot, state, write, maxValueTotal, validationData, gasCost, period);
         }
 
         // Without a spend section: the calls, then the session's value total.
@@ -547,7 +616,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             policyCount := shr(shl(3, sub(32, n)), mload(add(q, 1)))
             q := add(add(q, 1), n)
         }
-        uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData);
+        // Gas the account pays is native outflow like the calls' value (saturating: the cap check then fails).
+        uint256 valueTotal = _satAdd(_checkCalls(q, policyCount, userOp.callData), gasCost);
         if (valueTotal != 0) {
             state = _debitValue(state, valueTotal, maxValueTotal);
             write = true;
@@ -569,7 +639,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint256 state,
         bool write,
         uint256 maxValueTotal,
-        uint256 validationData
+        uint256 validationData,
+        uint256 gasCost,
+        uint32 period
     ) private returns (uint256) {
         // Spend section: period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(limitCount) ‖ limit* (52 bytes each).
         uint256 q;
@@ -588,7 +660,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             policyCount := shr(shl(3, sub(32, n)), mload(add(q, 1)))
             q := add(add(q, 1), n)
         }
-        uint256 valueTotal = _checkCalls(q, policyCount, userOp.callData);
+        uint256 valueTotal = _satAdd(_checkCalls(q, policyCount, userOp.callData), gasCost);
         // A second pass over the calls (all permitted and well formed by now) for the spend limits only, so that
         // sessions without limits run exactly the checks above.
         if (limitCount != 0) _accountCalls(userOp.callData, _spendLimits(spend), amounts);
@@ -598,7 +670,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             write = true;
         }
         (uint256 newState, bool periodWrite, uint256 periodWindow) =
-            _debitSpend(spend, state, uint32(userOp.nonce >> 64), amounts, valueTotal, slot);
+            _debitSpend(spend, state, period, amounts, valueTotal, slot);
         // Debited in validation: every op of a bundle is validated before any executes.
         if (write || periodWrite) _store(slot, newState);
         // The period window is a second source of time limits: intersected, never overwritten.
@@ -607,14 +679,25 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /// @dev `state` with `valueTotal` more value spent, within the session's `maxValueTotal`.
     function _debitValue(uint256 state, uint256 valueTotal, uint256 maxValueTotal) private pure returns (uint256) {
-        uint256 spent = uint256(uint128(state >> 40)) + valueTotal;
+        uint256 spent = _satAdd(uint128(state >> 40), valueTotal);
         if (spent > maxValueTotal) revert WarrantErrors.SessionValueExceeded(spent, maxValueTotal);
         if (spent > type(uint128).max) revert WarrantErrors.SessionValueExceeded(spent, type(uint128).max);
         return (state & ~(uint256(type(uint128).max) << 40)) | (spent << 40);
     }
 
-    /// @dev The paymaster, gas and fee limits at `q`; returns the position after them.
-    function _checkGas(uint256 q, uint256 limits, PackedUserOperation calldata userOp) private pure returns (uint256) {
+    /**
+     * @dev The paymaster, gas and fee limits at `q`; returns the position after them and the gas cost the account
+     * may pay, which counts as native value: the op's maximum prefund `(verificationGasLimit + callGasLimit +
+     * preVerificationGas) × maxFeePerGas` (saturating) when no paymaster pays, 0 when the pinned one does. A session
+     * without a pinned paymaster may name none. When `signatureValid` is false (a bundler estimating with a dummy
+     * signature: the op can't be included) the gas and fee caps are skipped and the cost is counted as 1, so the
+     * state write and the gas used stay those of the real op.
+     */
+    function _checkGas(uint256 q, uint256 limits, PackedUserOperation calldata userOp, bool signatureValid)
+        private
+        pure
+        returns (uint256, uint256 gasCost)
+    {
         address paymaster;
         uint256 maxGasLimit;
         uint256 maxFeePerGas;
@@ -632,25 +715,43 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 q := add(q, 16)
             }
         }
+        bytes calldata pmd = userOp.paymasterAndData;
         if (paymaster != address(0)) {
-            bytes calldata pmd = userOp.paymasterAndData;
             if (pmd.length < 20 || address(bytes20(pmd[0:20])) != paymaster) {
                 revert WarrantErrors.PaymasterRequired(paymaster);
             }
+        } else {
+            if (pmd.length != 0) {
+                revert WarrantErrors.PaymasterNotPermitted(pmd.length < 20 ? address(0) : address(bytes20(pmd[0:20])));
+            }
+            gasCost = signatureValid ? _prefund(userOp) : 1;
         }
+        if (!signatureValid) return (q, gasCost);
         if (maxGasLimit != 0) {
             // Four 128-bit terms can't overflow; preVerificationGas is a full word, so saturate it.
             uint256 total = ERC4337Utils.verificationGasLimit(userOp) + ERC4337Utils.callGasLimit(userOp)
                 + ERC4337Utils.paymasterVerificationGasLimit(userOp) + ERC4337Utils.paymasterPostOpGasLimit(userOp);
-            uint256 pvg = userOp.preVerificationGas;
-            total = pvg > type(uint256).max - total ? type(uint256).max : total + pvg;
+            total = _satAdd(total, userOp.preVerificationGas);
             if (total > maxGasLimit) revert WarrantErrors.GasLimitExceeded(total, maxGasLimit);
         }
         if (maxFeePerGas != 0) {
             uint256 fee = ERC4337Utils.maxFeePerGas(userOp);
             if (fee > maxFeePerGas) revert WarrantErrors.MaxFeePerGasExceeded(fee, maxFeePerGas);
         }
-        return q;
+        return (q, gasCost);
+    }
+
+    /// @dev The most the EntryPoint charges an op without a paymaster, in 256 bits, saturating at `2^256 - 1`.
+    function _prefund(PackedUserOperation calldata userOp) private pure returns (uint256) {
+        // Two 128-bit limits plus a full word: saturate the sum, then the product.
+        uint256 gas = _satAdd(
+            ERC4337Utils.verificationGasLimit(userOp) + ERC4337Utils.callGasLimit(userOp), userOp.preVerificationGas
+        );
+        uint256 fee = ERC4337Utils.maxFeePerGas(userOp);
+        unchecked {
+            if (fee != 0 && gas > type(uint256).max / fee) return type(uint256).max;
+            return gas * fee;
+        }
     }
 
     /// @dev Checks the account call and every inner call; returns the native value they send in total.
@@ -695,25 +796,12 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             _checkCall(policies, policyCount, 0, target, value, data);
             return value;
         } else if (mode == bytes32(bytes1(0x01))) {
-            // Batch, revert on failure. Decoded with the account's own decoder.
-            Execution[] calldata batch = ERC7579Utils.decodeBatch(executionCalldata);
-            if (batch.length == 0) revert WarrantErrors.EmptyBatch();
-            uint256 end;
-            assembly ("memory-safe") {
-                end := add(executionCalldata.offset, executionCalldata.length)
-            }
-            for (uint256 i = 0; i < batch.length; ++i) {
-                _checkElementBounds(batch, i, end);
-                Execution calldata execution = batch[i];
-                bytes calldata data = execution.callData;
-                uint256 dataEnd;
-                assembly ("memory-safe") {
-                    dataEnd := add(data.offset, data.length)
-                }
-                // Everything read must lie inside the execution calldata, as it does for the account.
-                if (dataEnd > end) revert WarrantErrors.MalformedCalldata();
-                _checkCall(policies, policyCount, i, execution.target, execution.value, data);
-                valueTotal += execution.value;
+            // Batch, revert on failure, in canonical encoding only (see {_batchLength}).
+            uint256 n = _batchLength(executionCalldata);
+            for (uint256 i = 0; i < n; ++i) {
+                (address target, uint256 value, bytes calldata data) = _batchElement(executionCalldata, i);
+                _checkCall(policies, policyCount, i, target, value, data);
+                valueTotal = _satAdd(valueTotal, value);
             }
         } else {
             // Delegatecall, static call and try modes, and any non-zero selector or payload.
@@ -721,15 +809,63 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         }
     }
 
-    /// @dev The head (target, value, offset) of batch element `i` must lie inside the execution calldata.
-    function _checkElementBounds(Execution[] calldata batch, uint256 i, uint256 end) private pure {
-        uint256 headEnd;
+    /**
+     * @dev The number of calls of the batch `ec`, which must be the canonical ABI encoding of `Execution[]` and
+     * nothing else: array offset 0x20, 1 to 2^32 elements, element heads in order with no gap, each element
+     * `target ‖ value ‖ 0x60 ‖ length ‖ padded content` with a clean address, and the last element ending exactly at
+     * the end of `ec`. Every position is bounded against `ec` itself (never against the rest of the validator's
+     * calldata, which holds other fields of the op) and every quantity to 32 bits before it is added, so nothing
+     * wraps: the account's decoder then reads exactly the calls checked here. Reverts {MalformedCalldata}, or
+     * {EmptyBatch} for an empty array. The Rust evaluator mirrors this order.
+     */
+    function _batchLength(bytes calldata ec) private pure returns (uint256 n) {
+        bool ok;
         assembly ("memory-safe") {
-            let rel := calldataload(add(batch.offset, mul(i, 0x20)))
-            headEnd := add(add(batch.offset, rel), 0x60)
-            if gt(rel, 0xffffffff) { headEnd := not(0) }
+            let length := ec.length
+            ok := and(gt(length, 63), eq(calldataload(ec.offset), 0x20))
+            if ok { n := calldataload(add(ec.offset, 32)) }
         }
-        if (headEnd > end) revert WarrantErrors.MalformedCalldata();
+        if (!ok) revert WarrantErrors.MalformedCalldata();
+        if (n == 0) revert WarrantErrors.EmptyBatch();
+        assembly ("memory-safe") {
+            let length := ec.length
+            // 64 + 32n <= length for the heads; n <= 2^32 keeps every sum below far from wrapping.
+            ok := and(iszero(gt(n, 0x100000000)), iszero(gt(add(64, shl(5, n)), length)))
+            // o: the offset (from the heads) element i must start at; 32n for the first.
+            let o := shl(5, n)
+            for { let i := 0 } and(ok, lt(i, n)) { i := add(i, 1) } {
+                ok := eq(calldataload(add(ec.offset, add(64, shl(5, i)))), o)
+                let e := add(64, o)
+                // The element's four words lie inside ec (o < 2^70, so e + 128 can't wrap).
+                ok := and(ok, iszero(gt(add(e, 128), length)))
+                if ok {
+                    let p := add(ec.offset, e)
+                    let dataLength := calldataload(add(p, 96))
+                    ok := and(iszero(shr(160, calldataload(p))), eq(calldataload(add(p, 64)), 0x60))
+                    ok := and(ok, iszero(gt(dataLength, 0xffffffff)))
+                    o := add(add(o, 128), and(add(dataLength, 31), not(31)))
+                    // The padded content inside ec too.
+                    ok := and(ok, iszero(gt(add(64, o), length)))
+                }
+            }
+            ok := and(ok, eq(add(64, o), length))
+        }
+        if (!ok) revert WarrantErrors.MalformedCalldata();
+    }
+
+    /// @dev Element `i` of the batch `ec`, which {_batchLength} has checked.
+    function _batchElement(bytes calldata ec, uint256 i)
+        private
+        pure
+        returns (address target, uint256 value, bytes calldata data)
+    {
+        assembly ("memory-safe") {
+            let p := add(add(ec.offset, 64), calldataload(add(ec.offset, add(64, shl(5, i)))))
+            target := calldataload(p)
+            value := calldataload(add(p, 32))
+            data.length := calldataload(add(p, 96))
+            data.offset := add(p, 128)
+        }
     }
 
     /**
@@ -793,9 +929,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                 }
                 // Skip the conditions of a policy that does not match.
                 for { let c := 0 } lt(c, count) { c := add(c, 1) } {
-                    let vn := byte(0, mload(add(next, 3)))
-                    let values := shr(shl(3, sub(32, vn)), mload(add(next, 4)))
-                    next := add(add(next, 4), vn)
+                    let vn := byte(0, mload(add(next, 4)))
+                    let values := shr(shl(3, sub(32, vn)), mload(add(next, 5)))
+                    next := add(add(next, 5), vn)
                     for { let k := 0 } lt(k, values) { k := add(k, 1) } {
                         next := add(add(next, 1), byte(0, mload(next)))
                     }
@@ -810,15 +946,18 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         if (result != RESULT_PASS) {
             if (result == RESULT_INVALID) revert WarrantErrors.InvalidCondition(index, c);
             if (result == RESULT_MALFORMED) revert WarrantErrors.ArgumentMalformed(index, uint16(argIndex));
+            if (result == RESULT_NOT_CANONICAL) revert WarrantErrors.ArgumentNotCanonical(index, uint16(argIndex));
             revert WarrantErrors.ArgumentConditionFailed(index, uint16(argIndex), uint8(kind));
         }
     }
 
     /**
-     * @dev Evaluates the `count` conditions at `q` (each `condition(1) ‖ argIndex(2) ‖ w(valueCount) ‖
+     * @dev Evaluates the `count` conditions at `q` (each `condition(1) ‖ argType(1) ‖ argIndex(2) ‖ w(valueCount) ‖
      * w(value)*`) on `data`, in order, up to the first that does not pass. Returns its result ({RESULT_PASS} when all
-     * pass), its index, kind and argument index. Conditions on head words run here; those on dynamic arguments in
-     * {_evaluateDynamic}.
+     * pass), its index, kind and argument index. Per condition: well-formedness ({RESULT_INVALID}), bounds
+     * ({RESULT_MALFORMED}), the argument word canonical for its type ({RESULT_NOT_CANONICAL}), then the comparison.
+     * Conditions on head words run here; those on dynamic arguments in {_evaluateDynamic}. The Rust evaluator
+     * mirrors this order.
      */
     function _checkConditions(bytes calldata data, uint256 q, uint256 count)
         private
@@ -830,24 +969,50 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             uint256 ref;
             uint256 next;
             assembly ("memory-safe") {
+                // Whether `x` is the canonical ABI word of a value of type `t` (a head type, below 0x62): the bits a
+                // narrower type leaves out are zero (uintN, address, bool, bytesN) or copies of the sign bit (intN).
+                // A target that masks or sign-extends then sees exactly the value compared here.
+                function canonical(t, x) -> ok {
+                    switch lt(t, 0x20)
+                    case 1 { ok := iszero(shr(shl(3, add(t, 1)), x)) }
+                    default {
+                        switch lt(t, 0x40)
+                        case 1 { ok := eq(x, signextend(sub(t, 0x20), x)) }
+                        default {
+                            switch lt(t, 0x60)
+                            case 1 { ok := iszero(shl(shl(3, sub(t, 0x3f)), x)) }
+                            default { ok := or(and(eq(t, 0x60), iszero(shr(160, x))), and(eq(t, 0x61), lt(x, 2))) }
+                        }
+                    }
+                }
                 for {} lt(c, count) {} {
                     let w := mload(q)
                     kind := byte(0, w)
-                    argIndex := and(shr(232, w), 0xffff)
-                    let vn := byte(3, w)
-                    let n := shr(shl(3, sub(32, vn)), mload(add(q, 4)))
-                    let values := add(add(q, 4), vn)
-                    // Ill-formed: unknown kind, or not exactly one value (at least one for IN).
+                    let t := byte(1, w)
+                    argIndex := and(shr(224, w), 0xffff)
+                    let vn := byte(4, w)
+                    let n := shr(shl(3, sub(32, vn)), mload(add(q, 5)))
+                    let values := add(add(q, 5), vn)
+                    // Ill-formed: unknown kind or type, not exactly one value (at least one for IN), a head-word
+                    // kind (0-6) on the dynamic type or a dynamic kind (7-10) on a head type.
                     let isIn := eq(kind, 6)
-                    if iszero(and(lt(kind, 11), or(and(isIn, gt(n, 0)), and(iszero(isIn), eq(n, 1))))) {
+                    let dynamic := gt(kind, 6)
+                    let ok := and(lt(kind, 11), or(and(isIn, gt(n, 0)), and(iszero(isIn), eq(n, 1))))
+                    ok := and(ok, and(lt(t, 0x63), eq(dynamic, eq(t, 0x62))))
+                    // The first value, then the position after the last; a head kind's values must be canonical.
+                    let v := values
+                    for { let k := 0 } and(ok, lt(k, n)) { k := add(k, 1) } {
+                        let len := byte(0, mload(v))
+                        let x := shr(shl(3, sub(32, len)), mload(add(v, 1)))
+                        if iszero(k) { ref := x }
+                        if iszero(dynamic) { ok := canonical(t, x) }
+                        v := add(add(v, 1), len)
+                    }
+                    next := v
+                    if iszero(ok) {
                         result := 3 // RESULT_INVALID
                         break
                     }
-                    // The first value, then the position after the last (only IN has more than one).
-                    let m := byte(0, mload(values))
-                    ref := shr(shl(3, sub(32, m)), mload(add(values, 1)))
-                    next := add(add(values, 1), m)
-                    for { let k := 1 } lt(k, n) { k := add(k, 1) } { next := add(add(next, 1), byte(0, mload(next))) }
                     // Head word i sits at 4 + 32 * i (argIndex is 16-bit: no overflow).
                     let pos := add(4, shl(5, argIndex))
                     if gt(add(pos, 32), data.length) {
@@ -855,19 +1020,26 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
                         break
                     }
                     word := calldataload(add(data.offset, pos))
-                    if gt(kind, 6) {
+                    if dynamic {
                         result := 0xff // a dynamic argument: evaluated below
                         break
                     }
-                    let ok
+                    if iszero(canonical(t, word)) {
+                        result := 4 // RESULT_NOT_CANONICAL
+                        break
+                    }
                     switch lt(kind, 6)
                     case 1 {
+                        // intN compares signed: canonical words are the sign-extended values.
+                        let less := lt(word, ref)
+                        if and(gt(t, 0x1f), lt(t, 0x40)) { less := slt(word, ref) }
                         // Bit `kind` of a table says whether EQ, NEQ, LT, LTE, GT, GTE (0-5) pass; exactly one of
                         // word == ref (table 0b101001), word < ref (0b001110), word > ref (0b110010) holds.
-                        ok := and(shr(kind, sub(sub(50, mul(9, eq(word, ref))), mul(36, lt(word, ref)))), 1)
+                        ok := and(shr(kind, sub(sub(50, mul(9, eq(word, ref))), mul(36, less))), 1)
                     }
                     default {
-                        let v := values
+                        ok := 0
+                        v := values
                         for { let k := 0 } lt(k, n) { k := add(k, 1) } {
                             let len := byte(0, mload(v))
                             if eq(word, shr(shl(3, sub(32, len)), mload(add(v, 1)))) {
@@ -961,7 +1133,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev Runs {_accountTokenCall} on every call of `callData`, which {_checkCalls} has already checked: canonical
-     * `execute`, single or batch mode, every batch element within bounds.
+     * `execute`, single or canonical batch mode.
      */
     function _accountCalls(bytes calldata callData, uint256 p, uint256[] memory amounts) private view {
         bytes calldata executionCalldata;
@@ -981,9 +1153,14 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             }
             _accountTokenCall(p, amounts, 0, target, data);
         } else {
-            Execution[] calldata batch = ERC7579Utils.decodeBatch(executionCalldata);
-            for (uint256 i = 0; i < batch.length; ++i) {
-                _accountTokenCall(p, amounts, i, batch[i].target, batch[i].callData);
+            // The batch {_checkCalls} has accepted (canonical, so its length word is the element count).
+            uint256 n;
+            assembly ("memory-safe") {
+                n := calldataload(add(executionCalldata.offset, 32))
+            }
+            for (uint256 i = 0; i < n; ++i) {
+                (address target,, bytes calldata data) = _batchElement(executionCalldata, i);
+                _accountTokenCall(p, amounts, i, target, data);
             }
         }
     }
@@ -1033,8 +1210,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     }
 
     /**
-     * @dev Checks and debits the period rules and spend limits of an operation naming period `k` (the low 32 bits
-     * of its nonce key) against the spend section at `spend`. Returns the new state word, whether it changed (only
+     * @dev Checks and debits the period rules and spend limits of an operation naming period `k` (the signed field
+     * of its module signature) against the spend section at `spend`. Returns the new state word, whether it changed (only
      * for a rate-limited session) and the validation data of the period window. The order of the checks is mirrored
      * by the Rust evaluator.
      */
@@ -1199,7 +1376,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
      * is present, which it is exactly when it is not zero (for `spend`: when any of period, periodStart,
      * maxUsesPerPeriod or limits is); `spend` is `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖
      * w(len(limits)) ‖ (token(20) ‖ perPeriod(16) ‖ lifetime(16))*`; each policy is `target(20) ‖ selector(4) ‖ flags(1) ‖ w(maxValue) ‖
-     * w(len(conditions)) ‖ condition*`, each condition `condition(1) ‖ argIndex(2) ‖ w(len(values)) ‖
+     * w(len(conditions)) ‖ condition*`, each condition `condition(1) ‖ argType(1) ‖ argIndex(2) ‖ w(len(values)) ‖
      * w(value)*`; `w(x)` is one byte `n` then the `n` low bytes of `x` big-endian, `n` the fewest bytes that hold
      * `x` (0 for zero). The salt comes last because validation never reads it. Every field is fixed-width,
      * announced by `limits` or self-delimiting, so the encoding is injective: distinct sessions get distinct bytes,
@@ -1213,7 +1390,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             ArgCondition[] memory conditions = calls[i].conditions;
             bound += 25 + 33 + 33;
             for (uint256 c = 0; c < conditions.length; ++c) {
-                bound += 3 + 33 + 33 * conditions[c].values.length;
+                bound += 4 + 33 + 33 * conditions[c].values.length;
             }
         }
         out = new bytes(bound);
@@ -1234,7 +1411,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             ArgCondition[] memory conditions = policy.conditions;
             q = _putWord(q, conditions.length);
             for (uint256 c = 0; c < conditions.length; ++c) {
-                q = _putCondition(q, conditions[c].condition, conditions[c].argIndex, conditions[c].values);
+                q = _putCondition(q, conditions[c]);
             }
         }
         q = _putWord(q, uint256(s.salt));
@@ -1308,16 +1485,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         return q + width;
     }
 
-    function _putCondition(uint256 q, uint8 kind, uint16 argIndex, bytes32[] memory values)
-        private
-        pure
-        returns (uint256)
-    {
+    /// @dev Writes one condition: `condition(1) ‖ argType(1) ‖ argIndex(2) ‖ w(len(values)) ‖ w(value)*`.
+    function _putCondition(uint256 q, ArgCondition memory condition) private pure returns (uint256) {
+        bytes32[] memory values = condition.values;
         uint256 n = values.length;
+        uint8 kind = condition.condition;
+        uint8 argType = condition.argType;
+        uint16 argIndex = condition.argIndex;
         assembly ("memory-safe") {
-            mstore(q, or(shl(248, kind), shl(232, argIndex)))
+            mstore(q, or(or(shl(248, kind), shl(240, argType)), shl(224, argIndex)))
         }
-        q = _putWord(q + 3, n);
+        q = _putWord(q + 4, n);
         for (uint256 k = 0; k < n; ++k) {
             q = _putWord(q, uint256(values[k]));
         }
@@ -1358,7 +1536,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     function _hashArgCondition(ArgCondition memory c) private pure returns (bytes32) {
         return
-            keccak256(abi.encode(_ARG_CONDITION_TYPE, c.condition, c.argIndex, keccak256(abi.encodePacked(c.values))));
+            keccak256(
+                abi.encode(_ARG_CONDITION_TYPE, c.condition, c.argType, c.argIndex, keccak256(abi.encodePacked(c.values)))
+            );
     }
 
     function _hashCallPolicy(CallPolicy memory p) private pure returns (bytes32) {
