@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use alloy::{
     eips::eip7702::SignedAuthorization,
-    primitives::{Address, B256, Bytes, U128, U256, address, aliases::U192},
+    primitives::{Address, B256, Bytes, U128, U256, address},
     signers::{SignerSync, local::PrivateKeySigner},
     sol,
     sol_types::SolCall,
@@ -24,10 +24,10 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     eip7702,
     grant::{
-        ArgCondition, CallPolicy, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit,
-        enable_signature, use_signature,
+        ArgCondition, CallPolicy, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit, arg_type,
+        enable_digest, enable_signature, use_digest, use_signature,
     },
-    policy::{self, Call, Denial, Presentation, SessionUsage, condition},
+    policy::{self, Call, Denial, OpCheck, Presentation, SessionUsage, condition},
     revert,
     session_op::{self, session_nonce_key},
 };
@@ -49,6 +49,9 @@ const ONE_TOKEN: u128 = 1_000_000_000_000_000_000;
 const MODULE_TYPE_VALIDATOR: u64 = 1;
 const GRANT_LIFETIME: u64 = 3600;
 const DAY: u32 = 86_400;
+/// The demo sessions' caps on an operation's gas limits (sum) and fee; the ops use 660,000 gas at 3 gwei.
+const GAS_CAP: u128 = 1_000_000;
+const FEE_CAP: u128 = 5_000_000_000;
 
 /// Arguments of `warrant demo`.
 #[derive(Debug, clap::Args)]
@@ -206,10 +209,7 @@ impl Demo {
 
     /// An unsigned operation of the account; `validator` selects the module through the nonce key (zero: owner).
     fn op(&mut self, validator: Address, call_data: Bytes) -> Result<UserOperation, CliError> {
-        self.op_with_key(session_nonce_key(validator, 0), call_data)
-    }
-
-    fn op_with_key(&mut self, key: U192, call_data: Bytes) -> Result<UserOperation, CliError> {
+        let key = session_nonce_key(validator, 0);
         let nonce = self.chain.entry_point_nonce(self.account(), key)?;
         Ok(UserOperation {
             sender: self.account(),
@@ -226,35 +226,48 @@ impl Demo {
         })
     }
 
-    fn sign_hash(&self, op: &UserOperation, key: &PrivateKeySigner) -> Result<Bytes, CliError> {
-        let hash = op.hash(ENTRY_POINT_V08, self.chain.chain_id(), Some(self.implementation))?;
-        Ok(key.sign_hash_sync(&hash).map_err(|e| CliError::Signing(e.to_string()))?.as_bytes().into())
+    fn user_op_hash(&self, op: &UserOperation) -> Result<B256, CliError> {
+        Ok(op.hash(ENTRY_POINT_V08, self.chain.chain_id(), Some(self.implementation))?)
+    }
+
+    fn sign_digest(digest: &B256, key: &PrivateKeySigner) -> Result<Bytes, CliError> {
+        Ok(key.sign_hash_sync(digest).map_err(|e| CliError::Signing(e.to_string()))?.as_bytes().into())
     }
 
     fn owner_op(&mut self, call_data: Bytes) -> Result<UserOperation, CliError> {
         let mut op = self.op(Address::ZERO, call_data)?;
-        op.signature = self.sign_hash(&op, &self.owner)?;
+        op.signature = Self::sign_digest(&self.user_op_hash(&op)?, &self.owner)?;
         Ok(op)
     }
 
-    /// A USE operation naming the period it is sent in (the low 32 bits of its nonce key) when the scope has one.
+    /// The period a session operation names now (0 for a session without periods).
+    fn period(&self, session: &Session) -> u32 {
+        policy::current_period(&session.scope, self.chain.timestamp()).unwrap_or(0)
+    }
+
+    /// A USE operation: the session key signs the userOpHash with the session id and the period it is sent in.
     fn session_use_op(&mut self, session: &Session, call_data: Bytes) -> Result<UserOperation, CliError> {
-        let period = policy::current_period(&session.scope, self.chain.timestamp()).unwrap_or(0);
-        let mut op = self.op_with_key(session_nonce_key(self.validator, period), call_data)?;
-        let sig = self.sign_hash(&op, &self.session_key)?;
-        op.signature = use_signature(session, &sig);
+        let period = self.period(session);
+        let mut op = self.op(self.validator, call_data)?;
+        let digest = use_digest(self.user_op_hash(&op)?, session.id(self.account()), period);
+        op.signature = use_signature(session, period, &Self::sign_digest(&digest, &self.session_key)?);
         Ok(op)
     }
 
+    /// An ENABLE operation: the session key's signature also binds the owner's grant (its EIP-712 digest).
     fn session_enable_op(
         &mut self,
         grant: &Grant,
         owner_signature: &[u8],
         call_data: Bytes,
     ) -> Result<UserOperation, CliError> {
+        let period = self.period(&grant.session);
         let mut op = self.op(self.validator, call_data)?;
-        let sig = self.sign_hash(&op, &self.session_key)?;
-        op.signature = enable_signature(grant, owner_signature, &sig);
+        let grant_digest = grant.digest(self.validator, self.chain.chain_id());
+        let id = grant.session.id(self.account());
+        let digest = enable_digest(self.user_op_hash(&op)?, id, period, grant_digest);
+        let sig = Self::sign_digest(&digest, &self.session_key)?;
+        op.signature = enable_signature(grant, period, owner_signature, &sig);
         Ok(op)
     }
 
@@ -293,17 +306,19 @@ impl Demo {
             CliError::InvalidInput(format!("unknown session status {} on chain", state.status))
         })?;
         let packed = op.pack();
-        let now = self.chain.timestamp();
-        Ok(policy::check_operation(
-            id,
-            &session.scope,
-            &usage,
+        let check = OpCheck {
+            session_id: id,
+            scope: &session.scope,
+            usage: &usage,
             presentation,
-            &packed,
+            op: &packed,
             account,
-            self.validator,
-        )
-        .and_then(|debit| policy::check_op_time(&debit, now)))
+            module: self.validator,
+            period: self.period(session),
+            signature_valid: true,
+        };
+        let now = self.chain.timestamp();
+        Ok(policy::check_operation(&check).and_then(|debit| policy::check_op_time(&debit, now)))
     }
 
     /// Runs a session step: pre-flight first, then the chain (sent anyway, to show it refuses on its own), and
@@ -367,7 +382,9 @@ fn observe(outcome: &HandleOpsOutcome) -> Observed {
     Observed { outcome: Outcome::Rejected, gas_used, error: Some(error) }
 }
 
-/// transfer(recipient, ≤ cap) on `token`, and plain ETH to the recipient up to `eth_cap` per call.
+/// transfer(recipient, ≤ cap) on `token`, and plain ETH to the recipient up to `eth_cap` per call. The account
+/// pays for gas, so the session's native budget (`maxValueTotal`, gas included) is 5 × `eth_cap` plus room for
+/// the gas of its ten operations at the gas and fee caps.
 fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128, valid_until: u64) -> Scope {
     let transfer_policy = CallPolicy {
         target: token,
@@ -375,9 +392,15 @@ fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128
         flags: 0,
         maxValue: U256::ZERO,
         conditions: vec![
-            ArgCondition { condition: condition::EQ, argIndex: 0, values: vec![word(recipient.into_word())] },
+            ArgCondition {
+                condition: condition::EQ,
+                argType: arg_type::ADDRESS,
+                argIndex: 0,
+                values: vec![word(recipient.into_word())],
+            },
             ArgCondition {
                 condition: condition::LTE,
+                argType: arg_type::uint(256),
                 argIndex: 1,
                 values: vec![word(U256::from(token_cap))],
             },
@@ -394,10 +417,10 @@ fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128
         validAfter: Default::default(),
         validUntil: alloy::primitives::Uint::from(valid_until),
         maxUses: 10,
-        maxValueTotal: U256::from(5 * eth_cap),
+        maxValueTotal: U256::from(5 * eth_cap + 10 * GAS_CAP * FEE_CAP),
         paymaster: Address::ZERO,
-        maxGasLimit: 2_000_000,
-        maxFeePerGas: 50_000_000_000,
+        maxGasLimit: GAS_CAP,
+        maxFeePerGas: FEE_CAP,
         calls: vec![transfer_policy, eth_policy],
         period: 0,
         periodStart: Default::default(),
@@ -640,8 +663,8 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     demo.session_step(
         (
             "spend_over_period_limit",
-            "The owner enables a session limited to 30 tokens a day (the operation names its day in the nonce \
-             key); it has sent 20 today and now tries 15 more.",
+            "The owner enables a session limited to 30 tokens a day (the operation names its day in what the \
+             session key signs); it has sent 20 today and now tries 15 more.",
         ),
         Outcome::Rejected,
         &daily,

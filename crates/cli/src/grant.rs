@@ -8,21 +8,26 @@ use std::{
 use alloy::primitives::{Address, B256, U256, Uint};
 use warrant_core::{
     explain::explain_grant,
-    grant::{Grant, Scope, Session, SpendLimit},
+    grant::{GasBudget, Grant, Scope, Session, SpendLimit},
     grant_json::SignedGrantJson,
     session_op::sign_grant,
 };
 
-use crate::{CliError, keys::SignerArgs, scope_spec};
+use crate::{
+    CliError,
+    inspect::parameter_legend,
+    keys::SignerArgs,
+    scope_spec::{self, Signature},
+};
 
 /// Arguments of `warrant grant`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct GrantArgs {
     /// The account the session acts for (a WarrantAccount: a 7702-delegated EOA or a proxy).
-    #[arg(long)]
+    #[arg(long, value_parser = scope_spec::parse_address)]
     pub(crate) account: Address,
     /// The WarrantValidator module installed in the account.
-    #[arg(long)]
+    #[arg(long, value_parser = scope_spec::parse_address)]
     pub(crate) module: Address,
     /// Chain the grant is for (part of the signed domain).
     #[arg(long)]
@@ -31,7 +36,7 @@ pub(crate) struct GrantArgs {
     #[arg(long)]
     pub(crate) epoch: u64,
     /// The session key's address.
-    #[arg(long)]
+    #[arg(long, value_parser = scope_spec::parse_address)]
     pub(crate) session_key: Address,
     /// A permitted call: TARGET:FUNCTION[:RULE,…] (repeatable). See `warrant grant --help`.
     #[arg(long = "allow", required = true, value_name = "TARGET:FUNCTION[:RULES]", long_help = ALLOW_HELP)]
@@ -45,8 +50,10 @@ pub(crate) struct GrantArgs {
     /// Maximum number of operations (0 or absent: unlimited).
     #[arg(long, default_value_t = 0)]
     pub(crate) max_uses: u32,
-    /// Total native value the session may send over its life (e.g. `0.05ether`); default: none, or no cap of
-    /// its own when --spend-native limits native value.
+    /// The session's native budget over its life (e.g. `0.05ether`), GAS INCLUDED: without a paymaster every
+    /// operation's maximum gas cost counts against it with the calls' value. Default: 0, so the grant is
+    /// refused unless a paymaster is pinned (--paymaster) or --spend-native sets the native budget (then no cap
+    /// of its own).
     #[arg(long)]
     pub(crate) max_value: Option<String>,
     /// A spend limit on an ERC-20: TOKEN:AMOUNT (over the session's life) or TOKEN:AMOUNT/PERIOD (per period,
@@ -55,7 +62,8 @@ pub(crate) struct GrantArgs {
     /// transferFrom); other calls to a limited token are refused.
     #[arg(long = "spend", value_name = "TOKEN:AMOUNT[/PERIOD]")]
     pub(crate) spend: Vec<String>,
-    /// A spend limit on native value: AMOUNT or AMOUNT/PERIOD (repeatable, once of each).
+    /// A spend limit on native value, gas included when the account pays for gas: AMOUNT or AMOUNT/PERIOD
+    /// (repeatable, once of each).
     #[arg(long = "spend-native", value_name = "AMOUNT[/PERIOD]")]
     pub(crate) spend_native: Vec<String>,
     /// At most N operations per period (needs a period, from a /PERIOD limit or --period).
@@ -69,7 +77,8 @@ pub(crate) struct GrantArgs {
     #[arg(long)]
     pub(crate) period_start: Option<String>,
     /// Require this paymaster to sponsor every operation (the session then can't spend the account's ETH on gas).
-    #[arg(long)]
+    /// Without it, operations may use no paymaster at all.
+    #[arg(long, value_parser = scope_spec::parse_address)]
     pub(crate) paymaster: Option<Address>,
     /// Cap on the sum of an operation's gas limits.
     #[arg(long, default_value_t = 0)]
@@ -77,6 +86,11 @@ pub(crate) struct GrantArgs {
     /// Cap on an operation's maxFeePerGas (e.g. `50gwei`).
     #[arg(long)]
     pub(crate) max_fee_per_gas: Option<String>,
+    /// DANGER: sign a scope whose gas is unbounded (no paymaster, no finite native budget) or unusable (no
+    /// paymaster and a native budget of 0). An unbounded session MAY SPEND THE ACCOUNT'S WHOLE NATIVE BALANCE ON
+    /// GAS, paid to a bundler of its choosing. Without this flag such grants are refused.
+    #[arg(long)]
+    pub(crate) unbounded_gas: bool,
     /// Salt that tells apart sessions of one key with the same scope (hex, 32 bytes; default: random).
     #[arg(long)]
     pub(crate) salt: Option<B256>,
@@ -165,8 +179,33 @@ impl GrantArgs {
             maxUsesPerPeriod: self.max_uses_per_period,
             limits,
         };
+        check_gas_budget(&scope, self.unbounded_gas)?;
         let salt = self.salt.unwrap_or_else(B256::random);
         Ok(Session { signer: self.session_key, salt, scope })
+    }
+}
+
+/// Refuses a scope whose gas the account pays without bound (it could drain the account through the gas
+/// prefund) or cannot pay at all, unless `--unbounded-gas` says the owner means it (rule C of the grant format).
+fn check_gas_budget(scope: &Scope, unbounded_gas: bool) -> Result<(), CliError> {
+    if unbounded_gas {
+        return Ok(());
+    }
+    match scope.gas_budget() {
+        GasBudget::Sponsored { .. } | GasBudget::Native { .. } => Ok(()),
+        GasBudget::Unbounded => Err(CliError::InvalidInput(
+            "the session's gas is unbounded: no paymaster, no finite --max-value and no finite --spend-native \
+             limit, so it could spend the account's whole native balance on gas. Set a native budget, gas \
+             included (--max-value 0.01ether or --spend-native), or pin a paymaster (--paymaster); \
+             --unbounded-gas signs it anyway"
+                .into(),
+        )),
+        GasBudget::Zero => Err(CliError::InvalidInput(
+            "the account pays gas but the session may spend no native value, so no operation could pay for its \
+             gas: set a native budget, gas included (--max-value 0.01ether or --spend-native), or pin a paymaster \
+             (--paymaster); --unbounded-gas signs it anyway"
+                .into(),
+        )),
     }
 }
 
@@ -227,8 +266,17 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
+        // The grant carries no parameter names: say which parameter of each --allow signature a condition reads.
+        let signatures: Vec<Option<Signature>> = args
+            .allow
+            .iter()
+            .map(|spec| scope_spec::parse_policy_signature(spec).ok().and_then(|(_, s)| s))
+            .collect();
+        let legend = parameter_legend(&signed.grant.session.scope, |i, _| signatures.get(i)?.as_ref())
+            .map(|l| format!("\n{l}"))
+            .unwrap_or_default();
         eprintln!(
-            "{}\nsession id {}; signed by {}",
+            "{}{legend}\nsession id {}; signed by {}",
             explain_grant(&signed.grant, &Default::default()),
             signed.session_id(),
             owner.address()

@@ -1,4 +1,4 @@
-//! The scope flags of `warrant grant`, parsed into a [`Scope`].
+//! The scope flags of `warrant grant`, parsed into a [`Scope`](warrant_core::grant::Scope).
 //!
 //! A policy is one `--allow` value: `TARGET:FUNCTION[:RULE,RULE,…]`.
 //!
@@ -7,12 +7,21 @@
 //! - `FUNCTION`: a signature such as `transfer(address to,uint256 amount)` (parameter names are optional and
 //!   usable in rules), a 4-byte selector `0xa9059cbb`, `*` for any selector, or `receive` for plain value
 //!   transfers (empty calldata).
-//! - `RULE`: `ARG==V`, `ARG!=V`, `ARG<V`, `ARG<=V`, `ARG>V`, `ARG>=V`, `ARG in V|V|…` on static arguments;
-//!   `len(ARG)<=N`, `len(ARG)>=N`, `keccak(ARG)==0x…` (content hash of `bytes`, `string` or an array of static
-//!   elements) on dynamic ones; `value<=AMOUNT` caps the native value of each call (default 0). `ARG` is a
-//!   parameter name or `argN` (N counts parameters, from 0).
+//! - `RULE`: `ARG==V`, `ARG!=V`, `ARG<V`, `ARG<=V`, `ARG>V`, `ARG>=V`, `ARG in V|V|…` on elementary static
+//!   parameters (`uintN`, `intN`, `address`, `bool`, `bytesN`); `len(ARG)<=N`, `len(ARG)>=N` on `bytes`,
+//!   `string` and `T[]`; `keccak(ARG)==0x…` (content hash of `bytes`, `string` or an array of one-word
+//!   elements); `value<=AMOUNT` caps the native value of each call (default 0). `ARG` is a parameter name or
+//!   `argN`: parameter N of the signature, counted from 0, whatever the types before it.
 //!
-//! Comparisons are unsigned, so they are refused on signed integer arguments rather than silently misread.
+//! Each condition carries its parameter's ABI type (`argType`), taken from the signature: the validator refuses
+//! a non-canonical argument word (dirty high bits of an address, say) and compares `intN` signed. Values are
+//! parsed per type: `-5` for `intN`, addresses with a valid EIP-55 checksum when mixed-case, `true`/`false`,
+//! `bytesN` as exactly N bytes of hex (left-aligned in the word). A value that does not fit the type, or an
+//! empty one, is an error.
+//!
+//! Static arrays and static tuples are inlined in the head (`uint256[2]` takes two words), so a parameter's
+//! head word is not its position; [`parameters`] computes it from the types. Conditions on a whole static array
+//! or tuple parameter are refused (one condition reads one word); its elements are not addressable by name.
 //! Amounts are integers (`100`, `0x64`, `1e18`) or decimals with a unit (`0.5ether`, `20gwei`, `100.5e6`).
 
 use alloy::{
@@ -21,7 +30,7 @@ use alloy::{
     primitives::{Address, B256, FixedBytes, U256, utils::parse_units},
 };
 use warrant_core::{
-    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, NO_CAP, SpendLimit},
+    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, NO_CAP, SpendLimit, arg_type},
     policy::condition,
 };
 
@@ -33,36 +42,124 @@ pub(crate) struct SpecError {
     reason: String,
 }
 
-/// One parameter of the allowed function: its ABI type, name and head word.
-struct Param {
-    name: String,
-    ty: DynSolType,
-    head: u16,
+/// One parameter of a function: its name, position, ABI type and head word.
+#[derive(Clone, Debug)]
+pub(crate) struct Param {
+    /// The name the signature gives it, if any.
+    pub(crate) name: Option<String>,
+    /// Its position in the signature, from 0 (what `argN` counts).
+    pub(crate) position: usize,
+    pub(crate) ty: DynSolType,
+    /// The head word the validator reads for it: the word at `4 + 32 * head` of the calldata.
+    pub(crate) head: u16,
 }
 
-/// Head words a static type takes; dynamic types take one (the offset).
+impl Param {
+    /// How rules and messages name it: its name from the signature, else `argN`.
+    pub(crate) fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| format!("arg{}", self.position))
+    }
+}
+
+/// Head words a type takes in the ABI encoding: a static array or tuple is inlined (its elements' words), a
+/// dynamic type takes one (the offset of its tail). `None` on overflow.
 fn head_words(ty: &DynSolType) -> Option<usize> {
     if ty.is_dynamic() {
         return Some(1);
     }
     match ty {
         DynSolType::FixedArray(inner, n) => head_words(inner)?.checked_mul(*n),
-        DynSolType::Tuple(items) => items.iter().map(head_words).sum(),
+        DynSolType::Tuple(items) => items.iter().try_fold(0usize, |sum, t| sum.checked_add(head_words(t)?)),
         _ => Some(1),
     }
 }
 
+/// The parameters of `function` with their head words. Refuses two parameters of one name (a rule could not
+/// say which it means) and heads beyond the 16-bit `argIndex`.
+pub(crate) fn parameters(function: &Function) -> Result<Vec<Param>, String> {
+    let mut head = 0usize;
+    let mut params: Vec<Param> = Vec::new();
+    for (position, input) in function.inputs.iter().enumerate() {
+        let ty = input.resolve().map_err(|e| format!("parameter {position}: {e}"))?;
+        let name = (!input.name.is_empty()).then(|| input.name.clone());
+        if let Some(n) = &name
+            && params.iter().any(|p| p.name.as_ref() == Some(n))
+        {
+            return Err(format!("two parameters are named {n:?}"));
+        }
+        let words = head_words(&ty).ok_or_else(|| format!("parameter {position} ({ty}) is too large"))?;
+        let head_index = u16::try_from(head)
+            .map_err(|_| format!("parameter {position} starts past head word 65535 (argIndex is 16 bits)"))?;
+        params.push(Param { name, position, ty, head: head_index });
+        head = head.checked_add(words).ok_or_else(|| "the parameters are too large".to_string())?;
+    }
+    Ok(params)
+}
+
+/// The `argType` code of a parameter a head-word condition can compare: an elementary static type. `None` for
+/// dynamic types, static arrays and tuples (several words) and `function` (not comparable).
+pub(crate) fn word_type(ty: &DynSolType) -> Option<u8> {
+    // The casts are in range: alloy's parser only yields N in 8..=256 (multiples of 8) and n in 1..=32.
+    match ty {
+        DynSolType::Uint(bits) => Some(arg_type::uint(*bits as u16)),
+        DynSolType::Int(bits) => Some(arg_type::int(*bits as u16)),
+        DynSolType::FixedBytes(n) => Some(arg_type::fixed_bytes(*n as u8)),
+        DynSolType::Address => Some(arg_type::ADDRESS),
+        DynSolType::Bool => Some(arg_type::BOOL),
+        _ => None,
+    }
+}
+
+/// Which parameter head word `head` belongs to, and the `argType` a condition on it must carry: its
+/// `word_type`, [`arg_type::DYNAMIC`] for a dynamic one, `None` inside a static array or tuple.
+pub(crate) fn parameter_at(params: &[Param], head: u16) -> Option<(&Param, Option<u8>)> {
+    let param = params.iter().find(|p| {
+        p.head <= head && head_words(&p.ty).is_some_and(|words| usize::from(head - p.head) < words)
+    })?;
+    let code = if param.ty.is_dynamic() { Some(arg_type::DYNAMIC) } else { word_type(&param.ty) };
+    Some((param, code.filter(|_| head == param.head)))
+}
+
+/// Parses an address: `0x` and 40 hex digits. A mixed-case address must carry a valid EIP-55 checksum (a typo
+/// in it is caught, not granted); an all-lower or all-upper case one has no checksum to check.
+pub(crate) fn parse_address(text: &str) -> Result<Address, String> {
+    let text = text.trim();
+    let hex = text.strip_prefix("0x").unwrap_or_default();
+    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{text:?} is not an address (0x and 40 hex digits)"));
+    }
+    let address: Address = text.parse().map_err(|e| format!("{text:?} is not an address: {e}"))?;
+    let mixed = hex.bytes().any(|b| b.is_ascii_lowercase()) && hex.bytes().any(|b| b.is_ascii_uppercase());
+    if mixed && address.to_checksum(None) != text {
+        return Err(format!(
+            "{text:?} has a wrong EIP-55 checksum (its letter case): a mistyped address? Check it at its source"
+        ));
+    }
+    Ok(address)
+}
+
 /// Parses a numeric amount: integer (decimal, hex, `NeM`) or decimal with a unit (`ether`, `gwei`, `wei`).
+/// Empty text is an error, never 0.
 pub(crate) fn parse_amount(text: &str) -> Result<U256, String> {
     let text = text.trim();
+    let nonempty = |number: &str| {
+        if number.trim().is_empty() || number.trim() == "0x" {
+            Err(format!("{text:?}: the number is missing"))
+        } else {
+            Ok(())
+        }
+    };
+    nonempty(text)?;
     for (unit, decimals) in [("ether", 18u8), ("gwei", 9), ("wei", 0)] {
         if let Some(number) = text.strip_suffix(unit) {
+            nonempty(number)?;
             return parse_units(number.trim(), decimals)
                 .map(|v| v.get_absolute())
                 .map_err(|e| format!("{text:?} is not an amount in {unit}: {e}"));
         }
     }
     if let Some((mantissa, exponent)) = text.split_once(['e', 'E']).filter(|_| !text.starts_with("0x")) {
+        nonempty(mantissa)?;
         let exponent: u8 = exponent.parse().map_err(|_| format!("{text:?}: bad exponent"))?;
         return parse_units(mantissa, exponent)
             .map(|v| v.get_absolute())
@@ -71,22 +168,38 @@ pub(crate) fn parse_amount(text: &str) -> Result<U256, String> {
     text.parse::<U256>().map_err(|e| format!("{text:?} is not a number: {e}"))
 }
 
-/// A 32-byte word for a static argument: an address or bool as ABI-encoded, `bytesN` left-aligned, integers
-/// as amounts.
+/// An `intN` value (`-5`, `100`, `-1e18`) as its canonical word: the two's complement sign-extended to 256 bits.
+fn parse_signed(bits: usize, text: &str) -> Result<B256, String> {
+    let (negative, magnitude) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let magnitude = parse_amount(magnitude)?;
+    let half = U256::from(1) << (bits - 1);
+    let fits = if negative { magnitude <= half } else { magnitude < half };
+    if !fits {
+        return Err(format!("{text:?} does not fit int{bits} (-2^{0} to 2^{0} - 1)", bits - 1));
+    }
+    Ok(B256::from(if negative { magnitude.wrapping_neg() } else { magnitude }))
+}
+
+/// The canonical 32-byte word of a value of an elementary static type: an address or bool as ABI-encoded,
+/// `bytesN` left-aligned, `uintN` as an amount, `intN` sign-extended. Out of range or empty: an error.
 fn parse_word(ty: &DynSolType, text: &str) -> Result<B256, String> {
     let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("the {ty} value is missing"));
+    }
     match ty {
-        DynSolType::Address => {
-            let address: Address = text.parse().map_err(|e| format!("{text:?} is not an address: {e}"))?;
-            Ok(address.into_word())
-        }
+        DynSolType::Address => Ok(parse_address(text)?.into_word()),
         DynSolType::Bool => match text {
             "true" => Ok(B256::with_last_byte(1)),
             "false" => Ok(B256::ZERO),
-            _ => Err(format!("{text:?} is not a bool")),
+            _ => Err(format!("{text:?} is not a bool (true or false)")),
         },
         DynSolType::FixedBytes(n) => {
-            let bytes = alloy::hex::decode(text).map_err(|e| format!("{text:?} is not hex: {e}"))?;
+            let hex = text.strip_prefix("0x").ok_or_else(|| format!("{text:?}: bytes{n} is 0x and hex"))?;
+            let bytes = alloy::hex::decode(hex).map_err(|e| format!("{text:?} is not hex: {e}"))?;
             if bytes.len() != *n {
                 return Err(format!("{text:?} is {} bytes, the argument is bytes{n}", bytes.len()));
             }
@@ -99,12 +212,35 @@ fn parse_word(ty: &DynSolType, text: &str) -> Result<B256, String> {
             }
             Ok(B256::from(value))
         }
-        other => Err(format!("comparisons on {other} arguments are not supported (unsigned words only)")),
+        DynSolType::Int(bits) => parse_signed(*bits, text),
+        other => Err(format!("values of {other} are not supported")),
+    }
+}
+
+/// A function signature with its parameters, to name what conditions read.
+pub(crate) struct Signature {
+    /// As the user wrote it.
+    pub(crate) text: String,
+    pub(crate) selector: [u8; 4],
+    pub(crate) params: Vec<Param>,
+}
+
+impl Signature {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let function = Function::parse(text).map_err(|e| format!("signature {text:?}: {e}"))?;
+        let params = parameters(&function).map_err(|e| format!("signature {text:?}: {e}"))?;
+        Ok(Self { text: text.to_string(), selector: function.selector().0, params })
     }
 }
 
 /// Parses `--allow` values into call policies.
 pub(crate) fn parse_policy(spec: &str) -> Result<CallPolicy, SpecError> {
+    parse_policy_signature(spec).map(|(policy, _)| policy)
+}
+
+/// Parses an `--allow` value into its call policy and its signature (none for a selector, `*` or `receive`),
+/// so that messages can name the parameters as the user wrote them.
+pub(crate) fn parse_policy_signature(spec: &str) -> Result<(CallPolicy, Option<Signature>), SpecError> {
     let err = |reason: String| SpecError { spec: spec.to_string(), reason };
     let (target_text, rest) =
         spec.split_once(':').ok_or_else(|| err("expected TARGET:FUNCTION[:RULES]".into()))?;
@@ -118,8 +254,7 @@ pub(crate) fn parse_policy(spec: &str) -> Result<CallPolicy, SpecError> {
     if target_text.trim() == "*" {
         policy.flags |= ANY_TARGET;
     } else {
-        policy.target =
-            target_text.trim().parse().map_err(|e| err(format!("target {target_text:?}: {e}")))?;
+        policy.target = parse_address(target_text).map_err(|e| err(format!("target: {e}")))?;
     }
 
     // The function part ends at the parenthesis matching the signature's first one, or at the next ':'.
@@ -147,105 +282,127 @@ pub(crate) fn parse_policy(spec: &str) -> Result<CallPolicy, SpecError> {
     };
 
     let function_text = function_text.trim();
-    let params: Vec<Param> = match function_text {
+    let signature = match function_text {
         "*" => {
             policy.flags |= ANY_SELECTOR;
-            Vec::new()
+            None
         }
-        "receive" => Vec::new(),
+        "receive" => None,
         s if s.starts_with("0x") => {
             let selector: FixedBytes<4> = s.parse().map_err(|e| err(format!("selector {s:?}: {e}")))?;
             if selector == FixedBytes::ZERO {
                 return Err(err("selector 0x00000000 means plain transfers: write `receive`".into()));
             }
             policy.selector = selector;
-            Vec::new()
+            None
         }
         s => {
-            let function = Function::parse(s).map_err(|e| err(format!("signature {s:?}: {e}")))?;
-            policy.selector = function.selector();
-            let mut head = 0usize;
-            let mut params = Vec::new();
-            for (i, input) in function.inputs.iter().enumerate() {
-                let ty = input.resolve().map_err(|e| err(format!("parameter {i}: {e}")))?;
-                let words = head_words(&ty).ok_or_else(|| err(format!("parameter {i} is too large")))?;
-                let name = if input.name.is_empty() { format!("arg{i}") } else { input.name.clone() };
-                let head_index = u16::try_from(head).map_err(|_| err("too many parameters".into()))?;
-                params.push(Param { name, ty, head: head_index });
-                head += words;
-            }
-            params
+            let signature = Signature::parse(s).map_err(err)?;
+            policy.selector = signature.selector.into();
+            Some(signature)
         }
     };
+    let params = signature.as_ref().map(|s| s.params.as_slice()).unwrap_or_default();
 
     for rule in rules_text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
         if let Some(amount) = rule.strip_prefix("value<=") {
-            policy.maxValue = parse_amount(amount).map_err(err)?;
+            policy.maxValue = parse_amount(amount).map_err(|e| err(format!("{rule:?}: {e}")))?;
             continue;
         }
-        policy.conditions.push(parse_rule(rule, &params).map_err(err)?);
+        policy.conditions.push(parse_rule(rule, params).map_err(err)?);
     }
-    Ok(policy)
+    Ok((policy, signature))
 }
 
+/// The parameter a rule names: by its name in the signature, or `argN` for position N. A name that is both (a
+/// parameter named `arg1` that is not parameter 1) is refused as ambiguous.
 fn find<'a>(params: &'a [Param], name: &str) -> Result<&'a Param, String> {
     let name = name.trim();
-    params.iter().find(|p| p.name == name || format!("arg{}", p.head) == name).ok_or_else(|| {
-        if params.is_empty() {
-            format!("argument rules need the function's signature, not a selector or wildcard ({name:?})")
-        } else {
-            let names: Vec<_> = params.iter().map(|p| p.name.as_str()).collect();
-            format!("no argument {name:?}; the function has {}", names.join(", "))
+    if params.is_empty() {
+        return Err(format!(
+            "argument rules need the function's signature, not a selector or wildcard ({name:?})"
+        ));
+    }
+    let named = params.iter().find(|p| p.name.as_deref() == Some(name));
+    let position = name
+        .strip_prefix("arg")
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && (d == &"0" || !d.starts_with('0')))
+        .and_then(|d| d.parse::<usize>().ok());
+    let positional = position.and_then(|n| params.get(n));
+    match (named, positional) {
+        (Some(a), Some(b)) if a.position != b.position => Err(format!(
+            "{name:?} is ambiguous: parameter {} is named {name:?}, and argN means parameter {}",
+            a.position, b.position
+        )),
+        (Some(p), _) | (None, Some(p)) => Ok(p),
+        (None, None) => {
+            let labels: Vec<_> = params.iter().map(|p| format!("{} {}", p.ty, p.label())).collect();
+            Err(format!(
+                "no argument {name:?}; the function has {} parameter(s) (arg0 to arg{}): {}",
+                params.len(),
+                params.len() - 1,
+                labels.join(", ")
+            ))
         }
-    })
+    }
+}
+
+/// A condition on a dynamic parameter (`len()` or `keccak()`), of type [`arg_type::DYNAMIC`].
+fn dynamic_rule(rule: &str, kind: u8, param: &Param, value: &str) -> Result<ArgCondition, String> {
+    let p = param.label();
+    let ty = &param.ty;
+    if !ty.is_dynamic() {
+        return Err(format!("{rule:?}: {p} is a static {ty} parameter; compare it instead"));
+    }
+    let value = value.trim();
+    let (kind, value) = if kind == condition::BYTES_HASH_EQ {
+        let hash: B256 = value.parse().map_err(|e| format!("{rule:?}: hash {value:?}: {e}"))?;
+        // The validator hashes `length` bytes of bytes/string, `32 × length` bytes of an array: only arrays of
+        // one-word elements are wholly covered by that.
+        let kind = match ty {
+            DynSolType::Bytes | DynSolType::String => condition::BYTES_HASH_EQ,
+            DynSolType::Array(inner) if !inner.is_dynamic() && head_words(inner) == Some(1) => {
+                condition::ARRAY_HASH_EQ
+            }
+            _ => {
+                return Err(format!(
+                    "{rule:?}: keccak() needs bytes, string or an array of one-word elements; {p} is {ty}"
+                ));
+            }
+        };
+        (kind, hash)
+    } else {
+        // The word at a dynamic tuple's or a fixed array's offset is its first element, not a length.
+        if !matches!(ty, DynSolType::Bytes | DynSolType::String | DynSolType::Array(_)) {
+            return Err(format!("{rule:?}: len() needs bytes, string or an array T[]; {p} is {ty}"));
+        }
+        (kind, B256::from(parse_amount(value).map_err(|e| format!("{rule:?}: {e}"))?))
+    };
+    Ok(ArgCondition { condition: kind, argType: arg_type::DYNAMIC, argIndex: param.head, values: vec![value] })
 }
 
 fn parse_rule(rule: &str, params: &[Param]) -> Result<ArgCondition, String> {
-    let dynamic = |kind: u8, inner: &str, value: &str| -> Result<ArgCondition, String> {
-        let param = find(params, inner)?;
-        if !param.ty.is_dynamic() {
-            return Err(format!(
-                "{rule:?}: {} is a static {} argument; compare it instead",
-                param.name, param.ty
-            ));
-        }
-        let value = if kind == condition::BYTES_HASH_EQ {
-            let hash: B256 = value.trim().parse().map_err(|e| format!("{rule:?}: hash: {e}"))?;
-            let is_array = matches!(&param.ty, DynSolType::Array(inner) if !inner.is_dynamic());
-            let is_bytes = matches!(param.ty, DynSolType::Bytes | DynSolType::String);
-            if !is_array && !is_bytes {
-                return Err(format!("{rule:?}: keccak() needs bytes, string or an array of static elements"));
+    for (prefix, ops) in [
+        ("len(", &[("<=", condition::LENGTH_LTE), (">=", condition::LENGTH_GTE)][..]),
+        ("keccak(", &[("==", condition::BYTES_HASH_EQ)][..]),
+    ] {
+        let Some(rest) = rule.strip_prefix(prefix) else { continue };
+        let (inner, tail) = rest.split_once(')').ok_or_else(|| format!("{rule:?}: missing ')'"))?;
+        let param = find(params, inner).map_err(|e| format!("{rule:?}: {e}"))?;
+        for (op, kind) in ops {
+            if let Some(value) = tail.strip_prefix(op) {
+                return dynamic_rule(rule, *kind, param, value);
             }
-            let kind = if is_array { condition::ARRAY_HASH_EQ } else { condition::BYTES_HASH_EQ };
-            return Ok(ArgCondition { condition: kind, argIndex: param.head, values: vec![hash] });
-        } else {
-            B256::from(parse_amount(value).map_err(|e| format!("{rule:?}: {e}"))?)
-        };
-        Ok(ArgCondition { condition: kind, argIndex: param.head, values: vec![value] })
-    };
-    if let Some(rest) = rule.strip_prefix("len(") {
-        let (inner, tail) = rest.split_once(')').ok_or_else(|| format!("{rule:?}: missing ')'"))?;
-        if let Some(v) = tail.strip_prefix("<=") {
-            return dynamic(condition::LENGTH_LTE, inner, v);
         }
-        if let Some(v) = tail.strip_prefix(">=") {
-            return dynamic(condition::LENGTH_GTE, inner, v);
-        }
-        return Err(format!("{rule:?}: length rules are len(ARG)<=N or len(ARG)>=N"));
-    }
-    if let Some(rest) = rule.strip_prefix("keccak(") {
-        let (inner, tail) = rest.split_once(')').ok_or_else(|| format!("{rule:?}: missing ')'"))?;
-        let v =
-            tail.strip_prefix("==").ok_or_else(|| format!("{rule:?}: hash rules are keccak(ARG)==0x…"))?;
-        return dynamic(condition::BYTES_HASH_EQ, inner, v);
+        return Err(format!("{rule:?}: rules are len(ARG)<=N, len(ARG)>=N or keccak(ARG)==0x…"));
     }
     if let Some((name, values)) = rule.split_once(" in ") {
-        let param = static_param(params, name, rule)?;
+        let (param, arg_type) = static_param(params, name, rule)?;
         let values = values
             .split('|')
             .map(|v| parse_word(&param.ty, v).map_err(|e| format!("{rule:?}: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(ArgCondition { condition: condition::IN, argIndex: param.head, values });
+        return Ok(ArgCondition { condition: condition::IN, argType: arg_type, argIndex: param.head, values });
     }
     // Two-character operators first, so `<=` is not read as `<`.
     for (op, kind) in [
@@ -257,9 +414,14 @@ fn parse_rule(rule: &str, params: &[Param]) -> Result<ArgCondition, String> {
         (">", condition::GT),
     ] {
         if let Some((name, value)) = rule.split_once(op) {
-            let param = static_param(params, name, rule)?;
+            let (param, arg_type) = static_param(params, name, rule)?;
             let value = parse_word(&param.ty, value).map_err(|e| format!("{rule:?}: {e}"))?;
-            return Ok(ArgCondition { condition: kind, argIndex: param.head, values: vec![value] });
+            return Ok(ArgCondition {
+                condition: kind,
+                argType: arg_type,
+                argIndex: param.head,
+                values: vec![value],
+            });
         }
     }
     Err(format!(
@@ -267,19 +429,23 @@ fn parse_rule(rule: &str, params: &[Param]) -> Result<ArgCondition, String> {
     ))
 }
 
-fn static_param<'a>(params: &'a [Param], name: &str, rule: &str) -> Result<&'a Param, String> {
-    let param = find(params, name)?;
-    match param.ty {
-        DynSolType::Address | DynSolType::Bool | DynSolType::Uint(_) | DynSolType::FixedBytes(_) => Ok(param),
-        DynSolType::Int(_) => Err(format!(
-            "{rule:?}: rules on signed {} arguments are not supported (words compare unsigned)",
-            param.ty
-        )),
-        _ if param.ty.is_dynamic() => {
-            Err(format!("{rule:?}: {} is a dynamic {} argument; use len() or keccak()", param.name, param.ty))
-        }
-        _ => Err(format!("{rule:?}: rules on {} arguments are not supported", param.ty)),
+/// The parameter a head-word rule names and its `argType`; refuses dynamic parameters, static arrays and
+/// tuples (more than one word) and anything else one word cannot stand for.
+fn static_param<'a>(params: &'a [Param], name: &str, rule: &str) -> Result<(&'a Param, u8), String> {
+    let param = find(params, name).map_err(|e| format!("{rule:?}: {e}"))?;
+    let (p, ty) = (param.label(), &param.ty);
+    if let Some(code) = word_type(ty) {
+        return Ok((param, code));
     }
+    Err(match ty {
+        _ if ty.is_dynamic() => format!("{rule:?}: {p} is a dynamic {ty} parameter; use len() or keccak()"),
+        DynSolType::FixedArray(..) | DynSolType::Tuple(_) => format!(
+            "{rule:?}: {p} is a static {ty} parameter ({} head words); a condition compares one word, so \
+             conditions on static arrays and tuples are not supported",
+            head_words(ty).unwrap_or(0)
+        ),
+        _ => format!("{rule:?}: rules on {ty} parameters are not supported"),
+    })
 }
 
 /// One `--spend`/`--spend-native` value: the asset (address 0 for native), the amount, the period if any.
@@ -321,8 +487,7 @@ pub(crate) fn parse_spend_amount(flag: &str, token: Address, text: &str) -> Resu
 pub(crate) fn parse_spend(text: &str) -> Result<SpendSpec, String> {
     let (token_text, amount) =
         text.split_once(':').ok_or_else(|| format!("--spend {text:?}: expected TOKEN:AMOUNT[/PERIOD]"))?;
-    let token: Address =
-        token_text.trim().parse().map_err(|e| format!("--spend {text:?}: token {token_text:?}: {e}"))?;
+    let token = parse_address(token_text).map_err(|e| format!("--spend {text:?}: token: {e}"))?;
     if token == Address::ZERO {
         return Err(format!("--spend {text:?}: address 0 is not a token (use --spend-native for ETH)"));
     }
@@ -435,7 +600,24 @@ mod tests {
             (&format!("{TOKEN}:transfer(address to,uint256 amount):who=={BOB}"), "no argument \"who\""),
             (&format!("{TOKEN}:setData(bytes data):data=={BOB}"), "dynamic"),
             (&format!("{TOKEN}:f(uint256 a):len(a)<=3"), "static"),
-            (&format!("{TOKEN}:f(int256 a):a<=3"), "signed"),
+            (&format!("{TOKEN}:f(int8 a):a<=128"), "does not fit int8"),
+            (&format!("{TOKEN}:f(int8 a):a>=-129"), "does not fit int8"),
+            (&format!("{TOKEN}:f(uint256 amount):amount<="), "the uint256 value is missing"),
+            (&format!("{TOKEN}:f(uint256 amount):amount in 1||2"), "the uint256 value is missing"),
+            (&format!("{TOKEN}:f(uint256 a):len(data)<="), "no argument \"data\""),
+            (&format!("{TOKEN}:f(bytes data):len(data)<="), "the number is missing"),
+            (&format!("{TOKEN}:f(address to):to==0x000000000000000000000000000000000000BeeF"), "EIP-55"),
+            (&format!("{TOKEN}:f(address to):to==0x00000000000000000000000000000000000beef"), "40 hex digits"),
+            (&format!("{TOKEN}:f(bool b):b==1"), "not a bool"),
+            (&format!("{TOKEN}:f(bytes4 b):b==0x1234"), "2 bytes, the argument is bytes4"),
+            (&format!("{TOKEN}:f(uint256[2] pair,uint256 c):pair<=5"), "pair is a static uint256[2]"),
+            (&format!("{TOKEN}:f((uint256,address) t):arg0==1"), "t is a static (uint256,address) parameter (2 head words)"),
+            (&format!("{TOKEN}:f((uint256,bytes) t):len(t)<=1"), "len() needs bytes"),
+            (&format!("{TOKEN}:f(uint256[2][] m):keccak(m)==0x{}", "11".repeat(32)), "one-word elements"),
+            (&format!("{TOKEN}:f(uint256 arg1,uint256 b):arg1<=5"), "ambiguous"),
+            (&format!("{TOKEN}:f(uint256 a,uint256 a)"), "two parameters are named"),
+            (&format!("{TOKEN}:f(uint256 a):arg1<=5"), "(arg0 to arg0)"),
+            (&format!("0x000000000000000000000000000000000000BeeF:f(uint256 a)"), "EIP-55"),
             (&format!("{TOKEN}:f(uint8 a):a<=300"), "does not fit uint8"),
             (&format!("{TOKEN}:0xa9059cbb:arg0==1"), "need the function's signature"),
             (&format!("{TOKEN}:0x00000000"), "write `receive`"),
@@ -447,6 +629,47 @@ mod tests {
         }
     }
 
+    /// Hole 7: `argN` is parameter N, not head word N, after a static array.
+    #[test]
+    fn arg_n_names_the_parameter_after_a_static_array() {
+        let p = parse_policy(&format!("{TOKEN}:f(uint256[2],uint256,uint256):arg2<=5")).unwrap();
+        assert_eq!(p.conditions[0].argIndex, 3, "parameter 2 is head word 3 (after two words of uint256[2])");
+        let p = parse_policy(&format!("{TOKEN}:f(uint256[2],uint256,uint256):arg1<=5")).unwrap();
+        assert_eq!(p.conditions[0].argIndex, 2);
+        let p = parse_policy(&format!("{TOKEN}:f(uint256[3] a,uint256 b,uint256 c):c<=5,arg2>=1")).unwrap();
+        assert_eq!([p.conditions[0].argIndex, p.conditions[1].argIndex], [4, 4]);
+        let p = parse_policy(&format!("{TOKEN}:f((uint8,bool)[2] t,bytes d,address to):arg2=={BOB}")).unwrap();
+        assert_eq!(p.conditions[0].argIndex, 5);
+        let e = parse_policy(&format!("{TOKEN}:f(uint256[2],uint256):arg2<=5")).unwrap_err().to_string();
+        assert!(e.contains("no argument \"arg2\""), "{e}");
+    }
+
+    /// Hole 3: each condition carries its parameter's type; values are parsed and encoded per type.
+    #[test]
+    fn conditions_carry_the_type_and_canonical_values() {
+        let p = parse_policy(&format!(
+            "{TOKEN}:f(int8 a,int256 b,address to,bool ok,bytes4 tag,uint16 n,bytes data):a>=-128,b<-1,to!={BOB},\
+             ok==true,tag==0x11223344,n in 1|65535,len(data)<=10"
+        ))
+        .unwrap();
+        let c = &p.conditions;
+        let types: Vec<_> = c.iter().map(|c| arg_type::name(c.argType).unwrap()).collect();
+        assert_eq!(types, ["int8", "int256", "address", "bool", "bytes4", "uint16", "dynamic"]);
+        assert_eq!(c[0].values[0], B256::from(U256::ZERO.wrapping_sub(U256::from(128))), "sign-extended");
+        assert_eq!(c[1].values[0], B256::repeat_byte(0xff));
+        assert_eq!(c[2].values[0], BOB.parse::<Address>().unwrap().into_word());
+        assert_eq!(c[3].values[0], B256::with_last_byte(1));
+        assert_eq!(c[4].values[0], B256::right_padding_from(&[0x11, 0x22, 0x33, 0x44]));
+        assert_eq!(c[5].values, [B256::from(U256::from(1)), B256::from(U256::from(65535))]);
+        assert_eq!(c[6].values[0], B256::from(U256::from(10)));
+        // All-lowercase and all-uppercase addresses have no checksum to check.
+        let lower = BOB.to_lowercase();
+        let upper = format!("0x{}", BOB[2..].to_uppercase());
+        for address in [lower, upper] {
+            parse_policy(&format!("{TOKEN}:f(address to):to=={address}")).unwrap();
+        }
+    }
+
     #[test]
     fn amounts() {
         assert_eq!(parse_amount("1e18").unwrap(), U256::from(10u128.pow(18)));
@@ -455,6 +678,9 @@ mod tests {
         assert_eq!(parse_amount("0x64").unwrap(), U256::from(100));
         assert!(parse_amount("-1").is_err());
         assert!(parse_amount("1.5").is_err());
+        for empty in ["", " ", "ether", "e18", "0x"] {
+            assert!(parse_amount(empty).unwrap_err().contains("missing"), "{empty:?}");
+        }
     }
 
     #[test]
@@ -495,5 +721,156 @@ mod tests {
         assert!(spend_limits(&[a, a2], None).unwrap_err().contains("two per-period"));
         let a = parse_spend(&format!("{token}:1/1d")).unwrap();
         assert!(spend_limits(&[a], Some(3600)).unwrap_err().contains("one period per session"));
+    }
+}
+
+/// Property test of the head-word mapping against alloy's ABI encoder (hole 7): for random signatures, the word
+/// a condition on `argN` reads is parameter N's encoding (static) or the offset of its tail (dynamic).
+#[cfg(test)]
+mod head_words_match_the_abi_encoding {
+    use alloy::{
+        dyn_abi::{DynSolType, DynSolValue},
+        json_abi::Function,
+        primitives::{Address, B256, I256, U256},
+    };
+    use proptest::prelude::*;
+
+    use super::{parameters, parse_policy, word_type};
+
+    const TARGET: &str = "0x3000000000000000000000000000000000000003";
+
+    fn elementary() -> impl Strategy<Value = DynSolType> {
+        prop_oneof![
+            (1usize..=32).prop_map(|n| DynSolType::Uint(n * 8)),
+            (1usize..=32).prop_map(|n| DynSolType::Int(n * 8)),
+            (1usize..=32).prop_map(DynSolType::FixedBytes),
+            Just(DynSolType::Address),
+            Just(DynSolType::Bool),
+            Just(DynSolType::Bytes),
+            Just(DynSolType::String),
+        ]
+    }
+
+    fn any_type() -> impl Strategy<Value = DynSolType> {
+        elementary().prop_recursive(3, 16, 3, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|t| DynSolType::Array(Box::new(t))),
+                (inner.clone(), 1usize..=3).prop_map(|(t, n)| DynSolType::FixedArray(Box::new(t), n)),
+                prop::collection::vec(inner, 1..=3).prop_map(DynSolType::Tuple),
+            ]
+        })
+    }
+
+    /// A small deterministic generator for the values (xorshift64*), seeded by proptest.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn word(&mut self) -> U256 {
+            U256::from_limbs([self.next(), self.next(), self.next(), self.next()])
+        }
+    }
+
+    fn random_value(ty: &DynSolType, rng: &mut Rng) -> DynSolValue {
+        let mask = |bits: usize| if bits == 256 { U256::MAX } else { (U256::from(1) << bits) - U256::from(1) };
+        match ty {
+            DynSolType::Uint(bits) => DynSolValue::Uint(rng.word() & mask(*bits), *bits),
+            DynSolType::Int(bits) => {
+                let mut w = rng.word() & mask(*bits);
+                if w.bit(*bits - 1) {
+                    w |= !mask(*bits);
+                }
+                DynSolValue::Int(I256::from_raw(w), *bits)
+            }
+            DynSolType::Address => DynSolValue::Address(Address::from_word(B256::from(rng.word()))),
+            DynSolType::Bool => DynSolValue::Bool(rng.next() & 1 == 1),
+            DynSolType::FixedBytes(n) => {
+                let word = B256::from(rng.word());
+                DynSolValue::FixedBytes(B256::right_padding_from(&word[..*n]), *n)
+            }
+            DynSolType::Bytes => {
+                let len = (rng.next() % 70) as usize;
+                DynSolValue::Bytes((0..len).map(|_| rng.next() as u8).collect())
+            }
+            DynSolType::String => {
+                let len = (rng.next() % 40) as usize;
+                DynSolValue::String((0..len).map(|_| char::from(b'a' + (rng.next() % 26) as u8)).collect())
+            }
+            DynSolType::Array(inner) => {
+                let len = rng.next() % 4;
+                DynSolValue::Array((0..len).map(|_| random_value(inner, rng)).collect())
+            }
+            DynSolType::FixedArray(inner, n) => {
+                DynSolValue::FixedArray((0..*n).map(|_| random_value(inner, rng)).collect())
+            }
+            DynSolType::Tuple(items) => DynSolValue::Tuple(items.iter().map(|t| random_value(t, rng)).collect()),
+            other => unreachable!("not generated: {other}"),
+        }
+    }
+
+    /// The value as `--allow` writes it (only elementary static types are compared).
+    fn rule_text(value: &DynSolValue, rng: &mut Rng) -> String {
+        match value {
+            DynSolValue::Uint(v, _) => v.to_string(),
+            DynSolValue::Int(v, _) => v.to_string(),
+            DynSolValue::Address(a) if rng.next() & 1 == 0 => a.to_checksum(None),
+            DynSolValue::Address(a) => a.to_string().to_lowercase(),
+            DynSolValue::Bool(b) => b.to_string(),
+            DynSolValue::FixedBytes(w, n) => format!("0x{}", alloy::hex::encode(&w[..*n])),
+            other => unreachable!("not compared: {other:?}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn random_signatures(types in prop::collection::vec(any_type(), 1..=6), seed in any::<u64>(), named in any::<u8>()) {
+            let mut rng = Rng(seed | 1);
+            let params_text: Vec<String> = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| if named >> i & 1 == 1 { format!("{} x{i}", t.sol_type_name()) } else { t.sol_type_name().into_owned() })
+                .collect();
+            let signature = format!("f({})", params_text.join(","));
+            let function = Function::parse(&signature).unwrap();
+            let params = parameters(&function).unwrap();
+            prop_assert_eq!(params.len(), types.len());
+            let values: Vec<DynSolValue> = types.iter().map(|t| random_value(t, &mut rng)).collect();
+            let encoded = DynSolValue::Tuple(values.clone()).abi_encode_params();
+            let word = |i: usize| &encoded[32 * i..32 * i + 32];
+
+            for (i, (param, value)) in params.iter().zip(&values).enumerate() {
+                prop_assert_eq!(param.position, i);
+                prop_assert_eq!(&param.ty, &types[i]);
+                let head = usize::from(param.head);
+                if param.ty.is_dynamic() {
+                    // The head word is the offset of the tail, which holds the value's encoding.
+                    let offset = U256::from_be_slice(word(head)).to::<usize>();
+                    let tail = DynSolValue::Tuple(vec![value.clone()]).abi_encode_params();
+                    prop_assert_eq!(&encoded[offset..offset + tail.len() - 32], &tail[32..], "{} param {}", signature, i);
+                } else {
+                    // A static value is inlined: its words start at the head word.
+                    let inline = value.abi_encode();
+                    prop_assert_eq!(&encoded[32 * head..32 * head + inline.len()], &inline[..], "{} param {}", signature, i);
+                }
+
+                // A rule on argN reads that word, with the parameter's type and the canonical value.
+                if let Some(code) = word_type(&param.ty) {
+                    let text = rule_text(value, &mut rng);
+                    let name = if rng.next() & 1 == 0 { format!("arg{i}") } else { param.label() };
+                    let policy = parse_policy(&format!("{TARGET}:{signature}:{name}=={text}")).unwrap();
+                    let c = &policy.conditions[0];
+                    prop_assert_eq!(c.argIndex, param.head);
+                    prop_assert_eq!(c.argType, code);
+                    prop_assert_eq!(c.values[0].as_slice(), word(head), "{} {}=={}", signature, name, text);
+                }
+            }
+        }
     }
 }
