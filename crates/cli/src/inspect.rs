@@ -48,9 +48,8 @@ fn parse_hints(hints: &[String]) -> Result<TokenHints, CliError> {
     for hint in hints {
         let bad = || CliError::InvalidInput(format!("--token {hint:?}: expected ADDRESS:DECIMALS[:SYMBOL]"));
         let mut parts = hint.splitn(3, ':');
-        let address = parse_address(parts.next().ok_or_else(bad)?).map_err(|e| {
-            CliError::InvalidInput(format!("--token {hint:?}: {e}"))
-        })?;
+        let address = parse_address(parts.next().ok_or_else(bad)?)
+            .map_err(|e| CliError::InvalidInput(format!("--token {hint:?}: {e}")))?;
         let decimals: u8 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
         let symbol = parts.next().map(str::to_owned);
         out.insert(address, TokenInfo { symbol, decimals });
@@ -296,7 +295,8 @@ fn argument_detail(denial: &Denial, scope: &Scope, call: &Call, params: &[Param]
         .conditions
         .iter()
         .find(|c| c.argIndex == arg_index && condition.is_none_or(|kind| c.condition == kind))?;
-    let head = if params.is_empty() { format!("argument word {arg_index}") } else { describe_head(c, params) };
+    let head =
+        if params.is_empty() { format!("argument word {arg_index}") } else { describe_head(c, params) };
     let at = 4 + 32 * usize::from(arg_index);
     let word = B256::from_slice(call.data.get(at..at + 32)?);
     let Some(kind) = condition else {

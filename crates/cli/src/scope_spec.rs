@@ -326,7 +326,9 @@ fn find<'a>(params: &'a [Param], name: &str) -> Result<&'a Param, String> {
     let named = params.iter().find(|p| p.name.as_deref() == Some(name));
     let position = name
         .strip_prefix("arg")
-        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && (d == &"0" || !d.starts_with('0')))
+        .filter(|d| {
+            !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && (d == &"0" || !d.starts_with('0'))
+        })
         .and_then(|d| d.parse::<usize>().ok());
     let positional = position.and_then(|n| params.get(n));
     match (named, positional) {
@@ -378,7 +380,12 @@ fn dynamic_rule(rule: &str, kind: u8, param: &Param, value: &str) -> Result<ArgC
         }
         (kind, B256::from(parse_amount(value).map_err(|e| format!("{rule:?}: {e}"))?))
     };
-    Ok(ArgCondition { condition: kind, argType: arg_type::DYNAMIC, argIndex: param.head, values: vec![value] })
+    Ok(ArgCondition {
+        condition: kind,
+        argType: arg_type::DYNAMIC,
+        argIndex: param.head,
+        values: vec![value],
+    })
 }
 
 fn parse_rule(rule: &str, params: &[Param]) -> Result<ArgCondition, String> {
@@ -402,7 +409,12 @@ fn parse_rule(rule: &str, params: &[Param]) -> Result<ArgCondition, String> {
             .split('|')
             .map(|v| parse_word(&param.ty, v).map_err(|e| format!("{rule:?}: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(ArgCondition { condition: condition::IN, argType: arg_type, argIndex: param.head, values });
+        return Ok(ArgCondition {
+            condition: condition::IN,
+            argType: arg_type,
+            argIndex: param.head,
+            values,
+        });
     }
     // Two-character operators first, so `<=` is not read as `<`.
     for (op, kind) in [
@@ -607,11 +619,17 @@ mod tests {
             (&format!("{TOKEN}:f(uint256 a):len(data)<="), "no argument \"data\""),
             (&format!("{TOKEN}:f(bytes data):len(data)<="), "the number is missing"),
             (&format!("{TOKEN}:f(address to):to==0x000000000000000000000000000000000000BeeF"), "EIP-55"),
-            (&format!("{TOKEN}:f(address to):to==0x00000000000000000000000000000000000beef"), "40 hex digits"),
+            (
+                &format!("{TOKEN}:f(address to):to==0x00000000000000000000000000000000000beef"),
+                "40 hex digits",
+            ),
             (&format!("{TOKEN}:f(bool b):b==1"), "not a bool"),
             (&format!("{TOKEN}:f(bytes4 b):b==0x1234"), "2 bytes, the argument is bytes4"),
             (&format!("{TOKEN}:f(uint256[2] pair,uint256 c):pair<=5"), "pair is a static uint256[2]"),
-            (&format!("{TOKEN}:f((uint256,address) t):arg0==1"), "t is a static (uint256,address) parameter (2 head words)"),
+            (
+                &format!("{TOKEN}:f((uint256,address) t):arg0==1"),
+                "t is a static (uint256,address) parameter (2 head words)",
+            ),
             (&format!("{TOKEN}:f((uint256,bytes) t):len(t)<=1"), "len() needs bytes"),
             (&format!("{TOKEN}:f(uint256[2][] m):keccak(m)==0x{}", "11".repeat(32)), "one-word elements"),
             (&format!("{TOKEN}:f(uint256 arg1,uint256 b):arg1<=5"), "ambiguous"),
@@ -638,7 +656,8 @@ mod tests {
         assert_eq!(p.conditions[0].argIndex, 2);
         let p = parse_policy(&format!("{TOKEN}:f(uint256[3] a,uint256 b,uint256 c):c<=5,arg2>=1")).unwrap();
         assert_eq!([p.conditions[0].argIndex, p.conditions[1].argIndex], [4, 4]);
-        let p = parse_policy(&format!("{TOKEN}:f((uint8,bool)[2] t,bytes d,address to):arg2=={BOB}")).unwrap();
+        let p =
+            parse_policy(&format!("{TOKEN}:f((uint8,bool)[2] t,bytes d,address to):arg2=={BOB}")).unwrap();
         assert_eq!(p.conditions[0].argIndex, 5);
         let e = parse_policy(&format!("{TOKEN}:f(uint256[2],uint256):arg2<=5")).unwrap_err().to_string();
         assert!(e.contains("no argument \"arg2\""), "{e}");
@@ -778,7 +797,8 @@ mod head_words_match_the_abi_encoding {
     }
 
     fn random_value(ty: &DynSolType, rng: &mut Rng) -> DynSolValue {
-        let mask = |bits: usize| if bits == 256 { U256::MAX } else { (U256::from(1) << bits) - U256::from(1) };
+        let mask =
+            |bits: usize| if bits == 256 { U256::MAX } else { (U256::from(1) << bits) - U256::from(1) };
         match ty {
             DynSolType::Uint(bits) => DynSolValue::Uint(rng.word() & mask(*bits), *bits),
             DynSolType::Int(bits) => {
@@ -809,7 +829,9 @@ mod head_words_match_the_abi_encoding {
             DynSolType::FixedArray(inner, n) => {
                 DynSolValue::FixedArray((0..*n).map(|_| random_value(inner, rng)).collect())
             }
-            DynSolType::Tuple(items) => DynSolValue::Tuple(items.iter().map(|t| random_value(t, rng)).collect()),
+            DynSolType::Tuple(items) => {
+                DynSolValue::Tuple(items.iter().map(|t| random_value(t, rng)).collect())
+            }
             other => unreachable!("not generated: {other}"),
         }
     }
