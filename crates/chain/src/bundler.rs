@@ -28,6 +28,39 @@ pub const EIP7702_FACTORY: Address = address!("0x7702000000000000000000000000000
 /// How often [`BundlerClient::wait_for_receipt`] asks for a receipt.
 const RECEIPT_POLL: Duration = Duration::from_millis(250);
 
+/// How long one request to a bundler or node may take by default (as `cast`'s `--rpc-timeout`): a server that
+/// accepts the connection and never answers ends in a clear error instead of a hang.
+pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// An HTTP JSON-RPC client whose every request (connect included) ends after `timeout`.
+pub fn http_client(url: Url, timeout: Duration) -> Result<RpcClient, ChainError> {
+    let http = alloy::transports::http::reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| ChainError::Transport { method: "connect".into(), reason: e.to_string() })?;
+    let is_local = url.host_str().is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "::1");
+    Ok(RpcClient::new(alloy::transports::http::Http::with_client(http, url), is_local))
+}
+
+/// A transport error as a [`ChainError`]: [`ChainError::Timeout`] when the request ran out of time (anywhere in
+/// its error chain), else [`ChainError::Transport`].
+pub fn transport_error(method: &str, e: &(dyn std::error::Error + 'static), timeout: Duration) -> ChainError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        let reqwest_timeout =
+            c.downcast_ref::<alloy::transports::http::reqwest::Error>().is_some_and(|r| r.is_timeout());
+        if reqwest_timeout || c.to_string().contains("timed out") {
+            return ChainError::Timeout {
+                what: format!("an answer to {method}"),
+                seconds: timeout.as_secs(),
+            };
+        }
+        cause = c.source();
+    }
+    ChainError::Transport { method: method.into(), reason: e.to_string() }
+}
+
 /// The ERC-7769 error codes a bundler answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BundlerErrorKind {
@@ -267,12 +300,22 @@ fn http_refusal(method: &str, status: u16, body: &str) -> Option<BundlerRpcError
 pub struct BundlerClient {
     client: RpcClient,
     entry_point: Address,
+    timeout: Duration,
 }
 
 impl BundlerClient {
-    /// A client of the bundler at `url` (HTTP), sending operations for `entry_point`.
+    /// A client of the bundler at `url` (HTTP), sending operations for `entry_point`, with
+    /// [`DEFAULT_RPC_TIMEOUT`] per request.
     pub fn new(url: Url, entry_point: Address) -> Self {
-        Self { client: RpcClient::new_http(url), entry_point }
+        // Building a reqwest client fails only when its TLS backend can't start; alloy's default client then.
+        let client =
+            http_client(url.clone(), DEFAULT_RPC_TIMEOUT).unwrap_or_else(|_| RpcClient::new_http(url));
+        Self { client, entry_point, timeout: DEFAULT_RPC_TIMEOUT }
+    }
+
+    /// A client whose every request ends after `timeout` ([`ChainError::Timeout`]).
+    pub fn with_timeout(url: Url, entry_point: Address, timeout: Duration) -> Result<Self, ChainError> {
+        Ok(Self { client: http_client(url, timeout)?, entry_point, timeout })
     }
 
     /// The EntryPoint operations are sent for.
@@ -301,7 +344,7 @@ impl BundlerClient {
             {
                 return ChainError::Bundler(refusal);
             }
-            ChainError::Transport { method: method.into(), reason: e.to_string() }
+            transport_error(method, &e, self.timeout)
         })
     }
 

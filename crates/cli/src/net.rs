@@ -8,11 +8,15 @@
 use std::{io::IsTerminal, process::ExitCode, time::Duration};
 
 use alloy::{
-    eips::eip7702::SignedAuthorization,
+    consensus::{Transaction as _, TxEnvelope},
+    eips::Decodable2718,
     network::{EthereumWallet, TransactionBuilder, TransactionBuilder7702},
     primitives::{Address, B256, Bytes, U128, U256, aliases::U192},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::TransactionRequest,
+    rpc::types::{
+        TransactionRequest,
+        state::{AccountOverride, StateOverride},
+    },
     signers::{SignerSync, local::PrivateKeySigner},
     sol,
     sol_types::SolCall,
@@ -20,15 +24,15 @@ use alloy::{
 };
 use warrant_chain::{
     ChainError,
-    bundler::{BundlerClient, UserOperationReceipt},
+    bundler::{self, BundlerClient, UserOperationReceipt},
 };
 use warrant_core::{
     IEntryPoint, UserOperation,
     constants::ENTRY_POINT_V08,
-    eip7702::{self, ChainScope},
-    grant::IWarrantValidator,
-    policy::{self, Call, Presentation, SessionStatus, SessionUsage},
-    session_op::{GasFields, SessionOp, execute_single, session_nonce_key},
+    eip7702::{self, ChainScope, RestoreTx},
+    grant::{self, IWarrantValidator},
+    policy::{self, Call, Denial, OpCheck, Presentation, SessionStatus, SessionUsage},
+    session_op::{GasFields, MODE_BATCH, SessionOp, execute_batch, execute_single, session_nonce_key},
     token::SignedGrant,
 };
 
@@ -40,7 +44,12 @@ use crate::{
 
 sol! {
     function installModule(uint256 moduleTypeId, address module, bytes initData);
+    function isModuleInstalled(uint256 moduleTypeId, address module, bytes additionalContext)
+        external view returns (bool);
 }
+
+/// ERC-7579 module type of a validator.
+const MODULE_TYPE_VALIDATOR: u64 = 1;
 
 /// How long `send` waits for an operation's receipt.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -54,6 +63,9 @@ pub(crate) struct NetArgs {
     /// JSON-RPC URL of an ERC-4337 bundler serving EntryPoint v0.8.
     #[arg(long, env = "WARRANT_BUNDLER_URL")]
     bundler_url: Option<Url>,
+    /// Seconds one request to the node or the bundler may take before the command gives up (as cast's).
+    #[arg(long, env = "ETH_RPC_TIMEOUT", default_value_t = 45, value_parser = clap::value_parser!(u64).range(1..))]
+    rpc_timeout: u64,
 }
 
 /// Gas settings of a user operation.
@@ -72,21 +84,36 @@ struct Net {
     chain_id: u64,
 }
 
-fn node_error(method: &str, e: impl std::fmt::Display) -> CliError {
-    CliError::Chain(ChainError::Transport { method: method.into(), reason: e.to_string() })
+/// How long a request to the node may take (set once from `--rpc-timeout` by [`Net::connect`]).
+static RPC_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+fn node_error(method: &str, e: impl std::error::Error + 'static) -> CliError {
+    let timeout = RPC_TIMEOUT.get().copied().unwrap_or(bundler::DEFAULT_RPC_TIMEOUT);
+    CliError::Chain(bundler::transport_error(method, &e, timeout))
+}
+
+fn node_fault(method: &str, reason: impl std::fmt::Display) -> CliError {
+    CliError::Chain(ChainError::Transport { method: method.into(), reason: reason.to_string() })
 }
 
 impl Net {
     async fn connect(args: &NetArgs, wallet: Option<&PrivateKeySigner>) -> Result<Self, CliError> {
+        let timeout = Duration::from_secs(args.rpc_timeout);
+        let _ = RPC_TIMEOUT.set(timeout);
+        let client = bundler::http_client(args.rpc_url.clone(), timeout)?;
         let provider = match wallet {
             Some(signer) => ProviderBuilder::new()
                 .wallet(EthereumWallet::from(signer.clone()))
-                .connect_http(args.rpc_url.clone())
+                .connect_client(client)
                 .erased(),
-            None => ProviderBuilder::new().connect_http(args.rpc_url.clone()).erased(),
+            None => ProviderBuilder::new().connect_client(client).erased(),
         };
         let chain_id = provider.get_chain_id().await.map_err(|e| node_error("eth_chainId", e))?;
-        let bundler = args.bundler_url.clone().map(|url| BundlerClient::new(url, ENTRY_POINT_V08));
+        let bundler = args
+            .bundler_url
+            .clone()
+            .map(|url| BundlerClient::with_timeout(url, ENTRY_POINT_V08, timeout))
+            .transpose()?;
         if let Some(bundler) = &bundler {
             let bundler_chain = bundler.chain_id().await?;
             if bundler_chain != chain_id {
@@ -108,7 +135,7 @@ impl Net {
         let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
         let out = self.provider.call(tx).await.map_err(|e| node_error("eth_call", e))?;
         C::abi_decode_returns(&out)
-            .map_err(|e| node_error("eth_call", format!("undecodable answer from {to}: {e}")))
+            .map_err(|e| node_fault("eth_call", format!("undecodable answer from {to}: {e}")))
     }
 
     async fn code(&self, account: Address) -> Result<Bytes, CliError> {
@@ -121,7 +148,7 @@ impl Net {
             .get_block_by_number(Default::default())
             .await
             .map_err(|e| node_error("eth_getBlockByNumber", e))?
-            .ok_or_else(|| node_error("eth_getBlockByNumber", "no latest block"))?;
+            .ok_or_else(|| node_fault("eth_getBlockByNumber", "no latest block"))?;
         Ok(block.header.timestamp)
     }
 
@@ -307,10 +334,11 @@ async fn send_async(
         }
     }
 
-    // A scope with periods: the op names the current period in its nonce key, which pins its validity window.
+    // A scope with periods: the op names the current period in its module signature (signed by the session
+    // key); the nonce key suffix stays 0, so the EntryPoint nonce sequence is one per session key and module.
     let now = net.now().await?;
     let period = policy::current_period(scope, now).unwrap_or(0);
-    let sequence = net.entry_point_nonce(account, session_nonce_key(module, period)).await?;
+    let sequence = net.entry_point_nonce(account, session_nonce_key(module, 0)).await?;
     let (max_fee, max_priority) = net.fees().await?;
     let builder = SessionOp {
         account,
@@ -318,6 +346,7 @@ async fn send_async(
         chain_id: net.chain_id,
         calls: vec![call],
         gas: GasFields {
+            // What the bundler simulates with is its own; these only have to be plausible.
             call_gas_limit: 500_000,
             verification_gas_limit: 1_000_000,
             pre_verification_gas: 100_000,
@@ -326,51 +355,146 @@ async fn send_async(
             paymaster: None,
         },
         key_suffix: 0,
+        period,
         // getNonce returns key ‖ sequence; the builder takes the sequence (low 64 bits).
         sequence: (sequence & U256::from(u64::MAX)).to::<u64>(),
         // An already delegated EOA sends without the 0x7702 marker (see docs/e2e.md).
         eip7702: None,
     };
-    let sign = |op: &UserOperation| -> Result<Bytes, CliError> {
-        let mut b = builder.clone();
-        b.gas.call_gas_limit = op.call_gas_limit.to();
-        b.gas.verification_gas_limit = op.verification_gas_limit.to();
-        b.gas.pre_verification_gas = op.pre_verification_gas.saturating_to();
-        let signed_op = match presentation {
-            Presentation::Enable => b.sign_enable(signed, key)?,
-            Presentation::Use => b.sign_use(&signed.grant.session, key)?,
-        };
-        Ok(signed_op.op.signature)
+    let check = |op: &UserOperation, signature_valid: bool| {
+        let packed = op.pack();
+        policy::check_operation(&OpCheck {
+            session_id: id,
+            scope,
+            usage: &usage,
+            presentation,
+            op: &packed,
+            account,
+            module,
+            period,
+            signature_valid,
+        })
+        .and_then(|debit| policy::check_op_time(&debit, now).map(|()| debit))
     };
-    let op = prepare(&net, builder.unsigned()?, &args.gas, sign).await;
-
-    // The pre-flight on the operation as it will be sent (gas caps included), before anything is submitted.
-    let judged = match &op {
-        Ok(op) => op.pack(),
-        Err(_) => builder.unsigned()?.pack(),
-    };
-    let verdict = policy::check_operation(id, scope, &usage, presentation, &judged, account, module)
-        .and_then(|debit| policy::check_op_time(&debit, now));
-    if let Err(denial) = &verdict {
-        if !args.force {
+    let deny = |denial: &Denial| -> Option<ExitCode> {
+        if args.force {
+            eprintln!("pre-flight: denied — {denial}; sending anyway (--force)");
+            None
+        } else {
             eprintln!("pre-flight: denied — {denial}");
-            return Ok(ExitCode::from(1));
+            Some(ExitCode::from(1))
         }
-        eprintln!("pre-flight: denied — {denial}; sending anyway (--force)");
-    }
-    // Estimation itself fails for an out-of-scope operation; with --force, the refusal is sent for real.
-    let op = match op {
-        Ok(op) => op,
-        Err(_) if args.force => {
-            let mut op = builder.unsigned()?;
-            op.signature = sign(&op)?;
-            op
-        }
-        Err(e) => return Err(e),
     };
-    let receipt = submit(&net, &op).await?;
+
+    // 1. The estimation operation: a dummy session signature that can't recover to the session key. The
+    //    validator then skips the gas and fee caps (rule C.4) while every other rule runs, so the bundler can
+    //    simulate with its own large limits; the EntryPoint would refuse this op (signature failure) if sent.
+    let dummy = dummy_signature(&builder, presentation, signed)?;
+    let mut estimation_op = builder.unsigned()?;
+    estimation_op.signature = dummy;
+    if let Err(denial) = check(&estimation_op, false)
+        && let Some(code) = deny(&denial)
+    {
+        return Ok(code);
+    }
+    let estimate = net.bundler()?.estimate_user_operation_gas(&estimation_op).await;
+
+    // 2. Limits from the estimate, clamped to the session's caps; then the pre-flight of the final op.
+    let mut gas = builder.gas.clone();
+    let fitted = match &estimate {
+        Ok(estimate) => fit_gas(&mut gas, estimate, scope, args.gas.verification_gas_headroom),
+        Err(_) => Ok(()),
+    };
+    let mut final_builder = builder.clone();
+    final_builder.gas = gas;
+    let final_op = final_builder.unsigned()?;
+    let verdict = fitted.and_then(|()| check(&final_op, true).map(|_| ()));
+    if let Err(denial) = &verdict
+        && let Some(code) = deny(denial)
+    {
+        return Ok(code);
+    }
+    if let Err(e) = estimate
+        && !args.force
+    {
+        return Err(bundler_refusal(e));
+    }
+
+    // 3. Sign for real and send.
+    let signed_op = match presentation {
+        Presentation::Enable => final_builder.sign_enable(signed, key)?,
+        Presentation::Use => final_builder.sign_use(&signed.grant.session, key)?,
+    };
+    let receipt = submit(&net, &signed_op.op).await?;
     print_receipt(&receipt, args.json)?;
     Ok(if receipt.success { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A module signature for estimation: the layout of the real one (same length, so the same calldata gas),
+/// with a well-formed session signature by a throwaway key (so `ecrecover` runs and costs what it will), which
+/// therefore recovers to another address than the session key.
+fn dummy_signature(
+    builder: &SessionOp,
+    presentation: Presentation,
+    signed: &SignedGrant,
+) -> Result<Bytes, CliError> {
+    let throwaway = loop {
+        let k = PrivateKeySigner::random();
+        if k.address() != signed.grant.session.signer {
+            break k;
+        }
+    };
+    let op = builder.unsigned()?;
+    let hash = builder.hash(&op)?;
+    let id = signed.session_id();
+    let sign = |digest: B256| -> Result<Vec<u8>, CliError> {
+        Ok(throwaway
+            .sign_hash_sync(&digest)
+            .map_err(|e| CliError::Signing(e.to_string()))?
+            .as_bytes()
+            .to_vec())
+    };
+    Ok(match presentation {
+        Presentation::Use => {
+            let sig = sign(grant::use_digest(hash, id, builder.period))?;
+            grant::use_signature(&signed.grant.session, builder.period, &sig)
+        }
+        Presentation::Enable => {
+            let grant_digest = signed.grant.digest(builder.module, builder.chain_id);
+            let sig = sign(grant::enable_digest(hash, id, builder.period, grant_digest))?;
+            grant::enable_signature(&signed.grant, builder.period, &signed.owner_signature, &sig)
+        }
+    })
+}
+
+/// Sets `gas` from the bundler's estimate: verification gas with headroom (anvil's tracer under-reports a
+/// returned call's gas, see docs/e2e.md), clamped so the sum stays within the session's `maxGasLimit`, and the
+/// fee clamped to its `maxFeePerGas`. `GasLimitExceeded` when even the bare estimate does not fit.
+fn fit_gas(
+    gas: &mut GasFields,
+    estimate: &bundler::UserOperationGasEstimate,
+    scope: &warrant_core::grant::Scope,
+    headroom: u64,
+) -> Result<(), Denial> {
+    let sat = |v: U256| u128::try_from(v).unwrap_or(u128::MAX);
+    let verification = sat(estimate.verification_gas_limit);
+    gas.call_gas_limit = sat(estimate.call_gas_limit);
+    gas.pre_verification_gas = sat(estimate.pre_verification_gas);
+    gas.verification_gas_limit = verification.saturating_mul(u128::from(headroom.max(1)));
+    if scope.maxGasLimit != 0 {
+        let cap = scope.maxGasLimit;
+        let others = gas.call_gas_limit.saturating_add(gas.pre_verification_gas);
+        let bare = others.saturating_add(verification);
+        if bare > cap {
+            return Err(Denial::GasLimitExceeded { total: U256::from(bare), cap: U256::from(cap) });
+        }
+        gas.verification_gas_limit = gas.verification_gas_limit.min(cap - others);
+    }
+    if scope.maxFeePerGas != 0 {
+        gas.max_fee_per_gas = gas.max_fee_per_gas.min(scope.maxFeePerGas);
+        gas.max_priority_fee_per_gas = gas.max_priority_fee_per_gas.min(gas.max_fee_per_gas);
+    }
+    Ok(())
 }
 
 /// What the validator has counted for session `id` of `account`: state, period and every spend limit.
@@ -391,7 +515,7 @@ async fn read_usage(
         );
     }
     SessionUsage::from_views(&state, &period, &spends)
-        .ok_or_else(|| node_error("sessionState", format!("unknown session status {}", state.status)))
+        .ok_or_else(|| node_fault("sessionState", format!("unknown session status {}", state.status)))
 }
 
 // ----------------------------------------------------------------------------------------------- status
@@ -594,12 +718,14 @@ pub(crate) struct DelegateArgs {
     /// The contract the EOA delegates to (WarrantAccount's implementation).
     #[arg(long)]
     delegate: Address,
-    /// Install this WarrantValidator in the same transaction (the EOA calls its new code's installModule).
-    #[arg(long)]
+    /// The WarrantValidator to use: the same transaction ends every earlier session there (`revokeAll`) and
+    /// installs it unless it is installed already (a module set survives a reset).
+    #[arg(long, value_name = "VALIDATOR")]
     install_module: Option<Address>,
-    /// Temporary mode: also sign the zero-address reset authorization for right after this delegation and
-    /// write it to this file (JSON), so anyone can restore the EOA later with `warrant undelegate --auth`.
-    #[arg(long, value_name = "FILE")]
+    /// Temporary mode: also sign the restore transaction (zero-address authorization + `revokeAll` on the
+    /// validator, for the nonce right after this delegation) and write it to this new file (mode 0600) once the
+    /// delegation succeeded; anyone can broadcast it later with `warrant undelegate --auth FILE`.
+    #[arg(long, value_name = "FILE", requires = "install_module")]
     temporary: Option<std::path::PathBuf>,
     /// The EOA's key (it signs the authorization and pays for the transaction).
     #[command(flatten)]
@@ -609,6 +735,72 @@ pub(crate) struct DelegateArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The file `warrant delegate --temporary` writes: the signed restore transaction and what it does.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RestoreFile {
+    /// Always `warrant-eip7702-restore`.
+    kind: String,
+    /// The EOA.
+    account: Address,
+    /// The chain.
+    chain_id: u64,
+    /// The validator whose sessions the transaction ends.
+    validator: Address,
+    /// The EOA nonce the transaction uses.
+    nonce: u64,
+    /// Its fixed maximum fee per gas.
+    max_fee_per_gas: u128,
+    /// The transaction hash.
+    transaction_hash: B256,
+    /// The EIP-2718 bytes for `eth_sendRawTransaction`.
+    raw_transaction: Bytes,
+}
+
+const RESTORE_FILE_KIND: &str = "warrant-eip7702-restore";
+
+/// Whether `module` is installed on `account`, reading the account's storage through `delegate`'s code (the
+/// EOA may have no code yet, while its storage, and so its module set, survives a reset).
+async fn module_installed(
+    net: &Net,
+    account: Address,
+    delegate: Address,
+    module: Address,
+) -> Result<bool, CliError> {
+    let code = net.code(delegate).await?;
+    let mut overrides = StateOverride::default();
+    overrides.insert(account, AccountOverride { code: Some(code), ..Default::default() });
+    let call = isModuleInstalledCall {
+        moduleTypeId: U256::from(MODULE_TYPE_VALIDATOR),
+        module,
+        additionalContext: Bytes::new(),
+    };
+    let tx = TransactionRequest::default().with_to(account).with_input(call.abi_encode());
+    let out = net.provider.call(tx).overrides(overrides).await.map_err(|e| node_error("eth_call", e))?;
+    isModuleInstalledCall::abi_decode_returns(&out)
+        .map_err(|e| node_fault("eth_call", format!("undecodable isModuleInstalled answer: {e}")))
+}
+
+/// Signs the restore transaction of `eoa` for `nonce` (spec G), with fees from the node: a maximum fee with
+/// room for the base fee to triple (a pre-signed transaction can't raise it later).
+async fn restore_transaction(
+    net: &Net,
+    eoa: &PrivateKeySigner,
+    validator: Address,
+    nonce: u64,
+) -> Result<eip7702::SignedRestoreTx, CliError> {
+    let fees = net.provider.estimate_eip1559_fees().await.map_err(|e| node_error("eth_feeHistory", e))?;
+    let tx = RestoreTx {
+        chain_id: net.chain_id,
+        nonce,
+        max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+        max_fee_per_gas: fees.max_fee_per_gas.saturating_mul(3).max(fees.max_priority_fee_per_gas),
+        gas_limit: eip7702::RESTORE_GAS_LIMIT,
+        validator,
+    };
+    Ok(eip7702::sign_restore_transaction(eoa, tx)?)
 }
 
 pub(crate) fn delegate(args: &DelegateArgs) -> Result<ExitCode, CliError> {
@@ -636,22 +828,42 @@ pub(crate) fn delegate(args: &DelegateArgs) -> Result<ExitCode, CliError> {
             ChainScope::ThisChainOnly,
         )?;
         let auth = eip7702::sign_authorization(&eoa, auth)?;
-        let reset = match &args.temporary {
-            Some(path) => {
-                let nonce = eip7702::reset_nonce(tx_nonce, true, 0);
-                let reset =
-                    eip7702::sign_authorization(&eoa, eip7702::reset_authorization(net.chain_id, nonce)?)?;
-                write_new_file(path, &serde_json::to_string_pretty(&reset)?)?;
-                Some(reset)
-            }
-            None => None,
+        // After the delegation the EOA's nonce is tx_nonce + 2 (the transaction and its own tuple).
+        let restore = match (&args.temporary, args.install_module) {
+            (Some(_), Some(validator)) => Some(
+                restore_transaction(&net, &eoa, validator, eip7702::reset_nonce(tx_nonce, true, 0)).await?,
+            ),
+            _ => None,
         };
+        // Second layer against revived sessions: the delegation itself ends every session of the validator
+        // (the EOA's self-call `execute` batch runs on the new code), then installs it if needed.
+        let mut installed_before = None;
         let data: Bytes = match args.install_module {
-            Some(module) => installModuleCall { moduleTypeId: U256::from(1), module, initData: Bytes::new() }
-                .abi_encode()
-                .into(),
+            Some(module) => {
+                let installed = module_installed(&net, account, args.delegate, module).await?;
+                installed_before = Some(installed);
+                let mut calls = vec![Call {
+                    target: module,
+                    value: U256::ZERO,
+                    data: IWarrantValidator::revokeAllCall {}.abi_encode(),
+                }];
+                if !installed {
+                    calls.push(Call {
+                        target: account,
+                        value: U256::ZERO,
+                        data: installModuleCall {
+                            moduleTypeId: U256::from(MODULE_TYPE_VALIDATOR),
+                            module,
+                            initData: Bytes::new(),
+                        }
+                        .abi_encode(),
+                    });
+                }
+                execute_batch(&calls)
+            }
             None => Bytes::new(),
         };
+        debug_assert!(data.is_empty() || data[4..36] == MODE_BATCH[..]);
         let tx = TransactionRequest::default()
             .with_from(account)
             .with_to(account)
@@ -661,6 +873,24 @@ pub(crate) fn delegate(args: &DelegateArgs) -> Result<ExitCode, CliError> {
         let code = net.code(account).await?;
         let delegated = eip7702::parse_delegation_designator(&code) == Some(args.delegate);
         let ok = receipt.status() && delegated;
+        // The restore file exists only for a delegation that happened.
+        let written = match (&args.temporary, &restore) {
+            (Some(path), Some(restore)) if ok => {
+                let file = RestoreFile {
+                    kind: RESTORE_FILE_KIND.into(),
+                    account,
+                    chain_id: net.chain_id,
+                    validator: restore.tx.validator,
+                    nonce: restore.tx.nonce,
+                    max_fee_per_gas: restore.tx.max_fee_per_gas,
+                    transaction_hash: restore.hash,
+                    raw_transaction: restore.raw.clone(),
+                };
+                write_new_file(path, &serde_json::to_string_pretty(&file)?)?;
+                Some(path)
+            }
+            _ => None,
+        };
         if args.json {
             println!(
                 "{}",
@@ -671,7 +901,10 @@ pub(crate) fn delegate(args: &DelegateArgs) -> Result<ExitCode, CliError> {
                     "gasUsed": receipt.gas_used,
                     "delegated": delegated,
                     "success": receipt.status(),
-                    "resetAuthorization": reset,
+                    "module": args.install_module,
+                    "moduleWasInstalled": installed_before,
+                    "restoreFile": written.map(|p| p.display().to_string()),
+                    "restoreTransactionHash": restore.as_ref().map(|r| r.hash),
                 }))?
             );
         } else {
@@ -682,23 +915,34 @@ pub(crate) fn delegate(args: &DelegateArgs) -> Result<ExitCode, CliError> {
                 receipt.transaction_hash,
                 receipt.gas_used
             );
-            if let Some(path) = &args.temporary {
+            if let Some(module) = args.install_module {
+                println!("every earlier session at validator {module} ended (epoch bumped)");
+            }
+            if let Some(path) = written {
                 println!(
-                    "reset authorization written to {}; `warrant undelegate --auth FILE` restores the EOA",
+                    "restore transaction written to {}; `warrant undelegate --auth {}` (anyone may send it) \
+                     restores the EOA and ends its sessions",
+                    path.display(),
                     path.display()
                 );
+            } else if args.temporary.is_some() {
+                println!("the delegation failed: no restore file written");
             }
         }
         Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
 }
 
-/// Writes a file that must not exist yet (a reset authorization is never overwritten).
+/// Writes a new file, mode 0600 (it holds a signed transaction); never overwrites one.
 fn write_new_file(path: &std::path::Path, contents: &str) -> Result<(), CliError> {
     use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
         .open(path)
         .map_err(|e| CliError::InvalidInput(format!("cannot create {}: {e}", path.display())))?;
     file.write_all(contents.as_bytes())
@@ -708,13 +952,19 @@ fn write_new_file(path: &std::path::Path, contents: &str) -> Result<(), CliError
 /// Arguments of `warrant undelegate`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct UndelegateArgs {
-    /// A pre-signed reset authorization (from `warrant delegate --temporary`); the key below only pays gas.
-    /// Without it, the key is the EOA's and signs a fresh reset.
-    #[arg(long, value_name = "FILE")]
+    /// A pre-signed restore transaction (from `warrant delegate --temporary`): broadcast as is; no key is
+    /// needed, anyone can send it. Without it, the EOA's key signs a fresh restore transaction.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["module", "keep_sessions"])]
     auth: Option<std::path::PathBuf>,
-    /// The key that sends the transaction (the EOA's own key when no --auth is given).
+    /// The WarrantValidator whose sessions the restore ends (`revokeAll` in the same transaction).
+    #[arg(long, value_name = "VALIDATOR", conflicts_with = "keep_sessions")]
+    module: Option<Address>,
+    /// Restore the EOA without ending its sessions: they revive if it delegates to WarrantAccount again.
+    #[arg(long)]
+    keep_sessions: bool,
+    /// The EOA's key (not needed with --auth).
     #[command(flatten)]
-    sender: SignerArgs,
+    eoa: SignerArgs,
     #[command(flatten)]
     net: NetArgs,
     /// Print JSON.
@@ -722,48 +972,118 @@ pub(crate) struct UndelegateArgs {
     json: bool,
 }
 
+/// Reads and checks a restore file: a type-4 transaction from the file's account to its validator calling
+/// `revokeAll()`, whose only authorization is the account's own zero-address one for the next nonce.
+fn read_restore_file(path: &std::path::Path) -> Result<RestoreFile, CliError> {
+    let bad = |why: String| CliError::InvalidInput(format!("{}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let file: RestoreFile = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "not a restore transaction file (an older reset authorization? re-run `warrant delegate`): {e}"
+        ))
+    })?;
+    if file.kind != RESTORE_FILE_KIND {
+        return Err(bad(format!("kind {:?}, expected {RESTORE_FILE_KIND:?}", file.kind)));
+    }
+    let envelope = TxEnvelope::decode_2718(&mut file.raw_transaction.as_ref())
+        .map_err(|e| bad(format!("the raw transaction does not decode: {e}")))?;
+    let TxEnvelope::Eip7702(signed) = &envelope else {
+        return Err(bad("the raw transaction is not an EIP-7702 (type-4) transaction".into()));
+    };
+    let sender = signed
+        .signature()
+        .recover_address_from_prehash(&signed.signature_hash())
+        .map_err(|e| bad(format!("its signature does not recover: {e}")))?;
+    let tx = signed.tx();
+    let auths = tx.authorization_list().unwrap_or_default();
+    let auth_ok = match auths {
+        [auth] => {
+            auth.address.is_zero()
+                && eip7702::recover_authority(auth).ok() == Some(file.account)
+                && auth.nonce == eip7702::self_sponsored_tuple_nonce(tx.nonce)
+        }
+        _ => false,
+    };
+    let checks = [
+        (sender == file.account, "it is not sent by the file's account"),
+        (tx.chain_id == file.chain_id, "its chain id is not the file's"),
+        (tx.to == file.validator, "it does not call the file's validator"),
+        (tx.input.as_ref() == eip7702::restore_calldata().as_slice(), "it does not call revokeAll()"),
+        (tx.value.is_zero(), "it sends value"),
+        (tx.nonce == file.nonce, "its nonce is not the file's"),
+        (auth_ok, "its authorization list is not the account's own zero-address authorization for nonce + 1"),
+    ];
+    if let Some((_, why)) = checks.iter().find(|(ok, _)| !ok) {
+        return Err(bad((*why).into()));
+    }
+    Ok(file)
+}
+
 pub(crate) fn undelegate(args: &UndelegateArgs) -> Result<ExitCode, CliError> {
-    let sender = args.sender.signer("sender")?;
-    let given: Option<SignedAuthorization> = args
-        .auth
-        .as_ref()
-        .map(|path| {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::InvalidInput(format!("cannot read {}: {e}", path.display())))?;
-            serde_json::from_str(&text)
-                .map_err(|e| CliError::InvalidInput(format!("{}: not an authorization: {e}", path.display())))
-        })
-        .transpose()?;
+    let file = args.auth.as_deref().map(read_restore_file).transpose()?;
+    let eoa = match &file {
+        Some(_) => None,
+        None => {
+            if args.module.is_none() && !args.keep_sessions {
+                return Err(CliError::InvalidInput(
+                    "which validator's sessions does the restore end? pass --module VALIDATOR (or \
+                     --keep-sessions to restore the EOA and keep its sessions, which revive on a later \
+                     delegation)"
+                        .into(),
+                ));
+            }
+            Some(args.eoa.signer("EOA")?)
+        }
+    };
     runtime()?.block_on(async {
-        let net = Net::connect(&args.net, Some(&sender)).await?;
-        let auth = match given {
-            Some(auth) => {
-                if !auth.address.is_zero() {
+        let net = Net::connect(&args.net, None).await?;
+        let (account, raw, validator) = match (&file, &eoa) {
+            (Some(file), _) => {
+                if file.chain_id != net.chain_id {
                     return Err(CliError::InvalidInput(format!(
-                        "{} delegates to {}, not to the zero address: not a reset",
-                        args.auth.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                        auth.address
+                        "the restore transaction is for chain {}, the node is chain {}",
+                        file.chain_id, net.chain_id
                     )));
                 }
-                auth
+                (file.account, file.raw_transaction.clone(), Some(file.validator))
             }
-            None => {
+            (None, Some(eoa)) => {
                 let nonce = net
                     .provider
-                    .get_transaction_count(sender.address())
+                    .get_transaction_count(eoa.address())
                     .await
                     .map_err(|e| node_error("eth_getTransactionCount", e))?;
-                let reset = eip7702::reset_authorization(net.chain_id, eip7702::self_sponsored_tuple_nonce(nonce))?;
-                eip7702::sign_authorization(&sender, reset)?
+                match args.module {
+                    Some(validator) => {
+                        let restore = restore_transaction(&net, eoa, validator, nonce).await?;
+                        (eoa.address(), restore.raw, Some(validator))
+                    }
+                    None => (eoa.address(), plain_reset(&net, eoa, nonce).await?, None),
+                }
             }
+            (None, None) => unreachable!("a key is read when there is no file"),
         };
-        let account = eip7702::recover_authority(&auth)?;
-        let tx = TransactionRequest::default()
-            .with_from(sender.address())
-            .with_to(sender.address())
-            .with_authorization_list(vec![auth]);
-        let receipt = net.send_tx(tx).await?;
+        let epoch_before = match validator {
+            Some(v) => Some(net.view(v, IWarrantValidator::epochOfCall { account }).await?),
+            None => None,
+        };
+        let pending = net
+            .provider
+            .send_raw_transaction(&raw)
+            .await
+            .map_err(|e| node_error("eth_sendRawTransaction", e))?;
+        let receipt = pending
+            .with_timeout(Some(Duration::from_secs(60)))
+            .get_receipt()
+            .await
+            .map_err(|e| node_error("eth_getTransactionReceipt", e))?;
         let restored = net.code(account).await?.is_empty();
+        let epoch_after = match validator {
+            Some(v) => Some(net.view(v, IWarrantValidator::epochOfCall { account }).await?),
+            None => None,
+        };
+        let sessions_ended = matches!((epoch_before, epoch_after), (Some(b), Some(a)) if a > b);
+        let ok = receipt.status() && restored && (validator.is_none() || sessions_ended);
         if args.json {
             println!(
                 "{}",
@@ -772,16 +1092,50 @@ pub(crate) fn undelegate(args: &UndelegateArgs) -> Result<ExitCode, CliError> {
                     "transactionHash": receipt.transaction_hash,
                     "gasUsed": receipt.gas_used,
                     "restored": restored,
+                    "validator": validator,
+                    "sessionsEnded": sessions_ended,
+                    "epoch": epoch_after,
+                    "success": ok,
                 }))?
             );
-        } else if restored {
-            println!("{account} is a plain EOA again (transaction {}, {} gas)", receipt.transaction_hash, receipt.gas_used);
+        } else if ok {
+            println!(
+                "{account} is a plain EOA again (transaction {}, {} gas){}",
+                receipt.transaction_hash,
+                receipt.gas_used,
+                match (validator, epoch_after) {
+                    (Some(v), Some(e)) => format!("; every session at {v} ended (epoch {e})"),
+                    _ => "; its sessions were kept (--keep-sessions)".into(),
+                }
+            );
         } else {
             println!(
-                "{account} still has code: the reset authorization was not applied (nonce moved on?); transaction {}",
-                receipt.transaction_hash
+                "{account} was NOT restored as asked (transaction {}: status {}, code cleared {restored}, \
+                 sessions ended {sessions_ended}); the nonce may have moved on since the restore was signed",
+                receipt.transaction_hash,
+                receipt.status()
             );
         }
-        Ok(if restored { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
+}
+
+/// `--keep-sessions`: the zero-address authorization alone, in a transaction of the EOA to itself.
+async fn plain_reset(net: &Net, eoa: &PrivateKeySigner, nonce: u64) -> Result<Bytes, CliError> {
+    use alloy::network::NetworkTransactionBuilder as _;
+    let reset = eip7702::reset_authorization(net.chain_id, eip7702::self_sponsored_tuple_nonce(nonce))?;
+    let auth = eip7702::sign_authorization(eoa, reset)?;
+    let fees = net.provider.estimate_eip1559_fees().await.map_err(|e| node_error("eth_feeHistory", e))?;
+    let tx = TransactionRequest::default()
+        .with_from(eoa.address())
+        .with_to(eoa.address())
+        .with_nonce(nonce)
+        .with_chain_id(net.chain_id)
+        .with_gas_limit(eip7702::RESTORE_GAS_LIMIT)
+        .with_max_fee_per_gas(fees.max_fee_per_gas)
+        .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas)
+        .with_authorization_list(vec![auth]);
+    let envelope =
+        tx.build(&EthereumWallet::from(eoa.clone())).await.map_err(|e| CliError::Signing(e.to_string()))?;
+    Ok(alloy::eips::Encodable2718::encoded_2718(&envelope).into())
 }

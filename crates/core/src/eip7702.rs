@@ -1,15 +1,17 @@
-//! EIP-7702: signing and checking authorizations, the delegation designator, and the nonce arithmetic of the
-//! temporary mode (delegate, act, restore the EOA).
+//! EIP-7702: signing and checking authorizations, the delegation designator, the nonce arithmetic of the
+//! temporary mode (delegate, act, restore the EOA), and the restore transaction that ends the EOA's sessions.
 
 use alloy_eip7702::constants::SECP256K1N_HALF;
 pub use alloy_eip7702::{Authorization, SignedAuthorization};
-use alloy_primitives::{Address, U256};
-use alloy_rlp::Decodable;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_rlp::{Decodable, Encodable, Header};
 use alloy_signer::SignerSync;
+use alloy_sol_types::SolCall;
 
 use crate::{
     CoreError,
     constants::{CREATE2_DEPLOYER, EIP7702_DELEGATION_PREFIX},
+    grant::IWarrantValidator,
 };
 
 /// Whether an authorization may use chain id 0, which makes it valid on every chain.
@@ -126,6 +128,103 @@ pub fn reset_authorization(chain_id: u64, nonce: u64) -> Result<Authorization, C
     authorization(chain_id, Address::ZERO, nonce, ChainScope::ThisChainOnly)
 }
 
+/// Gas limit of the restore transaction: 21,000 intrinsic, 25,000 for the tuple, the calldata, and `revokeAll`
+/// (a cold call and an epoch SSTORE, at most ~25,000 from zero). Unused gas is not charged.
+pub const RESTORE_GAS_LIMIT: u64 = 120_000;
+
+/// The EIP-2718 type of an EIP-7702 transaction.
+pub const EIP7702_TX_TYPE: u8 = 0x04;
+
+/// The fields of the restore transaction (spec G): the EOA sends, to the validator, `revokeAll()`, with the
+/// zero-address authorization in the same signed transaction. Whoever broadcasts it clears the delegation and
+/// ends every session of the validator at once: the authorization and the call can't be separated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestoreTx {
+    /// The chain (never 0: neither the tuple nor the transaction may be valid on every chain).
+    pub chain_id: u64,
+    /// The EOA's transaction nonce when the transaction is sent; the tuple carries `nonce + 1`.
+    pub nonce: u64,
+    /// EIP-1559 priority fee.
+    pub max_priority_fee_per_gas: u128,
+    /// EIP-1559 maximum fee (fixed once signed: a pre-signed restore waits while the base fee is above it).
+    pub max_fee_per_gas: u128,
+    /// Gas limit ([`RESTORE_GAS_LIMIT`] unless estimated).
+    pub gas_limit: u64,
+    /// The `WarrantValidator` whose sessions end (`revokeAll` bumps the account's epoch there).
+    pub validator: Address,
+}
+
+/// A signed restore transaction, ready for `eth_sendRawTransaction`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedRestoreTx {
+    /// The fields it was built from.
+    pub tx: RestoreTx,
+    /// The EOA (the transaction's sender and the authorization's authority).
+    pub account: Address,
+    /// The EIP-2718 encoding: `0x04 ‖ rlp([..fields, y_parity, r, s])`.
+    pub raw: Bytes,
+    /// The transaction hash (`keccak256(raw)`).
+    pub hash: B256,
+}
+
+/// `revokeAll()`: the restore transaction's calldata.
+pub fn restore_calldata() -> Vec<u8> {
+    IWarrantValidator::revokeAllCall {}.abi_encode()
+}
+
+/// Builds and signs the restore transaction of `signer`'s EOA: the zero-address authorization (self-sponsored,
+/// tuple nonce = `tx.nonce + 1`) and the call `validator.revokeAll()`, in one type-4 transaction.
+pub fn sign_restore_transaction<S: SignerSync + ?Sized>(
+    signer: &S,
+    tx: RestoreTx,
+) -> Result<SignedRestoreTx, CoreError> {
+    if tx.validator == Address::ZERO {
+        return Err(CoreError::InvalidAuthorization(
+            "the restore transaction needs the validator's address".into(),
+        ));
+    }
+    if tx.nonce >= u64::MAX - 1 {
+        return Err(CoreError::AuthorizationNonceTooLarge);
+    }
+    let auth = reset_authorization(tx.chain_id, self_sponsored_tuple_nonce(tx.nonce))?;
+    let auth = sign_authorization(signer, auth)?;
+    let account = recover_authority(&auth)?;
+    let data = restore_calldata();
+
+    let mut fields = Vec::new();
+    encode_restore_fields(&tx, &data, &auth, &mut fields);
+    let mut unsigned = vec![EIP7702_TX_TYPE];
+    Header { list: true, payload_length: fields.len() }.encode(&mut unsigned);
+    unsigned.extend_from_slice(&fields);
+    let signature =
+        signer.sign_hash_sync(&keccak256(&unsigned)).map_err(|e| CoreError::Signing(e.to_string()))?;
+
+    signature.v().encode(&mut fields);
+    signature.r().encode(&mut fields);
+    signature.s().encode(&mut fields);
+    let mut raw = vec![EIP7702_TX_TYPE];
+    Header { list: true, payload_length: fields.len() }.encode(&mut raw);
+    raw.extend_from_slice(&fields);
+    let hash = keccak256(&raw);
+    Ok(SignedRestoreTx { tx, account, raw: raw.into(), hash })
+}
+
+/// `chain_id, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas_limit, destination, value, data,
+/// access_list, authorization_list` (EIP-7702), without the list header.
+fn encode_restore_fields(tx: &RestoreTx, data: &[u8], auth: &SignedAuthorization, out: &mut Vec<u8>) {
+    tx.chain_id.encode(out);
+    tx.nonce.encode(out);
+    tx.max_priority_fee_per_gas.encode(out);
+    tx.max_fee_per_gas.encode(out);
+    tx.gas_limit.encode(out);
+    tx.validator.encode(out);
+    U256::ZERO.encode(out);
+    data.encode(out);
+    // An empty access list (an empty RLP list, not an empty string).
+    Header { list: true, payload_length: 0 }.encode(out);
+    alloy_rlp::encode_list::<SignedAuthorization, SignedAuthorization>(std::slice::from_ref(auth), out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +276,68 @@ mod tests {
         assert_eq!(self_sponsored_tuple_nonce(5), 6);
         assert_eq!(reset_nonce(5, true, 0), 7);
         assert_eq!(reset_nonce(5, true, 3), 10);
+    }
+
+    /// A raw k256 key as an alloy signer (core has no local-signer dependency).
+    struct Key(alloy_signer::k256::ecdsa::SigningKey);
+
+    impl SignerSync for Key {
+        fn sign_hash_sync(&self, hash: &B256) -> alloy_signer::Result<alloy_primitives::Signature> {
+            let (sig, recid) = self.0.sign_prehash_recoverable(hash.as_slice())?;
+            Ok(alloy_primitives::Signature::from_signature_and_parity(sig, recid.is_y_odd()))
+        }
+
+        fn chain_id_sync(&self) -> Option<alloy_primitives::ChainId> {
+            None
+        }
+    }
+
+    #[test]
+    fn restore_transaction_layout() {
+        let key = b256!("0x947dd69af402e7f48da1b845dfc1df6be593d01a0d8274bd03ec56712e7164e8");
+        let signer = Key(alloy_signer::k256::ecdsa::SigningKey::from_bytes(&key.0.into()).unwrap());
+        let validator = Address::with_last_byte(0x77);
+        let tx = RestoreTx {
+            chain_id: 31337,
+            nonce: 4,
+            max_priority_fee_per_gas: 1,
+            max_fee_per_gas: 2_000_000_000,
+            gas_limit: RESTORE_GAS_LIMIT,
+            validator,
+        };
+        let signed = sign_restore_transaction(&signer, tx).unwrap();
+        assert_eq!(signed.raw[0], EIP7702_TX_TYPE);
+        assert_eq!(signed.hash, keccak256(&signed.raw));
+        // The payload is one RLP list of 13 items: 10 fields and the signature.
+        let mut body = &signed.raw[1..];
+        let header = Header::decode(&mut body).unwrap();
+        assert!(header.list);
+        assert_eq!(header.payload_length, body.len());
+        assert_eq!(u64::decode(&mut body).unwrap(), 31337);
+        assert_eq!(u64::decode(&mut body).unwrap(), 4);
+        assert_eq!(u128::decode(&mut body).unwrap(), 1);
+        assert_eq!(u128::decode(&mut body).unwrap(), 2_000_000_000);
+        assert_eq!(u64::decode(&mut body).unwrap(), RESTORE_GAS_LIMIT);
+        assert_eq!(Address::decode(&mut body).unwrap(), validator);
+        assert_eq!(U256::decode(&mut body).unwrap(), U256::ZERO);
+        assert_eq!(Bytes::decode(&mut body).unwrap().as_ref(), restore_calldata().as_slice());
+        assert_eq!(body[0], 0xc0, "empty access list");
+        body = &body[1..];
+        let auths = Vec::<SignedAuthorization>::decode(&mut body).unwrap();
+        assert_eq!(auths.len(), 1);
+        assert_eq!(auths[0].address, Address::ZERO);
+        assert_eq!(auths[0].nonce, 5, "self-sponsored: the tuple nonce is the transaction's + 1");
+        assert_eq!(auths[0].chain_id, U256::from(31337));
+        assert_eq!(recover_authority(&auths[0]).unwrap(), signed.account);
+        assert_eq!(restore_calldata(), keccak256("revokeAll()")[..4].to_vec());
+
+        let zero = RestoreTx { validator: Address::ZERO, ..tx };
+        assert!(matches!(sign_restore_transaction(&signer, zero), Err(CoreError::InvalidAuthorization(_))));
+        let any_chain = RestoreTx { chain_id: 0, ..tx };
+        assert_eq!(
+            sign_restore_transaction(&signer, any_chain),
+            Err(CoreError::AnyChainAuthorizationRefused)
+        );
     }
 
     #[test]
