@@ -1,5 +1,5 @@
 // The signing benchmark's job done with viem: the ERC-7579 `execute` calldata, the EntryPoint v0.8 userOpHash
-// (EIP-712, 7702 delegate bound), the session key's ECDSA signature and the USE module signature (the session's
+// (EIP-712, 7702 delegate bound), the session key's ECDSA signature of the session digest (userOpHash, id, period) and the USE module signature (the session's
 // constant prefix, taken from the job, then the signature). viem has no pre-flight evaluator and does not encode
 // the session per operation, so those parts of Warrant's job have no counterpart here (it favours viem).
 //
@@ -7,7 +7,7 @@
 // The job is written by `warrant-bench sign`; operation 0's hash and signature must equal Warrant's before
 // anything is timed, so both sides provably do the same work.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { concat, encodeFunctionData, encodePacked } from 'viem';
+import { concat, encodeFunctionData, encodePacked, keccak256 } from 'viem';
 import { getUserOperationHash } from 'viem/account-abstraction';
 import { sign } from 'viem/accounts';
 
@@ -50,7 +50,9 @@ async function signOp(sequence) {
     entryPointVersion: '0.8',
     chainId: job.chainId,
   });
-  const signature = await sign({ hash, privateKey: job.sessionKey, to: 'hex' });
+  // What the session key signs: keccak256(0x00 ‖ userOpHash ‖ session id ‖ period), as the validator's useDigest.
+  const digest = keccak256(encodePacked(['uint8', 'bytes32', 'bytes32', 'uint32'], [0, hash, job.sessionId, job.period]));
+  const signature = await sign({ hash: digest, privateKey: job.sessionKey, to: 'hex' });
   const moduleSignature = concat([job.useSignaturePrefix, signature]);
   return { hash, signature, moduleSignature };
 }

@@ -456,21 +456,22 @@ impl Bench {
         self.session_op_in(account, calls, 0).await
     }
 
-    /// The same under nonce key suffix `key_suffix` (a spend-limited session's period).
+    /// The same naming period `period` (a spend-limited session's; signed in the module signature).
     async fn session_op_in(
         &self,
         account: Address,
         calls: Vec<Call>,
-        key_suffix: u32,
+        period: u32,
     ) -> Result<SessionOp, BenchError> {
-        let nonce = self.nonce(account, session_nonce_key(self.warrant.validator, key_suffix)).await?;
+        let nonce = self.nonce(account, session_nonce_key(self.warrant.validator, 0)).await?;
         Ok(SessionOp {
             account,
             module: self.warrant.validator,
             chain_id: self.chain_id,
             calls,
             gas: gas_fields(),
-            key_suffix,
+            key_suffix: 0,
+            period,
             // The low 64 bits are the sequence; the key is above them.
             sequence: (nonce & U256::from(u64::MAX)).to::<u64>(),
             eip7702: Some(Eip7702Sender { delegate: self.warrant.implementation, authorization: None }),

@@ -6,7 +6,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use warrant_core::{
-    grant::{ArgCondition, CallPolicy, NO_CAP, Scope, Session, SpendLimit},
+    grant::{ArgCondition, CallPolicy, NO_CAP, Scope, Session, SpendLimit, arg_type},
     policy::{Call, condition},
 };
 
@@ -21,6 +21,8 @@ pub const TOKEN_CAP: u128 = 1_000_000;
 pub const TOKEN_AMOUNT: u128 = 1_000;
 /// Per-call cap of native transfers, in wei.
 pub const NATIVE_CAP: u128 = 10_000_000_000_000_000;
+/// The sessions' budget for gas (the account pays it, and it counts as native value): 10 ether.
+pub const GAS_BUDGET: u128 = 10_000_000_000_000_000_000;
 /// Wei each native job sends.
 pub const NATIVE_AMOUNT: u128 = 1_000_000_000_000;
 
@@ -46,9 +48,15 @@ pub fn erc20_policy(token: Address, recipient: Address) -> CallPolicy {
         flags: 0,
         maxValue: U256::ZERO,
         conditions: vec![
-            ArgCondition { condition: condition::EQ, argIndex: 0, values: vec![recipient.into_word()] },
+            ArgCondition {
+                condition: condition::EQ,
+                argType: arg_type::ADDRESS,
+                argIndex: 0,
+                values: vec![recipient.into_word()],
+            },
             ArgCondition {
                 condition: condition::LTE,
+                argType: arg_type::uint(256),
                 argIndex: 1,
                 values: vec![B256::from(U256::from(TOKEN_CAP))],
             },
@@ -77,7 +85,8 @@ pub fn session(signer: Address, salt: B256, token: Address, recipient: Address, 
         scope: Scope {
             validUntil: U48::from(valid_until),
             maxUses: 1_000,
-            maxValueTotal: U256::from(100 * NATIVE_CAP),
+            // Native value of the calls plus the gas the account pays (counted as native value).
+            maxValueTotal: U256::from(100 * NATIVE_CAP) + U256::from(GAS_BUDGET),
             calls: vec![erc20_policy(token, recipient), native_policy(recipient)],
             ..Default::default()
         },
@@ -92,7 +101,13 @@ pub fn minimal_erc20_session(signer: Address, salt: B256, token: Address, valid_
     Session {
         signer,
         salt,
-        scope: Scope { validUntil: U48::from(valid_until), calls: vec![policy], ..Default::default() },
+        // The gas goal's scope plus the native budget the account's gas is counted against (issue 11).
+        scope: Scope {
+            validUntil: U48::from(valid_until),
+            maxValueTotal: U256::from(GAS_BUDGET),
+            calls: vec![policy],
+            ..Default::default()
+        },
     }
 }
 

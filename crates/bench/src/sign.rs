@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use warrant_core::{
     constants::ENTRY_POINT_V08,
     grant::Session,
-    policy::{Presentation, SessionStatus, SessionUsage, check_operation},
+    policy::{OpCheck, Presentation, SessionStatus, SessionUsage, check_operation},
     session_op::{Eip7702Sender, GasFields, SessionKey, SessionOp, SignedOp},
 };
 
@@ -59,6 +59,7 @@ impl Job {
                 paymaster: None,
             },
             key_suffix: 0,
+            period: 0,
             sequence: 0,
             eip7702: Some(Eip7702Sender { delegate, authorization: None }),
         };
@@ -93,15 +94,17 @@ impl Job {
     fn preflight(&self, op: &SessionOp) -> Result<(), BenchError> {
         let packed = op.unsigned()?.pack();
         let id = self.id;
-        check_operation(
-            id,
-            &self.session.scope,
-            &self.usage,
-            Presentation::Use,
-            &packed,
-            op.account,
-            op.module,
-        )
+        check_operation(&OpCheck {
+            session_id: id,
+            scope: &self.session.scope,
+            usage: &self.usage,
+            presentation: Presentation::Use,
+            op: &packed,
+            account: op.account,
+            module: op.module,
+            period: op.period,
+            signature_valid: true,
+        })
         .map(|_| ())
         .map_err(|d| BenchError::Denied(d.to_string()))
     }
@@ -110,10 +113,10 @@ impl Job {
     pub fn to_json(&self) -> Result<Value, BenchError> {
         let signer = Secp256k1Signer::from_bytes(&self.key)?;
         let first = self.sign(&self.checked(&signer)?, 0)?;
-        let raw = signer.sign_hash_sync(&first.hash)?.as_bytes();
+        let raw = signer.sign_hash_sync(&warrant_core::grant::use_digest(first.hash, self.id, 0))?.as_bytes();
         // What precedes the session key's signature in the USE module signature: constant for a session, so a
         // wallet (and the viem side) keeps it; the check below fails loudly if the encoding stops being a prefix.
-        let prefix = warrant_core::grant::use_signature(&self.session, &[]);
+        let prefix = warrant_core::grant::use_signature(&self.session, 0, &[]);
         if first.op.signature.as_ref() != [prefix.as_ref(), raw.as_slice()].concat().as_slice() {
             return Err(BenchError::Mismatch(
                 "the USE module signature is no longer `prefix ‖ session key signature`; update bench/viem-sign.mjs"
@@ -166,6 +169,9 @@ impl Job {
                 },
             },
             "useSignaturePrefix": prefix,
+            // The session key signs keccak256(0x00 ‖ userOpHash ‖ id ‖ period), not the bare userOpHash.
+            "sessionId": self.id,
+            "period": 0,
             "expected": {
                 "userOpHash": first.hash,
                 "signature": alloy::primitives::Bytes::from(raw.to_vec()),
@@ -285,7 +291,7 @@ pub fn run(duration: Duration, rounds: usize) -> Result<Value, BenchError> {
         (
             "encode",
             Box::new(move |_| {
-                std::hint::black_box(warrant_core::grant::use_signature(&job.session, &signature.as_bytes()));
+                std::hint::black_box(warrant_core::grant::use_signature(&job.session, 0, &signature.as_bytes()));
                 Ok(())
             }),
         ),
