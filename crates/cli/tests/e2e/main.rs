@@ -1,9 +1,11 @@
 //! The `warrant` command line against real processes: anvil and the Alto bundler in safe mode (ERC-7562
 //! tracing). An EOA delegates (temporary mode) and installs the validator in one type-4 transaction, its owner
-//! signs a grant, the session key sends in-scope operations through Alto, the pre-flight refuses an
-//! out-of-scope one, Alto refuses it too when forced, revocation takes effect, and the pre-signed reset
-//! authorization restores the EOA. The session carries a daily native spend limit, so its operations name their
-//! period in the nonce key and Alto's ERC-7562 tracing sees the spend counters.
+//! signs a grant with the default bounded gas (a native budget that gas counts against, and `--max-gas
+//! 3000000`), the session key sends in-scope operations through Alto (estimated with a dummy signature, limits
+//! fitted into the caps), crosses a period boundary of its daily native spend limit, the pre-flight refuses an
+//! out-of-scope one, Alto refuses it too when forced, revocation takes effect, and the pre-signed restore
+//! transaction, broadcast by a stranger, restores the EOA and ends every session: after delegating again the
+//! old session is not enabled and its grant is stale.
 //!
 //! Run with `cargo test -p warrant-cli --test e2e` (a step of `scripts/test`); it fails, never skips, when
 //! anvil, node or Alto are missing.
@@ -15,7 +17,18 @@ use alloy::{
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
-use warrant_chain::devnet::{Devnet, DevnetConfig, FIRST_FREE_ACCOUNT, check_tools};
+use warrant_chain::{
+    ChainError,
+    devnet::{Devnet, DevnetConfig, FIRST_FREE_ACCOUNT, check_tools},
+};
+use warrant_core::{
+    IEntryPoint,
+    constants::ENTRY_POINT_V08,
+    grant::IWarrantValidator,
+    policy::Call,
+    session_op::{GasFields, SessionOp, session_nonce_key},
+    token::SignedGrant,
+};
 
 const ETH: u128 = 1_000_000_000_000_000_000;
 
@@ -106,17 +119,19 @@ async fn cli_session_lifecycle_through_alto() {
             "--chain-id",
             &net.chain_id().to_string(),
             "--epoch",
-            "0",
+            "1",
             "--session-key",
             &session.address().to_string(),
             "--allow",
             &format!("{recipient}:receive:value<=0.01ether"),
             "--max-value",
-            "0.05ether",
+            "0.2ether",
             "--spend-native",
             "0.03ether/1d",
+            "--max-gas",
+            "3000000",
             "--valid-until",
-            "+1h",
+            "+3d",
         ],
         &eoa,
     );
@@ -135,13 +150,44 @@ async fn cli_session_lifecycle_through_alto() {
         assert_eq!(balance(recipient).await, before + U256::from(ETH / 100));
     }
 
-    // What is left of today's native spend limit (0.03 ETH a day, 0.02 ETH sent).
+    // What is left of today's native spend limit (0.03 ETH a day; 0.02 ETH sent plus the gas the two ops may
+    // cost, which counts as native outflow).
     let out = cli.run(&["status", &token, "--json"], &session);
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "enabled");
-    assert_eq!(v["limits"][0]["remainingInPeriod"], (ETH / 100).to_string(), "{v}");
-    assert!(v["limits"][0]["refillsAt"].as_u64().unwrap() > v["now"].as_u64().unwrap());
+    let left: u128 = v["limits"][0]["remainingInPeriod"].as_str().unwrap().parse().unwrap();
+    assert!(left < ETH / 100, "gas counted against the daily limit: {v}");
+    assert!(left > 0, "{v}");
+    let refills = v["limits"][0]["refillsAt"].as_u64().unwrap();
+    assert!(refills > v["now"].as_u64().unwrap());
+    let period_k = v["period"].as_u64().unwrap();
+
+    // A third 0.01 ETH today is over the daily limit: refused by the pre-flight, by name.
+    let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.01ether"], &session);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pre-flight: denied — PeriodSpendLimitExceeded"),
+        "{}",
+        text(&out)
+    );
+
+    // Move the chain's clock into the next period; the same send now succeeds (period k + 1 in the signed
+    // module signature, nonce key suffix 0).
+    let provider = net.provider().clone();
+    provider
+        .raw_request::<_, serde_json::Value>("evm_setNextBlockTimestamp".into(), (refills + 1,))
+        .await
+        .unwrap();
+    provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
+    let before = balance(recipient).await;
+    let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.01ether", "--json"], &session);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(balance(recipient).await, before + U256::from(ETH / 100));
+    let out = cli.run(&["status", &token, "--json"], &session);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["period"].as_u64().unwrap(), period_k + 1, "{v}");
+    assert_eq!(v["uses"], 3, "{v}");
 
     // Out of scope: the pre-flight refuses by name; forced, Alto's simulation refuses by the same name.
     let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.02ether"], &session);
@@ -188,6 +234,36 @@ async fn cli_session_lifecycle_through_alto() {
         text(&out)
     );
 
+    // A second grant, enabled by its first operation and never revoked: the restore must end it.
+    let out = cli.run(
+        &[
+            "grant",
+            "--account",
+            &eoa.address().to_string(),
+            "--module",
+            &validator,
+            "--chain-id",
+            &net.chain_id().to_string(),
+            "--epoch",
+            "1",
+            "--session-key",
+            &session.address().to_string(),
+            "--allow",
+            &format!("{recipient}:receive:value<=0.01ether"),
+            "--max-value",
+            "0.05ether",
+            "--max-gas",
+            "3000000",
+            "--valid-until",
+            "+1d",
+        ],
+        &eoa,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let token_b = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = cli.run(&["send", &token_b, "--to", &recipient_s, "--value", "0.001ether"], &session);
+    assert!(out.status.success(), "{}", text(&out));
+
     // The owner revokes; the next operation is refused.
     let out = cli.run(&["revoke", &token], &eoa);
     assert!(out.status.success(), "{}", text(&out));
@@ -195,8 +271,123 @@ async fn cli_session_lifecycle_through_alto() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SessionRevoked"), "{}", text(&out));
 
-    // Anyone (here a funded stranger) broadcasts the pre-signed reset: a plain EOA again.
+    // The restore file is private and never overwritten.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&reset_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let out = cli.run(
+        &[
+            "delegate",
+            "--delegate",
+            &implementation,
+            "--install-module",
+            &validator,
+            "--temporary",
+            reset_path,
+        ],
+        &eoa,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"), "{}", text(&out));
+
+    // An undelegate with the EOA key but without --module is refused (the sessions would survive).
+    let out = cli.run(&["undelegate"], &eoa);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--module"), "{}", text(&out));
+
+    // Anyone (here a funded stranger, whose key is not even read) broadcasts the pre-signed restore: a plain
+    // EOA again, and the validator's epoch for it moved (every session ended).
+    let (eoa_address, validator_address) = (eoa.address(), contracts.validator);
+    let epoch = |provider: alloy::providers::DynProvider| async move {
+        let call = IWarrantValidator::epochOfCall { account: eoa_address };
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(validator_address)
+            .input(alloy::sol_types::SolCall::abi_encode(&call).into());
+        let out = provider.call(tx).await.unwrap();
+        <IWarrantValidator::epochOfCall as alloy::sol_types::SolCall>::abi_decode_returns(&out).unwrap()
+    };
+    let epoch_before = epoch(net.provider().clone()).await;
     let out = cli.run(&["undelegate", "--auth", reset_path, "--json"], &payer);
     assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sessionsEnded"], true, "{v}");
     assert!(net.provider().get_code_at(eoa.address()).await.unwrap().is_empty());
+    assert_eq!(epoch(net.provider().clone()).await, epoch_before + U256::from(1));
+
+    // Delegate again (the module set survived the reset: installing again must not fail) ...
+    let out =
+        cli.run(&["delegate", "--delegate", &implementation, "--install-module", &validator, "--json"], &eoa);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["delegated"].clone(), v["moduleWasInstalled"].clone()), (true.into(), true.into()), "{v}");
+
+    // ... and the old session is dead: its grant is stale (an ENABLE would be refused) ...
+    let out = cli.run(&["send", &token_b, "--to", &recipient_s, "--value", "0.001ether"], &session);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GrantEpochStale"), "{}", text(&out));
+    // ... and a USE operation of it, sent to Alto directly, is refused as not enabled.
+    let signed_b = SignedGrant::from_token(&token_b).unwrap();
+    let bundler = net.bundler();
+    let fees = bundler.user_operation_gas_price().await.unwrap();
+    let key = session_nonce_key(contracts.validator, 0);
+    let nonce_call = IEntryPoint::getNonceCall { sender: eoa.address(), key };
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(ENTRY_POINT_V08)
+        .input(alloy::sol_types::SolCall::abi_encode(&nonce_call).into());
+    let out = net.provider().call(tx).await.unwrap();
+    let sequence =
+        <IEntryPoint::getNonceCall as alloy::sol_types::SolCall>::abi_decode_returns(&out).unwrap();
+    let op = SessionOp {
+        account: eoa.address(),
+        module: contracts.validator,
+        chain_id: net.chain_id(),
+        calls: vec![Call { target: recipient, value: U256::from(ETH / 1000), data: vec![] }],
+        gas: GasFields {
+            call_gas_limit: 100_000,
+            verification_gas_limit: 1_000_000,
+            pre_verification_gas: 100_000,
+            max_fee_per_gas: fees.max_fee_per_gas.to(),
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas.to(),
+            paymaster: None,
+        },
+        key_suffix: 0,
+        period: 0,
+        sequence: (sequence & U256::from(u64::MAX)).to::<u64>(),
+        eip7702: None,
+    }
+    .sign_use(&signed_b.grant.session, &session)
+    .unwrap();
+    match bundler.send_user_operation(&op.op).await {
+        Err(ChainError::Bundler(e)) => assert_eq!(e.warrant_rule_name(), Some("SessionNotEnabled"), "{e}"),
+        other => panic!("a USE of a session from before the restore must be refused: {other:?}"),
+    }
+}
+
+/// A node that accepts connections and never answers: the command ends with a timeout error naming the
+/// request, instead of hanging.
+#[test]
+fn a_silent_node_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // Accept and hold the connections (never read, never write) until the test ends.
+    let _holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let start = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .env_remove("ETH_RPC_URL")
+        .env_remove("WARRANT_BUNDLER_URL")
+        .args(["undelegate", "--keep-sessions", "--rpc-url", &url, "--rpc-timeout", "2"])
+        .env("WARRANT_PRIVATE_KEY", key_hex(&PrivateKeySigner::random()))
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(30), "it returned in time");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("timed out after 2 s waiting for an answer to eth_chainId"), "{}", text(&out));
 }
