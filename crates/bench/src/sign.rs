@@ -291,7 +291,11 @@ pub fn run(duration: Duration, rounds: usize) -> Result<Value, BenchError> {
         (
             "encode",
             Box::new(move |_| {
-                std::hint::black_box(warrant_core::grant::use_signature(&job.session, 0, &signature.as_bytes()));
+                std::hint::black_box(warrant_core::grant::use_signature(
+                    &job.session,
+                    0,
+                    &signature.as_bytes(),
+                ));
                 Ok(())
             }),
         ),

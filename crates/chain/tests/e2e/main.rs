@@ -30,9 +30,12 @@ use warrant_core::{
         reset_nonce, sign_authorization,
     },
     grant::{
-        CallPolicy, Grant, IWarrantValidator, Scope, Session, WarrantErrors, enable_signature, use_signature,
+        CallPolicy, Grant, IWarrantValidator, Scope, Session, WarrantErrors, enable_digest, enable_signature,
+        use_digest, use_signature,
     },
-    policy::{Denial, Presentation, SessionStatus, SessionUsage, check_operation, check_time},
+    policy::{
+        Denial, OpCheck, Presentation, SessionStatus, SessionUsage, check_operation, check_time, max_gas_cost,
+    },
     user_op::validator_nonce,
 };
 
@@ -69,12 +72,22 @@ enum Signer<'a> {
 }
 
 impl Signer<'_> {
-    fn sign(&self, hash: B256) -> Bytes {
-        let raw = |key: &PrivateKeySigner| key.sign_hash_sync(&hash).expect("signs").as_bytes().to_vec();
+    /// The module signature for `hash`: the session key signs the session digest (the op's hash, the session id
+    /// and the period, 0 here: these sessions have none), not the bare hash.
+    fn sign(&self, hash: B256, account: Address, module: Address, chain_id: u64) -> Bytes {
+        let raw = |key: &PrivateKeySigner, digest: B256| {
+            key.sign_hash_sync(&digest).expect("signs").as_bytes().to_vec()
+        };
         match self {
-            Self::Owner(key) => raw(key).into(),
-            Self::Use(key, session) => use_signature(session, &raw(key)),
-            Self::Enable(key, grant, owner_signature) => enable_signature(grant, owner_signature, &raw(key)),
+            Self::Owner(key) => raw(key, hash).into(),
+            Self::Use(key, session) => {
+                use_signature(session, 0, &raw(key, use_digest(hash, session.id(account), 0)))
+            }
+            Self::Enable(key, grant, owner_signature) => {
+                let digest =
+                    enable_digest(hash, grant.session.id(account), 0, grant.digest(module, chain_id));
+                enable_signature(grant, 0, owner_signature, &raw(key, digest))
+            }
         }
     }
 }
@@ -158,7 +171,7 @@ impl Harness {
     async fn sign(&self, op: &mut UserOperation, signer: &Signer<'_>) -> B256 {
         let delegate = warrant_core::eip7702::parse_delegation_designator(&self.code(op.sender).await);
         let hash = op.hash(ENTRY_POINT_V08, self.chain_id, op.eip7702_delegate(delegate)).unwrap();
-        op.signature = signer.sign(hash);
+        op.signature = signer.sign(hash, op.sender, self.contracts.validator, self.chain_id);
         hash
     }
 
@@ -170,7 +183,15 @@ impl Harness {
         signer: &Signer<'_>,
     ) -> UserOperation {
         let mut op = UserOperation { eip7702_auth: auth, ..op };
-        self.sign(&mut op, signer).await;
+        // Session ops are estimated with a throwaway key's signature: the validator then skips the gas caps and
+        // counts 1 wei of gas (its estimation rule), so the bundler's own large limits don't exceed the budget.
+        let throwaway = PrivateKeySigner::random();
+        let estimating = match signer {
+            Signer::Owner(key) => Signer::Owner(key),
+            Signer::Use(_, session) => Signer::Use(&throwaway, session),
+            Signer::Enable(_, grant, owner_signature) => Signer::Enable(&throwaway, grant, owner_signature),
+        };
+        self.sign(&mut op, &estimating).await;
         let estimate = self
             .bundler
             .estimate_user_operation_gas(&op)
@@ -256,7 +277,8 @@ fn install_validator(validator: Address) -> Vec<u8> {
     .abi_encode()
 }
 
-/// A session paying `recipient` at most 0.02 ETH a call and 0.05 ETH in all, for an hour.
+/// A session paying `recipient` at most 0.02 ETH a call and, with the gas the account pays (counted as native
+/// value), 0.2 ETH in all, for an hour.
 fn payment_session(signer: Address, recipient: Address, now: u64) -> Session {
     Session {
         signer,
@@ -265,7 +287,7 @@ fn payment_session(signer: Address, recipient: Address, now: u64) -> Session {
             validAfter: Default::default(),
             validUntil: alloy::primitives::aliases::U48::from(now + 3600),
             maxUses: 5,
-            maxValueTotal: U256::from(5 * ETH / 100),
+            maxValueTotal: U256::from(20 * ETH / 100),
             paymaster: Address::ZERO,
             maxGasLimit: 0,
             maxFeePerGas: 0,
@@ -292,8 +314,18 @@ async fn preflight(
     let id = session.id(account);
     check_time(&session.scope, h.now().await)?;
     let usage = h.usage(account, id).await;
-    check_operation(id, &session.scope, &usage, presentation, &op.pack(), account, h.contracts.validator)
-        .map(|_| ())
+    check_operation(&OpCheck {
+        session_id: id,
+        scope: &session.scope,
+        usage: &usage,
+        presentation,
+        op: &op.pack(),
+        account,
+        module: h.contracts.validator,
+        period: 0,
+        signature_valid: true,
+    })
+    .map(|_| ())
 }
 
 /// Delegation by a user operation's `eip7702Auth`, a grant enabled by the session key's first operation, USE
@@ -363,7 +395,9 @@ async fn eip7702_account_sessions_through_alto() {
     assert_eq!(preflight(&h, &session, Presentation::Enable, &op).await, Ok(()));
     h.submit(&op, "session ENABLE op (grant + first payment)").await;
     let usage = h.usage(account, id).await;
-    assert_eq!((usage.status, usage.uses, usage.value_spent), (SessionStatus::Enabled, 1, ETH / 100));
+    // The value sent plus the gas the account may pay (its maximum prefund), both native value leaving it.
+    let spent = U256::from(ETH / 100) + max_gas_cost(&op.pack());
+    assert_eq!((usage.status, usage.uses, U256::from(usage.value_spent)), (SessionStatus::Enabled, 1, spent));
     assert_eq!(h.balance(recipient).await, U256::from(ETH / 100));
 
     let use_signer = Signer::Use(&session_key, &session);
