@@ -212,7 +212,7 @@ fn network_commands_refuse_bad_input_before_any_network_call() {
                 "--rpc-url",
                 "http://127.0.0.1:9",
             ],
-            "cannot read /nonexistent/reset.json",
+            "/nonexistent/reset.json: cannot read it",
         ),
     ];
     for (args, needle) in cases {
