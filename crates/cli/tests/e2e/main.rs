@@ -128,6 +128,13 @@ async fn cli_session_lifecycle_through_alto() {
             "0.2ether",
             "--spend-native",
             "0.03ether/1d",
+            // Day 0 ends 90 s from now, so the test crosses a period boundary in real time: Alto checks an op's
+            // window against its own clock (valid from 5 s after validAfter to 30 s before validUntil), so moving
+            // only the chain's clock would not do.
+            "--period-start",
+            &(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 60
+                - 86_400)
+                .to_string(),
             "--max-gas",
             "3000000",
             "--valid-until",
@@ -172,13 +179,16 @@ async fn cli_session_lifecycle_through_alto() {
         text(&out)
     );
 
-    // Move the chain's clock into the next period; the same send now succeeds (period k + 1 in the signed
-    // module signature, nonce key suffix 0).
+    // Wait (real time: Alto judges windows by its own clock) until the next period, mine a block so the chain's
+    // time is there too; the same send now succeeds (period k + 1 in the signed module signature, nonce key
+    // suffix 0).
+    let wall = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(refills <= wall() + 100, "the period boundary is 90 s after the grant: {refills}");
+    // Alto accepts an op from 5 s after its validAfter (the period's start - 1) on.
+    while wall() <= refills + 7 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let provider = net.provider().clone();
-    provider
-        .raw_request::<_, serde_json::Value>("evm_setNextBlockTimestamp".into(), (refills + 1,))
-        .await
-        .unwrap();
     provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
     let before = balance(recipient).await;
     let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.01ether", "--json"], &session);
@@ -187,7 +197,9 @@ async fn cli_session_lifecycle_through_alto() {
     let out = cli.run(&["status", &token, "--json"], &session);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["period"].as_u64().unwrap(), period_k + 1, "{v}");
-    assert_eq!(v["uses"], 3, "{v}");
+    // The new period's counter holds just this op: its 0.01 ETH plus its gas.
+    let left_now: u128 = v["limits"][0]["remainingInPeriod"].as_str().unwrap().parse().unwrap();
+    assert!(left_now < 2 * ETH / 100 && left_now > ETH / 100, "{v}");
 
     // Out of scope: the pre-flight refuses by name; forced, Alto's simulation refuses by the same name.
     let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.02ether"], &session);
@@ -222,9 +234,12 @@ async fn cli_session_lifecycle_through_alto() {
             &session.address().to_string(),
             "--allow",
             &format!("{recipient}:receive:value<=0.01ether"),
+            "--max-value",
+            "0.01ether",
         ],
         &eoa,
     );
+    assert!(out.status.success(), "{}", text(&out));
     let other_chain = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let out = cli.run(&["send", &other_chain, "--to", &recipient_s, "--value", "1"], &session);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
