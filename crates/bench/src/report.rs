@@ -306,11 +306,12 @@ fn markdown(r: &Value) -> String {
         out.push_str(&format!(
             "\nGas goal missed by {}: a session operation pays, over the owner's, the validator module's cold \
              `CALL` (2,600) and dispatch, two cold storage reads (revocation epoch and session state, 2,100 each), \
-             the session bytes in calldata, the call checks and its own ECDSA (itemized in `docs/gas.md`, whose \
-             forge figure for this scope is lower: it warms nothing but measures in forge, while this is a real \
-             anvil transaction with the `0x7702` initCode marker). Closing it needs one cold access fewer: the \
-             epoch inside the session-state word (one slot), or the session check inside the account (no module \
-             call).\n",
+             the write of the session's native debit (about 2,900: since issue 11 the gas the account pays counts \
+             as native value, so every operation without a pinned paymaster writes it), the session bytes and the \
+             signed period in calldata, the call and type checks and its own ECDSA over the session digest \
+             (itemized in `docs/gas.md`). Closing it needs the session check inside the account (no module call) \
+             or fewer cold accesses; folding the epoch into the session-state word keeps `revokeAll` O(1) only \
+             with a per-account word every operation reads, so it saves nothing.\n",
             fmt_int(overhead - MAX_SESSION_OVERHEAD_GAS)
         ));
     }
