@@ -11,6 +11,8 @@ import {ERC7739} from "@openzeppelin/contracts/utils/cryptography/signers/draft-
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Calldata} from "@openzeppelin/contracts/utils/Calldata.sol";
+import {ERC721Holder} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Holder.sol";
+import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
 
 /**
  * @dev ERC-7579 smart account used by Warrant, in two modes that share one implementation:
@@ -22,10 +24,12 @@ import {Calldata} from "@openzeppelin/contracts/utils/Calldata.sol";
  *
  * User operations whose nonce key does not name an installed validator module are checked against the owner.
  * Session keys live in a validator module (see {WarrantValidator}) selected through the top 20 bytes of the nonce key.
+ * It accepts ERC-721 and ERC-1155 safe transfers (a "session pass" NFT must be able to come back; see
+ * `docs/gating.md`).
  * ERC-1271 signatures are either module-prefixed (routed to an installed validator) or owner signatures wrapped per
  * ERC-7739, so an owner signature made for one account can't be replayed on another.
  */
-contract WarrantAccount is Account, EIP712, ERC7739, AccountERC7579 {
+contract WarrantAccount is Account, EIP712, ERC7739, AccountERC7579, ERC721Holder, ERC1155Holder {
     /// @custom:storage-location erc7201:warrant.storage.WarrantAccount
     struct WarrantAccountStorage {
         address owner;

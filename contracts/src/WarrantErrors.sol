@@ -77,4 +77,13 @@ library WarrantErrors {
     error PeriodRequired();
     /// @dev The USE signature does not hold the length word and the session bytes it announces.
     error MalformedSessionSignature();
+    /**
+     * @dev Gate `gateIndex` is ill-formed: an unknown kind, token 0, a `minBalance` of 0, a token id on an ERC-20 or
+     * ERC-721 gate, or more than the validator's maximum number of gates.
+     */
+    error InvalidGate(uint256 gateIndex);
+    /// @dev The account holds `balance` of gate `gateIndex`'s `token`, below the gate's `minBalance`.
+    error GateNotHeld(uint256 gateIndex, address token, uint256 balance, uint256 minBalance);
+    /// @dev Gate `gateIndex`'s `token` did not answer `balanceOf` with a word (no code, a revert, or short data).
+    error GateUnreadable(uint256 gateIndex, address token);
 }

@@ -73,6 +73,18 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint128 lifetime;
     }
 
+    /**
+     * @dev A condition on what the account holds, read in validation: at least `minBalance` of `token`, counted by
+     * `balanceOf(account)` (`kind` {GATE_ERC20} or {GATE_ERC721}, `tokenId` 0) or `balanceOf(account, tokenId)`
+     * ({GATE_ERC1155}). Both read only storage associated with the account (ERC-7562 STO-021). See `docs/gating.md`.
+     */
+    struct Gate {
+        address token;
+        uint8 kind;
+        uint256 tokenId;
+        uint256 minBalance;
+    }
+
     /// @dev What a session may do. See `docs/grant-format.md` and `docs/spend-limits.md` for each zero value.
     struct Scope {
         uint48 validAfter;
@@ -87,6 +99,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint48 periodStart;
         uint32 maxUsesPerPeriod;
         SpendLimit[] limits;
+        Gate[] gates;
     }
 
     /// @dev A session key and its scope; `salt` tells apart sessions of one key with the same scope.
@@ -183,6 +196,17 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /// @dev At most this many spend limits: their counters sit at state slot + 1 + i, within ERC-7562's 128.
     uint256 internal constant MAX_SPEND_LIMITS = 127;
 
+    /// @dev {Gate} kinds: which `balanceOf` the gate reads.
+    uint8 internal constant GATE_ERC20 = 0;
+    uint8 internal constant GATE_ERC721 = 1;
+    uint8 internal constant GATE_ERC1155 = 2;
+
+    /// @dev At most this many gates per session: each is one external call in validation.
+    uint256 internal constant MAX_GATES = 8;
+
+    /// @dev The size of one gate in session bytes: `kind(1) ‖ token(20) ‖ tokenId(32) ‖ minBalance(32)`.
+    uint256 private constant GATE_SIZE = 85;
+
     /// @dev Uniswap's Permit2, the same address on every chain: it moves tokens the account approved to it.
     address internal constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
 
@@ -206,9 +230,10 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     bytes32 private constant _SCOPE_TYPE = keccak256(
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits,Gate[] gates)"
         "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
+        "Gate(address token,uint8 kind,uint256 tokenId,uint256 minBalance)"
         "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
@@ -216,23 +241,29 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         "Session(address signer,bytes32 salt,Scope scope)"
         "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
+        "Gate(address token,uint8 kind,uint256 tokenId,uint256 minBalance)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits,Gate[] gates)"
+        "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _GRANT_TYPE = keccak256(
         "Grant(address account,uint64 epoch,Session session)"
         "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
+        "Gate(address token,uint8 kind,uint256 tokenId,uint256 minBalance)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "Session(address signer,bytes32 salt,Scope scope)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits,Gate[] gates)" "Session(address signer,bytes32 salt,Scope scope)"
         "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)"
     );
 
     bytes32 private constant _SPEND_LIMIT_TYPE =
         keccak256("SpendLimit(address token,uint128 perPeriod,uint128 lifetime)");
+
+    bytes32 private constant _GATE_TYPE =
+        keccak256("Gate(address token,uint8 kind,uint256 tokenId,uint256 minBalance)");
 
     mapping(address account => uint256) private _epochs;
     // Session states live at `keccak256(abi.encode(account, keccak256(abi.encode(id, epoch))))`: the account is the
@@ -644,13 +675,20 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint256 gasCost,
         uint32 period
     ) private returns (uint256) {
-        // Spend section: period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(limitCount) ‖ limit* (52 bytes each).
+        // Spend section: period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(limitCount) ‖ limit* (52 bytes each)
+        // ‖ w(gateCount) ‖ gate* (GATE_SIZE bytes each).
         uint256 q;
         uint256 limitCount;
+        uint256 gates;
+        uint256 gateCount;
         assembly ("memory-safe") {
             let n := byte(0, mload(add(spend, 14)))
             limitCount := shr(shl(3, sub(32, n)), mload(add(spend, 15)))
             q := add(add(add(spend, 15), n), mul(limitCount, 52))
+            n := byte(0, mload(q))
+            gateCount := shr(shl(3, sub(32, n)), mload(add(q, 1)))
+            gates := add(add(q, 1), n)
+            q := add(gates, mul(gateCount, GATE_SIZE))
         }
         // One amount per spend limit, summed over the calls (native value is added by {_debitSpend}).
         uint256[] memory amounts = new uint256[](limitCount);
@@ -672,10 +710,56 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         }
         (uint256 newState, bool periodWrite, uint256 periodWindow) =
             _debitSpend(spend, state, period, amounts, valueTotal, slot);
+        if (gateCount != 0) _checkGates(gates, gateCount);
         // Debited in validation: every op of a bundle is validated before any executes.
         if (write || periodWrite) _store(slot, newState);
         // The period window is a second source of time limits: intersected, never overwritten.
         return periodWindow == 0 ? validationData : _intersectValidationData(validationData, periodWindow);
+    }
+
+    /**
+     * @dev Checks the `n` gates at `p`: the account (the caller) must hold each gate's `minBalance`. Reads only
+     * `balanceOf(account)` or `balanceOf(account, id)`, storage associated with the account (ERC-7562 STO-021).
+     */
+    function _checkGates(uint256 p, uint256 n) private view {
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 kind;
+            address token;
+            uint256 tokenId;
+            uint256 minBalance;
+            assembly ("memory-safe") {
+                let g := add(p, mul(i, GATE_SIZE))
+                kind := byte(0, mload(g))
+                token := shr(96, mload(add(g, 1)))
+                tokenId := mload(add(g, 21))
+                minBalance := mload(add(g, 53))
+            }
+            (bool ok, uint256 balance) = _balanceOf(token, kind, tokenId);
+            if (!ok) revert WarrantErrors.GateUnreadable(i, token);
+            if (balance < minBalance) revert WarrantErrors.GateNotHeld(i, token, balance, minBalance);
+        }
+    }
+
+    /**
+     * @dev The caller's balance of `token`: `balanceOf(address)` (0x70a08231), or `balanceOf(address,uint256)`
+     * (0x00fdd58e) for an ERC-1155 gate. Fails unless the call succeeds with at least one word; only that word is
+     * copied, so a token can't make validation copy a large return.
+     */
+    function _balanceOf(address token, uint256 kind, uint256 tokenId) private view returns (bool ok, uint256 held) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, shl(224, 0x70a08231))
+            let size := 0x24
+            if eq(kind, GATE_ERC1155) {
+                mstore(m, shl(224, 0x00fdd58e))
+                mstore(add(m, 0x24), tokenId)
+                size := 0x44
+            }
+            mstore(add(m, 0x04), caller())
+            ok := staticcall(gas(), token, m, size, 0x00, 0x20)
+            ok := and(ok, gt(returndatasize(), 0x1f))
+            held := mload(0x00)
+        }
     }
 
     /// @dev `state` with `valueTotal` more value spent, within the session's `maxValueTotal`.
@@ -1375,8 +1459,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
      *
      * where bit i of `limits` (0x01 validAfter … 0x40 maxFeePerGas, 0x80 spend, in the order above) says the field
      * is present, which it is exactly when it is not zero (for `spend`: when any of period, periodStart,
-     * maxUsesPerPeriod or limits is); `spend` is `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖
-     * w(len(limits)) ‖ (token(20) ‖ perPeriod(16) ‖ lifetime(16))*`; each policy is `target(20) ‖ selector(4) ‖ flags(1) ‖ w(maxValue) ‖
+     * maxUsesPerPeriod, limits or gates is); `spend` is `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖
+     * w(len(limits)) ‖ (token(20) ‖ perPeriod(16) ‖ lifetime(16))* ‖ w(len(gates)) ‖ (kind(1) ‖ token(20) ‖
+     * tokenId(32) ‖ minBalance(32))*`; each policy is `target(20) ‖ selector(4) ‖ flags(1) ‖ w(maxValue) ‖
      * w(len(conditions)) ‖ condition*`, each condition `condition(1) ‖ argType(1) ‖ argIndex(2) ‖ w(len(values)) ‖
      * w(value)*`; `w(x)` is one byte `n` then the `n` low bytes of `x` big-endian, `n` the fewest bytes that hold
      * `x` (0 for zero). The salt comes last because validation never reads it. Every field is fixed-width,
@@ -1386,7 +1471,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     function _encodeSession(Session memory s) private pure returns (bytes memory out) {
         CallPolicy[] memory calls = s.scope.calls;
         // Upper bound of the size, plus a word so that the last 32-byte store stays inside the allocation.
-        uint256 bound = 20 + 1 + 6 + 6 + 4 + 33 + 20 + 16 + 16 + 14 + 33 + 52 * s.scope.limits.length + 33 + 33 + 32;
+        uint256 bound = 20 + 1 + 6 + 6 + 4 + 33 + 20 + 16 + 16 + 14 + 33 + 52 * s.scope.limits.length + 33 + GATE_SIZE
+            * s.scope.gates.length + 33 + 33 + 32;
         for (uint256 i = 0; i < calls.length; ++i) {
             ArgCondition[] memory conditions = calls[i].conditions;
             bound += 25 + 33 + 33;
@@ -1445,7 +1531,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     }
 
     function _hasSpendSection(Scope memory scope) private pure returns (bool) {
-        return scope.period != 0 || scope.periodStart != 0 || scope.maxUsesPerPeriod != 0 || scope.limits.length != 0;
+        return scope.period != 0 || scope.periodStart != 0 || scope.maxUsesPerPeriod != 0 || scope.limits.length != 0
+            || scope.gates.length != 0;
     }
 
     /**
@@ -1469,6 +1556,25 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             q = _putFixed(q, uint160(limits[i].token), 20);
             q = _putFixed(q, limits[i].perPeriod, 16);
             q = _putFixed(q, limits[i].lifetime, 16);
+        }
+        return _putGates(q, scope.gates);
+    }
+
+    /// @dev Writes `w(len(gates)) ‖ (kind(1) ‖ token(20) ‖ tokenId(32) ‖ minBalance(32))*`, refusing ill-formed gates.
+    function _putGates(uint256 q, Gate[] memory gates) private pure returns (uint256) {
+        for (uint256 i = 0; i < gates.length; ++i) {
+            Gate memory g = gates[i];
+            if (
+                i >= MAX_GATES || g.kind > GATE_ERC1155 || g.token == address(0) || g.minBalance == 0
+                    || (g.kind != GATE_ERC1155 && g.tokenId != 0)
+            ) revert WarrantErrors.InvalidGate(i);
+        }
+        q = _putWord(q, gates.length);
+        for (uint256 i = 0; i < gates.length; ++i) {
+            q = _putFixed(q, gates[i].kind, 1);
+            q = _putFixed(q, uint160(gates[i].token), 20);
+            q = _putFixed(q, gates[i].tokenId, 32);
+            q = _putFixed(q, gates[i].minBalance, 32);
         }
         return q;
     }
@@ -1558,23 +1664,22 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         for (uint256 i = 0; i < hashes.length; ++i) {
             hashes[i] = _hashCallPolicy(s.calls[i]);
         }
-        return keccak256(
-            abi.encode(
-                _SCOPE_TYPE,
-                s.validAfter,
-                s.validUntil,
-                s.maxUses,
-                s.maxValueTotal,
-                s.paymaster,
-                s.maxGasLimit,
-                s.maxFeePerGas,
-                keccak256(abi.encodePacked(hashes)),
-                s.period,
-                s.periodStart,
-                s.maxUsesPerPeriod,
-                _hashSpendLimits(s.limits)
-            )
+        // Every member encodes to one word, so the two halves concatenated are `abi.encode` of all of them (one
+        // `abi.encode` of fourteen values is too deep for the stack).
+        bytes memory head = abi.encode(
+            _SCOPE_TYPE,
+            s.validAfter,
+            s.validUntil,
+            s.maxUses,
+            s.maxValueTotal,
+            s.paymaster,
+            s.maxGasLimit,
+            s.maxFeePerGas,
+            keccak256(abi.encodePacked(hashes))
         );
+        bytes memory tail =
+            abi.encode(s.period, s.periodStart, s.maxUsesPerPeriod, _hashSpendLimits(s.limits), _hashGates(s.gates));
+        return keccak256(bytes.concat(head, tail));
     }
 
     function _hashSpendLimits(SpendLimit[] memory limits) private pure returns (bytes32) {
@@ -1582,6 +1687,15 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         for (uint256 i = 0; i < hashes.length; ++i) {
             hashes[i] =
                 keccak256(abi.encode(_SPEND_LIMIT_TYPE, limits[i].token, limits[i].perPeriod, limits[i].lifetime));
+        }
+        return keccak256(abi.encodePacked(hashes));
+    }
+
+    function _hashGates(Gate[] memory gates) private pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](gates.length);
+        for (uint256 i = 0; i < hashes.length; ++i) {
+            Gate memory g = gates[i];
+            hashes[i] = keccak256(abi.encode(_GATE_TYPE, g.token, g.kind, g.tokenId, g.minBalance));
         }
         return keccak256(abi.encodePacked(hashes));
     }

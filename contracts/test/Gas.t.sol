@@ -5,6 +5,7 @@ import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.s
 import {Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {WarrantFixture, IEntryPointV08} from "./utils/WarrantFixture.sol";
 import {WarrantValidator} from "../src/WarrantValidator.sol";
+import {MockNft} from "./mocks/Mocks.sol";
 
 /// @dev The snapshot cheatcode (forge 1.x); written to `snapshots/<group>.json`, compared when `FORGE_SNAPSHOT_CHECK`.
 interface VmSnapshot {
@@ -75,6 +76,19 @@ contract GasTest is WarrantFixture {
             "session_spend_limited_erc20_transfer",
             _measure(_sessionOp(account, limited, _transfer(recipient, 1e18)))
         );
+
+        // Session USE gated on an ERC-721 pass the account holds (docs/gating.md): the same transfer, one gate read.
+        MockNft pass = new MockNft();
+        pass.mint(account, 1);
+        WarrantValidator.Session memory gated = _benchSession();
+        gated.salt = bytes32(uint256(3));
+        gated.scope.gates = new WarrantValidator.Gate[](1);
+        gated.scope.gates[0] = WarrantValidator.Gate(address(pass), 1, 0, 1);
+        _enableStatic(account, pk, gated);
+        _handle(_sessionOp(account, gated, _transfer(recipient, 1)));
+        PackedUserOperation memory gatedOp = _sessionOp(account, gated, _transfer(recipient, 1e18));
+        vm.cool(address(pass));
+        _record(kind, "session_gated_erc20_transfer", _measure(gatedOp));
 
         // ENABLE: a fresh session (another salt) presented with the owner's grant on its first operation.
         WarrantValidator.Session memory fresh = _benchSession();

@@ -14,7 +14,8 @@ contract GrantFormatTest is WarrantFixture {
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)";
     string internal constant SCOPE = "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,"
         "address paymaster,uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,"
-        "uint48 periodStart,uint32 maxUsesPerPeriod,SpendLimit[] limits)";
+        "uint48 periodStart,uint32 maxUsesPerPeriod,SpendLimit[] limits,Gate[] gates)";
+    string internal constant GATE = "Gate(address token,uint8 kind,uint256 tokenId,uint256 minBalance)";
     string internal constant SPEND_LIMIT = "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)";
     string internal constant SESSION = "Session(address signer,bytes32 salt,Scope scope)";
     string internal constant GRANT = "Grant(address account,uint64 epoch,Session session)";
@@ -28,8 +29,11 @@ contract GrantFormatTest is WarrantFixture {
         s.salt = keccak256("salt");
         WarrantValidator.SpendLimit[] memory limits = new WarrantValidator.SpendLimit[](1);
         limits[0] = WarrantValidator.SpendLimit(address(token), 50e18, type(uint128).max);
+        WarrantValidator.Gate[] memory gates = new WarrantValidator.Gate[](2);
+        gates[0] = WarrantValidator.Gate(address(token), 0, 0, 1e18);
+        gates[1] = WarrantValidator.Gate(address(0x1155), 2, 7, 1);
         s.scope = WarrantValidator.Scope(
-            10, 20, 3, 4 ether, address(0x9A), 5_000_000, 7 gwei, calls, 1 days, 1_700_000_000, 5, limits
+            10, 20, 3, 4 ether, address(0x9A), 5_000_000, 7 gwei, calls, 1 days, 1_700_000_000, 5, limits, gates
         );
         g = _grant(proxy, s);
     }
@@ -76,9 +80,14 @@ contract GrantFormatTest is WarrantFixture {
                 )
             );
         }
+        bytes32[] memory g = new bytes32[](s.gates.length);
+        for (uint256 i = 0; i < g.length; ++i) {
+            WarrantValidator.Gate memory x = s.gates[i];
+            g[i] = keccak256(abi.encode(keccak256(bytes(GATE)), x.token, x.kind, x.tokenId, x.minBalance));
+        }
         return keccak256(
             abi.encode(
-                keccak256(abi.encodePacked(SCOPE, ARG_CONDITION, CALL_POLICY, SPEND_LIMIT)),
+                keccak256(abi.encodePacked(SCOPE, ARG_CONDITION, CALL_POLICY, GATE, SPEND_LIMIT)),
                 s.validAfter,
                 s.validUntil,
                 s.maxUses,
@@ -90,7 +99,8 @@ contract GrantFormatTest is WarrantFixture {
                 s.period,
                 s.periodStart,
                 s.maxUsesPerPeriod,
-                keccak256(abi.encodePacked(l))
+                keccak256(abi.encodePacked(l)),
+                keccak256(abi.encodePacked(g))
             )
         );
     }
@@ -98,7 +108,7 @@ contract GrantFormatTest is WarrantFixture {
     function _hashSession(WarrantValidator.Session memory s) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                keccak256(abi.encodePacked(SESSION, ARG_CONDITION, CALL_POLICY, SCOPE, SPEND_LIMIT)),
+                keccak256(abi.encodePacked(SESSION, ARG_CONDITION, CALL_POLICY, GATE, SCOPE, SPEND_LIMIT)),
                 s.signer,
                 s.salt,
                 _hashScope(s.scope)
@@ -111,7 +121,7 @@ contract GrantFormatTest is WarrantFixture {
         vm.assertEq(validator.scopeHash(g.session.scope), _hashScope(g.session.scope), "Scope");
         bytes32 grantStruct = keccak256(
             abi.encode(
-                keccak256(abi.encodePacked(GRANT, ARG_CONDITION, CALL_POLICY, SCOPE, SESSION, SPEND_LIMIT)),
+                keccak256(abi.encodePacked(GRANT, ARG_CONDITION, CALL_POLICY, GATE, SCOPE, SESSION, SPEND_LIMIT)),
                 g.account,
                 g.epoch,
                 _hashSession(g.session)
@@ -139,7 +149,7 @@ contract GrantFormatTest is WarrantFixture {
     /// builds it, verifies on WarrantAccount like the explicit form the fixture uses.
     function test_erc7739ImplicitContentsDescr() public view {
         WarrantValidator.Grant memory g = _sample();
-        string memory descr = string.concat(GRANT, ARG_CONDITION, CALL_POLICY, SCOPE, SESSION, SPEND_LIMIT);
+        string memory descr = string.concat(GRANT, ARG_CONDITION, CALL_POLICY, GATE, SCOPE, SESSION, SPEND_LIMIT);
         bytes32 appSeparator = keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),

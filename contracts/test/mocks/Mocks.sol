@@ -2,6 +2,9 @@
 pragma solidity ^0.8.28;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
 import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 
 /// @dev Mintable ERC-20 for tests.
@@ -11,6 +14,30 @@ contract MockToken is ERC20 {
     function mint(address to, uint256 amount) external {
         _mint(to, amount);
     }
+}
+
+/// @dev Mintable ERC-721 for tests: the "session pass" of the gating tests and demo.
+contract MockNft is ERC721 {
+    constructor() ERC721("Mock pass", "PASS") {}
+
+    function mint(address to, uint256 tokenId) external {
+        _mint(to, tokenId);
+    }
+}
+
+/// @dev Mintable ERC-1155 for tests.
+contract MockMultiToken is ERC1155 {
+    constructor() ERC1155("") {}
+
+    function mint(address to, uint256 id, uint256 amount) external {
+        _mint(to, id, amount, "");
+    }
+}
+
+/// @dev An ERC-1967 proxy in front of a token: its `balanceOf` reads the implementation slot, storage that is not
+/// associated with the account (ERC-7562), so a gate on it is refused when the grant is made.
+contract MockProxiedToken is ERC1967Proxy {
+    constructor(address implementation) ERC1967Proxy(implementation, "") {}
 }
 
 /// @dev Target with dynamic arguments, recording what it received.

@@ -396,10 +396,11 @@ abstract contract WarrantFixture is WarrantTest {
 
     string internal constant GRANT_CONTENTS_TYPE = "ArgCondition(uint8 condition,uint8 argType,uint16 argIndex,bytes32[] values)"
         "CallPolicy(address target,bytes4 selector,uint8 flags,uint256 maxValue,ArgCondition[] conditions)"
+        "Gate(address token,uint8 kind,uint256 tokenId,uint256 minBalance)"
         "Grant(address account,uint64 epoch,Session session)"
         "Scope(uint48 validAfter,uint48 validUntil,uint32 maxUses,uint256 maxValueTotal,address paymaster,"
         "uint128 maxGasLimit,uint128 maxFeePerGas,CallPolicy[] calls,uint32 period,uint48 periodStart,"
-        "uint32 maxUsesPerPeriod,SpendLimit[] limits)" "Session(address signer,bytes32 salt,Scope scope)"
+        "uint32 maxUsesPerPeriod,SpendLimit[] limits,Gate[] gates)" "Session(address signer,bytes32 salt,Scope scope)"
         "SpendLimit(address token,uint128 perPeriod,uint128 lifetime)";
 
     /**
