@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use alloy_primitives::{Address, B256, I256, U256, keccak256};
 
 use crate::{
-    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, GasBudget, Grant, NO_CAP, Scope, arg_type},
+    grant::{
+        ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, GasBudget, Gate, Grant, NO_CAP, Scope, arg_type,
+        gate_kind,
+    },
     policy::{condition, condition_well_formed},
 };
 
@@ -368,8 +371,38 @@ pub fn explain_scope(scope: &Scope, tokens: &TokenHints) -> String {
     });
 
     lines.extend(explain_spend(scope, tokens));
+    lines.extend(scope.gates.iter().map(|g| explain_gate(g, tokens)));
     lines.push(explain_gas(scope));
     lines.join("\n")
+}
+
+/// One gate in words, with what it does not protect against: anyone who can give the account the token can
+/// satisfy it.
+fn explain_gate(g: &Gate, tokens: &TokenHints) -> String {
+    let token = g.token.to_checksum(None);
+    let what = match g.kind {
+        gate_kind::ERC20 => match tokens.get(&g.token) {
+            Some(t) => {
+                let symbol = t.symbol.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
+                format!(
+                    "{}{symbol} (raw {}) of token {token}",
+                    format_units(g.minBalance, t.decimals),
+                    g.minBalance
+                )
+            }
+            None => format!("{} (raw; token decimals unknown) of token {token}", g.minBalance),
+        },
+        gate_kind::ERC721 => {
+            let nfts = if g.minBalance == U256::from(1) { "NFT".to_string() } else { "NFTs".to_string() };
+            format!("{} {nfts} of collection {token} (any ids)", g.minBalance)
+        }
+        gate_kind::ERC1155 => format!("{} of id {} of ERC-1155 {token}", g.minBalance, g.tokenId),
+        kind => return format!("⚠ an ill-formed gate (kind {kind}): the session can never be enabled"),
+    };
+    format!(
+        "only while the account holds at least {what} (checked before every operation; anyone who can give the \
+         account that much satisfies it)"
+    )
 }
 
 /// The gas line: who pays, what counts it, and the per-operation caps.

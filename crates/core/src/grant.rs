@@ -37,7 +37,18 @@ sol! {
         uint128 lifetime;
     }
 
-    /// What a session may do (`Default`: no window, no calls, no value, no limits).
+    /// A condition on what the account holds, read in validation: at least `minBalance` of `token`, counted by
+    /// `balanceOf(account)` (`kind` [`gate_kind::ERC20`] or [`gate_kind::ERC721`], `tokenId` 0) or
+    /// `balanceOf(account, tokenId)` ([`gate_kind::ERC1155`]). See `docs/gating.md` and [`crate::gate`].
+    #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+    struct Gate {
+        address token;
+        uint8 kind;
+        uint256 tokenId;
+        uint256 minBalance;
+    }
+
+    /// What a session may do (`Default`: no window, no calls, no value, no limits, no gates).
     #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
     struct Scope {
         uint48 validAfter;
@@ -52,6 +63,7 @@ sol! {
         uint48 periodStart;
         uint32 maxUsesPerPeriod;
         SpendLimit[] limits;
+        Gate[] gates;
     }
 
     /// A session key and its scope.
@@ -130,6 +142,9 @@ sol! {
         error InvalidSpendLimit(uint256 limitIndex);
         error PeriodRequired();
         error MalformedSessionSignature();
+        error InvalidGate(uint256 gateIndex);
+        error GateNotHeld(uint256 gateIndex, address token, uint256 balance, uint256 minBalance);
+        error GateUnreadable(uint256 gateIndex, address token);
     }
 }
 
@@ -144,6 +159,26 @@ pub const NO_CAP: u128 = u128::MAX;
 /// Uniswap's Permit2 (the same address on every chain): calls to it are counted or refused while any ERC-20 is
 /// limited.
 pub const PERMIT2: Address = alloy_primitives::address!("0x000000000022D473030F116dDEE9F6B43aC78BA3");
+
+/// `Gate.kind` codes: which `balanceOf` a gate reads.
+pub mod gate_kind {
+    /// An ERC-20: `balanceOf(account)` in the token's smallest unit.
+    pub const ERC20: u8 = 0;
+    /// An ERC-721 collection: `balanceOf(account)`, the number of its NFTs the account holds.
+    pub const ERC721: u8 = 1;
+    /// One id of an ERC-1155: `balanceOf(account, tokenId)`.
+    pub const ERC1155: u8 = 2;
+
+    /// The kind's name as the CLI and `explain` spell it ("erc20", "erc721", "erc1155").
+    pub fn name(kind: u8) -> Option<&'static str> {
+        Some(match kind {
+            ERC20 => "erc20",
+            ERC721 => "erc721",
+            ERC1155 => "erc1155",
+            _ => return None,
+        })
+    }
+}
 
 /// Signature mode byte: a session already enabled.
 pub const MODE_USE: u8 = 0x00;
@@ -255,7 +290,8 @@ pub mod limits {
     /// `maxFeePerGas` (16 bytes) follows.
     pub const FEE: u8 = 0x40;
     /// The spend section follows: `period(4) ‖ periodStart(6) ‖ maxUsesPerPeriod(4) ‖ w(len(limits)) ‖
-    /// (token(20) ‖ perPeriod(16) ‖ lifetime(16))*` (present when any of these is not zero).
+    /// (token(20) ‖ perPeriod(16) ‖ lifetime(16))* ‖ w(len(gates)) ‖ (kind(1) ‖ token(20) ‖ tokenId(32) ‖
+    /// minBalance(32))*` (present when any of these is not zero).
     pub const SPEND: u8 = 0x80;
 }
 
@@ -271,12 +307,14 @@ fn put_count(out: &mut Vec<u8>, n: usize) {
 }
 
 impl Scope {
-    /// Whether the session bytes carry a spend section: any of period, periodStart, maxUsesPerPeriod, limits set.
+    /// Whether the session bytes carry a spend section: any of period, periodStart, maxUsesPerPeriod, limits,
+    /// gates set.
     pub fn has_spend_section(&self) -> bool {
         self.period != 0
             || self.periodStart.to::<u64>() != 0
             || self.maxUsesPerPeriod != 0
             || !self.limits.is_empty()
+            || !self.gates.is_empty()
     }
 }
 
@@ -337,6 +375,13 @@ impl Session {
                 out.extend_from_slice(l.token.as_slice());
                 out.extend_from_slice(&l.perPeriod.to_be_bytes());
                 out.extend_from_slice(&l.lifetime.to_be_bytes());
+            }
+            put_count(&mut out, s.gates.len());
+            for g in &s.gates {
+                out.push(g.kind);
+                out.extend_from_slice(g.token.as_slice());
+                out.extend_from_slice(&g.tokenId.to_be_bytes::<32>());
+                out.extend_from_slice(&g.minBalance.to_be_bytes::<32>());
             }
         }
         put_count(&mut out, s.calls.len());
@@ -720,8 +765,38 @@ mod tests {
             "00".repeat(20),
             "ff".repeat(16),
             "00000000000000000000000000000005".into(),
+            "00".into(), // w(0 gates)
             "00".into(), // w(0 calls)
             "00".into(), // w(salt 0)
+        ]
+        .concat();
+        assert_eq!(hex::encode(session.session_bytes()), expected);
+    }
+
+    #[test]
+    fn gates_known_answer() {
+        let scope = Scope {
+            gates: vec![Gate {
+                token: Address::repeat_byte(0x44),
+                kind: gate_kind::ERC1155,
+                tokenId: U256::from(7u64),
+                minBalance: U256::from(2u64),
+            }],
+            ..Default::default()
+        };
+        let session = Session { signer: Address::repeat_byte(0x11), salt: B256::ZERO, scope };
+        let expected = [
+            "11".repeat(20),
+            "80".into(),            // limits: the spend section only (gates live in it)
+            "00".repeat(4 + 6 + 4), // period, periodStart, maxUsesPerPeriod
+            "00".into(),            // w(0 limits)
+            "0101".into(),          // w(1 gate)
+            "02".into(),            // kind ERC-1155
+            "44".repeat(20),        // token
+            format!("{:064x}", 7),  // tokenId
+            format!("{:064x}", 2),  // minBalance
+            "00".into(),            // w(0 calls)
+            "00".into(),            // w(salt 0)
         ]
         .concat();
         assert_eq!(hex::encode(session.session_bytes()), expected);

@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256, aliases::U48};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
 use crate::{
-    grant::{ArgCondition, CallPolicy, Grant, Scope, Session, SpendLimit},
+    grant::{ArgCondition, CallPolicy, Gate, Grant, Scope, Session, SpendLimit},
     token::SignedGrant,
 };
 
@@ -187,6 +187,23 @@ pub struct ScopeJson {
     pub max_uses_per_period: u32,
     /// Spend limits, one per asset (token zero address: native value).
     pub limits: Vec<SpendLimitJson>,
+    /// Gates: what the account must hold for the session to act (see `docs/gating.md`).
+    pub gates: Vec<GateJson>,
+}
+
+/// [`Gate`] in JSON: `kind` 0 ERC-20, 1 ERC-721, 2 ERC-1155; `tokenId` and `minBalance` decimal strings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GateJson {
+    /// The token contract.
+    #[serde(with = "address_hex")]
+    pub token: Address,
+    /// Which `balanceOf` is read.
+    pub kind: u8,
+    /// The ERC-1155 id (0 for the other kinds).
+    pub token_id: Dec<U256>,
+    /// The least the account must hold.
+    pub min_balance: Dec<U256>,
 }
 
 /// [`SpendLimit`] in JSON: caps in the asset's smallest unit, decimal strings (`340282366920938463463374607431768211455`,
@@ -304,6 +321,16 @@ impl From<&Scope> for ScopeJson {
                     lifetime: Dec(l.lifetime),
                 })
                 .collect(),
+            gates: s
+                .gates
+                .iter()
+                .map(|g| GateJson {
+                    token: g.token,
+                    kind: g.kind,
+                    token_id: Dec(g.tokenId),
+                    min_balance: Dec(g.minBalance),
+                })
+                .collect(),
         }
     }
 }
@@ -326,6 +353,16 @@ impl From<ScopeJson> for Scope {
                 .limits
                 .into_iter()
                 .map(|l| SpendLimit { token: l.token, perPeriod: l.per_period.0, lifetime: l.lifetime.0 })
+                .collect(),
+            gates: s
+                .gates
+                .into_iter()
+                .map(|g| Gate {
+                    token: g.token,
+                    kind: g.kind,
+                    tokenId: g.token_id.0,
+                    minBalance: g.min_balance.0,
+                })
                 .collect(),
         }
     }

@@ -10,6 +10,7 @@ pub mod constants;
 pub mod eip7702;
 mod error;
 pub mod explain;
+pub mod gate;
 pub mod grant;
 pub mod grant_json;
 pub mod policy;

@@ -391,6 +391,40 @@ pub enum Denial {
     /// The module signature does not hold what its mode announces (too short, or session bytes past its end).
     #[error("MalformedSessionSignature: the session signature does not hold the session bytes it announces")]
     MalformedSessionSignature,
+    /// Gate `gate_index` is ill-formed (unknown kind, token 0, `minBalance` 0, a token id on an ERC-20 or ERC-721
+    /// gate, or more than [`crate::gate::MAX_GATES`] gates): such a session can't be enabled.
+    #[error(
+        "InvalidGate: gate {gate_index} is ill-formed (an unknown kind, token 0, a minimum of 0, a token id on an \
+         ERC-20 or ERC-721 gate, or more than 8 gates)"
+    )]
+    InvalidGate {
+        /// The gate's index in `Scope.gates`.
+        gate_index: usize,
+    },
+    /// The account holds less of a gate's token than the gate requires.
+    #[error(
+        "GateNotHeld: gate {gate_index} needs the account to hold at least {min_balance} of {token}; it holds {balance}"
+    )]
+    GateNotHeld {
+        /// The gate's index in `Scope.gates`.
+        gate_index: usize,
+        /// The gate's token.
+        token: Address,
+        /// What the account holds.
+        balance: U256,
+        /// What the gate requires.
+        min_balance: U256,
+    },
+    /// A gate's token did not answer `balanceOf` with a word (no code, a revert, or short data).
+    #[error(
+        "GateUnreadable: gate {gate_index}'s token {token} did not answer balanceOf (no code, a revert, or short data)"
+    )]
+    GateUnreadable {
+        /// The gate's index in `Scope.gates`.
+        gate_index: usize,
+        /// The gate's token.
+        token: Address,
+    },
     /// Not valid yet: the EntryPoint refuses it (AA22) while `timestamp <= validAfter`.
     #[error("SessionNotYetValid: valid after {valid_after}, now {now} (the EntryPoint reports AA22)")]
     NotYetValid {
@@ -446,6 +480,9 @@ impl Denial {
             Self::GrantEpochStale { .. } => "GrantEpochStale",
             Self::InvalidOwnerSignature => "InvalidOwnerSignature",
             Self::MalformedSessionSignature => "MalformedSessionSignature",
+            Self::InvalidGate { .. } => "InvalidGate",
+            Self::GateNotHeld { .. } => "GateNotHeld",
+            Self::GateUnreadable { .. } => "GateUnreadable",
             Self::NotYetValid { .. } => "SessionNotYetValid",
             Self::Expired { .. } => "SessionExpired",
         }
@@ -977,7 +1014,7 @@ fn effective_cap(cap: u128) -> U256 {
 
 /// The rules `WarrantValidator` enforces on spend rules when a session is enabled (`enableSession`, a grant,
 /// `sessionId`, `sessionBytes` all refuse them): a per-period rule needs a period, caps fit the 112-bit counters,
-/// at most [`MAX_SPEND_LIMITS`] limits.
+/// at most [`MAX_SPEND_LIMITS`] limits; then the gates ([`crate::gate::check_gates_well_formed`]).
 pub fn check_spend_rules(scope: &Scope) -> Result<(), Denial> {
     if scope.period == 0 && scope.maxUsesPerPeriod != 0 {
         return Err(Denial::PeriodRequired);
@@ -991,7 +1028,7 @@ pub fn check_spend_rules(scope: &Scope) -> Result<(), Denial> {
             return Err(Denial::InvalidSpendLimit { limit_index });
         }
     }
-    Ok(())
+    crate::gate::check_gates_well_formed(scope)
 }
 
 /// At most this many spend limits per session: their counters sit within 128 slots of the session's state
@@ -1094,13 +1131,26 @@ pub struct OpCheck<'a> {
     /// Whether the session signature recovers to the session's signer. `false` is the validator's estimation
     /// path: gas and fee caps are skipped and gas counts as 1 wei; every other rule still applies.
     pub signature_valid: bool,
+    /// What the account holds of each gate's token (`Scope.gates[i]`, read with [`crate::gate::balance_call`];
+    /// `None` when the token did not answer). Empty for a session without gates.
+    pub holdings: &'a [Option<U256>],
 }
 
 /// Checks a session operation as `WarrantValidator` will (everything but the signatures and the time window,
 /// which the EntryPoint enforces: see [`check_time`]), in the validator's order.
 pub fn check_operation(check: &OpCheck<'_>) -> Result<Debit, Denial> {
-    let &OpCheck { session_id, scope, usage, presentation, op, account, module, period, signature_valid } =
-        check;
+    let &OpCheck {
+        session_id,
+        scope,
+        usage,
+        presentation,
+        op,
+        account,
+        module,
+        period,
+        signature_valid,
+        holdings,
+    } = check;
     // Ill-formed spend rules can't be enabled: a grant carrying them is refused before its status is read.
     if presentation == Presentation::Enable {
         check_spend_rules(scope)?;
@@ -1151,6 +1201,7 @@ pub fn check_operation(check: &OpCheck<'_>) -> Result<Debit, Denial> {
     };
     if scope.has_spend_section() {
         debit_spend(scope, usage, period, amounts, value_total, &mut debit)?;
+        crate::gate::check_gates(scope, holdings)?;
     }
     Ok(debit)
 }
@@ -1288,6 +1339,7 @@ mod tests {
             module: MODULE,
             period: 0,
             signature_valid: true,
+            holdings: &[],
         })
         .map(|d| (d.uses, d.value_spent))
     }

@@ -77,6 +77,14 @@ impl Denial {
             }
             E::InvalidOwnerSignature(_) => Self::InvalidOwnerSignature,
             E::MalformedSessionSignature(_) => Self::MalformedSessionSignature,
+            E::InvalidGate(e) => Self::InvalidGate { gate_index: index(e.gateIndex) },
+            E::GateNotHeld(e) => Self::GateNotHeld {
+                gate_index: index(e.gateIndex),
+                token: e.token,
+                balance: e.balance,
+                min_balance: e.minBalance,
+            },
+            E::GateUnreadable(e) => Self::GateUnreadable { gate_index: index(e.gateIndex), token: e.token },
         })
     }
 }

@@ -2,7 +2,7 @@
 //! signs, the session key's device uses). The format is specified in `docs/grant-token.md`:
 //!
 //! ```text
-//! warrant1 ‖ base64url-no-padding( version=2 ‖ chainId u64 ‖ module ‖ u32 len ‖ abi.encode(grant)
+//! warrant1 ‖ base64url-no-padding( version=3 ‖ chainId u64 ‖ module ‖ u32 len ‖ abi.encode(grant)
 //!                                  ‖ signature kind ‖ u16 len ‖ signature ‖ CRC-32 )
 //! ```
 //!
@@ -18,9 +18,10 @@ use crate::grant::{Grant, validator_domain};
 /// Every token starts with this (the `1` is the family's separator, not the payload version).
 pub const TOKEN_PREFIX: &str = "warrant1";
 
-/// The payload version this build writes and reads. Version 2: `ArgCondition` carries `argType` (issue 11);
-/// a version 1 token's grant no longer hashes to what its owner signed, so it is refused by version.
-pub const TOKEN_VERSION: u8 = 2;
+/// The payload version this build writes and reads. Version 2: `ArgCondition` carries `argType`; version 3:
+/// `Scope` carries `gates`. An older token's grant no longer hashes to what its owner signed, so it is refused
+/// by version.
+pub const TOKEN_VERSION: u8 = 3;
 
 /// Signature kind: a 65-byte ECDSA signature of [`Grant::erc7739_digest`], stored raw and expanded into the
 /// ERC-7739 envelope ([`Grant::erc7739_signature`]) on decoding.
@@ -46,8 +47,8 @@ pub enum TokenError {
     Empty,
     /// A version this build does not read.
     #[error(
-        "unsupported grant token version {0} (this build reads version 2; a version 1 token predates argument \
-         types: sign the grant again)"
+        "unsupported grant token version {0} (this build reads version 3; versions 1 and 2 predate argument \
+         types and gates: sign the grant again)"
     )]
     UnsupportedVersion(u8),
     /// The payload ends before a field its lengths announce.

@@ -64,6 +64,9 @@ fn every_denial() -> Vec<Denial> {
         Denial::GrantEpochStale { grant_epoch: 0, current_epoch: u },
         Denial::InvalidOwnerSignature,
         Denial::MalformedSessionSignature,
+        Denial::InvalidGate { gate_index: 0 },
+        Denial::GateNotHeld { gate_index: 0, token: a, balance: u, min_balance: u },
+        Denial::GateUnreadable { gate_index: 0, token: a },
         Denial::NotYetValid { valid_after: 0, now: 0 },
         Denial::Expired { valid_until: 0, now: 0 },
     ];
@@ -101,6 +104,9 @@ fn every_denial() -> Vec<Denial> {
             | Denial::GrantEpochStale { .. }
             | Denial::InvalidOwnerSignature
             | Denial::MalformedSessionSignature
+            | Denial::InvalidGate { .. }
+            | Denial::GateNotHeld { .. }
+            | Denial::GateUnreadable { .. }
             | Denial::NotYetValid { .. }
             | Denial::Expired { .. } => {}
         }

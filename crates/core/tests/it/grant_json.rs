@@ -104,7 +104,8 @@ const EXPECTED: &str = r#"{
       "period": 0,
       "periodStart": 0,
       "maxUsesPerPeriod": 0,
-      "limits": []
+      "limits": [],
+      "gates": []
     }
   }
 }"#;

@@ -124,6 +124,7 @@ fn judge_with(
         module: MODULE,
         period,
         signature_valid,
+        holdings: &[],
     })
 }
 

@@ -128,6 +128,7 @@ fn use_mode_signature_and_preflight() {
             module: MODULE,
             period: 0,
             signature_valid: true,
+            holdings: &[],
         })
     };
     let debit = judge(&signed.op.pack()).unwrap();

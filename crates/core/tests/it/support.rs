@@ -3,7 +3,7 @@
 use alloy_primitives::{Address, B256, FixedBytes, U256, aliases::U48};
 use alloy_signer::k256::ecdsa::SigningKey;
 use proptest::{collection::vec, prelude::*};
-use warrant_core::grant::{ArgCondition, CallPolicy, Grant, Scope, Session, SpendLimit};
+use warrant_core::grant::{ArgCondition, CallPolicy, Gate, Grant, Scope, Session, SpendLimit};
 
 /// A local signer over a raw key, enough for tests (the CLI and chain use alloy's `PrivateKeySigner`).
 pub(crate) struct Key(pub(crate) SigningKey);
@@ -78,6 +78,15 @@ pub(crate) fn spend_limit() -> impl Strategy<Value = SpendLimit> {
     })
 }
 
+pub(crate) fn gate() -> impl Strategy<Value = Gate> {
+    (address(), 0u8..4, word(), word()).prop_map(|(token, kind, id, min)| Gate {
+        token,
+        kind,
+        tokenId: U256::from_be_bytes(id.0),
+        minBalance: U256::from_be_bytes(min.0),
+    })
+}
+
 pub(crate) fn scope() -> impl Strategy<Value = Scope> {
     let base = (
         u48(),
@@ -89,9 +98,12 @@ pub(crate) fn scope() -> impl Strategy<Value = Scope> {
         any::<u128>(),
         vec(call_policy(), 0..3),
     );
-    let periodic = (any::<u32>(), u48(), any::<u32>(), vec(spend_limit(), 0..3));
+    let periodic = (any::<u32>(), u48(), any::<u32>(), vec(spend_limit(), 0..3), vec(gate(), 0..2));
     (base, periodic).prop_map(
-        |((after, until, uses, total, paymaster, gas, fee, calls), (period, start, per_period, limits))| {
+        |(
+            (after, until, uses, total, paymaster, gas, fee, calls),
+            (period, start, per_period, limits, gates),
+        )| {
             Scope {
                 validAfter: after,
                 validUntil: until,
@@ -105,6 +117,7 @@ pub(crate) fn scope() -> impl Strategy<Value = Scope> {
                 periodStart: start,
                 maxUsesPerPeriod: per_period,
                 limits,
+                gates,
             }
         },
     )

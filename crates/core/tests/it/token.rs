@@ -223,8 +223,8 @@ fn error_messages_name_the_problem() {
     p[0] = 9;
     assert_eq!(
         msg(&token_of(&p)),
-        "unsupported grant token version 9 (this build reads version 2; a version 1 token predates argument types: \
-         sign the grant again)"
+        "unsupported grant token version 9 (this build reads version 3; versions 1 and 2 predate argument types and \
+         gates: sign the grant again)"
     );
     let mut p = payload(&token);
     let n = p.len();
