@@ -104,6 +104,7 @@ impl Job {
             module: op.module,
             period: op.period,
             signature_valid: true,
+            holdings: &[],
         })
         .map(|_| ())
         .map_err(|d| BenchError::Denied(d.to_string()))

@@ -11,6 +11,7 @@ mod dev_chain;
 #[cfg(unix)]
 pub mod devnet;
 mod error;
+pub mod gate;
 
 pub use dev_chain::{ChainConfig, DevChain, HandleOpsOutcome, Hardfork, Receipt, TxRequest, create2_address};
 pub use error::ChainError;

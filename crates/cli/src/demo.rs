@@ -351,6 +351,7 @@ impl Demo {
             module: self.validator,
             period: self.period(session),
             signature_valid: true,
+            holdings: &[],
         };
         let now = self.chain.timestamp();
         Ok(policy::check_operation(&check).and_then(|debit| policy::check_op_time(&debit, now)))
@@ -461,6 +462,7 @@ fn demo_scope(token: Address, recipient: Address, token_cap: u128, eth_cap: u128
         periodStart: Default::default(),
         maxUsesPerPeriod: 0,
         limits: Vec::new(),
+        gates: Vec::new(),
     }
 }
 

@@ -8,7 +8,8 @@ use std::{
 use alloy::primitives::{Address, B256, U256, Uint};
 use warrant_core::{
     explain::explain_grant,
-    grant::{GasBudget, Grant, Scope, Session, SpendLimit},
+    gate::MAX_GATES,
+    grant::{GasBudget, Gate, Grant, Scope, Session, SpendLimit},
     grant_json::SignedGrantJson,
     session_op::sign_grant,
 };
@@ -66,6 +67,19 @@ pub(crate) struct GrantArgs {
     /// (repeatable, once of each).
     #[arg(long = "spend-native", value_name = "AMOUNT[/PERIOD]")]
     pub(crate) spend_native: Vec<String>,
+    /// Only while the account holds at least MIN of a token (repeatable, at most 8): `erc20:TOKEN:MIN` (smallest
+    /// units), `erc721:TOKEN:MIN` (NFTs of the collection), `erc1155:TOKEN:ID:MIN`. Checked before every
+    /// operation. The grant is probed on the node first (--rpc-url): a token a bundler would refuse to read in
+    /// validation (a proxy, for one; ERC-7562) is refused here. See docs/gating.md.
+    #[arg(long = "require-balance", value_name = "KIND:TOKEN[:ID]:MIN")]
+    pub(crate) require_balance: Vec<String>,
+    /// Node to probe --require-balance tokens on (debug_traceCall with a JavaScript tracer, as bundlers use).
+    #[arg(long, env = "ETH_RPC_URL")]
+    pub(crate) rpc_url: Option<alloy::transports::http::reqwest::Url>,
+    /// Sign a gated grant without probing its tokens (when no node with debug_traceCall is at hand). The op may
+    /// then be refused by the bundler if a token reads storage ERC-7562 forbids.
+    #[arg(long)]
+    pub(crate) skip_gate_probe: bool,
     /// At most N operations per period (needs a period, from a /PERIOD limit or --period).
     #[arg(long, default_value_t = 0)]
     pub(crate) max_uses_per_period: u32,
@@ -183,6 +197,7 @@ impl GrantArgs {
             periodStart: uint48(period_start, "--period-start")?,
             maxUsesPerPeriod: self.max_uses_per_period,
             limits,
+            gates: self.gates()?,
         };
         check_gas_budget(&scope, self.unbounded_gas)?;
         let salt = self.salt.unwrap_or_else(B256::random);
@@ -217,6 +232,28 @@ fn check_gas_budget(scope: &Scope, unbounded_gas: bool) -> Result<(), CliError> 
 impl GrantArgs {
     /// The period, its anchor and the spend limits from --spend, --spend-native, --period, --period-start and
     /// --max-uses-per-period.
+    fn gates(&self) -> Result<Vec<Gate>, CliError> {
+        let gates = self
+            .require_balance
+            .iter()
+            .map(|t| scope_spec::parse_gate(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::InvalidInput)?;
+        if gates.len() > MAX_GATES {
+            return Err(CliError::InvalidInput(format!(
+                "{} --require-balance gates: a session may have at most {MAX_GATES} (each is a call in validation)",
+                gates.len()
+            )));
+        }
+        if let Some(g) = gates.iter().find(|g| g.token == self.account) {
+            return Err(CliError::InvalidInput(format!(
+                "--require-balance names the account itself ({}) as the token",
+                g.token
+            )));
+        }
+        Ok(gates)
+    }
+
     fn spend_rules(&self, now: u64) -> Result<(u32, u64, Vec<SpendLimit>), CliError> {
         let bad = CliError::InvalidInput;
         let mut specs = Vec::new();
@@ -258,6 +295,9 @@ pub(crate) fn now() -> u64 {
 
 pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
     let session = args.session(now())?;
+    if !session.scope.gates.is_empty() {
+        probe(args, &session.scope)?;
+    }
     let owner = args.owner.signer("owner")?;
     let grant = Grant { account: args.account, epoch: args.epoch, session };
     let signed = sign_grant(grant, args.module, args.chain_id, &owner)?;
@@ -289,4 +329,27 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
         println!("{token}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Probes the gates' tokens on the node before anything is signed: a gate a bundler would refuse is refused here.
+fn probe(args: &GrantArgs, scope: &Scope) -> Result<(), CliError> {
+    if args.skip_gate_probe {
+        eprintln!(
+            "warning: --skip-gate-probe: the gates' tokens were not checked against ERC-7562; a token that reads \
+             storage not keyed by the account (a proxy, for one) makes every operation fail at the bundler"
+        );
+        return Ok(());
+    }
+    let Some(url) = args.rpc_url.clone() else {
+        return Err(CliError::InvalidInput(
+            "--require-balance needs a node to probe the tokens on (--rpc-url or ETH_RPC_URL): a gate a bundler \
+             can't read in validation would make every operation fail. Pass --skip-gate-probe to sign unprobed"
+                .into(),
+        ));
+    };
+    crate::net::runtime()?.block_on(async {
+        let provider = crate::net::provider(url)?;
+        let verdict = warrant_chain::gate::probe_gates(&provider, scope, args.account, args.module).await?;
+        verdict.map_err(|e| CliError::InvalidInput(format!("not signed: {e}")))
+    })
 }

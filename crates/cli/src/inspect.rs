@@ -353,6 +353,7 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
         module: signed.module,
         period: policy::current_period(scope, at).unwrap_or(0),
         signature_valid: true,
+        holdings: &[],
     };
     let verdict = policy::check_operation(&check).and_then(|_| policy::check_time(scope, at));
 

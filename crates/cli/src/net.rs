@@ -256,7 +256,13 @@ fn print_receipt(receipt: &UserOperationReceipt, json: bool) -> Result<(), CliEr
     Ok(())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+/// A read-only provider for `url` with the default request timeout (for commands without [`NetArgs`]).
+pub(crate) fn provider(url: Url) -> Result<DynProvider, CliError> {
+    let client = bundler::http_client(url, bundler::DEFAULT_RPC_TIMEOUT)?;
+    Ok(ProviderBuilder::new().connect_client(client).erased())
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -373,6 +379,7 @@ async fn send_async(
             module,
             period,
             signature_valid,
+            holdings: &[],
         })
         .and_then(|debit| policy::check_op_time(&debit, now).map(|()| debit))
     };

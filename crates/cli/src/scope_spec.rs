@@ -30,7 +30,9 @@ use alloy::{
     primitives::{Address, B256, FixedBytes, U256, utils::parse_units},
 };
 use warrant_core::{
-    grant::{ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, NO_CAP, SpendLimit, arg_type},
+    grant::{
+        ANY_SELECTOR, ANY_TARGET, ArgCondition, CallPolicy, Gate, NO_CAP, SpendLimit, arg_type, gate_kind,
+    },
     policy::condition,
 };
 
@@ -504,6 +506,49 @@ pub(crate) fn parse_spend(text: &str) -> Result<SpendSpec, String> {
         return Err(format!("--spend {text:?}: address 0 is not a token (use --spend-native for ETH)"));
     }
     parse_spend_amount("--spend", token, amount)
+}
+
+/// Parses `--require-balance KIND:TOKEN:MIN` (`erc20`, `erc721`) or `erc1155:TOKEN:ID:MIN` into a gate, refusing
+/// what a gate can't be (see `docs/gating.md`), each refusal saying what would work instead.
+pub(crate) fn parse_gate(text: &str) -> Result<Gate, String> {
+    const FORMS: &str = "expected erc20:TOKEN:MIN, erc721:TOKEN:MIN or erc1155:TOKEN:ID:MIN";
+    let what = |e: String| format!("--require-balance {text:?}: {e}");
+    let parts: Vec<&str> = text.split(':').collect();
+    let (kind, token, id, min) = match parts.as_slice() {
+        ["erc20", token, min] => (gate_kind::ERC20, *token, None, *min),
+        ["erc721", token, min] => (gate_kind::ERC721, *token, None, *min),
+        ["erc1155", token, id, min] => (gate_kind::ERC1155, *token, Some(*id), *min),
+        ["erc721", _, _, _] => {
+            return Err(what(
+                "an ERC-721 gate counts the account's NFTs of the collection (balanceOf(account)); holding one \
+                 particular id would need ownerOf(id), whose storage is keyed by the id, not the account, so \
+                 ERC-7562 (STO-021) lets no unstaked bundler read it in validation. Gate on the collection \
+                 (erc721:TOKEN:1), or mint the pass as an ERC-1155 id (erc1155:TOKEN:ID:1)"
+                    .into(),
+            ));
+        }
+        [kind, ..] if !matches!(*kind, "erc20" | "erc721" | "erc1155") => {
+            return Err(what(format!(
+                "unknown token kind {kind:?} ({FORMS}). Only the account's own balance can be a gate: native ETH \
+                 (BALANCE is banned in validation, ERC-7562 OP-080) and other addresses' balances (STO-021) need \
+                 a staked entity"
+            )));
+        }
+        _ => return Err(what(FORMS.into())),
+    };
+    let token = parse_address(token).map_err(|e| what(format!("token: {e}")))?;
+    if token == Address::ZERO {
+        return Err(what("address 0 is not a token (native ETH can't be a gate: ERC-7562 OP-080)".into()));
+    }
+    let min_balance = parse_amount(min).map_err(|e| what(format!("minimum: {e}")))?;
+    if min_balance.is_zero() {
+        return Err(what("a minimum of 0 holds always; give at least 1".into()));
+    }
+    let token_id = match id {
+        Some(id) => parse_amount(id).map_err(|e| what(format!("token id: {e}")))?,
+        None => U256::ZERO,
+    };
+    Ok(Gate { token, kind, tokenId: token_id, minBalance: min_balance })
 }
 
 /// Folds spend specs into the scope's limits and its one period: a token may have one lifetime amount and one

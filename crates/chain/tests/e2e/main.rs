@@ -324,6 +324,7 @@ async fn preflight(
         module: h.contracts.validator,
         period: 0,
         signature_valid: true,
+        holdings: &[],
     })
     .map(|_| ())
 }

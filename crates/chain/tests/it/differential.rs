@@ -339,6 +339,7 @@ impl Gen {
             periodStart: Default::default(),
             maxUsesPerPeriod: 0,
             limits: Vec::new(),
+            gates: Vec::new(),
         };
         if self.chance(0.6) {
             self.spend_rules(&mut scope);
@@ -751,6 +752,17 @@ fn expected(result: &Result<Debit, Denial>, signature_valid: bool) -> Verdict {
     let bytes: Vec<u8> = match e {
         Denial::SessionNotEnabled { id } => E::SessionNotEnabled { id: *id }.abi_encode(),
         Denial::SessionRevoked { id } => E::SessionRevoked { id: *id }.abi_encode(),
+        Denial::InvalidGate { gate_index } => E::InvalidGate { gateIndex: idx(gate_index) }.abi_encode(),
+        Denial::GateNotHeld { gate_index, token, balance, min_balance } => E::GateNotHeld {
+            gateIndex: idx(gate_index),
+            token: *token,
+            balance: *balance,
+            minBalance: *min_balance,
+        }
+        .abi_encode(),
+        Denial::GateUnreadable { gate_index, token } => {
+            E::GateUnreadable { gateIndex: idx(gate_index), token: *token }.abi_encode()
+        }
         Denial::UsesExhausted { uses, max } => E::UsesExhausted { uses: *uses, max: *max }.abi_encode(),
         Denial::PaymasterRequired { required } => E::PaymasterRequired { required: *required }.abi_encode(),
         Denial::PaymasterNotPermitted { paymaster } => {
@@ -1143,6 +1155,7 @@ fn evaluator_agrees_with_the_deployed_validator() {
             module,
             period,
             signature_valid,
+            holdings: &[],
         });
         let got = h.validate(account, &op, hash, false);
         h.compare(format!("case {case} ({:?})", g.tags), &rust, signature_valid, got, &op.callData);
@@ -1175,6 +1188,7 @@ impl Gen {
             periodStart: alloy::primitives::Uint::from(1_000_000u64),
             maxUsesPerPeriod: *[0u32, 0, 2, 4].choose(&mut self.rng).unwrap(),
             limits: Vec::new(),
+            gates: Vec::new(),
         };
         let periodic = scope.period != 0;
         // Now and then a cap that does not fit the 112-bit counters (InvalidSpendLimit) or just fits.
@@ -1334,6 +1348,7 @@ fn evaluator_agrees_across_sequences_and_bundles() {
                     module,
                     period: named,
                     signature_valid,
+                    holdings: &[],
                 });
                 let got = h.validate(account, &op, hash, true);
                 h.compare(

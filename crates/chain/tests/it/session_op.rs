@@ -293,6 +293,7 @@ fn enable_then_use_on_an_eip7702_account() {
         module: w.module,
         period: 0,
         signature_valid: true,
+        holdings: &[],
     })
     .unwrap();
     let on_chain_hash =
@@ -328,6 +329,7 @@ fn enable_then_use_on_an_eip7702_account() {
         module: w.module,
         period: 0,
         signature_valid: true,
+        holdings: &[],
     });
     assert_eq!(denial, Err(Denial::ArgumentConditionFailed { index: 0, arg_index: 1, condition: 3 }));
     w.run_refused::<WarrantErrors::ArgumentConditionFailed>(&over.op);
