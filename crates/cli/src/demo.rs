@@ -23,10 +23,10 @@ use warrant_chain::{ChainConfig, DevChain, HandleOpsOutcome, TxRequest, artifact
 use warrant_core::{
     UserOperation,
     constants::ENTRY_POINT_V08,
-    eip7702,
+    eip7702, gate,
     grant::{
-        ArgCondition, CallPolicy, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit, arg_type,
-        enable_digest, enable_signature, use_digest, use_signature,
+        ArgCondition, CallPolicy, Gate, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit,
+        arg_type, enable_digest, enable_signature, gate_kind, use_digest, use_signature,
     },
     policy::{self, Call, Denial, OpCheck, Presentation, SessionUsage, condition},
     revert,
@@ -40,6 +40,8 @@ sol! {
     function transfer(address to, uint256 amount) returns (bool);
     function approve(address spender, uint256 amount) returns (bool);
     function mint(address to, uint256 amount);
+    function transferFrom(address from, address to, uint256 tokenId);
+    function safeTransferFrom(address from, address to, uint256 tokenId);
     function balanceOf(address owner) returns (uint256);
     function IMPLEMENTATION() returns (address);
 }
@@ -50,6 +52,8 @@ const ONE_TOKEN: u128 = 1_000_000_000_000_000_000;
 const MODULE_TYPE_VALIDATOR: u64 = 1;
 const GRANT_LIFETIME: u64 = 3600;
 const DAY: u32 = 86_400;
+/// The token id of the demo's session pass.
+const PASS_ID: u64 = 1;
 /// The demo sessions' caps on an operation's gas limits (sum) and fee; the ops use 660,000 gas at 3 gwei.
 const GAS_CAP: u128 = 1_000_000;
 const FEE_CAP: u128 = 5_000_000_000;
@@ -104,6 +108,8 @@ struct Demo {
     validator: Address,
     token: Address,
     other_token: Address,
+    /// An ERC-721 "session pass" the account holds (token id [`PASS_ID`]).
+    pass: Address,
     recipient: Address,
     steps: Vec<Step>,
     /// Set when the pre-flight and the chain disagree on a step: the demo then fails.
@@ -132,9 +138,20 @@ impl Demo {
         let token_code = artifacts::warrant_creation_code("Mocks.sol", "MockToken")?;
         let token = chain.deploy(token_code.clone())?;
         let other_token = chain.deploy(token_code)?;
+        let pass = chain.deploy(artifacts::warrant_creation_code("Mocks.sol", "MockNft")?)?;
         let owner = PrivateKeySigner::random();
         chain.set_balance(owner.address(), U256::from(10 * ONE_ETH));
         let minter = chain.dev_account(2);
+        let data = mintCall { to: owner.address(), amount: U256::from(PASS_ID) }.abi_encode();
+        let r = chain.transact(TxRequest {
+            from: minter,
+            to: Some(pass),
+            data: data.into(),
+            ..Default::default()
+        })?;
+        if !r.success {
+            return Err(CliError::InvalidInput("the demo's session pass could not be minted".into()));
+        }
         for t in [token, other_token] {
             let data = mintCall { to: owner.address(), amount: U256::from(1000 * ONE_TOKEN) }.abi_encode();
             let r = chain.transact(TxRequest {
@@ -155,6 +172,7 @@ impl Demo {
             validator,
             token,
             other_token,
+            pass,
             recipient: Address::with_last_byte(0xb0),
             steps: Vec::new(),
             disagreements: Vec::new(),
@@ -340,6 +358,15 @@ impl Demo {
         let usage = SessionUsage::from_views(&state, &period, &spends).ok_or_else(|| {
             CliError::InvalidInput(format!("unknown session status {} on chain", state.status))
         })?;
+        // What the account holds of each gate's token (read from a dev account: the in-process chain, unlike
+        // anvil's eth_call, refuses a call from an address with code, such as the module).
+        let reader = self.chain.dev_account(0);
+        let mut holdings = Vec::with_capacity(session.scope.gates.len());
+        for g in &session.scope.gates {
+            let (token, data) = gate::balance_call(g, account);
+            let r = self.chain.call_from(reader, token, data)?;
+            holdings.push(gate::holding_from_return(r.success, &r.output));
+        }
         let packed = op.pack();
         let check = OpCheck {
             session_id: id,
@@ -351,7 +378,7 @@ impl Demo {
             module: self.validator,
             period: self.period(session),
             signature_valid: true,
-            holdings: &[],
+            holdings: &holdings,
         };
         let now = self.chain.timestamp();
         Ok(policy::check_operation(&check).and_then(|debit| policy::check_op_time(&debit, now)))
@@ -728,6 +755,8 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
 
+    session_pass(demo)?;
+
     let epoch_before = demo.epoch()?;
     let observed = demo.restore(reset, restore_nonce)?;
     let observed = if observed.outcome == Outcome::Accepted && !demo.chain.code(demo.account()).is_empty() {
@@ -771,6 +800,80 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
     Ok(())
+}
+
+/// A session gated on an ERC-721 "session pass": the owner suspends it by moving the pass to another wallet
+/// and resumes it by moving the pass back (docs/gating.md).
+fn session_pass(demo: &mut Demo) -> Result<(), CliError> {
+    let mut scope = demo_scope(demo.token, demo.recipient, 1000 * ONE_TOKEN, 0, 0);
+    scope.gates = vec![Gate {
+        token: demo.pass,
+        kind: gate_kind::ERC721,
+        tokenId: U256::ZERO,
+        minBalance: U256::from(1),
+    }];
+    let gated = Session { signer: demo.session_key.address(), salt: B256::with_last_byte(4), scope };
+    let enable = IWarrantValidator::enableSessionCall { session: gated.clone() }.abi_encode();
+    let op = demo.owner_op(exec_single(demo.validator, U256::ZERO, &enable))?;
+    let enabled = demo.bundle(&op)?;
+    if enabled.outcome != Outcome::Accepted {
+        demo.disagreements.push(format!("enableSession (gated) failed: {:?}", enabled.error));
+    }
+    let recipient = demo.recipient;
+    let transfer = |tokens: u128| transferCall { to: recipient, amount: U256::from(tokens) }.abi_encode();
+    let op = demo.session_use_op(&gated, exec_single(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
+    let first = demo.bundle(&op)?;
+    if first.outcome != Outcome::Accepted {
+        demo.disagreements.push(format!("the gated session's first transfer failed: {:?}", first.error));
+    }
+
+    // The owner moves the pass to another wallet of theirs: every session gated on it stops.
+    // The owner's other wallet: a plain key with ETH for gas.
+    let vault = PrivateKeySigner::random().address();
+    demo.chain.set_balance(vault, U256::from(ONE_ETH));
+    let away =
+        transferFromCall { from: demo.account(), to: vault, tokenId: U256::from(PASS_ID) }.abi_encode();
+    let op = demo.owner_op(exec_single(demo.pass, U256::ZERO, &away))?;
+    let moved = demo.bundle(&op)?;
+    if moved.outcome != Outcome::Accepted {
+        demo.disagreements.push(format!("moving the pass away failed: {:?}", moved.error));
+    }
+    let op = demo.session_use_op(&gated, exec_single(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
+    demo.session_step(
+        (
+            "session_pass_moved_out",
+            "The owner enables a session that works only while the account holds a \"session pass\" NFT, uses it \
+             once, then moves the pass to another wallet: the next operation is refused.",
+        ),
+        Outcome::Rejected,
+        &gated,
+        Presentation::Use,
+        op,
+    )?;
+
+    // Back by a safe transfer (the account accepts ERC-721s): the session resumes, nothing re-signed.
+    let back =
+        safeTransferFromCall { from: vault, to: demo.account(), tokenId: U256::from(PASS_ID) }.abi_encode();
+    let r = demo.chain.transact(TxRequest {
+        from: vault,
+        to: Some(demo.pass),
+        data: back.into(),
+        ..Default::default()
+    })?;
+    if !r.success {
+        demo.disagreements.push("moving the pass back failed".into());
+    }
+    let op = demo.session_use_op(&gated, exec_single(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
+    demo.session_step(
+        (
+            "session_pass_back",
+            "The pass comes back to the account: the same session acts again, with nothing re-signed.",
+        ),
+        Outcome::Accepted,
+        &gated,
+        Presentation::Use,
+        op,
+    )
 }
 
 pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {

@@ -230,6 +230,10 @@ pub(crate) struct CheckArgs {
     /// Native value the session has already sent, in wei.
     #[arg(long, default_value = "0")]
     value_spent: String,
+    /// What the account holds of each --require-balance gate's token, in the grant's gate order (one per gate;
+    /// required when the grant has gates). `warrant send` reads it from the chain.
+    #[arg(long = "holding", value_name = "AMOUNT")]
+    holdings: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -327,6 +331,19 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
     )
     .map_err(|_| CliError::InvalidInput("--value-spent does not fit 128 bits".into()))?;
     let at = args.at.as_deref().map(|t| crate::grant::parse_time(t, now())).transpose()?.unwrap_or_else(now);
+    if args.holdings.len() != scope.gates.len() {
+        return Err(CliError::InvalidInput(format!(
+            "the grant has {} gate(s) and {} --holding value(s) were given: pass one --holding per gate, in order \
+             (what the account holds of its token)",
+            scope.gates.len(),
+            args.holdings.len()
+        )));
+    }
+    let holdings = args
+        .holdings
+        .iter()
+        .map(|h| parse_amount(h).map(Some).map_err(|e| CliError::InvalidInput(format!("--holding: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
 
     // The first operation presents the grant (ENABLE); later ones use the enabled session.
     let (status, presentation) = if args.uses == 0 {
@@ -353,7 +370,7 @@ pub(crate) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
         module: signed.module,
         period: policy::current_period(scope, at).unwrap_or(0),
         signature_valid: true,
-        holdings: &[],
+        holdings: &holdings,
     };
     let verdict = policy::check_operation(&check).and_then(|_| policy::check_time(scope, at));
 

@@ -328,6 +328,8 @@ async fn send_async(
     }
     let id = signed.session_id();
     let usage = read_usage(&net, module, account, id, scope.limits.len()).await?;
+    // What the account holds of each gate's token, read as the validator will (from the module).
+    let holdings = warrant_chain::gate::read_holdings(&net.provider, scope, account, module).await?;
     let status = usage.status;
     let presentation = if status == SessionStatus::None { Presentation::Enable } else { Presentation::Use };
     if presentation == Presentation::Enable {
@@ -379,7 +381,7 @@ async fn send_async(
             module,
             period,
             signature_valid,
-            holdings: &[],
+            holdings: &holdings,
         })
         .and_then(|debit| policy::check_op_time(&debit, now).map(|()| debit))
     };
@@ -553,6 +555,7 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, CliError> {
         let scope = &signed.grant.session.scope;
         let usage = read_usage(&net, module, account, id, scope.limits.len()).await?;
         let epoch = net.view(module, IWarrantValidator::epochOfCall { account }).await?;
+        let holdings = warrant_chain::gate::read_holdings(&net.provider, scope, account, module).await?;
         let now = net.now().await?;
         let state = match usage.status {
             SessionStatus::Revoked => "revoked",
@@ -595,6 +598,14 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, CliError> {
                     "usesInPeriod": uses_in_period,
                     "maxUsesPerPeriod": scope.maxUsesPerPeriod,
                     "limits": limits,
+                    "gates": scope.gates.iter().zip(&holdings).map(|(g, h)| serde_json::json!({
+                        "token": g.token,
+                        "kind": warrant_core::grant::gate_kind::name(g.kind),
+                        "tokenId": g.tokenId.to_string(),
+                        "minBalance": g.minBalance.to_string(),
+                        "held": h.map(|v| v.to_string()),
+                        "open": h.is_some_and(|v| v >= g.minBalance),
+                    })).collect::<Vec<_>>(),
                     "now": now,
                 }))?
             );
@@ -619,6 +630,25 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, CliError> {
                     "limit {asset}: {} left this period, {} left over the session",
                     show(l.remaining_in_period),
                     show(l.remaining_lifetime)
+                );
+            }
+            for (i, (g, h)) in scope.gates.iter().zip(&holdings).enumerate() {
+                let held = h.map_or_else(
+                    || "unreadable (the token does not answer balanceOf)".into(),
+                    |v| v.to_string(),
+                );
+                let verdict =
+                    if h.is_some_and(|v| v >= g.minBalance) { "open" } else { "CLOSED: ops are refused" };
+                println!(
+                    "gate {i}       {} {}{}: holds {held}, needs {}: {verdict}",
+                    warrant_core::grant::gate_kind::name(g.kind).unwrap_or("?"),
+                    g.token,
+                    if g.kind == warrant_core::grant::gate_kind::ERC1155 {
+                        format!(" id {}", g.tokenId)
+                    } else {
+                        String::new()
+                    },
+                    g.minBalance
                 );
             }
         }

@@ -337,7 +337,7 @@ mod tests {
         // The implementation slot of ERC-1967 is nobody's entry.
         let implementation_slot =
             B256::from(U256::from_be_bytes(keccak256("eip1967.proxy.implementation").0) - U256::from(1));
-        assert!(!is_associated(account, implementation_slot, &[input.clone()]));
+        assert!(!is_associated(account, implementation_slot, std::slice::from_ref(&input)));
         // Another address's entry is not the account's.
         let other: Bytes =
             [B256::left_padding_from(&[0xbb]).as_slice(), &U256::from(3).to_be_bytes::<32>()].concat().into();

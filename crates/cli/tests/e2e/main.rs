@@ -406,3 +406,127 @@ fn a_silent_node_times_out() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("timed out after 2 s waiting for an answer to eth_chainId"), "{}", text(&out));
 }
+
+alloy::sol! {
+    function mint(address to, uint256 tokenId);
+    function transferFrom(address from, address to, uint256 tokenId);
+    function safeTransferFrom(address from, address to, uint256 tokenId);
+}
+
+/// A session gated on an ERC-721 "session pass" (docs/gating.md), through the CLI, anvil and Alto in safe mode:
+/// `grant --require-balance` probes the token on the node and signs; a gate on a proxy token (its `balanceOf`
+/// reads the implementation slot, storage ERC-7562 does not let validation read) is refused before signing;
+/// `send` goes through while the pass is held, is refused by name once the owner moves it away, and goes
+/// through again when it comes back.
+#[tokio::test(flavor = "current_thread")]
+async fn cli_gated_session_through_alto() {
+    use alloy::{
+        network::{EthereumWallet, TransactionBuilder},
+        providers::ProviderBuilder,
+        rpc::types::TransactionRequest,
+        sol_types::SolCall,
+    };
+    use warrant_chain::artifacts::warrant_creation_code;
+
+    if let Err(e) = check_tools() {
+        panic!("the end-to-end tests need anvil, node and Alto: {e}");
+    }
+    let net = Devnet::start(DevnetConfig::default()).await.unwrap_or_else(|e| panic!("devnet: {e}"));
+    let contracts = net.deploy_warrant().await.unwrap_or_else(|e| panic!("deploying Warrant: {e}"));
+    let pass = net.deploy(warrant_creation_code("Mocks.sol", "MockNft").unwrap()).await.unwrap();
+    let token = net.deploy(warrant_creation_code("Mocks.sol", "MockToken").unwrap()).await.unwrap();
+    let mut proxied_code = warrant_creation_code("Mocks.sol", "MockProxiedToken").unwrap().to_vec();
+    proxied_code.extend_from_slice(&alloy::sol_types::SolValue::abi_encode(&token));
+    let proxied = net.deploy(proxied_code.into()).await.unwrap();
+    let cli = Cli { rpc: net.rpc_url().to_string(), bundler: net.bundler_url().to_string() };
+    let eoa = PrivateKeySigner::random();
+    let vault = PrivateKeySigner::random();
+    let session = PrivateKeySigner::random();
+    let recipient = Address::with_last_byte(0xb0);
+    net.set_balance(eoa.address(), U256::from(10 * ETH)).await.unwrap();
+    net.set_balance(vault.address(), U256::from(ETH)).await.unwrap();
+    let mint_pass = mintCall { to: eoa.address(), tokenId: U256::from(1) }.abi_encode();
+    net.send(TransactionRequest::default().with_to(pass).with_input(mint_pass)).await.unwrap();
+    let validator = contracts.validator.to_string();
+
+    let out = cli.run(
+        &["delegate", "--delegate", &contracts.implementation.to_string(), "--install-module", &validator],
+        &eoa,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    let grant = |gate: &str| {
+        cli.run(
+            &[
+                "grant",
+                "--account",
+                &eoa.address().to_string(),
+                "--module",
+                &validator,
+                "--chain-id",
+                &net.chain_id().to_string(),
+                "--epoch",
+                "1",
+                "--session-key",
+                &session.address().to_string(),
+                "--allow",
+                &format!("{recipient}:receive:value<=0.01ether"),
+                "--max-value",
+                "0.2ether",
+                "--max-gas",
+                "3000000",
+                "--valid-until",
+                "+1d",
+                "--require-balance",
+                gate,
+            ],
+            &eoa,
+        )
+    };
+    // Refused before signing: the proxy's balanceOf reads a slot not associated with the account.
+    let out = grant(&format!("erc20:{proxied}:1"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not signed") && err.contains("STO-021"), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "no token printed: {}", text(&out));
+
+    let out = grant(&format!("erc721:{pass}:1"));
+    assert!(out.status.success(), "{}", text(&out));
+    let grant_token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only while the account holds at least 1 NFT"));
+    let recipient_s = recipient.to_string();
+    let send = || cli.run(&["send", &grant_token, "--to", &recipient_s, "--value", "0.001ether"], &session);
+
+    let out = send();
+    assert!(out.status.success(), "held: {}", text(&out));
+    let out = cli.run(&["status", &grant_token, "--json"], &session);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["gates"][0]["open"], true, "{v}");
+
+    // The owner moves the pass to another wallet: the next op is refused by the pre-flight, by name.
+    let owner =
+        ProviderBuilder::new().wallet(EthereumWallet::from(eoa.clone())).connect_http(net.rpc_url().clone());
+    let away =
+        transferFromCall { from: eoa.address(), to: vault.address(), tokenId: U256::from(1) }.abi_encode();
+    let tx = TransactionRequest::default().with_to(pass).with_input(away);
+    assert!(owner.send_transaction(tx).await.unwrap().get_receipt().await.unwrap().status());
+    let out = send();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GateNotHeld: gate 0"), "{}", text(&out));
+    // Forced past the pre-flight, Alto refuses it with the same rule.
+    let out =
+        cli.run(&["send", &grant_token, "--to", &recipient_s, "--value", "0.001ether", "--force"], &session);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GateNotHeld"), "{}", text(&out));
+
+    // Back by a safe transfer (the delegated EOA accepts ERC-721s): the session acts again, nothing re-signed.
+    let holder = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(vault.clone()))
+        .connect_http(net.rpc_url().clone());
+    let back = safeTransferFromCall { from: vault.address(), to: eoa.address(), tokenId: U256::from(1) }
+        .abi_encode();
+    let tx = TransactionRequest::default().with_to(pass).with_input(back);
+    assert!(holder.send_transaction(tx).await.unwrap().get_receipt().await.unwrap().status());
+    let out = send();
+    assert!(out.status.success(), "back: {}", text(&out));
+}

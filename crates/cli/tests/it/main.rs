@@ -20,6 +20,7 @@ pub(crate) fn stderr(out: &std::process::Output) -> String {
 }
 
 mod auth;
+mod gates;
 mod grant;
 mod inspect;
 mod keys;
@@ -50,6 +51,8 @@ fn demo_json_reports_every_step_as_expected() {
             "static_session",
             "spend_over_period_limit",
             "spend_after_refill",
+            "session_pass_moved_out",
+            "session_pass_back",
             "restore_eoa",
             "old_session_after_restore",
         ]
@@ -76,6 +79,7 @@ fn demo_json_reports_every_step_as_expected() {
         ("after_expiry", "AA22 expired or not due"),
         ("after_revoke", "AA23 reverted: SessionRevoked: "),
         ("spend_over_period_limit", "AA23 reverted: PeriodSpendLimitExceeded: "),
+        ("session_pass_moved_out", "AA23 reverted: GateNotHeld: gate 0 "),
         // Hole 6: the restore moved the epoch, so re-delegating does not revive the session.
         ("old_session_after_restore", "AA23 reverted: SessionNotEnabled: "),
     ] {
