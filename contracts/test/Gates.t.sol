@@ -221,6 +221,28 @@ contract GatesTest is WarrantFixture {
         _expectAA23(_sessionOp(proxy, stripped, _transfer(recipient, 1e18)), WarrantErrors.SessionNotEnabled.selector);
     }
 
+    /// @dev The gates' session bytes: the known answer shared with crates/core/src/grant.rs (`gates_known_answer`).
+    function test_gatesKnownAnswer() public view {
+        WarrantValidator.Session memory s;
+        s.signer = address(0x1111111111111111111111111111111111111111);
+        s.scope.gates = new WarrantValidator.Gate[](1);
+        s.scope.gates[0] = _gate(address(0x4444444444444444444444444444444444444444), 2, 7, 2);
+        bytes memory expected = bytes.concat(
+            hex"1111111111111111111111111111111111111111",
+            hex"80", // limits: the spend section only (gates live in it)
+            hex"0000000000000000000000000000", // period, periodStart, maxUsesPerPeriod
+            hex"00", // w(0 limits)
+            hex"0101", // w(1 gate)
+            hex"02", // kind ERC-1155
+            hex"4444444444444444444444444444444444444444",
+            abi.encode(uint256(7)), // tokenId
+            abi.encode(uint256(2)), // minBalance
+            hex"00", // w(0 calls)
+            hex"00" // w(salt 0)
+        );
+        vm.assertEq(validator.sessionBytes(s), expected, "session bytes");
+    }
+
     /// @dev The gate reads only storage associated with the account: `_balances[account]`.
     function test_gateReadsOnlyAssociatedStorage() public {
         WarrantValidator.Session memory s = _gated(_gate(address(pass), 1, 0, 1));

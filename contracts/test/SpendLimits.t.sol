@@ -590,6 +590,7 @@ contract SpendLimitsTest is WarrantFixture {
             hex"0000000000000000000000000000000000000000",
             hex"ffffffffffffffffffffffffffffffff",
             hex"00000000000000000000000000000005",
+            hex"00", // w(0 gates)
             hex"00", // w(0 calls)
             hex"00" // w(salt 0)
         );
