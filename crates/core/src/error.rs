@@ -82,4 +82,10 @@ pub enum CoreError {
     /// A grant token was refused.
     #[error(transparent)]
     GrantToken(#[from] crate::token::TokenError),
+    /// A grant that the chain would refuse, or that could never be used, was not signed.
+    #[error("grant not signed: {0}")]
+    InvalidGrant(String),
+    /// A scope breaks a rule the validator applies (named as the chain names it); the grant was not signed.
+    #[error("grant not signed: {0}")]
+    InvalidScope(crate::policy::Denial),
 }

@@ -1031,6 +1031,22 @@ pub fn check_spend_rules(scope: &Scope) -> Result<(), Denial> {
     crate::gate::check_gates_well_formed(scope)
 }
 
+impl Scope {
+    /// The validator's well-formedness rules, for a grant about to be signed: the spend rules and gates it
+    /// refuses at enable ([`check_spend_rules`]), then every condition of every policy ([`condition_well_formed`];
+    /// the chain would refuse any call matching an ill-formed one with `InvalidCondition`, here `index` is the
+    /// policy's). A scope that passes can be enabled and each of its policies can match.
+    pub fn validate(&self) -> Result<(), Denial> {
+        check_spend_rules(self)?;
+        for (index, policy) in self.calls.iter().enumerate() {
+            if let Some(condition_index) = policy.conditions.iter().position(|c| !condition_well_formed(c)) {
+                return Err(Denial::InvalidCondition { index, condition_index });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// At most this many spend limits per session: their counters sit within 128 slots of the session's state
 /// (ERC-7562's associated storage).
 pub const MAX_SPEND_LIMITS: usize = 127;

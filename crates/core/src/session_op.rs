@@ -306,8 +306,31 @@ fn sign_as<S: SignerSync + ?Sized>(key: &S, hash: &B256, expected: Address) -> R
 }
 
 /// The owner signs `grant` for `module` on `chain_id`: an ECDSA signature of the ERC-7739 digest
-/// ([`Grant::erc7739_digest`]), wrapped in the ERC-7739 envelope the account checks.
+/// ([`Grant::erc7739_digest`]), wrapped in the ERC-7739 envelope the account checks. Refuses, before signing, a
+/// grant the chain would refuse or that could never act: chain id 0, module, account or session key 0, and a scope
+/// that fails [`Scope::validate`](crate::grant::Scope::validate).
 pub fn sign_grant<S: SignerSync + ?Sized>(
+    grant: Grant,
+    module: Address,
+    chain_id: u64,
+    owner: &S,
+) -> Result<SignedGrant, CoreError> {
+    for (zero, field) in [
+        (chain_id == 0, "the chain id is 0 (a grant binds one chain)"),
+        (module == Address::ZERO, "the module is address 0"),
+        (grant.account == Address::ZERO, "the account is address 0"),
+        (grant.session.signer == Address::ZERO, "the session key is address 0 (no key recovers to it)"),
+    ] {
+        if zero {
+            return Err(CoreError::InvalidGrant(field.into()));
+        }
+    }
+    grant.session.scope.validate().map_err(CoreError::InvalidScope)?;
+    sign_grant_unchecked(grant, module, chain_id, owner)
+}
+
+/// [`sign_grant`] without its checks: signs whatever it is given (for tests of how the chain refuses a grant).
+pub fn sign_grant_unchecked<S: SignerSync + ?Sized>(
     grant: Grant,
     module: Address,
     chain_id: u64,

@@ -183,3 +183,39 @@ fn spend_flag_mistakes_are_named() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// A grant the chain would refuse, or that could never act, is not signed (`warrant_core::session_op::sign_grant`).
+#[test]
+fn zero_fields_are_refused_before_signing() {
+    let allow = format!("{TOKEN}:transfer(address to,uint256 amount):amount<=1");
+    for (flag, value, expected) in [
+        ("--chain-id", "0", "chain id is 0"),
+        ("--module", "0x0000000000000000000000000000000000000000", "module is address 0"),
+        ("--account", "0x0000000000000000000000000000000000000000", "account is address 0"),
+        ("--session-key", "0x0000000000000000000000000000000000000000", "session key is address 0"),
+    ] {
+        let mut args = vec![
+            "grant",
+            "--account",
+            ACCOUNT,
+            "--module",
+            MODULE,
+            "--chain-id",
+            "31337",
+            "--epoch",
+            "3",
+            "--session-key",
+            SESSION_KEY,
+            "--allow",
+            &allow,
+            "--max-value",
+            "0.01ether",
+        ];
+        let i = args.iter().position(|a| *a == flag).unwrap();
+        args[i + 1] = value;
+        let out = warrant_env(&args, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)]);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{flag}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{flag}: nothing signed");
+    }
+}

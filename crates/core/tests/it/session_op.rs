@@ -271,3 +271,57 @@ fn paymaster_fields_reach_the_packed_operation() {
     assert_eq!(packed.paymasterAndData.len(), 20 + 16 + 16 + 2);
     assert_eq!(&packed.accountGasLimits[..16], &alloy_primitives::U128::from(300_000).to_be_bytes::<16>());
 }
+
+/// `sign_grant` refuses, before signing, what the chain would refuse or what could never act; each names why.
+#[test]
+fn grants_are_checked_before_they_are_signed() {
+    use warrant_core::grant::{ArgCondition, Gate, SpendLimit};
+    let key = Key::from_seed("session");
+    let owner = Key::from_seed("owner");
+    let good = Grant { account: ACCOUNT, epoch: 0, session: session(&key) };
+    assert!(sign_grant(good.clone(), MODULE, 31337, &owner).is_ok());
+    let refused =
+        |grant: Grant, module: Address, chain_id: u64| match sign_grant(grant, module, chain_id, &owner) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("signed"),
+        };
+    assert!(refused(good.clone(), MODULE, 0).contains("chain id is 0"));
+    assert!(refused(good.clone(), Address::ZERO, 1).contains("module is address 0"));
+    let mut g = good.clone();
+    g.account = Address::ZERO;
+    assert!(refused(g, MODULE, 1).contains("account is address 0"));
+    let mut g = good.clone();
+    g.session.signer = Address::ZERO;
+    assert!(refused(g, MODULE, 1).contains("session key is address 0"));
+    // The validator's rules, named as the chain names them.
+    let mut g = good.clone();
+    g.session.scope.maxUsesPerPeriod = 2;
+    assert_eq!(
+        sign_grant(g, MODULE, 1, &owner).unwrap_err(),
+        CoreError::InvalidScope(Denial::PeriodRequired)
+    );
+    let mut g = good.clone();
+    g.session.scope.limits = vec![SpendLimit { token: TOKEN, perPeriod: 5, lifetime: u128::MAX }];
+    assert_eq!(
+        sign_grant(g, MODULE, 1, &owner).unwrap_err(),
+        CoreError::InvalidScope(Denial::InvalidSpendLimit { limit_index: 0 })
+    );
+    let mut g = good.clone();
+    g.session.scope.gates = vec![Gate { token: TOKEN, kind: 1, tokenId: U256::ZERO, minBalance: U256::ZERO }];
+    assert_eq!(
+        sign_grant(g, MODULE, 1, &owner).unwrap_err(),
+        CoreError::InvalidScope(Denial::InvalidGate { gate_index: 0 })
+    );
+    let mut g = good;
+    let n = g.session.scope.calls[0].conditions.len();
+    g.session.scope.calls[0].conditions.push(ArgCondition {
+        condition: 9,
+        argType: 0x1f,
+        argIndex: 0,
+        values: vec![],
+    });
+    assert_eq!(
+        sign_grant(g, MODULE, 1, &owner).unwrap_err(),
+        CoreError::InvalidScope(Denial::InvalidCondition { index: 0, condition_index: n })
+    );
+}

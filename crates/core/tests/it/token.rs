@@ -6,7 +6,7 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use proptest::prelude::*;
 use warrant_core::{
     grant::{Grant, Session},
-    session_op::sign_grant,
+    session_op::sign_grant_unchecked,
     token::{SignedGrant, TokenError},
 };
 
@@ -56,7 +56,7 @@ fn small_grant() -> Grant {
 
 fn signed(grant: Grant, ecdsa: bool) -> SignedGrant {
     if ecdsa {
-        sign_grant(grant, MODULE, 31337, &Key::from_seed("owner")).unwrap()
+        sign_grant_unchecked(grant, MODULE, 31337, &Key::from_seed("owner")).unwrap()
     } else {
         SignedGrant { chain_id: 31337, module: MODULE, grant, owner_signature: Bytes::from_static(&[7; 70]) }
     }
@@ -76,7 +76,7 @@ fn signed_grant() -> impl Strategy<Value = SignedGrant> {
                 return None;
             }
             Some(if ecdsa {
-                sign_grant(grant, module, chain_id, &Key::from_seed("owner")).unwrap()
+                sign_grant_unchecked(grant, module, chain_id, &Key::from_seed("owner")).unwrap()
             } else {
                 SignedGrant { chain_id, module, grant, owner_signature: opaque.into() }
             })
