@@ -96,10 +96,7 @@ fn sign(args: &SignArgs) -> Result<ExitCode, CliError> {
 }
 
 fn parse_signed(input: &str) -> Result<SignedAuthorization, CliError> {
-    let text = match std::fs::read_to_string(input) {
-        Ok(contents) => contents,
-        Err(_) => input.to_owned(),
-    };
+    let text = crate::input::file_or_text(input, "authorization file")?;
     let text = text.trim();
     if text.starts_with('{') {
         serde_json::from_str(text).map_err(|e| CliError::InvalidInput(format!("authorization JSON: {e}")))

@@ -1,7 +1,7 @@
 //! `warrant explain` and `warrant check`: read a grant (token or JSON), say in words what it allows, and judge a
 //! call before anything is signed — with the verdict the chain will give, named after the on-chain rule.
 
-use std::{collections::BTreeMap, path::Path, process::ExitCode};
+use std::{collections::BTreeMap, process::ExitCode};
 
 use alloy::{
     dyn_abi::{DynSolType, DynSolValue, JsonAbiExt, Specifier},
@@ -26,12 +26,7 @@ use crate::{
 
 /// Reads a signed grant: a `warrant1…` token, its JSON form, or a file holding either.
 pub(crate) fn load_grant(input: &str) -> Result<SignedGrant, CliError> {
-    let text = if input.len() < 4096 && Path::new(input).is_file() {
-        std::fs::read_to_string(input)
-            .map_err(|e| CliError::InvalidInput(format!("cannot read grant file {input}: {e}")))?
-    } else {
-        input.to_owned()
-    };
+    let text = crate::input::file_or_text(input, "grant file")?;
     let text = text.trim();
     if text.starts_with('{') {
         let json: SignedGrantJson =

@@ -8,6 +8,7 @@ mod auth;
 mod demo;
 mod error;
 mod grant;
+mod input;
 mod inspect;
 mod keys;
 mod net;

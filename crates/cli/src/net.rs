@@ -1013,7 +1013,7 @@ pub(crate) struct UndelegateArgs {
 /// `revokeAll()`, whose only authorization is the account's own zero-address one for the next nonce.
 fn read_restore_file(path: &std::path::Path) -> Result<RestoreFile, CliError> {
     let bad = |why: String| CliError::InvalidInput(format!("{}: {why}", path.display()));
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let text = crate::input::read_file(path, "restore file")?;
     let file: RestoreFile = serde_json::from_str(&text).map_err(|e| {
         bad(format!(
             "not a restore transaction file (an older reset authorization? re-run `warrant delegate`): {e}"

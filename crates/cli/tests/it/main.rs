@@ -22,6 +22,7 @@ pub(crate) fn stderr(out: &std::process::Output) -> String {
 mod auth;
 mod gates;
 mod grant;
+mod input;
 mod inspect;
 mod keys;
 mod scope_rules;
