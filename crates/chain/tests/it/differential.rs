@@ -13,7 +13,8 @@
 //!
 //! Gates: a third of the single-operation scopes carry one or two gates (now and then more than `MAX_GATES`, or
 //! ill-formed ones) on a deployed ERC-20, ERC-721 and ERC-1155, with minimums around what the case's account was
-//! minted; the evaluator gets the holdings as a wallet reads them (the balance call, from the module).
+//! minted; the evaluator gets the holdings as a wallet reads them (the validator's balance call). A third of the
+//! sequences are gated on an ERC-721 pass that is minted or moved away between bundles.
 //!
 //! `WARRANT_DIFF_CASES` sets the number of single operations (default 10,000; `scripts/fuzz` runs 100,000 and
 //! more); `WARRANT_DIFF_SEED` the seed.
@@ -53,6 +54,7 @@ sol! {
     interface IMint {
         function mint(address to, uint256 amountOrId);
         function mint(address to, uint256 id, uint256 amount);
+        function transferFrom(address from, address to, uint256 id);
     }
 }
 
@@ -1067,6 +1069,32 @@ impl Harness {
         }
     }
 
+    /// Mints a new ERC-721 pass to `account`; its id.
+    fn mint_pass(&mut self, account: Address) -> u64 {
+        let held = Held { nfts: 1, ..Default::default() };
+        let id = self.next_nft;
+        let gate = Gate {
+            token: self.gate_tokens.erc721,
+            kind: gate_kind::ERC721,
+            tokenId: U256::ZERO,
+            minBalance: one(),
+        };
+        self.mint(account, &held, &[gate]);
+        id
+    }
+
+    /// Moves pass `pass_id` from `account` to a stranger.
+    fn move_pass_away(&mut self, account: Address, pass_id: u64) {
+        let data =
+            IMint::transferFromCall { from: account, to: TARGETS[2], id: U256::from(pass_id) }.abi_encode();
+        let to = Some(self.gate_tokens.erc721);
+        let r = self
+            .chain
+            .transact(TxRequest { from: account, to, data: data.into(), ..Default::default() })
+            .unwrap();
+        assert!(r.success, "moving the pass failed");
+    }
+
     /// What `account` holds of each gate's token, read as a wallet reads it (the validator's balance call).
     /// It is sent from the account, not the module as `read_holdings` does on a node: the in-process EVM refuses
     /// calls from an address with code (EIP-3607, which `eth_call` does not apply), and `balanceOf` does not
@@ -1502,7 +1530,22 @@ fn evaluator_agrees_across_sequences_and_bundles() {
         let account = Address::from_word(keccak256(format!("differential sequence {seed} {sequence}")));
         g.account = account;
         h.chain.set_balance(account, U256::from(10u128.pow(18)));
-        let session = g.spend_session(h.session_key.address(), sequence as u64);
+        let mut session = g.spend_session(h.session_key.address(), sequence as u64);
+        // Some sequences are gated on an ERC-721 pass that moves between bundles: the evaluator reads the
+        // holdings before each bundle, as a wallet does.
+        let gated = g.chance(0.3);
+        let mut pass: Option<u64> = None;
+        if gated {
+            session.scope.gates = vec![Gate {
+                token: h.gate_tokens.erc721,
+                kind: gate_kind::ERC721,
+                tokenId: U256::ZERO,
+                minBalance: one(),
+            }];
+            if g.chance(0.8) {
+                pass = Some(h.mint_pass(account));
+            }
+        }
         let id = session.id(account);
         let enable = IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode();
         if let Err(denial) = check_spend_rules(&session.scope) {
@@ -1528,6 +1571,16 @@ fn evaluator_agrees_across_sequences_and_bundles() {
             // The evaluator reads the module's counters once per bundle and chains its own debits inside it, as
             // a wallet pre-flighting a bundle does; every op of a bundle is validated before any executes.
             let mut usage = h.usage(account, id, session.scope.limits.len());
+            if gated && g.chance(0.3) {
+                pass = match pass {
+                    Some(pass_id) => {
+                        h.move_pass_away(account, pass_id);
+                        None
+                    }
+                    None => Some(h.mint_pass(account)),
+                };
+            }
+            let holdings = h.holdings(account, &session.scope);
             for i in 0..size {
                 let call_data = g.spend_call_data();
                 let mut op = g.op(&session.scope, account, call_data);
@@ -1556,7 +1609,7 @@ fn evaluator_agrees_across_sequences_and_bundles() {
                     module,
                     period: named,
                     signature_valid,
-                    holdings: &[],
+                    holdings: &holdings,
                 });
                 let got = h.validate(account, &op, hash, true);
                 h.compare(
