@@ -28,7 +28,7 @@ use warrant_core::{
     IEntryPoint, UserOperation,
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
-    grant::{Grant, IWarrantValidator, Session},
+    grant::{Gate, Grant, IWarrantValidator, Session, gate_kind},
     policy::{Call, current_period},
     session_op::{
         EIP7702_MARKER, Eip7702Sender, GasFields, SessionOp, execute_calldata, session_nonce_key, sign_grant,
@@ -43,6 +43,11 @@ sol! {
     interface IToken {
         function mint(address to, uint256 amount) external;
         function balanceOf(address owner) external view returns (uint256);
+    }
+
+    /// `MockNft` of the Solidity tests: the session pass.
+    interface IPass {
+        function mint(address to, uint256 tokenId) external;
     }
 
     /// ERC-7579 module installation on `WarrantAccount`.
@@ -403,6 +408,32 @@ impl Bench {
         let gas = self.handle_op("session_enable_first_use", &op.op).await?;
         self.record("session_enable_first_use", gas);
 
+        // The full-scope ERC-20 job gated on an ERC-721 session pass the account holds: the difference from
+        // the full-scope figure is the price of one gate (a cold call to the token and its cold balance read).
+        let pass = self.net.deploy(artifacts::warrant_creation_code("Mocks.sol", "MockNft")?).await?;
+        let mint = IPass::mintCall { to: account, tokenId: U256::from(1) }.abi_encode();
+        self.net.send(TransactionRequest::default().with_to(pass).with_input(mint)).await?;
+        let mut gated = session("pass-gated session");
+        gated.scope.gates = vec![Gate {
+            token: pass,
+            kind: gate_kind::ERC721,
+            tokenId: U256::ZERO,
+            minBalance: U256::from(1),
+        }];
+        let grant = self.signed_grant(&owner, &gated).await?;
+        let op = self.session_op(account, vec![self.erc20()]).await?.sign_enable(&grant, &session_key)?;
+        self.handle_op("pass-gated session ENABLE (unmeasured)", &op.op).await?;
+        let (gated_ref, key_ref) = (&gated, &session_key);
+        let gated_gas = self
+            .steady("session_erc20_transfer_gated_erc721", async |b: &Self| {
+                Ok(b.session_op(account, vec![b.erc20()]).await?.sign_use(gated_ref, key_ref)?.op)
+            })
+            .await?;
+        let full_gas = self.figures["session_erc20_transfer_full_scope"].as_u64().unwrap_or_default();
+        let one_gate = gated_gas as i64 - full_gas as i64;
+        println!("{:<44} {one_gate:>9} gas", "one ERC-721 gate (gated - full scope)");
+        self.figures.insert("session_one_gate_erc721_overhead".into(), json!(one_gate));
+
         // The same ERC-20 job under a periodic spend limit (enabled first, unmeasured); each operation names
         // the current period in its nonce key.
         let spend = jobs::spend_limited_session(
@@ -657,7 +688,8 @@ pub async fn run(metamask_bytecode_dir: &Path) -> Result<Value, BenchError> {
     bench.metamask_jobs().await?;
     // 1 pre-minted, then for owner, session and Simple7702 an ERC-20 job and a batch of 3, each run twice
     // (3 × 8), the session's full-scope ERC-20 job (2), the ENABLE warm-ups and the first use (3), the
-    // spend-limited session's ENABLE and two USE operations (3), MetaMask's three ERC-20 jobs run twice (6).
-    bench.check_transfers(1 + (24 + 2 + 3 + 3 + 6) * jobs::TOKEN_AMOUNT).await?;
+    // pass-gated session's ENABLE and two USE operations (3), the spend-limited session's ENABLE and two USE
+    // operations (3), MetaMask's three ERC-20 jobs run twice (6).
+    bench.check_transfers(1 + (24 + 2 + 3 + 3 + 3 + 6) * jobs::TOKEN_AMOUNT).await?;
     Ok(Value::Object(bench.figures))
 }

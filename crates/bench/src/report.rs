@@ -99,8 +99,9 @@ pub fn write_results(
             "session_erc20_transfer uses the scope of the project's gas goal (docs/gas.md): ERC-20 transfer on the \
              token with amount <= cap, valid until a time, no counters. The other session jobs use the full scope: \
              recipient == R and amount <= cap for ERC-20, native transfers to R capped per call and in total, at \
-             most 1,000 uses (so uses and value are counted on every operation); spend-limited adds a weekly \
-             ERC-20 cap (the nonce key names the period)"
+             most 1,000 uses (so uses and value are counted on every operation); gated_erc721 adds one gate (the \
+             account holds an ERC-721 pass; session_one_gate_erc721_overhead is gated_erc721 - full_scope); \
+             spend-limited adds a weekly ERC-20 cap (the nonce key names the period)"
         ),
     );
     notes.insert(
@@ -246,6 +247,13 @@ fn markdown(r: &Value) -> String {
         ("batch of 3 ERC-20 transfers", "owner_batch3", "session_batch3", "simple7702_batch3", ""),
         ("first use, incl. enabling the grant", "", "session_enable_first_use", "", ""),
         (
+            "ERC-20 transfer, full scope, gated on an ERC-721 pass",
+            "",
+            "session_erc20_transfer_gated_erc721",
+            "",
+            "",
+        ),
+        (
             "spend-limited ERC-20 transfer",
             "",
             "session_erc20_transfer_spend_limited",
@@ -260,7 +268,8 @@ fn markdown(r: &Value) -> String {
     out.push_str(
         "\nScopes: the first row is the gas goal's scope (token, `transfer`, amount <= cap, valid until); the \
          other session rows add recipient == R, a use cap and native caps, which the validator counts on every \
-         operation; spend-limited adds a weekly ERC-20 cap. MetaMask: an EOA delegate redeems directly (no EntryPoint overhead); its caveats mirror the session's \
+         operation; gated adds one gate (the account must hold an ERC-721 session pass; the price of one gate is \
+         the difference from the full-scope row); spend-limited adds a weekly ERC-20 cap. MetaMask: an EOA delegate redeems directly (no EntryPoint overhead); its caveats mirror the session's \
          scope except the per-call amount cap, which no enforcer expresses; its enforcers take single calls only, \
          hence no batch. n/a: no such job on that path; —: not measured (see `notes` in `bench/results.json`).\n\n",
     );

@@ -18,9 +18,10 @@ use alloy::{
     sol_types::SolCall,
 };
 use warrant_chain::{
-    ChainError,
+    ChainError, artifacts,
     bundler::{BundlerClient, BundlerErrorKind, BundlerRpcError, EIP7702_FACTORY, UserOperationReceipt},
     devnet::{Devnet, DevnetConfig, FIRST_FREE_ACCOUNT, WarrantContracts, check_tools},
+    gate::{probe_gates, read_holdings},
 };
 use warrant_core::{
     IEntryPoint, UserOperation,
@@ -29,9 +30,10 @@ use warrant_core::{
         ChainScope, authorization, check_delegate_code, delegation_designator, reset_authorization,
         reset_nonce, sign_authorization,
     },
+    gate::GateProbeError,
     grant::{
-        CallPolicy, Grant, IWarrantValidator, Scope, Session, WarrantErrors, enable_digest, enable_signature,
-        use_digest, use_signature,
+        CallPolicy, Gate, Grant, IWarrantValidator, Scope, Session, WarrantErrors, enable_digest,
+        enable_signature, gate_kind, use_digest, use_signature,
     },
     policy::{
         Denial, OpCheck, Presentation, SessionStatus, SessionUsage, check_operation, check_time, max_gas_cost,
@@ -52,6 +54,18 @@ sol! {
     interface IFactory {
         function createAccount(address owner, bytes32 salt) external returns (address);
         function getAddress(address owner, bytes32 salt) external view returns (address);
+    }
+
+    /// `MockToken` and `MockNft` (`contracts/test/mocks/Mocks.sol`): the same `mint(to, amount|id)`.
+    interface IMintable {
+        function mint(address to, uint256 amountOrId) external;
+        function transferFrom(address from, address to, uint256 id) external;
+        function safeTransferFrom(address from, address to, uint256 id) external;
+    }
+
+    /// `MockMultiToken`.
+    interface IMultiMintable {
+        function mint(address to, uint256 id, uint256 amount) external;
     }
 }
 
@@ -314,6 +328,9 @@ async fn preflight(
     let id = session.id(account);
     check_time(&session.scope, h.now().await)?;
     let usage = h.usage(account, id).await;
+    // What the account holds of each gate's token, read from the module as the validator reads it.
+    let holdings =
+        read_holdings(h.net.provider(), &session.scope, account, h.contracts.validator).await.unwrap();
     check_operation(&OpCheck {
         session_id: id,
         scope: &session.scope,
@@ -324,7 +341,7 @@ async fn preflight(
         module: h.contracts.validator,
         period: 0,
         signature_valid: true,
-        holdings: &[],
+        holdings: &holdings,
     })
     .map(|_| ())
 }
@@ -532,6 +549,202 @@ async fn factory_account_session_through_alto() {
     h.sign(&mut op, &use_signer).await;
     let e = h.refused(&op, "proxy account: payment to a stranger").await;
     assert_eq!(e.warrant_rule_name(), Some("CallNotPermitted"));
+}
+
+/// Deploys `name` from `contracts/out/Mocks.sol`, with `args` (ABI-encoded constructor arguments) appended.
+async fn deploy_mock(h: &Harness, name: &str, args: &[u8]) -> Address {
+    let mut code = artifacts::warrant_creation_code("Mocks.sol", name).unwrap().to_vec();
+    code.extend_from_slice(args);
+    h.net.deploy(code.into()).await.unwrap_or_else(|e| panic!("deploying {name}: {e}"))
+}
+
+/// A gate of `kind` on `token`.
+fn gate(token: Address, kind: u8, token_id: u64, min: U256) -> Gate {
+    Gate { token, kind, tokenId: U256::from(token_id), minBalance: min }
+}
+
+/// Gated sessions on a 7702 account through Alto in safe mode: an ERC-721 "session pass" moved away (the next op
+/// is refused with `GateNotHeld`) and back (ops pass again), an ERC-20 and an ERC-1155 gate accepted, the gate
+/// probe on each token, and a gate on a proxied token, which the probe refuses and so does Alto's ERC-7562 tracer.
+/// At every step the pre-flight, fed the holdings read from chain, says what Alto and the chain did.
+#[tokio::test]
+async fn gated_sessions_through_alto() {
+    let h = Harness::start().await;
+    let WarrantContracts { implementation, validator, .. } = h.contracts;
+    let token = deploy_mock(&h, "MockToken", &[]).await;
+    let pass = deploy_mock(&h, "MockNft", &[]).await;
+    let multi = deploy_mock(&h, "MockMultiToken", &[]).await;
+    let proxied =
+        deploy_mock(&h, "MockProxiedToken", B256::left_padding_from(token.as_slice()).as_slice()).await;
+
+    // A delegated EOA with the validator installed (one owner op carrying the authorization).
+    let eoa = PrivateKeySigner::random();
+    let account = eoa.address();
+    h.net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
+    let auth = sign_authorization(
+        &eoa,
+        authorization(h.chain_id, implementation, h.eoa_nonce(account).await, ChainScope::ThisChainOnly)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut op = h.op(account, U192::ZERO, install_validator(validator)).await;
+    op.factory = Some(EIP7702_FACTORY);
+    let op = h.prepare(op, Some(auth), &Signer::Owner(&eoa)).await;
+    h.submit(&op, "gates: 7702 delegation + installModule").await;
+
+    // Holdings: pass #1, 100 tokens (directly and through the proxy, whose storage is its own), 3 of id 7.
+    const PASS_ID: u64 = 1;
+    const MULTI_ID: u64 = 7;
+    let hundred = U256::from(100 * ETH);
+    for (to, data) in [
+        (pass, IMintable::mintCall { to: account, amountOrId: U256::from(PASS_ID) }.abi_encode()),
+        (token, IMintable::mintCall { to: account, amountOrId: hundred }.abi_encode()),
+        (proxied, IMintable::mintCall { to: account, amountOrId: hundred }.abi_encode()),
+        (
+            multi,
+            IMultiMintable::mintCall { to: account, id: U256::from(MULTI_ID), amount: U256::from(3) }
+                .abi_encode(),
+        ),
+    ] {
+        h.net.send(TransactionRequest::default().with_to(to).with_input(data)).await.unwrap();
+    }
+
+    // The grant-time probe on the real node: plain tokens pass; the proxy reads its implementation slot.
+    let one = U256::from(1);
+    let provider = h.net.provider();
+    let probe = |g: Gate| {
+        let scope = Scope { gates: vec![g], ..Default::default() };
+        async move { probe_gates(provider, &scope, account, validator).await.unwrap() }
+    };
+    assert_eq!(probe(gate(token, gate_kind::ERC20, 0, one)).await, Ok(()));
+    assert_eq!(probe(gate(pass, gate_kind::ERC721, 0, one)).await, Ok(()));
+    assert_eq!(probe(gate(multi, gate_kind::ERC1155, MULTI_ID, one)).await, Ok(()));
+    let implementation_slot = B256::from(
+        U256::from_be_bytes(alloy::primitives::keccak256("eip1967.proxy.implementation").0) - U256::from(1),
+    );
+    match probe(gate(proxied, gate_kind::ERC20, 0, one)).await {
+        Err(GateProbeError::UnassociatedStorage { gate_index: 0, token: t, contract, slot }) => {
+            assert_eq!((t, contract, slot), (proxied, proxied, implementation_slot));
+        }
+        other => panic!("the proxied token's probe: {other:?}"),
+    }
+
+    let session_key = PrivateKeySigner::random();
+    let recipient = random_address();
+    let key = validator_key(validator);
+    let pay = || execute_single(recipient, U256::from(ETH / 1000), &[]);
+    let gated = |g: Gate, now: u64| {
+        let mut s = payment_session(session_key.address(), recipient, now);
+        s.scope.gates = vec![g];
+        s
+    };
+
+    // 1. The session pass: ENABLE and USE pass while the account holds it.
+    let session = gated(gate(pass, gate_kind::ERC721, 0, one), h.now().await);
+    let grant = h.grant(account, &session).await;
+    let owner_signature = h.owner_grant_signature(&eoa, &grant);
+    let enable = Signer::Enable(&session_key, &grant, &owner_signature);
+    let op = h.prepare(h.op(account, key, pay()).await, None, &enable).await;
+    assert_eq!(preflight(&h, &session, Presentation::Enable, &op).await, Ok(()));
+    h.submit(&op, "pass-gated session: ENABLE").await;
+    let use_pass = Signer::Use(&session_key, &session);
+    let op = h.prepare(h.op(account, key, pay()).await, None, &use_pass).await;
+    assert_eq!(preflight(&h, &session, Presentation::Use, &op).await, Ok(()));
+    h.submit(&op, "pass-gated session: USE").await;
+    let accepted = op.clone();
+
+    // 2. The owner moves the pass to a vault: the next session op is refused, by pre-flight and by Alto, with
+    //    the rule and its arguments named. Its gas limits are the accepted op's (estimating it fails the same way).
+    let vault = PrivateKeySigner::random();
+    h.net.set_balance(vault.address(), U256::from(ETH)).await.unwrap();
+    let away = IMintable::transferFromCall { from: account, to: vault.address(), id: U256::from(PASS_ID) };
+    let op = h
+        .prepare(
+            h.op(account, U192::ZERO, execute_single(pass, U256::ZERO, &away.abi_encode())).await,
+            None,
+            &Signer::Owner(&eoa),
+        )
+        .await;
+    h.submit(&op, "owner op moving the pass away").await;
+    let mut op = accepted.clone();
+    op.nonce = h.entry_point_nonce(account, key).await;
+    h.sign(&mut op, &use_pass).await;
+    assert_eq!(
+        preflight(&h, &session, Presentation::Use, &op).await,
+        Err(Denial::GateNotHeld { gate_index: 0, token: pass, balance: U256::ZERO, min_balance: one })
+    );
+    let uses = h.usage(account, session.id(account)).await.uses;
+    let e = h.refused(&op, "pass-gated session without the pass").await;
+    assert_eq!(e.kind, BundlerErrorKind::SimulateValidation);
+    assert_eq!(e.warrant_rule_name(), Some("GateNotHeld"));
+    assert_eq!(
+        e.warrant_rule(),
+        Some(WarrantErrors::WarrantErrorsErrors::GateNotHeld(WarrantErrors::GateNotHeld {
+            gateIndex: U256::ZERO,
+            token: pass,
+            balance: U256::ZERO,
+            minBalance: one,
+        }))
+    );
+    assert_eq!(h.usage(account, session.id(account)).await.uses, uses, "a refused op debits nothing");
+
+    // 3. The pass comes back (a safe transfer: the account accepts ERC-721s) and the session works again.
+    let vault_provider = ProviderBuilder::new().wallet(vault.clone()).connect_http(h.net.rpc_url().clone());
+    let back =
+        IMintable::safeTransferFromCall { from: vault.address(), to: account, id: U256::from(PASS_ID) };
+    let tx = TransactionRequest::default().with_to(pass).with_input(back.abi_encode());
+    let receipt = vault_provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "the pass comes back");
+    let op = h.prepare(h.op(account, key, pay()).await, None, &use_pass).await;
+    assert_eq!(preflight(&h, &session, Presentation::Use, &op).await, Ok(()));
+    h.submit(&op, "pass-gated session: USE with the pass back").await;
+    assert_eq!(h.usage(account, session.id(account)).await.uses, uses + 1);
+
+    // 4. An ERC-20 gate (at least 50 tokens; 100 held) and an ERC-1155 gate (at least 2 of id 7; 3 held).
+    for (g, what) in [
+        (gate(token, gate_kind::ERC20, 0, U256::from(50 * ETH)), "ERC-20-gated session: ENABLE"),
+        (gate(multi, gate_kind::ERC1155, MULTI_ID, U256::from(2)), "ERC-1155-gated session: ENABLE"),
+    ] {
+        let session = gated(g, h.now().await);
+        let grant = h.grant(account, &session).await;
+        let owner_signature = h.owner_grant_signature(&eoa, &grant);
+        let op = h
+            .prepare(
+                h.op(account, key, pay()).await,
+                None,
+                &Signer::Enable(&session_key, &grant, &owner_signature),
+            )
+            .await;
+        assert_eq!(preflight(&h, &session, Presentation::Enable, &op).await, Ok(()));
+        h.submit(&op, what).await;
+    }
+
+    // 5. A gate on the proxied token, enabled by the owner (static delegation) although the probe refuses it. The
+    //    validator itself accepts it (the pre-flight, like an eth_call, sees 100 held); Alto's ERC-7562 tracer
+    //    refuses the op for the unassociated implementation slot, as the probe said.
+    let session = gated(gate(proxied, gate_kind::ERC20, 0, one), h.now().await);
+    let enable_static = IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode();
+    let op = h
+        .prepare(
+            h.op(account, U192::ZERO, execute_single(validator, U256::ZERO, &enable_static)).await,
+            None,
+            &Signer::Owner(&eoa),
+        )
+        .await;
+    h.submit(&op, "owner op enabling the proxy-gated session").await;
+    let mut op = accepted;
+    op.nonce = h.entry_point_nonce(account, key).await;
+    let use_proxied = Signer::Use(&session_key, &session);
+    h.sign(&mut op, &use_proxied).await;
+    assert_eq!(preflight(&h, &session, Presentation::Use, &op).await, Ok(()));
+    let e = h.refused(&op, "proxy-gated session").await;
+    // Alto 0.0.20 words it "unstaked account accessed <contract> slot <slot>" (STO-021), code -32502.
+    assert_eq!(e.kind, BundlerErrorKind::OpcodeValidation, "an ERC-7562 rule, not the validator: {e}");
+    let message = e.message.to_lowercase();
+    assert!(message.contains("unstaked account accessed"), "{e}");
+    assert!(message.contains(&proxied.to_string().to_lowercase()), "the proxy is named: {e}");
+    assert!(message.contains(&implementation_slot.to_string()), "its implementation slot is named: {e}");
+    assert_eq!(e.warrant_rule(), None);
 }
 
 fn random_address() -> Address {

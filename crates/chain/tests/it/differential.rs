@@ -11,6 +11,11 @@
 //! A second part drives sequences of operations and bundles of one session, with the evaluator reading the
 //! module's counters before each bundle and chaining its own debits inside it.
 //!
+//! Gates: a third of the single-operation scopes carry one or two gates (now and then more than `MAX_GATES`, or
+//! ill-formed ones) on a deployed ERC-20, ERC-721 and ERC-1155, with minimums around what the case's account was
+//! minted; the evaluator gets the holdings as a wallet reads them (the validator's balance call). A third of the
+//! sequences are gated on an ERC-721 pass that is minted or moved away between bundles.
+//!
 //! `WARRANT_DIFF_CASES` sets the number of single operations (default 10,000; `scripts/fuzz` runs 100,000 and
 //! more); `WARRANT_DIFF_SEED` the seed.
 
@@ -26,9 +31,10 @@ use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use warrant_chain::{DevChain, TxRequest, artifacts};
 use warrant_core::{
     constants::ENTRY_POINT_V08,
+    gate::{MAX_GATES, balance_call, holding_from_return},
     grant::{
-        ArgCondition, CallPolicy, IWarrantValidator, NO_CAP, PERMIT2, Scope, Session, SpendLimit,
-        WarrantErrors, arg_type, use_digest, use_signature,
+        ArgCondition, CallPolicy, Gate, IWarrantValidator, NO_CAP, PERMIT2, Scope, Session, SpendLimit,
+        WarrantErrors, arg_type, gate_kind, use_digest, use_signature,
     },
     policy::{
         Debit, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, SpendUsage, check_operation,
@@ -44,6 +50,31 @@ sol! {
         address sender; uint256 nonce; bytes initCode; bytes callData; bytes32 accountGasLimits;
         uint256 preVerificationGas; bytes32 gasFees; bytes paymasterAndData; bytes signature;
     }
+    /// The mocks' mints: `MockToken.mint(to, amount)`, `MockNft.mint(to, id)`, `MockMultiToken.mint(to, id, amount)`.
+    interface IMint {
+        function mint(address to, uint256 amountOrId);
+        function mint(address to, uint256 id, uint256 amount);
+        function transferFrom(address from, address to, uint256 id);
+    }
+}
+
+/// The ERC-1155 ids the gates name: accounts are minted the first two, never the third.
+const MULTI_IDS: [u64; 3] = [1, 2, 3];
+
+/// The gate tokens deployed in the harness.
+#[derive(Clone, Copy, Debug)]
+struct GateTokens {
+    erc20: Address,
+    erc721: Address,
+    erc1155: Address,
+}
+
+/// What the current case's account is minted of the gate tokens before its operation.
+#[derive(Clone, Debug, Default)]
+struct Held {
+    erc20: U256,
+    nfts: u64,
+    multi: [U256; 2],
 }
 
 /// Single operations by default: what `scripts/test` affords in a debug build.
@@ -114,6 +145,10 @@ struct Gen {
     tags: BTreeSet<&'static str>,
     /// Cases per shape over the run.
     shapes: BTreeMap<&'static str, usize>,
+    /// The gate tokens, when the scopes may carry gates.
+    gate_tokens: Option<GateTokens>,
+    /// What the current case's account holds (chosen with its gates).
+    held: Held,
 }
 
 impl Gen {
@@ -123,6 +158,8 @@ impl Gen {
             account: Address::ZERO,
             tags: Default::default(),
             shapes: Default::default(),
+            gate_tokens: None,
+            held: Held::default(),
         }
     }
 
@@ -344,7 +381,106 @@ impl Gen {
         if self.chance(0.6) {
             self.spend_rules(&mut scope);
         }
+        self.held = Held::default();
+        if let Some(tokens) = self.gate_tokens
+            && self.chance(0.33)
+        {
+            scope.gates = self.gates(tokens);
+            // Gates are checked last, so half of the gated scopes allow any call with no caps: their ops reach
+            // the gates often enough to count.
+            if self.chance(0.5) {
+                self.tag("gates: the rest of the scope permissive");
+                let any = |target: Address| CallPolicy {
+                    target,
+                    selector: FixedBytes::ZERO,
+                    flags: 0x02,
+                    maxValue: U256::MAX,
+                    conditions: Vec::new(),
+                };
+                scope = Scope {
+                    validAfter: scope.validAfter,
+                    validUntil: scope.validUntil,
+                    maxValueTotal: U256::MAX,
+                    calls: TARGETS.iter().map(|&t| any(t)).collect(),
+                    gates: scope.gates,
+                    ..Default::default()
+                };
+            }
+        }
         scope
+    }
+
+    /// One or two gates (rarely more than `MAX_GATES`), with the account's holdings chosen first so that the
+    /// minimums fall around them.
+    fn gates(&mut self, tokens: GateTokens) -> Vec<Gate> {
+        let amounts = [U256::ZERO, one(), U256::from(50), U256::from(1000)];
+        self.held = Held {
+            erc20: *amounts.choose(&mut self.rng).unwrap(),
+            nfts: *[0u64, 1, 1, 2].choose(&mut self.rng).unwrap(),
+            multi: [*amounts.choose(&mut self.rng).unwrap(), *amounts.choose(&mut self.rng).unwrap()],
+        };
+        let n = if self.chance(0.03) {
+            self.tag("gates: more than MAX_GATES");
+            MAX_GATES + self.rng.random_range(1..3)
+        } else {
+            self.rng.random_range(1..=2)
+        };
+        (0..n).map(|_| self.gate(tokens)).collect()
+    }
+
+    fn gate(&mut self, tokens: GateTokens) -> Gate {
+        let kind = if self.chance(0.03) {
+            self.tag("gate ill-formed: unknown kind");
+            *[3u8, 4, 255].choose(&mut self.rng).unwrap()
+        } else {
+            self.rng.random_range(0..3)
+        };
+        let mut token_id = U256::ZERO;
+        let (mut token, held) = match kind {
+            gate_kind::ERC20 => (tokens.erc20, self.held.erc20),
+            gate_kind::ERC721 => (tokens.erc721, U256::from(self.held.nfts)),
+            gate_kind::ERC1155 => {
+                let i = self.rng.random_range(0..MULTI_IDS.len());
+                token_id = U256::from(MULTI_IDS[i]);
+                (tokens.erc1155, self.held.multi.get(i).copied().unwrap_or_default())
+            }
+            _ => (*[tokens.erc20, tokens.erc721, tokens.erc1155].choose(&mut self.rng).unwrap(), U256::ZERO),
+        };
+        match self.rng.random_range(0..25) {
+            0 => {
+                self.tag("gate ill-formed: token 0");
+                token = Address::ZERO;
+            }
+            1 => {
+                self.tag("gate: code-less token");
+                token = TARGETS[0];
+            }
+            2 => {
+                // balanceOf(address) on an ERC-1155 or balanceOf(address,uint256) on an ERC-20: it reverts.
+                self.tag("gate: a token of another kind");
+                token = if kind == gate_kind::ERC1155 { tokens.erc20 } else { tokens.erc1155 };
+            }
+            3 if kind < gate_kind::ERC1155 => {
+                self.tag("gate ill-formed: token id on ERC-20/721");
+                token_id = U256::from(*MULTI_IDS.choose(&mut self.rng).unwrap());
+            }
+            _ => {}
+        }
+        let min = if self.chance(0.03) {
+            self.tag("gate ill-formed: minimum 0");
+            U256::ZERO
+        } else {
+            match self.rng.random_range(0..6) {
+                0 => held.max(one()),
+                1 => held + one(),
+                2 => held.saturating_sub(one()).max(one()),
+                3 => one(),
+                4 => U256::MAX,
+                _ => held.max(one()),
+            }
+        };
+        self.tag(if min <= held { "gate: minimum held" } else { "gate: minimum not held" });
+        Gate { token, kind, tokenId: token_id, minBalance: min }
     }
 
     /// Period, rate limit and spend limits (with some ill-formed ones).
@@ -868,6 +1004,9 @@ struct Harness {
     other_key: PrivateKeySigner,
     disagreements: Vec<String>,
     tally: std::collections::BTreeMap<String, usize>,
+    gate_tokens: GateTokens,
+    /// The next ERC-721 id to mint.
+    next_nft: u64,
 }
 
 impl Harness {
@@ -878,7 +1017,98 @@ impl Harness {
             .unwrap();
         let session_key = PrivateKeySigner::from_bytes(&keccak256("differential session key")).unwrap();
         let other_key = PrivateKeySigner::from_bytes(&keccak256("differential other key")).unwrap();
-        Self { chain, module, session_key, other_key, disagreements: Vec::new(), tally: Default::default() }
+        let mut mock =
+            |name: &str| chain.deploy(artifacts::warrant_creation_code("Mocks.sol", name).unwrap()).unwrap();
+        let gate_tokens =
+            GateTokens { erc20: mock("MockToken"), erc721: mock("MockNft"), erc1155: mock("MockMultiToken") };
+        Self {
+            chain,
+            module,
+            session_key,
+            other_key,
+            disagreements: Vec::new(),
+            tally: Default::default(),
+            gate_tokens,
+            next_nft: 1,
+        }
+    }
+
+    /// Mints `held` to `account`, only of the tokens `gates` name (a case without gates mints nothing).
+    fn mint(&mut self, account: Address, held: &Held, gates: &[Gate]) {
+        let t = self.gate_tokens;
+        let named = |token: Address| gates.iter().any(|g| g.token == token);
+        let mut txs: Vec<(Address, Vec<u8>)> = Vec::new();
+        if named(t.erc20) && !held.erc20.is_zero() {
+            txs.push((t.erc20, IMint::mint_0Call { to: account, amountOrId: held.erc20 }.abi_encode()));
+        }
+        if named(t.erc721) {
+            for _ in 0..held.nfts {
+                txs.push((
+                    t.erc721,
+                    IMint::mint_0Call { to: account, amountOrId: U256::from(self.next_nft) }.abi_encode(),
+                ));
+                self.next_nft += 1;
+            }
+        }
+        if named(t.erc1155) {
+            for (id, amount) in MULTI_IDS.iter().zip(held.multi) {
+                if !amount.is_zero() {
+                    txs.push((
+                        t.erc1155,
+                        IMint::mint_1Call { to: account, id: U256::from(*id), amount }.abi_encode(),
+                    ));
+                }
+            }
+        }
+        for (to, data) in txs {
+            let r = self
+                .chain
+                .transact(TxRequest { from: account, to: Some(to), data: data.into(), ..Default::default() })
+                .unwrap();
+            assert!(r.success, "minting a gate token failed");
+        }
+    }
+
+    /// Mints a new ERC-721 pass to `account`; its id.
+    fn mint_pass(&mut self, account: Address) -> u64 {
+        let held = Held { nfts: 1, ..Default::default() };
+        let id = self.next_nft;
+        let gate = Gate {
+            token: self.gate_tokens.erc721,
+            kind: gate_kind::ERC721,
+            tokenId: U256::ZERO,
+            minBalance: one(),
+        };
+        self.mint(account, &held, &[gate]);
+        id
+    }
+
+    /// Moves pass `pass_id` from `account` to a stranger.
+    fn move_pass_away(&mut self, account: Address, pass_id: u64) {
+        let data =
+            IMint::transferFromCall { from: account, to: TARGETS[2], id: U256::from(pass_id) }.abi_encode();
+        let to = Some(self.gate_tokens.erc721);
+        let r = self
+            .chain
+            .transact(TxRequest { from: account, to, data: data.into(), ..Default::default() })
+            .unwrap();
+        assert!(r.success, "moving the pass failed");
+    }
+
+    /// What `account` holds of each gate's token, read as a wallet reads it (the validator's balance call).
+    /// It is sent from the account, not the module as `read_holdings` does on a node: the in-process EVM refuses
+    /// calls from an address with code (EIP-3607, which `eth_call` does not apply), and `balanceOf` does not
+    /// depend on its caller.
+    fn holdings(&mut self, account: Address, scope: &Scope) -> Vec<Option<U256>> {
+        scope
+            .gates
+            .iter()
+            .map(|gate| {
+                let (to, data) = balance_call(gate, account);
+                let r = self.chain.call_from(account, to, data).unwrap();
+                holding_from_return(r.success, &r.output)
+            })
+            .collect()
     }
 
     fn setup(&mut self, account: Address, data: Vec<u8>, what: &str) {
@@ -1081,6 +1311,7 @@ fn evaluator_agrees_with_the_deployed_validator() {
     let cases = cases();
     let mut g = Gen::new(seed);
     let mut h = Harness::new();
+    g.gate_tokens = Some(h.gate_tokens);
     let module = h.module;
     let started = std::time::Instant::now();
 
@@ -1114,7 +1345,7 @@ fn evaluator_agrees_with_the_deployed_validator() {
                     Verdict::Warrant(r.output.clone()),
                     "case {case}"
                 );
-                *h.tally.entry("ill-formed rules (enable)".into()).or_default() += 1;
+                *h.tally.entry(format!("ill-formed rules (enable): {}", denial.name())).or_default() += 1;
             }
         }
         let status = match g.rng.random_range(0..20) {
@@ -1145,6 +1376,8 @@ fn evaluator_agrees_with_the_deployed_validator() {
         g.tag(shape.tag());
         let (hash, signature_valid) = h.sign(&mut g, &session, period, shape, &mut op);
         let usage = SessionUsage { status, ..Default::default() };
+        h.mint(account, &g.held, &session.scope.gates);
+        let holdings = h.holdings(account, &session.scope);
         let rust = check_operation(&OpCheck {
             session_id: id,
             scope: &session.scope,
@@ -1155,8 +1388,11 @@ fn evaluator_agrees_with_the_deployed_validator() {
             module,
             period,
             signature_valid,
-            holdings: &[],
+            holdings: &holdings,
         });
+        if rust.is_ok() && !session.scope.gates.is_empty() {
+            *h.tally.entry("accepted (either kind) with every gate held".into()).or_default() += 1;
+        }
         let got = h.validate(account, &op, hash, false);
         h.compare(format!("case {case} ({:?})", g.tags), &rust, signature_valid, got, &op.callData);
         g.flush();
@@ -1294,7 +1530,22 @@ fn evaluator_agrees_across_sequences_and_bundles() {
         let account = Address::from_word(keccak256(format!("differential sequence {seed} {sequence}")));
         g.account = account;
         h.chain.set_balance(account, U256::from(10u128.pow(18)));
-        let session = g.spend_session(h.session_key.address(), sequence as u64);
+        let mut session = g.spend_session(h.session_key.address(), sequence as u64);
+        // Some sequences are gated on an ERC-721 pass that moves between bundles: the evaluator reads the
+        // holdings before each bundle, as a wallet does.
+        let gated = g.chance(0.3);
+        let mut pass: Option<u64> = None;
+        if gated {
+            session.scope.gates = vec![Gate {
+                token: h.gate_tokens.erc721,
+                kind: gate_kind::ERC721,
+                tokenId: U256::ZERO,
+                minBalance: one(),
+            }];
+            if g.chance(0.8) {
+                pass = Some(h.mint_pass(account));
+            }
+        }
         let id = session.id(account);
         let enable = IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode();
         if let Err(denial) = check_spend_rules(&session.scope) {
@@ -1320,6 +1571,16 @@ fn evaluator_agrees_across_sequences_and_bundles() {
             // The evaluator reads the module's counters once per bundle and chains its own debits inside it, as
             // a wallet pre-flighting a bundle does; every op of a bundle is validated before any executes.
             let mut usage = h.usage(account, id, session.scope.limits.len());
+            if gated && g.chance(0.3) {
+                pass = match pass {
+                    Some(pass_id) => {
+                        h.move_pass_away(account, pass_id);
+                        None
+                    }
+                    None => Some(h.mint_pass(account)),
+                };
+            }
+            let holdings = h.holdings(account, &session.scope);
             for i in 0..size {
                 let call_data = g.spend_call_data();
                 let mut op = g.op(&session.scope, account, call_data);
@@ -1348,7 +1609,7 @@ fn evaluator_agrees_across_sequences_and_bundles() {
                     module,
                     period: named,
                     signature_valid,
-                    holdings: &[],
+                    holdings: &holdings,
                 });
                 let got = h.validate(account, &op, hash, true);
                 h.compare(
