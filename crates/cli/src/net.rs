@@ -335,10 +335,8 @@ async fn send_async(
     if presentation == Presentation::Enable {
         let epoch = net.view(module, IWarrantValidator::epochOfCall { account }).await?;
         if epoch != U256::from(signed.grant.epoch) {
-            return Err(CliError::Refused(format!(
-                "GrantEpochStale: the grant was signed for epoch {}, the account is at epoch {epoch} (revoked)",
-                signed.grant.epoch
-            )));
+            let denial = Denial::GrantEpochStale { grant_epoch: signed.grant.epoch, current_epoch: epoch };
+            return Err(CliError::Refused(denial.to_string()));
         }
     }
 

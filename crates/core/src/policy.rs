@@ -374,10 +374,12 @@ pub enum Denial {
         /// The operation's sender.
         account: Address,
     },
-    /// An ENABLE operation's grant was signed for an earlier epoch (the owner revoked everything since).
+    /// An ENABLE operation's grant names another epoch than the account's: an earlier one (the owner revoked
+    /// everything since) or a later one (signed with a wrong `--epoch`).
     #[error(
         "GrantEpochStale: the grant was signed for epoch {grant_epoch}, the account is at epoch {current_epoch} \
-         (revoked)"
+         ({})",
+        epoch_verdict(*grant_epoch, *current_epoch)
     )]
     GrantEpochStale {
         /// The grant's epoch.
@@ -441,6 +443,15 @@ pub enum Denial {
         /// The time checked.
         now: u64,
     },
+}
+
+/// Why a grant's epoch is not the account's, in words.
+fn epoch_verdict(grant_epoch: u64, current_epoch: U256) -> &'static str {
+    if U256::from(grant_epoch) < current_epoch {
+        "revoked: the account revoked every session since"
+    } else {
+        "the grant names a later epoch than the account has reached: signed with a wrong epoch"
+    }
 }
 
 impl Denial {

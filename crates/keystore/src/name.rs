@@ -6,7 +6,7 @@ use crate::error::{KeystoreError, Result};
 pub const MAX_NAME_LEN: usize = 64;
 
 /// Checks that `name` is a valid key name: 1 to [`MAX_NAME_LEN`] characters, each an ASCII letter,
-/// digit, `.`, `_` or `-`.
+/// digit, `.`, `_` or `-`, the first a letter or digit (so no `.`, `..`, hidden file or flag-like name).
 ///
 /// # Errors
 ///
@@ -18,6 +18,10 @@ pub fn validate_name(name: &str) -> Result<()> {
         Some("a key name must be at most 64 characters long")
     } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
         Some("a key name may only contain ASCII letters, digits, '.', '_' and '-' ([A-Za-z0-9._-])")
+    } else if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        Some(
+            "a key name must start with a letter or digit (not '.', '_' or '-': '.', '..' and hidden names are refused)",
+        )
     } else {
         None
     };

@@ -377,3 +377,13 @@ fn batch_value_and_execute_batch_agree() {
     let op = packed(execute_batch(&calls));
     assert_eq!(judge(&permit_all(vec![]), &op).unwrap().value_spent, 11);
 }
+
+/// A grant's epoch behind the account's is a revocation; ahead of it, a wrong `--epoch`: the message says which.
+#[test]
+fn grant_epoch_stale_says_which_way() {
+    let behind = Denial::GrantEpochStale { grant_epoch: 1, current_epoch: U256::from(2) };
+    assert!(behind.to_string().contains("revoked: the account revoked every session since"), "{behind}");
+    let ahead = Denial::GrantEpochStale { grant_epoch: 3, current_epoch: U256::from(2) };
+    assert!(ahead.to_string().contains("later epoch than the account has reached"), "{ahead}");
+    assert!(!ahead.to_string().contains("revoked"), "{ahead}");
+}

@@ -270,6 +270,11 @@ fn invalid_names_are_rejected_with_the_rule() {
         ("with space", "[A-Za-z0-9._-]"),
         ("naïve", "[A-Za-z0-9._-]"),
         ("a\0b", "[A-Za-z0-9._-]"),
+        (".", "must start with a letter or digit"),
+        ("..", "must start with a letter or digit"),
+        ("...", "must start with a letter or digit"),
+        (".hidden", "must start with a letter or digit"),
+        ("-rf", "must start with a letter or digit"),
     ];
     for (name, rule) in cases {
         for err in [
@@ -284,7 +289,7 @@ fn invalid_names_are_rejected_with_the_rule() {
     assert!(fs::read_dir(ks.dir()).unwrap().next().is_none());
 
     let longest = "Z".repeat(64);
-    for ok in ["a", "A.b_c-9", longest.as_str(), "..."] {
+    for ok in ["a", "A.b_c-9", longest.as_str(), "9.."] {
         warrant_keystore::validate_name(ok).unwrap();
     }
 }
