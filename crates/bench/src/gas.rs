@@ -26,6 +26,7 @@ use warrant_chain::{
 };
 use warrant_core::{
     IEntryPoint, UserOperation,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
     grant::{Grant, IWarrantValidator, Session},
@@ -468,6 +469,7 @@ impl Bench {
             account,
             module: self.warrant.validator,
             chain_id: self.chain_id,
+            account_kind: AccountKind::WarrantAccount,
             calls,
             gas: gas_fields(),
             key_suffix: 0,

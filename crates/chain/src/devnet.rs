@@ -283,6 +283,8 @@ impl Devnet {
             &anvil_port.to_string(),
             "--chain-id",
             &config.chain_id.to_string(),
+            // Kernel v3.1's runtime code (28,581 bytes) is above EIP-170's 24,576.
+            "--disable-code-size-limit",
         ]);
         let mut anvil = Service::spawn("anvil", anvil_cmd, log_dir.join("anvil.log"))?;
         let rpc_url = url(anvil_port);

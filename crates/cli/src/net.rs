@@ -28,6 +28,7 @@ use warrant_chain::{
 };
 use warrant_core::{
     IEntryPoint, UserOperation,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     eip7702::{self, ChainScope, RestoreTx},
     grant::{self, IWarrantValidator},
@@ -344,6 +345,7 @@ async fn send_async(
         account,
         module,
         chain_id: net.chain_id,
+        account_kind: AccountKind::WarrantAccount,
         calls: vec![call],
         gas: GasFields {
             // What the bundler simulates with is its own; these only have to be plausible.

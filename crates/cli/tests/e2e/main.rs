@@ -23,6 +23,7 @@ use warrant_chain::{
 };
 use warrant_core::{
     IEntryPoint,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     grant::IWarrantValidator,
     policy::Call,
@@ -358,6 +359,7 @@ async fn cli_session_lifecycle_through_alto() {
         account: eoa.address(),
         module: contracts.validator,
         chain_id: net.chain_id(),
+        account_kind: AccountKind::WarrantAccount,
         calls: vec![Call { target: recipient, value: U256::from(ETH / 1000), data: vec![] }],
         gas: GasFields {
             call_gas_limit: 100_000,
