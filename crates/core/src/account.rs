@@ -116,6 +116,10 @@ pub trait AccountAdapter: Sync {
     /// parallel nonce sequence where the layout has room for one (an error names the room otherwise).
     fn nonce_key(&self, validator: Address, key_suffix: u32) -> Result<U192, CoreError>;
 
+    /// The nonce key of the owner's own operations (installing modules, enabling or revoking sessions), given the
+    /// validator that holds the owner's key where the account has one.
+    fn owner_nonce_key(&self, owner_validator: Option<Address>) -> Result<U192, CoreError>;
+
     /// The account's calldata that installs `validator` (an ERC-7579 validator) with `init_data`, such that the
     /// validator can then validate `execute` operations.
     fn install_validator(&self, validator: Address, init_data: &[u8]) -> Bytes;
@@ -171,6 +175,11 @@ impl AccountAdapter for WarrantAccount {
         Ok(key_from_bytes(key))
     }
 
+    fn owner_nonce_key(&self, _owner_validator: Option<Address>) -> Result<U192, CoreError> {
+        // A key naming no installed validator: the account checks its owner's signature itself.
+        Ok(U192::ZERO)
+    }
+
     fn install_validator(&self, validator: Address, init_data: &[u8]) -> Bytes {
         plain_install(validator, init_data)
     }
@@ -209,6 +218,10 @@ impl AccountAdapter for Nexus {
         let mut key = [0u8; 24];
         key[4..].copy_from_slice(validator.as_slice());
         Ok(key_from_bytes(key))
+    }
+
+    fn owner_nonce_key(&self, owner_validator: Option<Address>) -> Result<U192, CoreError> {
+        self.nonce_key(need_owner_validator(self.kind(), owner_validator)?, 0)
     }
 
     fn install_validator(&self, validator: Address, init_data: &[u8]) -> Bytes {
@@ -274,6 +287,11 @@ impl AccountAdapter for Kernel {
         key[2..22].copy_from_slice(validator.as_slice());
         key[22..].copy_from_slice(&parallel.to_be_bytes());
         Ok(key_from_bytes(key))
+    }
+
+    fn owner_nonce_key(&self, _owner_validator: Option<Address>) -> Result<U192, CoreError> {
+        // Type 0x00 is the root validation, the owner's; a plain-validator key would need each selector granted.
+        Ok(U192::ZERO)
     }
 
     fn install_validator(&self, validator: Address, init_data: &[u8]) -> Bytes {
