@@ -408,3 +408,136 @@ fn a_silent_node_times_out() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("timed out after 2 s waiting for an answer to eth_chainId"), "{}", text(&out));
 }
+
+/// The CLI on an account Warrant did not write: a Kernel v3.1 account (published bytecode), with
+/// `WarrantValidator` installed by an owner operation. `grant --account-kind kernel --owner-validator` signs in
+/// Kernel's ERC-1271 format; `send` and `revoke` tell the account's kind from its `accountId()` (or
+/// `--account-kind`) and lay the nonce key out as Kernel reads it.
+#[tokio::test(flavor = "current_thread")]
+async fn cli_sessions_on_a_kernel_account() {
+    if let Err(e) = check_tools() {
+        panic!("the end-to-end tests need anvil, node and Alto: {e}");
+    }
+    let net = Devnet::start(DevnetConfig::default()).await.unwrap_or_else(|e| panic!("devnet: {e}"));
+    let contracts = net.deploy_warrant().await.unwrap_or_else(|e| panic!("deploying Warrant: {e}"));
+    let foreign = net.deploy_foreign_accounts().await.unwrap_or_else(|e| panic!("deploying Kernel: {e}"));
+    let owner = PrivateKeySigner::random();
+    let account = net
+        .create_foreign_account(AccountKind::Kernel, &foreign, owner.address(), Default::default())
+        .await
+        .unwrap();
+    net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
+    let cli = Cli { rpc: net.rpc_url().to_string(), bundler: net.bundler_url().to_string() };
+    let session = PrivateKeySigner::random();
+    let recipient = Address::with_last_byte(0xb1);
+    let validator = contracts.validator.to_string();
+
+    // Installing the module: an owner operation (Kernel's root validation, nonce key 0) built here, since the
+    // CLI installs modules only on EIP-7702 accounts (`delegate --install-module`).
+    owner_op(&net, account, &owner, AccountKind::Kernel.install_validator(contracts.validator, &[])).await;
+
+    let out = cli.run(
+        &[
+            "grant",
+            "--account",
+            &account.to_string(),
+            "--module",
+            &validator,
+            "--chain-id",
+            &net.chain_id().to_string(),
+            "--epoch",
+            "0",
+            "--session-key",
+            &session.address().to_string(),
+            "--allow",
+            &format!("{recipient}:receive:value<=0.01ether"),
+            "--max-value",
+            "0.2ether",
+            "--max-gas",
+            "3000000",
+            "--valid-until",
+            "+1h",
+            "--account-kind",
+            "kernel",
+            "--owner-validator",
+            &foreign.owner_validator.to_string(),
+        ],
+        &owner,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let recipient_s = recipient.to_string();
+
+    // ENABLE (kind detected from accountId()), then USE (kind named explicitly).
+    for extra in [&[][..], &["--account-kind", "kernel"][..]] {
+        let mut args = vec!["send", &token, "--to", &recipient_s, "--value", "0.01ether", "--json"];
+        args.extend_from_slice(extra);
+        let out = cli.run(&args, &session);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["success"], true, "{v}");
+    }
+    assert_eq!(net.provider().get_balance(recipient).await.unwrap(), U256::from(2 * ETH / 100));
+
+    // Out of scope, refused by the pre-flight by name, and by Alto when forced.
+    let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.02ether", "--force"], &session);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pre-flight: denied — CallValueExceeded"), "{}", text(&out));
+    assert!(stderr.contains("the bundler refused the operation: CallValueExceeded"), "{}", text(&out));
+
+    // Revocation by the owner (an owner operation under Kernel's root key), then the session is refused.
+    let out = cli.run(&["revoke", &token, "--json"], &owner);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.001ether"], &session);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SessionRevoked"), "{}", text(&out));
+
+    // An account the CLI does not know is named as such.
+    let out =
+        cli.run(&["send", &token, "--to", &recipient_s, "--value", "1", "--account-kind", "safe"], &session);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown account kind \"safe\""), "{}", text(&out));
+}
+
+/// An owner operation of `account` under nonce key 0, estimated by Alto (verification gas ×3 for anvil's tracer,
+/// docs/e2e.md), signed by `owner` and awaited.
+async fn owner_op(
+    net: &Devnet,
+    account: Address,
+    owner: &PrivateKeySigner,
+    call_data: alloy::primitives::Bytes,
+) {
+    use alloy::{primitives::U128, signers::SignerSync};
+    let bundler = net.bundler();
+    let fees = bundler.user_operation_gas_price().await.unwrap();
+    let nonce_call = IEntryPoint::getNonceCall { sender: account, key: Default::default() };
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(ENTRY_POINT_V08)
+        .input(alloy::sol_types::SolCall::abi_encode(&nonce_call).into());
+    let out = net.provider().call(tx).await.unwrap();
+    let nonce = <IEntryPoint::getNonceCall as alloy::sol_types::SolCall>::abi_decode_returns(&out).unwrap();
+    let mut op = warrant_core::UserOperation {
+        sender: account,
+        nonce,
+        call_data,
+        call_gas_limit: U128::from(500_000),
+        verification_gas_limit: U128::from(1_000_000),
+        pre_verification_gas: U256::from(200_000),
+        max_fee_per_gas: fees.max_fee_per_gas,
+        max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+        ..Default::default()
+    };
+    let sign = |op: &mut warrant_core::UserOperation| {
+        let hash = op.hash(ENTRY_POINT_V08, net.chain_id(), None).unwrap();
+        op.signature = owner.sign_hash_sync(&hash).unwrap().as_bytes().into();
+        hash
+    };
+    sign(&mut op);
+    bundler.estimate_user_operation_gas(&op).await.unwrap().apply(&mut op);
+    op.verification_gas_limit = op.verification_gas_limit.saturating_mul(U128::from(3));
+    let hash = sign(&mut op);
+    bundler.send_user_operation(&op).await.unwrap();
+    let receipt = bundler.wait_for_receipt(hash, std::time::Duration::from_secs(60)).await.unwrap();
+    assert!(receipt.success, "owner op reverted: {:?}", receipt.reason);
+}
