@@ -326,3 +326,34 @@ async fn nexus_sessions_through_alto() {
 async fn kernel_sessions_through_alto() {
     sessions_on(AccountKind::Kernel).await;
 }
+
+/// Why the accounts above are created by a plain factory transaction: the same creation in a user operation's
+/// initCode passes Alto's estimation but is refused by its safe-mode simulation with AA13 (docs/e2e.md has the
+/// trace). This pins the behaviour, so a change in Alto or anvil that lifts it shows up here.
+#[tokio::test]
+async fn nexus_creation_by_init_code_is_refused_under_safe_mode() {
+    let h = Harness::start().await;
+    let contracts = h.net.deploy_foreign_accounts().await.unwrap();
+    let owner = PrivateKeySigner::random();
+    let (factory, data) = warrant_chain::accounts::create_account_call(
+        AccountKind::Nexus,
+        &contracts,
+        owner.address(),
+        random_b256(),
+    )
+    .unwrap();
+    let tx = alloy::rpc::types::TransactionRequest::default().to(factory).input(data.clone().into());
+    let out = h.net.provider().call(tx).await.unwrap();
+    let account = <Address as alloy::sol_types::SolValue>::abi_decode(&out).unwrap();
+    h.net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
+    let key = AccountKind::Nexus.adapter().owner_nonce_key(Some(contracts.owner_validator)).unwrap();
+    let call_data = AccountKind::Nexus.install_validator(h.contracts.validator, &[]).to_vec();
+    let mut op = h.op(account, key, call_data).await;
+    op.factory = Some(factory);
+    op.factory_data = Some(data);
+    // Estimation (no tracer) accepts it ...
+    let op = h.prepare(op, None, &Signer::Owner(&owner)).await;
+    // ... the traced simulation does not.
+    let e = h.refused(&op, "nexus: creation by initCode").await;
+    assert!(e.message.contains("AA13 initCode failed or OOG"), "{}", e.message);
+}
