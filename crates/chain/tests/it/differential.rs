@@ -44,6 +44,12 @@ sol! {
         address sender; uint256 nonce; bytes initCode; bytes callData; bytes32 accountGasLimits;
         uint256 preVerificationGas; bytes32 gasFees; bytes paymasterAndData; bytes signature;
     }
+    /// Kernel v3.1's `validateUserOp`, and its refusal of a validator not granted the selector.
+    interface IKernelValidate {
+        function validateUserOp(PackedUserOperation userOp, bytes32 userOpHash, uint256 missingAccountFunds)
+            returns (uint256);
+        error InvalidValidator();
+    }
 }
 
 /// Single operations by default: what `scripts/test` affords in a debug build.
@@ -1358,4 +1364,176 @@ fn evaluator_agrees_across_sequences_and_bundles() {
         }
     }
     h.report("sequences and bundles", ops, seed, &g.shapes, started.elapsed().as_secs_f64());
+}
+
+/// The same single-operation comparison through a real third-party account: each case runs on a fresh ZeroDev
+/// Kernel v3.1 account (published bytecode, its nonce layout, `WarrantValidator` installed with `execute`
+/// granted), whose own `validateUserOp` routes to the validator. Kernel is built here with a plain key as its
+/// "EntryPoint" (the constructor argument), so the harness can call `validateUserOp` as the EntryPoint would
+/// without `handleOps`' prefund and time checks in the way; Kernel reads that address only to check the caller.
+/// `WARRANT_DIFF_CASES / 10` cases (default 1,000).
+#[test]
+fn evaluator_agrees_through_a_kernel_account() {
+    use warrant_chain::accounts::{self, ForeignAccounts};
+    use warrant_core::account::AccountKind;
+
+    let seed = seed() ^ 0x6b65726e656c;
+    let cases = (cases() / 10).max(1);
+    let mut g = Gen::new(seed);
+    let mut h = Harness::new();
+    let module = h.module;
+    let started = std::time::Instant::now();
+    let entry = h.chain.dev_account(1);
+    let kernel = h.chain.deploy(accounts::kernel_implementation_code(entry).unwrap()).unwrap();
+    let contracts = ForeignAccounts {
+        nexus_implementation: Address::ZERO,
+        nexus_factory: Address::ZERO,
+        nexus_bootstrap: Address::ZERO,
+        kernel_implementation: kernel,
+        kernel_factory: h.chain.deploy(accounts::kernel_factory_code(kernel).unwrap()).unwrap(),
+        owner_validator: h.chain.deploy(accounts::owner_validator_code().unwrap()).unwrap(),
+    };
+    let owner = Address::with_last_byte(0x0e);
+    let as_entry_point = |h: &mut Harness, account: Address, data: Vec<u8>, what: &str| {
+        let r = h
+            .chain
+            .transact(TxRequest { from: entry, to: Some(account), data: data.into(), ..Default::default() })
+            .unwrap();
+        assert!(r.success, "set-up failed: {what}");
+    };
+    let through_account = |call: Vec<u8>| {
+        executeCall {
+            mode: B256::ZERO,
+            executionCalldata: [module.as_slice(), &[0u8; 32], &call].concat().into(),
+        }
+        .abi_encode()
+    };
+    let (mut refused_by_kernel, mut normalized_until) = (0usize, 0usize);
+
+    for case in 0..cases {
+        let (factory, data) = accounts::create_account_call(
+            AccountKind::Kernel,
+            &contracts,
+            owner,
+            B256::from(U256::from(case)),
+        )
+        .unwrap();
+        let r = h.chain.call_from(h.chain.dev_account(0), factory, data.clone()).unwrap();
+        let account = Address::abi_decode(&r.output).unwrap();
+        let r = h
+            .chain
+            .transact(TxRequest {
+                from: h.chain.dev_account(0),
+                to: Some(factory),
+                data,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(r.success, "case {case}: Kernel account creation");
+        as_entry_point(
+            &mut h,
+            account,
+            AccountKind::Kernel.install_validator(module, &[]).to_vec(),
+            "install",
+        );
+        g.account = account;
+
+        let session = Session { signer: h.session_key.address(), salt: B256::ZERO, scope: g.scope() };
+        let id = session.id(account);
+        let rules = check_spend_rules(&session.scope);
+        let status = match g.rng.random_range(0..20) {
+            0 => SessionStatus::None,
+            1 => SessionStatus::Revoked,
+            _ if rules.is_err() => SessionStatus::None,
+            _ => SessionStatus::Enabled,
+        };
+        match status {
+            SessionStatus::None => {}
+            SessionStatus::Enabled => {
+                let call = IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode();
+                as_entry_point(&mut h, account, through_account(call), "enable")
+            }
+            SessionStatus::Revoked => {
+                let call = IWarrantValidator::revokeSessionCall { id }.abi_encode();
+                as_entry_point(&mut h, account, through_account(call), "revoke")
+            }
+        }
+        let call_data = g.call_data(&session.scope, account, module);
+        let mut op = g.op(&session.scope, account, call_data);
+        // Kernel's layout: mode 0, type 1 (a plain validator), the validator, parallel key 0.
+        op.nonce = AccountKind::Kernel.nonce(module, 0, g.rng.random()).unwrap();
+        let period = g.period_index();
+        let shape = g.sig_shape();
+        g.tag(shape.tag());
+        let (hash, signature_valid) = h.sign(&mut g, &session, period, shape, &mut op);
+        let usage = SessionUsage { status, ..Default::default() };
+        let rust = check_operation(&OpCheck {
+            session_id: id,
+            scope: &session.scope,
+            usage: &usage,
+            presentation: Presentation::Use,
+            op: &op,
+            account,
+            module,
+            period,
+            signature_valid,
+        });
+        let packed = PackedUserOperation {
+            sender: op.sender,
+            nonce: op.nonce,
+            initCode: op.initCode.clone(),
+            callData: op.callData.clone(),
+            accountGasLimits: op.accountGasLimits,
+            preVerificationGas: op.preVerificationGas,
+            gasFees: op.gasFees,
+            paymasterAndData: op.paymasterAndData.clone(),
+            signature: op.signature.clone(),
+        };
+        let data = IKernelValidate::validateUserOpCall {
+            userOp: packed,
+            userOpHash: hash,
+            missingAccountFunds: U256::ZERO,
+        }
+        .abi_encode();
+        let got = match observed(&h.chain.call_from(entry, account, data.into()).unwrap()) {
+            // Kernel re-encodes "no validUntil" (0) as its equivalent, the largest uint48, when it intersects
+            // the validator's validation data (a signature failure's, at least): the same window.
+            Verdict::Accepted(after, until, sig_failed)
+                if until == (1u64 << 48) - 1 && matches!(&rust, Ok(d) if d.valid_until == 0) =>
+            {
+                normalized_until += 1;
+                Verdict::Accepted(after, 0, sig_failed)
+            }
+            v => v,
+        };
+        // Kernel itself refuses, after the validator accepted, an operation whose selector it did not grant
+        // (anything but `execute`): stricter than the validator, never looser.
+        let kernel_refusal = Verdict::Other(IKernelValidate::InvalidValidator::SELECTOR.to_vec().into());
+        if rust.is_ok()
+            && got == kernel_refusal
+            && !op.callData.starts_with(&warrant_core::account::EXECUTE_SELECTOR)
+        {
+            refused_by_kernel += 1;
+        } else {
+            h.compare(
+                format!("kernel case {case} ({:?})", g.tags),
+                &rust,
+                signature_valid,
+                got,
+                &op.callData,
+            );
+        }
+        g.flush();
+    }
+    println!(
+        "kernel: {refused_by_kernel} operations the validator accepts but Kernel refuses (selector not granted); \
+         {normalized_until} windows with validUntil re-encoded from 0 to 2^48 - 1"
+    );
+    h.report(
+        "single operations through a Kernel v3.1 account",
+        cases,
+        seed,
+        &g.shapes,
+        started.elapsed().as_secs_f64(),
+    );
 }
