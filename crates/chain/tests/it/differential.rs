@@ -1366,32 +1366,44 @@ fn evaluator_agrees_across_sequences_and_bundles() {
     h.report("sequences and bundles", ops, seed, &g.shapes, started.elapsed().as_secs_f64());
 }
 
-/// The same single-operation comparison through a real third-party account: each case runs on a fresh ZeroDev
-/// Kernel v3.1 account (published bytecode, its nonce layout, `WarrantValidator` installed with `execute`
-/// granted), whose own `validateUserOp` routes to the validator. Kernel is built here with a plain key as its
-/// "EntryPoint" (the constructor argument), so the harness can call `validateUserOp` as the EntryPoint would
-/// without `handleOps`' prefund and time checks in the way; Kernel reads that address only to check the caller.
-/// `WARRANT_DIFF_CASES / 10` cases (default 1,000).
+/// The same single-operation comparison through a real third-party account: each case runs on a fresh account
+/// (ZeroDev Kernel v3.1, published bytecode, its nonce layout, `WarrantValidator` installed with `execute`
+/// granted), whose own `validateUserOp` routes to the validator. The account is
+/// built here with a plain key as its "EntryPoint" (the constructor argument), so the harness can call
+/// `validateUserOp` as the EntryPoint would without `handleOps`' prefund and time checks in the way; the accounts
+/// read that address only to check the caller. `WARRANT_DIFF_CASES / 10` cases each (default 1,000).
 #[test]
 fn evaluator_agrees_through_a_kernel_account() {
+    through_a_foreign_account(warrant_core::account::AccountKind::Kernel, 0x6b65726e656c);
+}
+
+// Not yet on Nexus 1.0.0: called this way (from the plain key it was built with as its EntryPoint), its
+// `validateUserOp` returns the same signature failure (validUntil 2^48 - 1) for every case, although the module
+// is installed and the same routing works under the real EntryPoint end to end (`nexus_sessions_through_alto`).
+// Not explained yet; see docs/architecture.md.
+
+fn through_a_foreign_account(kind: warrant_core::account::AccountKind, salt: u64) {
     use warrant_chain::accounts::{self, ForeignAccounts};
     use warrant_core::account::AccountKind;
 
-    let seed = seed() ^ 0x6b65726e656c;
+    let seed = seed() ^ salt;
     let cases = (cases() / 10).max(1);
     let mut g = Gen::new(seed);
     let mut h = Harness::new();
     let module = h.module;
     let started = std::time::Instant::now();
     let entry = h.chain.dev_account(1);
-    let kernel = h.chain.deploy(accounts::kernel_implementation_code(entry).unwrap()).unwrap();
+    let deployer = h.chain.dev_account(0);
+    let mut deploy = |code: Bytes| h.chain.deploy(code).unwrap();
+    let kernel = deploy(accounts::kernel_implementation_code(entry).unwrap());
+    let nexus = deploy(accounts::nexus_implementation_code(entry).unwrap());
     let contracts = ForeignAccounts {
-        nexus_implementation: Address::ZERO,
-        nexus_factory: Address::ZERO,
-        nexus_bootstrap: Address::ZERO,
+        nexus_implementation: nexus,
+        nexus_factory: deploy(accounts::nexus_factory_code(nexus, deployer).unwrap()),
+        nexus_bootstrap: deploy(accounts::nexus_bootstrap_code().unwrap()),
         kernel_implementation: kernel,
-        kernel_factory: h.chain.deploy(accounts::kernel_factory_code(kernel).unwrap()).unwrap(),
-        owner_validator: h.chain.deploy(accounts::owner_validator_code().unwrap()).unwrap(),
+        kernel_factory: deploy(accounts::kernel_factory_code(kernel).unwrap()),
+        owner_validator: deploy(accounts::owner_validator_code().unwrap()),
     };
     let owner = Address::with_last_byte(0x0e);
     let as_entry_point = |h: &mut Harness, account: Address, data: Vec<u8>, what: &str| {
@@ -1429,7 +1441,7 @@ fn evaluator_agrees_through_a_kernel_account() {
                 ..Default::default()
             })
             .unwrap();
-        assert!(r.success, "case {case}: Kernel account creation");
+        assert!(r.success, "case {case}: {kind} account creation");
         as_entry_point(
             &mut h,
             account,
@@ -1460,8 +1472,8 @@ fn evaluator_agrees_through_a_kernel_account() {
         }
         let call_data = g.call_data(&session.scope, account, module);
         let mut op = g.op(&session.scope, account, call_data);
-        // Kernel's layout: mode 0, type 1 (a plain validator), the validator, parallel key 0.
-        op.nonce = AccountKind::Kernel.nonce(module, 0, g.rng.random()).unwrap();
+        // The account's layout (Kernel: mode 0, type 1, the validator, parallel key 0; Nexus: mode 0, the validator).
+        op.nonce = kind.nonce(module, 0, g.rng.random()).unwrap();
         let period = g.period_index();
         let shape = g.sig_shape();
         g.tag(shape.tag());
@@ -1516,7 +1528,7 @@ fn evaluator_agrees_through_a_kernel_account() {
             refused_by_kernel += 1;
         } else {
             h.compare(
-                format!("kernel case {case} ({:?})", g.tags),
+                format!("{kind} case {case} ({:?})", g.tags),
                 &rust,
                 signature_valid,
                 got,
@@ -1526,11 +1538,11 @@ fn evaluator_agrees_through_a_kernel_account() {
         g.flush();
     }
     println!(
-        "kernel: {refused_by_kernel} operations the validator accepts but Kernel refuses (selector not granted); \
+        "{kind}: {refused_by_kernel} operations the validator accepts but Kernel refuses (selector not granted); \
          {normalized_until} windows with validUntil re-encoded from 0 to 2^48 - 1"
     );
     h.report(
-        "single operations through a Kernel v3.1 account",
+        &format!("single operations through a {kind} account"),
         cases,
         seed,
         &g.shapes,
