@@ -409,32 +409,42 @@ fn a_silent_node_times_out() {
     assert!(stderr.contains("timed out after 2 s waiting for an answer to eth_chainId"), "{}", text(&out));
 }
 
-/// The CLI on an account Warrant did not write: a Kernel v3.1 account (published bytecode), with
-/// `WarrantValidator` installed by an owner operation. `grant --account-kind kernel --owner-validator` signs in
-/// Kernel's ERC-1271 format; `send` and `revoke` tell the account's kind from its `accountId()` (or
-/// `--account-kind`) and lay the nonce key out as Kernel reads it.
+/// The CLI on accounts Warrant did not write: a Kernel v3.1 and a Nexus 1.0.0 account (published bytecode), with
+/// `WarrantValidator` installed by an owner operation. `grant --account-kind K --owner-validator` signs in the
+/// account's ERC-1271 format; `send` and `revoke` tell the account's kind from its `accountId()` (or
+/// `--account-kind`) and lay the nonce key out as the account reads it (on Nexus, `revoke` names the owner's
+/// validator for the owner operation's nonce key).
 #[tokio::test(flavor = "current_thread")]
 async fn cli_sessions_on_a_kernel_account() {
+    cli_sessions_on(AccountKind::Kernel).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cli_sessions_on_a_nexus_account() {
+    cli_sessions_on(AccountKind::Nexus).await;
+}
+
+async fn cli_sessions_on(kind: AccountKind) {
     if let Err(e) = check_tools() {
         panic!("the end-to-end tests need anvil, node and Alto: {e}");
     }
     let net = Devnet::start(DevnetConfig::default()).await.unwrap_or_else(|e| panic!("devnet: {e}"));
     let contracts = net.deploy_warrant().await.unwrap_or_else(|e| panic!("deploying Warrant: {e}"));
-    let foreign = net.deploy_foreign_accounts().await.unwrap_or_else(|e| panic!("deploying Kernel: {e}"));
+    let foreign = net.deploy_foreign_accounts().await.unwrap_or_else(|e| panic!("deploying {kind}: {e}"));
     let owner = PrivateKeySigner::random();
-    let account = net
-        .create_foreign_account(AccountKind::Kernel, &foreign, owner.address(), Default::default())
-        .await
-        .unwrap();
+    let account =
+        net.create_foreign_account(kind, &foreign, owner.address(), Default::default()).await.unwrap();
     net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
     let cli = Cli { rpc: net.rpc_url().to_string(), bundler: net.bundler_url().to_string() };
     let session = PrivateKeySigner::random();
     let recipient = Address::with_last_byte(0xb1);
     let validator = contracts.validator.to_string();
 
-    // Installing the module: an owner operation (Kernel's root validation, nonce key 0) built here, since the
-    // CLI installs modules only on EIP-7702 accounts (`delegate --install-module`).
-    owner_op(&net, account, &owner, AccountKind::Kernel.install_validator(contracts.validator, &[])).await;
+    // Installing the module: an owner operation built here, since the CLI installs modules only on EIP-7702
+    // accounts (`delegate --install-module`).
+    let owner_key = kind.adapter().owner_nonce_key(Some(foreign.owner_validator)).unwrap();
+    owner_op(&net, account, owner_key, &owner, kind.install_validator(contracts.validator, &[])).await;
+    let owner_validator = foreign.owner_validator.to_string();
 
     let out = cli.run(
         &[
@@ -458,9 +468,9 @@ async fn cli_sessions_on_a_kernel_account() {
             "--valid-until",
             "+1h",
             "--account-kind",
-            "kernel",
+            kind.name(),
             "--owner-validator",
-            &foreign.owner_validator.to_string(),
+            &owner_validator,
         ],
         &owner,
     );
@@ -469,7 +479,7 @@ async fn cli_sessions_on_a_kernel_account() {
     let recipient_s = recipient.to_string();
 
     // ENABLE (kind detected from accountId()), then USE (kind named explicitly).
-    for extra in [&[][..], &["--account-kind", "kernel"][..]] {
+    for extra in [&[][..], &["--account-kind", kind.name()][..]] {
         let mut args = vec!["send", &token, "--to", &recipient_s, "--value", "0.01ether", "--json"];
         args.extend_from_slice(extra);
         let out = cli.run(&args, &session);
@@ -486,8 +496,14 @@ async fn cli_sessions_on_a_kernel_account() {
     assert!(stderr.contains("pre-flight: denied — CallValueExceeded"), "{}", text(&out));
     assert!(stderr.contains("the bundler refused the operation: CallValueExceeded"), "{}", text(&out));
 
-    // Revocation by the owner (an owner operation under Kernel's root key), then the session is refused.
-    let out = cli.run(&["revoke", &token, "--json"], &owner);
+    // Revocation by the owner (an owner operation: Kernel's root key; on Nexus the owner validator's key, so
+    // without --owner-validator the CLI names what it needs), then the session is refused.
+    if kind == AccountKind::Nexus {
+        let out = cli.run(&["revoke", &token], &owner);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("owner's validator"), "{}", text(&out));
+    }
+    let out = cli.run(&["revoke", &token, "--owner-validator", &owner_validator, "--json"], &owner);
     assert!(out.status.success(), "{}", text(&out));
     let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.001ether"], &session);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -500,18 +516,19 @@ async fn cli_sessions_on_a_kernel_account() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown account kind \"safe\""), "{}", text(&out));
 }
 
-/// An owner operation of `account` under nonce key 0, estimated by Alto (verification gas ×3 for anvil's tracer,
+/// An owner operation of `account` under nonce key `key`, estimated by Alto (verification gas ×3 for anvil's tracer,
 /// docs/e2e.md), signed by `owner` and awaited.
 async fn owner_op(
     net: &Devnet,
     account: Address,
+    key: alloy::primitives::aliases::U192,
     owner: &PrivateKeySigner,
     call_data: alloy::primitives::Bytes,
 ) {
     use alloy::{primitives::U128, signers::SignerSync};
     let bundler = net.bundler();
     let fees = bundler.user_operation_gas_price().await.unwrap();
-    let nonce_call = IEntryPoint::getNonceCall { sender: account, key: Default::default() };
+    let nonce_call = IEntryPoint::getNonceCall { sender: account, key };
     let tx = alloy::rpc::types::TransactionRequest::default()
         .to(ENTRY_POINT_V08)
         .input(alloy::sol_types::SolCall::abi_encode(&nonce_call).into());
