@@ -26,12 +26,14 @@ use warrant_chain::{
 };
 use warrant_core::{
     IEntryPoint, UserOperation,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
     grant::{Gate, Grant, IWarrantValidator, Session, gate_kind},
     policy::{Call, current_period},
     session_op::{
         EIP7702_MARKER, Eip7702Sender, GasFields, SessionOp, execute_calldata, session_nonce_key, sign_grant,
+        sign_grant_for,
     },
     token::SignedGrant,
 };
@@ -499,6 +501,7 @@ impl Bench {
             account,
             module: self.warrant.validator,
             chain_id: self.chain_id,
+            account_kind: AccountKind::WarrantAccount,
             calls,
             gas: gas_fields(),
             key_suffix: 0,
@@ -506,6 +509,109 @@ impl Bench {
             // The low 64 bits are the sequence; the key is above them.
             sequence: (nonce & U256::from(u64::MAX)).to::<u64>(),
             eip7702: Some(Eip7702Sender { delegate: self.warrant.implementation, authorization: None }),
+        })
+    }
+
+    /// Owner and session ERC-20 transfers on Nexus 1.0.0 and Kernel v3.1 (published bytecode), each with
+    /// WarrantValidator installed and its owner in Warrant's `OwnerValidator`; the session's scope is the gas
+    /// goal's (token, `transfer`, amount cap, valid until), as in `session_erc20_transfer`.
+    async fn foreign_jobs(&mut self) -> Result<(), BenchError> {
+        let foreign = self.net.deploy_foreign_accounts().await?;
+        let validator = self.warrant.validator;
+        let session_key = PrivateKeySigner::from_bytes(&keccak256("warrant bench: session key"))
+            .map_err(|e| BenchError::InvalidKey(e.to_string()))?;
+        for kind in [AccountKind::Nexus, AccountKind::Kernel] {
+            let owner = PrivateKeySigner::from_bytes(&keccak256(format!("warrant bench: {kind} owner")))
+                .map_err(|e| BenchError::InvalidKey(e.to_string()))?;
+            let account =
+                self.net.create_foreign_account(kind, &foreign, owner.address(), B256::ZERO).await?;
+            self.net.set_balance(account, U256::from(10u128.pow(20))).await?;
+            self.mint(account, 1_000_000 * jobs::TOKEN_AMOUNT).await?;
+            let owner_key = kind.adapter().owner_nonce_key(Some(foreign.owner_validator))?;
+            let install = kind.install_validator(validator, &[]);
+            let op = self.account_owner_op(&owner, account, owner_key, install).await?;
+            self.handle_op(&format!("{kind}: installModule(WarrantValidator)"), &op).await?;
+
+            let data = execute_calldata(&[self.erc20()])?;
+            let owner_ref = &owner;
+            self.steady(&format!("{kind}_owner_erc20_transfer"), async |b: &Self| {
+                b.account_owner_op(owner_ref, account, owner_key, data.clone()).await
+            })
+            .await?;
+
+            let now = self.now().await?;
+            let session = jobs::minimal_erc20_session(
+                session_key.address(),
+                keccak256(format!("{kind} minimal session")),
+                self.token,
+                now + 30 * 24 * 3600,
+            );
+            let epoch = self.call(validator, IWarrantValidator::epochOfCall { account }).await?;
+            let grant = Grant { account, epoch: epoch.to(), session: session.clone() };
+            let grant =
+                sign_grant_for(kind, Some(foreign.owner_validator), grant, validator, self.chain_id, &owner)?;
+            let enable = self
+                .foreign_session_op(kind, account, vec![self.erc20()])
+                .await?
+                .sign_enable(&grant, &session_key)?;
+            self.handle_op(&format!("{kind}: session ENABLE (unmeasured)"), &enable.op).await?;
+            let (session_ref, key_ref) = (&session, &session_key);
+            self.steady(&format!("{kind}_session_erc20_transfer"), async |b: &Self| {
+                Ok(b.foreign_session_op(kind, account, vec![b.erc20()])
+                    .await?
+                    .sign_use(session_ref, key_ref)?
+                    .op)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// An owner-signed operation of a smart account under nonce key `key` (the owner's raw ECDSA signature, which
+    /// `OwnerValidator` checks).
+    async fn account_owner_op(
+        &self,
+        owner: &PrivateKeySigner,
+        account: Address,
+        key: U192,
+        call_data: Bytes,
+    ) -> Result<UserOperation, BenchError> {
+        let g = gas_fields();
+        let mut op = UserOperation {
+            sender: account,
+            nonce: self.nonce(account, key).await?,
+            call_data,
+            call_gas_limit: U128::from(g.call_gas_limit),
+            verification_gas_limit: U128::from(g.verification_gas_limit),
+            pre_verification_gas: U256::from(g.pre_verification_gas),
+            max_fee_per_gas: U128::from(g.max_fee_per_gas),
+            max_priority_fee_per_gas: U128::from(g.max_priority_fee_per_gas),
+            ..Default::default()
+        };
+        let hash = op.hash(ENTRY_POINT_V08, self.chain_id, None)?;
+        op.signature = owner.sign_hash_sync(&hash)?.as_bytes().to_vec().into();
+        Ok(op)
+    }
+
+    /// The builder's session operation for a `kind` account (its nonce layout, no 7702 marker).
+    async fn foreign_session_op(
+        &self,
+        kind: AccountKind,
+        account: Address,
+        calls: Vec<Call>,
+    ) -> Result<SessionOp, BenchError> {
+        let nonce = self.nonce(account, kind.nonce_key(self.warrant.validator, 0)?).await?;
+        Ok(SessionOp {
+            account,
+            module: self.warrant.validator,
+            chain_id: self.chain_id,
+            account_kind: kind,
+            calls,
+            gas: gas_fields(),
+            key_suffix: 0,
+            period: 0,
+            sequence: (nonce & U256::from(u64::MAX)).to::<u64>(),
+            eip7702: None,
         })
     }
 
@@ -684,12 +790,14 @@ impl Bench {
 pub async fn run(metamask_bytecode_dir: &Path) -> Result<Value, BenchError> {
     let mut bench = Bench::start(metamask_bytecode_dir).await?;
     bench.warrant_jobs().await?;
+    bench.foreign_jobs().await?;
     bench.simple7702_jobs().await?;
     bench.metamask_jobs().await?;
     // 1 pre-minted, then for owner, session and Simple7702 an ERC-20 job and a batch of 3, each run twice
     // (3 × 8), the session's full-scope ERC-20 job (2), the ENABLE warm-ups and the first use (3), the
     // pass-gated session's ENABLE and two USE operations (3), the spend-limited session's ENABLE and two USE
-    // operations (3), MetaMask's three ERC-20 jobs run twice (6).
-    bench.check_transfers(1 + (24 + 2 + 3 + 3 + 3 + 6) * jobs::TOKEN_AMOUNT).await?;
+    // operations (3), MetaMask's three ERC-20 jobs run twice (6), and on Nexus and Kernel the owner's job twice,
+    // the session's ENABLE and its job twice (2 × 5).
+    bench.check_transfers(1 + (24 + 2 + 3 + 3 + 3 + 6 + 10) * jobs::TOKEN_AMOUNT).await?;
     Ok(Value::Object(bench.figures))
 }

@@ -273,6 +273,23 @@ fn markdown(r: &Value) -> String {
          scope except the per-call amount cap, which no enforcer expresses; its enforcers take single calls only, \
          hence no batch. n/a: no such job on that path; —: not measured (see `notes` in `bench/results.json`).\n\n",
     );
+    out.push_str(
+        "**Sessions on other accounts** (ERC-20 transfer, the gas goal's scope; WarrantValidator installed, the \
+         owner's key in Warrant's `OwnerValidator` on Nexus and Kernel)\n\n",
+    );
+    out.push_str("| account | owner | Warrant session | session − owner |\n|---|---:|---:|---:|\n");
+    for (name, owner, session) in [
+        ("WarrantAccount (EIP-7702)", "owner_erc20_transfer", "session_erc20_transfer"),
+        ("Biconomy Nexus 1.0.0", "nexus_owner_erc20_transfer", "nexus_session_erc20_transfer"),
+        ("ZeroDev Kernel v3.1", "kernel_owner_erc20_transfer", "kernel_session_erc20_transfer"),
+    ] {
+        let diff = match (gas[owner].as_f64(), gas[session].as_f64()) {
+            (Some(o), Some(s)) => format!("{}{}", if s >= o { "+" } else { "−" }, fmt_int((s - o).abs())),
+            _ => "—".into(),
+        };
+        out.push_str(&format!("| {name} | {} | {} | {diff} |\n", cell(owner), cell(session)));
+    }
+    out.push('\n');
     out.push_str("**Off-chain signing** (one core; session operation = pre-flight + v0.8 userOpHash + ECDSA + module signature)\n\n");
     out.push_str("| signer | ops/s | µs/op |\n|---|---:|---:|\n");
     let rate = |v: &Value| v.as_f64().unwrap_or(0.0);
@@ -333,4 +350,26 @@ fn markdown(r: &Value) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod foreign_rows {
+    use serde_json::json;
+
+    #[test]
+    fn other_accounts_table_shows_the_session_overhead() {
+        let results = json!({
+            "gas": {
+                "owner_erc20_transfer": 97502,
+                "session_erc20_transfer": 115079,
+                "nexus_owner_erc20_transfer": 109054,
+                "nexus_session_erc20_transfer": 120881,
+            },
+            "machine": {}, "signing": {},
+        });
+        let md = super::markdown(&results);
+        assert!(md.contains("| WarrantAccount (EIP-7702) | 97,502 | 115,079 | +17,577 |"), "{md}");
+        assert!(md.contains("| Biconomy Nexus 1.0.0 | 109,054 | 120,881 | +11,827 |"), "{md}");
+        assert!(md.contains("| ZeroDev Kernel v3.1 | — | — | — |"), "{md}");
+    }
 }

@@ -11,6 +11,7 @@ use alloy::{
 };
 use serde_json::{Value, json};
 use warrant_core::{
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     grant::Session,
     policy::{OpCheck, Presentation, SessionStatus, SessionUsage, check_operation},
@@ -49,6 +50,7 @@ impl Job {
             account,
             module,
             chain_id: 31337,
+            account_kind: AccountKind::WarrantAccount,
             calls: vec![jobs::erc20_transfer(token, recipient, jobs::TOKEN_AMOUNT)],
             gas: GasFields {
                 call_gas_limit: 100_000,

@@ -60,3 +60,34 @@ pub fn warrant_creation_code(file: &str, name: &str) -> Result<Bytes, ChainError
     let json = read_json(&path)?;
     hex_field(&path, &json, "/bytecode/object")
 }
+
+/// The `accounts/` directory (third-party accounts from npm): `$WARRANT_ACCOUNTS_DIR` if set, else the one in this
+/// source tree.
+pub fn accounts_dir() -> PathBuf {
+    std::env::var_os("WARRANT_ACCOUNTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../accounts"))
+}
+
+/// A `bytes public constant <name> = hex"…";` of `@rhinestone/modulekit@0.5.9`'s
+/// `src/deployment/precompiles/<file>`: the published creation code of a third-party account contract (Nexus,
+/// Kernel), read at run time so that none of it is committed here.
+pub fn modulekit_creation_code(file: &str, name: &str) -> Result<Bytes, ChainError> {
+    let path =
+        accounts_dir().join("node_modules/@rhinestone/modulekit/src/deployment/precompiles").join(file);
+    let text = std::fs::read_to_string(&path).map_err(|e| ChainError::Artifact {
+        path: path.clone(),
+        reason: format!("{e} (run scripts/install-toolchain)"),
+    })?;
+    let fail = |reason: String| ChainError::Artifact { path: path.clone(), reason };
+    let declaration = format!("constant {name} =");
+    let at = text.find(&declaration).ok_or_else(|| fail(format!("no constant {name}")))?;
+    let rest = &text[at + declaration.len()..];
+    let start = rest.find("hex\"").ok_or_else(|| fail(format!("{name} is not a hex\"…\" literal")))? + 4;
+    let len = rest[start..].find('"').ok_or_else(|| fail(format!("{name}: unterminated hex literal")))?;
+    let code = hex::decode(&rest[start..start + len]).map_err(|e| fail(format!("{name}: {e}")))?;
+    if code.is_empty() {
+        return Err(fail(format!("{name} is empty")));
+    }
+    Ok(code.into())
+}

@@ -175,6 +175,9 @@ impl DevChain {
             .modify_cfg_chained(|cfg| {
                 cfg.set_spec_and_mainnet_gas_params(spec);
                 cfg.chain_id = chain_id;
+                // Kernel v3.1's runtime code (28,581 bytes) is above EIP-170's limit, as on anvil with
+                // --disable-code-size-limit.
+                cfg.limit_contract_code_size = Some(usize::MAX);
             })
             .modify_block_chained(|block| {
                 block.number = U256::from(1);

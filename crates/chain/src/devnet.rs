@@ -18,16 +18,19 @@ use std::{
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
-    primitives::{Address, Bytes, U256, keccak256},
+    primitives::{Address, B256, Bytes, U256, keccak256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
     sol,
     transports::http::reqwest::Url,
 };
-use warrant_core::constants::{CREATE2_DEPLOYER, ENTRY_POINT_V08, ENTRY_POINT_V08_SALT};
+use warrant_core::{
+    account::AccountKind,
+    constants::{CREATE2_DEPLOYER, ENTRY_POINT_V08, ENTRY_POINT_V08_SALT},
+};
 
-use crate::{ChainError, artifacts, bundler::BundlerClient, create2_address};
+use crate::{ChainError, accounts, artifacts, bundler::BundlerClient, create2_address};
 
 sol! {
     #[sol(rpc)]
@@ -283,6 +286,8 @@ impl Devnet {
             &anvil_port.to_string(),
             "--chain-id",
             &config.chain_id.to_string(),
+            // Kernel v3.1's runtime code (28,581 bytes) is above EIP-170's 24,576.
+            "--disable-code-size-limit",
         ]);
         let mut anvil = Service::spawn("anvil", anvil_cmd, log_dir.join("anvil.log"))?;
         let rpc_url = url(anvil_port);
@@ -480,6 +485,52 @@ impl Devnet {
             )));
         }
         Ok(())
+    }
+
+    /// Deploys Nexus 1.0.0 and Kernel v3.1 (implementations and factories, built for EntryPoint v0.8) and
+    /// Warrant's `OwnerValidator`.
+    pub async fn deploy_foreign_accounts(&self) -> Result<accounts::ForeignAccounts, ChainError> {
+        let deployer = self.signers[DEPLOYER].address();
+        let nexus_implementation = self.deploy(accounts::nexus_implementation_code(ENTRY_POINT_V08)?).await?;
+        let nexus_factory =
+            self.deploy(accounts::nexus_factory_code(nexus_implementation, deployer)?).await?;
+        let nexus_bootstrap = self.deploy(accounts::nexus_bootstrap_code()?).await?;
+        let kernel_implementation =
+            self.deploy(accounts::kernel_implementation_code(ENTRY_POINT_V08)?).await?;
+        let kernel_factory = self.deploy(accounts::kernel_factory_code(kernel_implementation)?).await?;
+        let owner_validator = self.deploy(accounts::owner_validator_code()?).await?;
+        Ok(accounts::ForeignAccounts {
+            nexus_implementation,
+            nexus_factory,
+            nexus_bootstrap,
+            kernel_implementation,
+            kernel_factory,
+            owner_validator,
+        })
+    }
+
+    /// Creates a `kind` account owned by `owner` with a plain factory transaction (not a user operation's
+    /// initCode: docs/e2e.md says why) and returns its address.
+    pub async fn create_foreign_account(
+        &self,
+        kind: AccountKind,
+        contracts: &accounts::ForeignAccounts,
+        owner: Address,
+        salt: B256,
+    ) -> Result<Address, ChainError> {
+        let (factory, data) = accounts::create_account_call(kind, contracts, owner, salt)?;
+        let tx = TransactionRequest::default().with_to(factory).with_input(data);
+        let out = self.provider.call(tx.clone()).await.map_err(|e| node_error("eth_call", e))?;
+        let account = <Address as alloy::sol_types::SolValue>::abi_decode(&out)
+            .map_err(|e| ChainError::DeploymentFailed(format!("{kind} factory returned {out}: {e}")))?;
+        self.send(tx).await?;
+        let code = self.provider.get_code_at(account).await.map_err(|e| node_error("eth_getCode", e))?;
+        if code.is_empty() {
+            return Err(ChainError::DeploymentFailed(format!(
+                "no {kind} account at {account} after creation"
+            )));
+        }
+        Ok(account)
     }
 
     /// Deploys `WarrantAccountFactory` (which deploys the `WarrantAccount` implementation) and

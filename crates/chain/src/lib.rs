@@ -5,6 +5,7 @@
 //! processes, [`bundler::BundlerClient`] speaks a bundler's ERC-7769 JSON-RPC interface, and [`devnet::Devnet`]
 //! runs anvil and the Alto bundler for end-to-end tests.
 
+pub mod accounts;
 pub mod artifacts;
 pub mod bundler;
 mod dev_chain;

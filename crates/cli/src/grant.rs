@@ -7,11 +7,12 @@ use std::{
 
 use alloy::primitives::{Address, B256, U256, Uint};
 use warrant_core::{
+    account::AccountKind,
     explain::explain_grant,
     gate::MAX_GATES,
     grant::{GasBudget, Gate, Grant, Scope, Session, SpendLimit},
     grant_json::SignedGrantJson,
-    session_op::sign_grant,
+    session_op::sign_grant_for,
 };
 
 use crate::{
@@ -108,12 +109,27 @@ pub(crate) struct GrantArgs {
     /// Salt that tells apart sessions of one key with the same scope (hex, 32 bytes; default: random).
     #[arg(long)]
     pub(crate) salt: Option<B256>,
+    /// The account's implementation, which decides how the owner's ERC-1271 signature is wrapped: warrant
+    /// (WarrantAccount, ERC-7739), nexus (Biconomy Nexus 1.0.0) or kernel (ZeroDev Kernel v3.1).
+    #[arg(long, default_value = "warrant", value_parser = parse_account_kind)]
+    pub(crate) account_kind: AccountKind,
+    /// The account's validator that holds the owner's key (nexus and kernel route ERC-1271 through it).
+    #[arg(long, value_parser = scope_spec::parse_address)]
+    pub(crate) owner_validator: Option<Address>,
     /// The owner's key.
     #[command(flatten)]
     pub(crate) owner: SignerArgs,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `warrant`, `nexus` or `kernel`.
+pub(crate) fn parse_account_kind(name: &str) -> Result<AccountKind, String> {
+    AccountKind::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = AccountKind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown account kind {name:?} (known: {})", known.join(", "))
+    })
 }
 
 const ALLOW_HELP: &str =
@@ -300,7 +316,8 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
     }
     let owner = args.owner.signer("owner")?;
     let grant = Grant { account: args.account, epoch: args.epoch, session };
-    let signed = sign_grant(grant, args.module, args.chain_id, &owner)?;
+    let signed =
+        sign_grant_for(args.account_kind, args.owner_validator, grant, args.module, args.chain_id, &owner)?;
     let token = signed.to_token().map_err(|e| CliError::InvalidInput(format!("grant token: {e}")))?;
     if args.json {
         let value = serde_json::json!({

@@ -28,11 +28,12 @@ use warrant_chain::{
 };
 use warrant_core::{
     IEntryPoint, UserOperation,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     eip7702::{self, ChainScope, RestoreTx},
     grant::{self, IWarrantValidator},
     policy::{self, Call, Denial, OpCheck, Presentation, SessionStatus, SessionUsage},
-    session_op::{GasFields, MODE_BATCH, SessionOp, execute_batch, execute_single, session_nonce_key},
+    session_op::{GasFields, MODE_BATCH, SessionOp, execute_batch, execute_single},
     token::SignedGrant,
 };
 
@@ -43,6 +44,7 @@ use crate::{
 };
 
 sol! {
+    function accountId() external view returns (string);
     function installModule(uint256 moduleTypeId, address module, bytes initData);
     function isModuleInstalled(uint256 moduleTypeId, address module, bytes additionalContext)
         external view returns (bool);
@@ -50,6 +52,33 @@ sol! {
 
 /// ERC-7579 module type of a validator.
 const MODULE_TYPE_VALIDATOR: u64 = 1;
+
+/// Which account implementation the account runs, for the parts that differ (nonce key, owner operations).
+#[derive(Debug, clap::Args)]
+pub(crate) struct AccountKindArgs {
+    /// The account's implementation: warrant, nexus or kernel. Default: detected from its `accountId()`.
+    #[arg(long, value_parser = crate::grant::parse_account_kind)]
+    account_kind: Option<AccountKind>,
+    /// The account's validator that holds the owner's key (owner operations on nexus).
+    #[arg(long, value_parser = crate::scope_spec::parse_address)]
+    owner_validator: Option<Address>,
+}
+
+impl AccountKindArgs {
+    /// The kind given, or the one the account's `accountId()` names.
+    async fn kind(&self, net: &Net, account: Address) -> Result<AccountKind, CliError> {
+        if let Some(kind) = self.account_kind {
+            return Ok(kind);
+        }
+        let id = net.view(account, accountIdCall {}).await.map_err(|e| {
+            CliError::InvalidInput(format!(
+                "can't tell which account implementation {account} runs (accountId() failed: {e}); pass \
+                 --account-kind"
+            ))
+        })?;
+        Ok(AccountKind::from_account_id(&id)?)
+    }
+}
 
 /// How long `send` waits for an operation's receipt.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -283,6 +312,8 @@ pub(crate) struct SendArgs {
     #[command(flatten)]
     session_key: SignerArgs,
     #[command(flatten)]
+    account: AccountKindArgs,
+    #[command(flatten)]
     net: NetArgs,
     #[command(flatten)]
     gas: GasArgs,
@@ -344,12 +375,15 @@ async fn send_async(
     // key); the nonce key suffix stays 0, so the EntryPoint nonce sequence is one per session key and module.
     let now = net.now().await?;
     let period = policy::current_period(scope, now).unwrap_or(0);
-    let sequence = net.entry_point_nonce(account, session_nonce_key(module, 0)).await?;
+    // The nonce key names the validator the way this account's implementation reads it.
+    let account_kind = args.account.kind(&net, account).await?;
+    let sequence = net.entry_point_nonce(account, account_kind.nonce_key(module, 0)?).await?;
     let (max_fee, max_priority) = net.fees().await?;
     let builder = SessionOp {
         account,
         module,
         chain_id: net.chain_id,
+        account_kind,
         calls: vec![call],
         gas: GasFields {
             // What the bundler simulates with is its own; these only have to be plausible.
@@ -678,6 +712,8 @@ pub(crate) struct RevokeArgs {
     #[command(flatten)]
     owner: SignerArgs,
     #[command(flatten)]
+    account_kind: AccountKindArgs,
+    #[command(flatten)]
     net: NetArgs,
     #[command(flatten)]
     gas: GasArgs,
@@ -710,16 +746,20 @@ pub(crate) fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let net = Net::connect(&args.net, None).await?;
         let call_data = execute_single(&Call { target: module, value: U256::ZERO, data: call });
-        let receipt = owner_op(&net, account, &owner, call_data, &args.gas).await?;
+        let kind = args.account_kind.kind(&net, account).await?;
+        let key = kind.adapter().owner_nonce_key(args.account_kind.owner_validator)?;
+        let receipt = owner_op(&net, account, key, &owner, call_data, &args.gas).await?;
         print_receipt(&receipt, args.json)?;
         Ok(if receipt.success { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
 }
 
-/// An owner-signed operation of the account (nonce key 0: no module, the owner's ECDSA signature).
+/// An owner-signed operation of the account under nonce `key` (the owner's ECDSA signature of the hash; key 0 on
+/// WarrantAccount and Kernel, the owner validator's key on Nexus).
 async fn owner_op(
     net: &Net,
     account: Address,
+    key: U192,
     owner: &PrivateKeySigner,
     call_data: Bytes,
     gas: &GasArgs,
@@ -727,7 +767,7 @@ async fn owner_op(
     let (max_fee, max_priority) = net.fees().await?;
     let op = UserOperation {
         sender: account,
-        nonce: net.entry_point_nonce(account, U192::ZERO).await?,
+        nonce: net.entry_point_nonce(account, key).await?,
         call_data,
         call_gas_limit: U128::from(500_000),
         verification_gas_limit: U128::from(1_000_000),

@@ -88,4 +88,30 @@ pub enum CoreError {
     /// A scope breaks a rule the validator applies (named as the chain names it); the grant was not signed.
     #[error("grant not signed: {0}")]
     InvalidScope(crate::policy::Denial),
+    /// An account whose `accountId()` names no implementation Warrant knows.
+    #[error("account implementation {account_id:?} is not one Warrant knows (known: {}); name it with --account-kind", known.join(", "))]
+    UnknownAccount {
+        /// What `accountId()` returned.
+        account_id: String,
+        /// The ids Warrant knows, with their kind names.
+        known: Vec<String>,
+    },
+    /// The account checks its owner through a validator module, which the caller did not name.
+    #[error(
+        "a {kind} account checks its owner's signature through a validator module: name the owner's validator"
+    )]
+    OwnerValidatorNeeded {
+        /// The account kind.
+        kind: &'static str,
+    },
+    /// A nonce key suffix the account's nonce layout has no room for.
+    #[error("a {kind} account's nonce key has room for a suffix up to {max}, not {suffix}")]
+    NonceKeySuffix {
+        /// The account kind.
+        kind: &'static str,
+        /// The suffix asked for.
+        suffix: u32,
+        /// The largest suffix that fits.
+        max: u32,
+    },
 }

@@ -6,6 +6,7 @@
 //! This crate does no I/O and builds for `wasm32-unknown-unknown`, so wallets can embed the same checks the CLI
 //! runs.
 
+pub mod account;
 pub mod constants;
 pub mod eip7702;
 mod error;

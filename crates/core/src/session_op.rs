@@ -15,11 +15,11 @@ use alloy_sol_types::{SolCall, SolValue, sol};
 
 use crate::{
     CoreError, UserOperation,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     grant::{Grant, Session, enable_digest, enable_signature, use_digest, use_signature},
     policy::Call,
     token::SignedGrant,
-    user_op::validator_nonce,
 };
 
 sol! {
@@ -77,9 +77,9 @@ pub fn execute_calldata(calls: &[Call]) -> Result<Bytes, CoreError> {
 
 /// The EntryPoint nonce key that selects `module`, followed by a 4-byte suffix free for parallel nonce sequences
 /// (the period index travels in the module signature, not in the nonce). Ask
-/// `EntryPoint.getNonce(account, key)` for the next sequence number.
+/// `EntryPoint.getNonce(account, key)` for the next sequence number. This is `WarrantAccount`'s layout; other accounts lay their keys out differently ([`AccountKind::nonce_key`]).
 pub fn session_nonce_key(module: Address, key_suffix: u32) -> U192 {
-    U192::from(validator_nonce(module, key_suffix, 0) >> 64)
+    AccountKind::WarrantAccount.nonce_key(module, key_suffix).unwrap_or_default()
 }
 
 /// A paymaster and its gas fields.
@@ -130,6 +130,8 @@ pub struct SessionOp {
     pub module: Address,
     /// The chain.
     pub chain_id: u64,
+    /// The account's implementation, which decides how the nonce key names the validator.
+    pub account_kind: AccountKind,
     /// What the account executes: one call is encoded as a single execution, several as a batch.
     pub calls: Vec<Call>,
     /// Gas and fees.
@@ -181,7 +183,7 @@ impl SessionOp {
         let pm = self.gas.paymaster.as_ref();
         Ok(UserOperation {
             sender: self.account,
-            nonce: validator_nonce(self.module, self.key_suffix, self.sequence),
+            nonce: self.account_kind.nonce(self.module, self.key_suffix, self.sequence)?,
             factory,
             factory_data: None,
             call_data: execute_calldata(&self.calls)?,
@@ -305,16 +307,9 @@ fn sign_as<S: SignerSync + ?Sized>(key: &S, hash: &B256, expected: Address) -> R
     Ok(signature.as_bytes())
 }
 
-/// The owner signs `grant` for `module` on `chain_id`: an ECDSA signature of the ERC-7739 digest
-/// ([`Grant::erc7739_digest`]), wrapped in the ERC-7739 envelope the account checks. Refuses, before signing, a
-/// grant the chain would refuse or that could never act: chain id 0, module, account or session key 0, and a scope
-/// that fails [`Scope::validate`](crate::grant::Scope::validate).
-pub fn sign_grant<S: SignerSync + ?Sized>(
-    grant: Grant,
-    module: Address,
-    chain_id: u64,
-    owner: &S,
-) -> Result<SignedGrant, CoreError> {
+/// What [`sign_grant`] and [`sign_grant_for`] refuse before signing: chain id 0, module, account or session key
+/// 0, and a scope that fails [`Scope::validate`](crate::grant::Scope::validate).
+fn check_grant(grant: &Grant, module: Address, chain_id: u64) -> Result<(), CoreError> {
     for (zero, field) in [
         (chain_id == 0, "the chain id is 0 (a grant binds one chain)"),
         (module == Address::ZERO, "the module is address 0"),
@@ -326,6 +321,20 @@ pub fn sign_grant<S: SignerSync + ?Sized>(
         }
     }
     grant.session.scope.validate().map_err(CoreError::InvalidScope)?;
+    Ok(())
+}
+
+/// The owner signs `grant` for `module` on `chain_id`: an ECDSA signature of the ERC-7739 digest
+/// ([`Grant::erc7739_digest`]), wrapped in the ERC-7739 envelope the account checks. Refuses, before signing, a
+/// grant the chain would refuse or that could never act: chain id 0, module, account or session key 0, and a scope
+/// that fails [`Scope::validate`](crate::grant::Scope::validate).
+pub fn sign_grant<S: SignerSync + ?Sized>(
+    grant: Grant,
+    module: Address,
+    chain_id: u64,
+    owner: &S,
+) -> Result<SignedGrant, CoreError> {
+    check_grant(&grant, module, chain_id)?;
     sign_grant_unchecked(grant, module, chain_id, owner)
 }
 
@@ -339,5 +348,25 @@ pub fn sign_grant_unchecked<S: SignerSync + ?Sized>(
     let digest = grant.erc7739_digest(module, chain_id);
     let raw = owner.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
     let owner_signature = grant.erc7739_signature(module, chain_id, &raw.as_bytes());
+    Ok(SignedGrant { chain_id, module, grant, owner_signature })
+}
+
+/// The owner of an account of `kind` signs `grant` for `module` on `chain_id`, wrapped as that account's
+/// `isValidSignature` expects ([`crate::account::AccountAdapter`]); `owner_validator` is the validator holding the
+/// owner's key on accounts that route ERC-1271 through one (Nexus, Kernel). Refuses what [`sign_grant`] refuses.
+pub fn sign_grant_for<S: SignerSync + ?Sized>(
+    kind: AccountKind,
+    owner_validator: Option<Address>,
+    grant: Grant,
+    module: Address,
+    chain_id: u64,
+    owner: &S,
+) -> Result<SignedGrant, CoreError> {
+    check_grant(&grant, module, chain_id)?;
+    let adapter = kind.adapter();
+    let digest = adapter.grant_signing_digest(&grant, module, chain_id);
+    let raw = owner.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
+    let owner_signature =
+        adapter.wrap_grant_signature(&grant, module, chain_id, owner_validator, &raw.as_bytes())?;
     Ok(SignedGrant { chain_id, module, grant, owner_signature })
 }

@@ -5,6 +5,8 @@
 //! Run with `cargo test -p warrant-chain --test e2e -- --nocapture` (a step of `scripts/test`). A machine without
 //! anvil, node or Alto fails here with the missing tool named; it never skips.
 
+mod accounts;
+
 use std::time::Duration;
 
 use alloy::{

@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use warrant_chain::{DevChain, TxRequest, artifacts};
 use warrant_core::{
     IEntryPoint, UserOperation,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
     grant::{
@@ -135,6 +136,7 @@ impl World {
             account,
             module: self.module,
             chain_id: self.chain.chain_id(),
+            account_kind: AccountKind::WarrantAccount,
             calls,
             gas: gas(),
             key_suffix: 0,

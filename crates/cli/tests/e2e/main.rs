@@ -23,6 +23,7 @@ use warrant_chain::{
 };
 use warrant_core::{
     IEntryPoint,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     grant::IWarrantValidator,
     policy::Call,
@@ -358,6 +359,7 @@ async fn cli_session_lifecycle_through_alto() {
         account: eoa.address(),
         module: contracts.validator,
         chain_id: net.chain_id(),
+        account_kind: AccountKind::WarrantAccount,
         calls: vec![Call { target: recipient, value: U256::from(ETH / 1000), data: vec![] }],
         gas: GasFields {
             call_gas_limit: 100_000,
@@ -405,6 +407,156 @@ fn a_silent_node_times_out() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("timed out after 2 s waiting for an answer to eth_chainId"), "{}", text(&out));
+}
+
+/// The CLI on accounts Warrant did not write: a Kernel v3.1 and a Nexus 1.0.0 account (published bytecode), with
+/// `WarrantValidator` installed by an owner operation. `grant --account-kind K --owner-validator` signs in the
+/// account's ERC-1271 format; `send` and `revoke` tell the account's kind from its `accountId()` (or
+/// `--account-kind`) and lay the nonce key out as the account reads it (on Nexus, `revoke` names the owner's
+/// validator for the owner operation's nonce key).
+#[tokio::test(flavor = "current_thread")]
+async fn cli_sessions_on_a_kernel_account() {
+    cli_sessions_on(AccountKind::Kernel).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cli_sessions_on_a_nexus_account() {
+    cli_sessions_on(AccountKind::Nexus).await;
+}
+
+async fn cli_sessions_on(kind: AccountKind) {
+    if let Err(e) = check_tools() {
+        panic!("the end-to-end tests need anvil, node and Alto: {e}");
+    }
+    let net = Devnet::start(DevnetConfig::default()).await.unwrap_or_else(|e| panic!("devnet: {e}"));
+    let contracts = net.deploy_warrant().await.unwrap_or_else(|e| panic!("deploying Warrant: {e}"));
+    let foreign = net.deploy_foreign_accounts().await.unwrap_or_else(|e| panic!("deploying {kind}: {e}"));
+    let owner = PrivateKeySigner::random();
+    let account =
+        net.create_foreign_account(kind, &foreign, owner.address(), Default::default()).await.unwrap();
+    net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
+    let cli = Cli { rpc: net.rpc_url().to_string(), bundler: net.bundler_url().to_string() };
+    let session = PrivateKeySigner::random();
+    let recipient = Address::with_last_byte(0xb1);
+    let validator = contracts.validator.to_string();
+
+    // Installing the module: an owner operation built here, since the CLI installs modules only on EIP-7702
+    // accounts (`delegate --install-module`).
+    let owner_key = kind.adapter().owner_nonce_key(Some(foreign.owner_validator)).unwrap();
+    owner_op(&net, account, owner_key, &owner, kind.install_validator(contracts.validator, &[])).await;
+    let owner_validator = foreign.owner_validator.to_string();
+
+    let out = cli.run(
+        &[
+            "grant",
+            "--account",
+            &account.to_string(),
+            "--module",
+            &validator,
+            "--chain-id",
+            &net.chain_id().to_string(),
+            "--epoch",
+            "0",
+            "--session-key",
+            &session.address().to_string(),
+            "--allow",
+            &format!("{recipient}:receive:value<=0.01ether"),
+            "--max-value",
+            "0.2ether",
+            "--max-gas",
+            "3000000",
+            "--valid-until",
+            "+1h",
+            "--account-kind",
+            kind.name(),
+            "--owner-validator",
+            &owner_validator,
+        ],
+        &owner,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let recipient_s = recipient.to_string();
+
+    // ENABLE (kind detected from accountId()), then USE (kind named explicitly).
+    for extra in [&[][..], &["--account-kind", kind.name()][..]] {
+        let mut args = vec!["send", &token, "--to", &recipient_s, "--value", "0.01ether", "--json"];
+        args.extend_from_slice(extra);
+        let out = cli.run(&args, &session);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["success"], true, "{v}");
+    }
+    assert_eq!(net.provider().get_balance(recipient).await.unwrap(), U256::from(2 * ETH / 100));
+
+    // Out of scope, refused by the pre-flight by name, and by Alto when forced.
+    let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.02ether", "--force"], &session);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pre-flight: denied — CallValueExceeded"), "{}", text(&out));
+    assert!(stderr.contains("the bundler refused the operation: CallValueExceeded"), "{}", text(&out));
+
+    // Revocation by the owner (an owner operation: Kernel's root key; on Nexus the owner validator's key, so
+    // without --owner-validator the CLI names what it needs), then the session is refused.
+    if kind == AccountKind::Nexus {
+        let out = cli.run(&["revoke", &token], &owner);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("owner's validator"), "{}", text(&out));
+    }
+    let out = cli.run(&["revoke", &token, "--owner-validator", &owner_validator, "--json"], &owner);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.001ether"], &session);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SessionRevoked"), "{}", text(&out));
+
+    // An account the CLI does not know is named as such.
+    let out =
+        cli.run(&["send", &token, "--to", &recipient_s, "--value", "1", "--account-kind", "safe"], &session);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown account kind \"safe\""), "{}", text(&out));
+}
+
+/// An owner operation of `account` under nonce key `key`, estimated by Alto (verification gas ×3 for anvil's tracer,
+/// docs/e2e.md), signed by `owner` and awaited.
+async fn owner_op(
+    net: &Devnet,
+    account: Address,
+    key: alloy::primitives::aliases::U192,
+    owner: &PrivateKeySigner,
+    call_data: alloy::primitives::Bytes,
+) {
+    use alloy::{primitives::U128, signers::SignerSync};
+    let bundler = net.bundler();
+    let fees = bundler.user_operation_gas_price().await.unwrap();
+    let nonce_call = IEntryPoint::getNonceCall { sender: account, key };
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(ENTRY_POINT_V08)
+        .input(alloy::sol_types::SolCall::abi_encode(&nonce_call).into());
+    let out = net.provider().call(tx).await.unwrap();
+    let nonce = <IEntryPoint::getNonceCall as alloy::sol_types::SolCall>::abi_decode_returns(&out).unwrap();
+    let mut op = warrant_core::UserOperation {
+        sender: account,
+        nonce,
+        call_data,
+        call_gas_limit: U128::from(500_000),
+        verification_gas_limit: U128::from(1_000_000),
+        pre_verification_gas: U256::from(200_000),
+        max_fee_per_gas: fees.max_fee_per_gas,
+        max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+        ..Default::default()
+    };
+    let sign = |op: &mut warrant_core::UserOperation| {
+        let hash = op.hash(ENTRY_POINT_V08, net.chain_id(), None).unwrap();
+        op.signature = owner.sign_hash_sync(&hash).unwrap().as_bytes().into();
+        hash
+    };
+    sign(&mut op);
+    bundler.estimate_user_operation_gas(&op).await.unwrap().apply(&mut op);
+    op.verification_gas_limit = op.verification_gas_limit.saturating_mul(U128::from(3));
+    let hash = sign(&mut op);
+    bundler.send_user_operation(&op).await.unwrap();
+    let receipt = bundler.wait_for_receipt(hash, std::time::Duration::from_secs(60)).await.unwrap();
+    assert!(receipt.success, "owner op reverted: {:?}", receipt.reason);
 }
 
 alloy::sol! {

@@ -5,6 +5,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, address, aliases::U192};
 use alloy_sol_types::{SolCall, SolValue};
 use warrant_core::{
     CoreError,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
     grant::{Grant, MODE_ENABLE, MODE_USE, Session, enable_digest, use_digest},
@@ -41,6 +42,7 @@ fn op(calls: Vec<Call>) -> SessionOp {
         account: ACCOUNT,
         module: MODULE,
         chain_id: 31337,
+        account_kind: AccountKind::WarrantAccount,
         calls,
         gas: GasFields {
             call_gas_limit: 100_000,
