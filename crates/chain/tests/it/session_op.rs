@@ -76,6 +76,20 @@ impl World {
         self.send(self.token, mintCall { to: account, amount: U256::from(1000 * USDC) }.abi_encode());
     }
 
+    /// A proxy account of a fresh owner from the factory (`salt`), funded, with the module installed by an owner
+    /// operation.
+    fn proxy_account_with_module(&mut self, salt: B256) -> (PrivateKeySigner, Address) {
+        let owner = PrivateKeySigner::random();
+        let factory = self.factory;
+        self.send(factory, createAccountCall { owner: owner.address(), salt }.abi_encode());
+        let account = self.chain.call_sol(factory, &getAddressCall { owner: owner.address(), salt }).unwrap();
+        assert!(!self.chain.code(account).is_empty(), "the factory deployed the account");
+        self.fund(account);
+        let install = self.owner_op(account, &owner, install_module_call(self.module), None);
+        self.run(&install);
+        (owner, account)
+    }
+
     fn token_balance(&mut self, account: Address) -> U256 {
         self.chain.call_sol(self.token, &balanceOfCall { account }).unwrap()
     }
@@ -343,15 +357,7 @@ fn enable_then_use_on_an_eip7702_account() {
 #[test]
 fn static_enable_then_use_on_a_proxy_account() {
     let mut w = world();
-    let owner = PrivateKeySigner::random();
-    let salt = B256::with_last_byte(7);
-    let factory = w.factory;
-    w.send(factory, createAccountCall { owner: owner.address(), salt }.abi_encode());
-    let account = w.chain.call_sol(factory, &getAddressCall { owner: owner.address(), salt }).unwrap();
-    assert!(!w.chain.code(account).is_empty());
-    w.fund(account);
-    let install = w.owner_op(account, &owner, install_module_call(w.module), None);
-    w.run(&install);
+    let (owner, account) = w.proxy_account_with_module(B256::with_last_byte(7));
 
     let session = Session { signer: w.session_key.address(), salt: B256::ZERO, scope: w.scope() };
     let enable_call = IWarrantValidator::enableSessionCall { session: session.clone() }.abi_encode();
@@ -551,14 +557,7 @@ fn grant_hashes_agree_with_the_deployed_module() {
 #[test]
 fn a_relayer_cannot_re_point_a_use_op_at_another_session_of_the_same_key() {
     let mut w = world();
-    let owner = PrivateKeySigner::random();
-    let salt = B256::with_last_byte(9);
-    let factory = w.factory;
-    w.send(factory, createAccountCall { owner: owner.address(), salt }.abi_encode());
-    let account = w.chain.call_sol(factory, &getAddressCall { owner: owner.address(), salt }).unwrap();
-    w.fund(account);
-    let install = w.owner_op(account, &owner, install_module_call(w.module), None);
-    w.run(&install);
+    let (owner, account) = w.proxy_account_with_module(B256::with_last_byte(9));
     let small = Session { signer: w.session_key.address(), salt: B256::with_last_byte(1), scope: w.scope() };
     let mut wide = small.clone();
     wide.salt = B256::with_last_byte(2);
@@ -591,14 +590,7 @@ fn a_relayer_cannot_re_point_a_use_op_at_another_session_of_the_same_key() {
 #[test]
 fn a_periodic_session_works_with_any_nonce_key_suffix() {
     let mut w = world();
-    let owner = PrivateKeySigner::random();
-    let salt = B256::with_last_byte(10);
-    let factory = w.factory;
-    w.send(factory, createAccountCall { owner: owner.address(), salt }.abi_encode());
-    let account = w.chain.call_sol(factory, &getAddressCall { owner: owner.address(), salt }).unwrap();
-    w.fund(account);
-    let install = w.owner_op(account, &owner, install_module_call(w.module), None);
-    w.run(&install);
+    let (owner, account) = w.proxy_account_with_module(B256::with_last_byte(10));
     let now = w.chain.timestamp();
     let mut scope = w.scope();
     scope.period = 3_600;

@@ -7,35 +7,17 @@ use warrant_core::{
     token::SignedGrant,
 };
 
-use crate::{stderr, warrant_env};
+use crate::{grant::ACCOUNT, stderr, warrant_env};
 
-const OWNER_KEY: &str = "0x0101010101010101010101010101010101010101010101010101010101010101";
-const ACCOUNT: &str = "0x000000000000000000000000000000000000bEEF";
-const MODULE: &str = "0x1000000000000000000000000000000000000001";
 const PASS: &str = "0x4000000000000000000000000000000000000004";
 const RECIPIENT: &str = "0x000000000000000000000000000000000000b0b0";
 
+/// `warrant grant` (see `grant.rs`) with plain ETH to [`RECIPIENT`] and a native budget, then `extra`.
 fn grant(extra: &[&str]) -> std::process::Output {
     let allow = format!("{RECIPIENT}:receive:value<=0.01ether");
-    let mut args = vec![
-        "grant",
-        "--account",
-        ACCOUNT,
-        "--module",
-        MODULE,
-        "--chain-id",
-        "31337",
-        "--epoch",
-        "1",
-        "--session-key",
-        "0x2000000000000000000000000000000000000002",
-        "--allow",
-        &allow,
-        "--max-value",
-        "0.05ether",
-    ];
+    let mut args = vec!["--allow", &allow, "--max-value", "0.05ether"];
     args.extend_from_slice(extra);
-    warrant_env(&args, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)])
+    crate::grant::grant(&args)
 }
 
 fn refused(extra: &[&str], expected: &str) {

@@ -10,16 +10,22 @@ use warrant_core::token::SignedGrant;
 use crate::{stderr, warrant_env};
 
 const OWNER_KEY: &str = "0x0101010101010101010101010101010101010101010101010101010101010101";
-const ACCOUNT: &str = "0x000000000000000000000000000000000000bEEF";
+pub(crate) const ACCOUNT: &str = "0x000000000000000000000000000000000000bEEF";
 const MODULE: &str = "0x1000000000000000000000000000000000000001";
 const TOKEN: &str = "0x3000000000000000000000000000000000000003";
 const SESSION_KEY: &str = "0x2000000000000000000000000000000000000002";
 
-fn grant(extra: &[&str]) -> std::process::Output {
+/// `warrant grant` for [`ACCOUNT`] with the owner's key, then `extra`.
+pub(crate) fn grant(extra: &[&str]) -> std::process::Output {
     grant_with(extra, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)])
 }
 
 fn grant_with(extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    warrant_env(&grant_args(extra), env)
+}
+
+/// `grant --account --module --chain-id --epoch --session-key` (fixed test values), then `extra`.
+fn grant_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "grant",
         "--account",
@@ -34,7 +40,7 @@ fn grant_with(extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         SESSION_KEY,
     ];
     args.extend_from_slice(extra);
-    warrant_env(&args, env)
+    args
 }
 
 #[test]
@@ -194,23 +200,7 @@ fn zero_fields_are_refused_before_signing() {
         ("--account", "0x0000000000000000000000000000000000000000", "account is address 0"),
         ("--session-key", "0x0000000000000000000000000000000000000000", "session key is address 0"),
     ] {
-        let mut args = vec![
-            "grant",
-            "--account",
-            ACCOUNT,
-            "--module",
-            MODULE,
-            "--chain-id",
-            "31337",
-            "--epoch",
-            "3",
-            "--session-key",
-            SESSION_KEY,
-            "--allow",
-            &allow,
-            "--max-value",
-            "0.01ether",
-        ];
+        let mut args = grant_args(&["--allow", &allow, "--max-value", "0.01ether"]);
         let i = args.iter().position(|a| *a == flag).unwrap();
         args[i + 1] = value;
         let out = warrant_env(&args, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)]);
