@@ -12,7 +12,7 @@ use warrant_core::{
     grant::Scope,
 };
 
-use crate::ChainError;
+use crate::{ChainError, DevChain};
 
 /// What `account` holds of each gate of `scope`, read as the validator reads it: an `eth_call` of the balance
 /// call from `module` (`None` where the token did not answer a word).
@@ -32,6 +32,24 @@ pub async fn read_holdings(
             Err(e) if e.as_error_resp().is_some() => None,
             Err(e) => return Err(ChainError::Transport { method: "eth_call".into(), reason: e.to_string() }),
         });
+    }
+    Ok(out)
+}
+
+/// [`read_holdings`] on the in-process chain. The calls come from a dev account, not the module: revm refuses a
+/// call from an address with code (EIP-3607, which a node's `eth_call` does not apply), and `balanceOf` does not
+/// depend on its caller.
+pub fn read_holdings_in(
+    chain: &mut DevChain,
+    scope: &Scope,
+    account: Address,
+) -> Result<Vec<Option<U256>>, ChainError> {
+    let reader = chain.dev_account(0);
+    let mut out = Vec::with_capacity(scope.gates.len());
+    for gate in &scope.gates {
+        let (to, data) = balance_call(gate, account);
+        let r = chain.call_from(reader, to, data)?;
+        out.push(holding_from_return(r.success, &r.output));
     }
     Ok(out)
 }

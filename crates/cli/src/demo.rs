@@ -23,7 +23,7 @@ use warrant_chain::{ChainConfig, DevChain, HandleOpsOutcome, TxRequest, artifact
 use warrant_core::{
     UserOperation,
     constants::ENTRY_POINT_V08,
-    eip7702, gate,
+    eip7702,
     grant::{
         ArgCondition, CallPolicy, Gate, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit,
         arg_type, enable_digest, enable_signature, gate_kind, use_digest, use_signature,
@@ -358,15 +358,7 @@ impl Demo {
         let usage = SessionUsage::from_views(&state, &period, &spends).ok_or_else(|| {
             CliError::InvalidInput(format!("unknown session status {} on chain", state.status))
         })?;
-        // What the account holds of each gate's token (read from a dev account: the in-process chain, unlike
-        // anvil's eth_call, refuses a call from an address with code, such as the module).
-        let reader = self.chain.dev_account(0);
-        let mut holdings = Vec::with_capacity(session.scope.gates.len());
-        for g in &session.scope.gates {
-            let (token, data) = gate::balance_call(g, account);
-            let r = self.chain.call_from(reader, token, data)?;
-            holdings.push(gate::holding_from_return(r.success, &r.output));
-        }
+        let holdings = warrant_chain::gate::read_holdings_in(&mut self.chain, &session.scope, account)?;
         let packed = op.pack();
         let check = OpCheck {
             session_id: id,

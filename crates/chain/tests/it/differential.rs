@@ -31,7 +31,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use warrant_chain::{DevChain, TxRequest, artifacts};
 use warrant_core::{
     constants::ENTRY_POINT_V08,
-    gate::{MAX_GATES, balance_call, holding_from_return},
+    gate::MAX_GATES,
     grant::{
         ArgCondition, CallPolicy, Gate, IWarrantValidator, NO_CAP, PERMIT2, Scope, Session, SpendLimit,
         WarrantErrors, arg_type, gate_kind, use_digest, use_signature,
@@ -1103,20 +1103,8 @@ impl Harness {
     }
 
     /// What `account` holds of each gate's token, read as a wallet reads it (the validator's balance call).
-    /// It is sent from a dev account, not the module as `read_holdings` does on a node: the in-process EVM refuses
-    /// calls from an address with code (EIP-3607, which `eth_call` does not apply; a Kernel account has code), and
-    /// `balanceOf` does not depend on its caller.
     fn holdings(&mut self, account: Address, scope: &Scope) -> Vec<Option<U256>> {
-        let reader = self.chain.dev_account(0);
-        scope
-            .gates
-            .iter()
-            .map(|gate| {
-                let (to, data) = balance_call(gate, account);
-                let r = self.chain.call_from(reader, to, data).unwrap();
-                holding_from_return(r.success, &r.output)
-            })
-            .collect()
+        warrant_chain::gate::read_holdings_in(&mut self.chain, scope, account).unwrap()
     }
 
     fn setup(&mut self, account: Address, data: Vec<u8>, what: &str) {
