@@ -4,95 +4,14 @@
 //! Passwords come from `WARRANT_PASSWORD` or, in a terminal, a prompt that does not echo. Secrets are never
 //! printed.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::process::ExitCode;
 
-use alloy::{hex, primitives::Address, signers::local::PrivateKeySigner};
-use warrant_keystore::Keystore;
-use zeroize::Zeroizing;
+use alloy::primitives::Address;
 
-use crate::CliError;
-
-/// Where the keystore lives: `--keystore`, `$WARRANT_KEYSTORE`, else `~/.warrant/keystore`.
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct KeystoreArgs {
-    /// The keystore directory (default: ~/.warrant/keystore).
-    #[arg(long, env = "WARRANT_KEYSTORE", global = true)]
-    keystore: Option<PathBuf>,
-}
-
-impl KeystoreArgs {
-    pub(crate) fn open(&self) -> Result<Keystore, CliError> {
-        let dir = match &self.keystore {
-            Some(dir) => dir.clone(),
-            None => std::env::var_os("HOME")
-                .map(|home| PathBuf::from(home).join(".warrant/keystore"))
-                .ok_or_else(|| CliError::InvalidInput("HOME is not set: pass --keystore DIR".into()))?,
-        };
-        Ok(Keystore::open(dir)?)
-    }
-}
-
-/// A signing key: a keystore entry (`--key NAME`) or a raw private key (`--private-key`, better through
-/// `WARRANT_PRIVATE_KEY`).
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct SignerArgs {
-    /// Name of the key in the keystore.
-    #[arg(long, conflicts_with = "private_key")]
-    key: Option<String>,
-    /// Raw private key (hex); prefer `--key` or the environment variable.
-    #[arg(long, env = "WARRANT_PRIVATE_KEY", hide_env_values = true)]
-    private_key: Option<String>,
-    #[command(flatten)]
-    keystore: KeystoreArgs,
-}
-
-impl SignerArgs {
-    /// Unlocks the key (prompting for its password if needed).
-    pub(crate) fn signer(&self, what: &str) -> Result<PrivateKeySigner, CliError> {
-        match (&self.key, &self.private_key) {
-            (Some(name), _) => {
-                let keystore = self.keystore.open()?;
-                keystore.info(name)?; // a missing key is reported before asking for a password
-                let password = password(&format!("password for key {name:?}: "), false)?;
-                Ok(keystore.unlock(name, password.as_bytes())?)
-            }
-            (None, Some(text)) => parse_private_key(text),
-            (None, None) => Err(CliError::InvalidInput(format!(
-                "no {what} key: pass --key NAME (keystore) or --private-key (or WARRANT_PRIVATE_KEY)"
-            ))),
-        }
-    }
-}
-
-/// Parses a 32-byte hex private key, naming the problem without echoing the input.
-pub(crate) fn parse_private_key(text: &str) -> Result<PrivateKeySigner, CliError> {
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    let text = text.trim();
-    hex::decode_to_slice(text.strip_prefix("0x").unwrap_or(text), &mut *bytes)
-        .map_err(|_| CliError::InvalidInput("private key must be 32 bytes of hex".into()))?;
-    PrivateKeySigner::from_slice(&*bytes)
-        .map_err(|_| CliError::InvalidInput("private key is not a valid secp256k1 scalar".into()))
-}
-
-/// The keystore password: `WARRANT_PASSWORD`, else a prompt (twice when `confirm`).
-fn password(prompt: &str, confirm: bool) -> Result<Zeroizing<String>, CliError> {
-    if let Ok(password) = std::env::var("WARRANT_PASSWORD") {
-        return Ok(Zeroizing::new(password));
-    }
-    let read = |prompt: &str| {
-        rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|_| {
-            CliError::InvalidInput("no password: set WARRANT_PASSWORD or run in a terminal".into())
-        })
-    };
-    let first = read(prompt)?;
-    if confirm && *read("repeat the password: ")? != *first {
-        return Err(CliError::InvalidInput("the two passwords differ".into()));
-    }
-    if first.is_empty() {
-        return Err(CliError::InvalidInput("refusing an empty password".into()));
-    }
-    Ok(first)
-}
+use crate::{
+    CliError,
+    args::{KeystoreArgs, password},
+};
 
 /// `warrant key` subcommands.
 #[derive(Debug, clap::Subcommand)]
