@@ -158,6 +158,22 @@ pub enum Erc7715Error {
     NotAPermission(String),
 }
 
+impl Erc7715Error {
+    /// The same error with its field under `prefix` (`params[1].permission.type`).
+    fn within(self, prefix: &str) -> Self {
+        let under = |field: String| format!("{prefix}.{field}");
+        match self {
+            Self::Invalid { field, reason } => Self::Invalid { field: under(field), reason },
+            Self::RefusedType { field, ty, reason } => Self::RefusedType { field: under(field), ty, reason },
+            Self::UnknownType { field, ty } => Self::UnknownType { field: under(field), ty },
+            Self::RefusedRule { field, rule, reason } => {
+                Self::RefusedRule { field: under(field), rule, reason }
+            }
+            other @ Self::NotAPermission(_) => other,
+        }
+    }
+}
+
 fn translated_types() -> String {
     let names: Vec<&str> = PERMISSION_TYPES
         .iter()
@@ -529,7 +545,8 @@ fn permission_data(ty: &str, data: &Value, path: &str) -> Result<(Asset, Budget)
                 Budget::Allowance { allowance_amount: quantity(v, &d.path("allowance"))?, start_time: None },
             )
         }
-        _ => unreachable!("permission() dispatches only the types above"),
+        // Only a table row without a reader here lands on this arm.
+        other => return Err(Erc7715Error::UnknownType { field: join(path, "type"), ty: other.into() }),
     };
     d.opt("justification").map(|v| string(v, &d.path("justification"))).transpose()?;
     d.finish()?;
@@ -597,14 +614,7 @@ impl PermissionRequest {
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    Self::from_json(item).map_err(|e| match e {
-                        Erc7715Error::Invalid { field, reason } => {
-                            Erc7715Error::Invalid { field: format!("params[{i}].{field}"), reason }
-                        }
-                        other => other,
-                    })
-                })
+                .map(|(i, item)| Self::from_json(item).map_err(|e| e.within(&format!("params[{i}]"))))
                 .collect(),
             _ => Ok(vec![Self::from_json(v)?]),
         }
@@ -808,14 +818,24 @@ pub fn translate(request: &PermissionRequest, terms: &GrantTerms) -> Result<Tran
     }
     let ty = request.permission.type_name();
     let Some(Support::Exact { rules: accepted }) = permission_type(ty).map(|t| t.support) else {
-        unreachable!("every Permission is a translated type: {ty}");
+        return Err(Erc7715Error::UnknownType { field: "permission.type".into(), ty: ty.into() });
     };
-    if let Some((i, r)) = request.rules.iter().enumerate().find(|(_, r)| !accepted.contains(&r.type_name())) {
-        return Err(Erc7715Error::RefusedRule {
-            field: format!("rules[{i}]"),
-            rule: r.type_name().into(),
-            reason: format!("not accepted with {ty}"),
-        });
+    // What the reader checks, again for requests built in code: one rule per type, well-formed address lists.
+    for (i, r) in request.rules.iter().enumerate() {
+        if !accepted.contains(&r.type_name()) {
+            return Err(Erc7715Error::RefusedRule {
+                field: format!("rules[{i}]"),
+                rule: r.type_name().into(),
+                reason: format!("not accepted with {ty}"),
+            });
+        }
+        if request.rules[..i].iter().any(|q| q.type_name() == r.type_name()) {
+            return Err(invalid(format!("rules[{i}]"), format!("a second {} rule", r.type_name())));
+        }
+        if let Rule::Payee { addresses: list } | Rule::Redeemer { addresses: list } = r {
+            let values: Vec<Value> = list.iter().map(|a| Value::String(a.to_checksum(None))).collect();
+            addresses(&Value::Array(values), &format!("rules[{i}].data.addresses"))?;
+        }
     }
     let mut granted = request.clone();
     granted.from = Some(account);
@@ -837,6 +857,9 @@ pub fn translate(request: &PermissionRequest, terms: &GrantTerms) -> Result<Tran
                 .ok()
                 .filter(|p| *p != 0)
                 .ok_or_else(|| invalid("permission.data.periodDuration", "must be 1 to 2^32 - 1 seconds"))?;
+            if start_time == Some(0) {
+                return Err(invalid("permission.data.startTime", "0 is not a start time"));
+            }
             let start = start_time.unwrap_or(terms.now);
             scope.period = period;
             scope.periodStart = u48(start, "permission.data.startTime")?;

@@ -723,3 +723,51 @@ proptest! {
         prop_assert_eq!(matches!(t.request.permission.asset, Asset::Erc20(_)), erc20);
     }
 }
+
+#[test]
+fn requests_built_in_code_are_checked_like_parsed_ones() {
+    let t = pays(10u128.pow(15));
+    let mut r = parse(&erc20_periodic());
+    r.rules.push(Rule::Expiry { timestamp: NOW + 10 });
+    assert_eq!(field_of(&translate(&r, &t).unwrap_err()), "rules[1]", "a second expiry is not ignored");
+    r.rules = vec![Rule::Payee { addresses: vec![] }];
+    assert_eq!(field_of(&translate(&r, &t).unwrap_err()), "rules[0].data.addresses");
+    r.rules = vec![Rule::Payee { addresses: vec![PAYEE, PAYEE] }];
+    assert_eq!(field_of(&translate(&r, &t).unwrap_err()), "rules[0].data.addresses[1]");
+    r.rules = vec![];
+    r.permission.budget =
+        Budget::Periodic { period_amount: U256::from(1), period_duration: 60, start_time: Some(0) };
+    assert_eq!(field_of(&translate(&r, &t).unwrap_err()), "permission.data.startTime");
+    r.permission.budget = Budget::Allowance { allowance_amount: U256::from(1), start_time: Some(0) };
+    assert_eq!(field_of(&translate(&r, &t).unwrap_err()), "permission.data.startTime");
+}
+
+#[test]
+fn params_arrays_name_the_item() {
+    let stream = with(erc20_periodic(), &["permission", "type"], json!("native-token-stream"));
+    let e = PermissionRequest::list_from_json(&json!([erc20_periodic(), stream])).unwrap_err();
+    assert_eq!(field_of(&e), "params[1].permission.type", "{e}");
+    let e = PermissionRequest::list_from_json(&json!([erc20_periodic(), { "chainId": "0x1" }])).unwrap_err();
+    assert_eq!(field_of(&e), "params[1].to", "{e}");
+    assert_eq!(field_of(&PermissionRequest::list_from_json(&json!([])).unwrap_err()), "params");
+    assert_eq!(
+        PermissionRequest::list_from_json(&erc20_periodic()).unwrap().len(),
+        1,
+        "one object, one request"
+    );
+}
+
+#[test]
+fn a_native_grant_that_allows_no_call_is_not_a_permission() {
+    let v = json!({
+        "chainId": "0x1", "from": hex_addr(account()), "to": hex_addr(session()),
+        "permission": { "type": "native-token-allowance", "isAdjustmentAllowed": false,
+                        "data": { "allowanceAmount": "0x10" } }
+    });
+    let t = translate(&parse(&v), &pays(u128::MAX)).unwrap();
+    let mut grant = t.grant(0, B256::ZERO);
+    grant.session.scope.calls.clear();
+    let signed =
+        SignedGrant { chain_id: 1, module: MODULE, grant, owner_signature: Bytes::from(vec![1; 65]) };
+    assert!(matches!(request_from_grant(&signed), Err(Erc7715Error::NotAPermission(_))));
+}
