@@ -13,7 +13,8 @@
 //!
 //! Back: [`PermissionResponse::from_grant`] rebuilds the 7715 response from a signed grant alone (`context` is
 //! the grant token), recognising only scopes that [`translate`] produces (it translates its answer again and
-//! compares), so a response never claims more or less than the grant enforces.
+//! compares), so a response describes exactly the permission the grant enforces; the gas terms, which ERC-7715
+//! has no field for, are the owner's (`docs/erc7715.md`).
 
 use alloy_primitives::{Address, Bytes, FixedBytes, U256, aliases::U48, hex};
 use serde_json::{Map, Value, json};
@@ -724,10 +725,10 @@ pub enum GasTerms {
         /// The paymaster.
         paymaster: Address,
     },
-    /// The account pays gas, and `maxValueTotal` is this (gas and native transfers together, over the session's
-    /// life). For an ERC-20 permission this is the gas budget, the one native value the session may spend; for a
-    /// native permission gas also counts against the permission's own limit, so its transfers and their gas
-    /// together stay within the amount the dApp asked for (`U256::MAX` adds no cap of its own).
+    /// The account pays gas, and `maxValueTotal` is this. For an ERC-20 permission this is the gas budget, the
+    /// one native value the session may spend (finite, not 0). For a native permission it must be `U256::MAX`
+    /// (no cap of its own): gas counts against the permission's own limit, so its transfers and their gas
+    /// together stay within the amount the dApp asked for.
     AccountPays {
         /// `Scope.maxValueTotal`.
         max_value_total: U256,
@@ -966,7 +967,18 @@ pub fn translate(request: &PermissionRequest, terms: &GrantTerms) -> Result<Tran
             // A native permission's own limit governs; an ERC-20 permission moves no native value at all.
             scope.maxValueTotal = if erc20.is_none() { U256::MAX } else { U256::ZERO };
         }
-        GasTerms::AccountPays { max_value_total } => scope.maxValueTotal = max_value_total,
+        GasTerms::AccountPays { max_value_total } => {
+            // A native permission's limit already bounds gas; a lifetime cap below it would cap the transfers
+            // under what the permission (and the response) says.
+            if erc20.is_none() && max_value_total != U256::MAX {
+                return Err(invalid(
+                    "gas.maxValueTotal",
+                    "a native permission's own limit bounds its gas (gas included); a separate native budget \
+                     would cap its transfers below what it says",
+                ));
+            }
+            scope.maxValueTotal = max_value_total;
+        }
     }
     scope.maxGasLimit = terms.max_gas_limit;
     scope.maxFeePerGas = terms.max_fee_per_gas;

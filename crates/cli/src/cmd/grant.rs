@@ -44,8 +44,9 @@ pub(crate) struct GrantArgs {
     pub(crate) session_key: Option<Address>,
     /// An ERC-7715 permission request (JSON file: one request, current or legacy `wallet_grantPermissions`
     /// shape, or an array of one) instead of the scope flags: its chain, account, session key (`to`), limits
-    /// and rules, translated exactly or refused (docs/erc7715.md). Gas: --paymaster, or --max-value as the
-    /// native budget, gas included; --max-gas, --max-fee-per-gas and --salt apply as usual.
+    /// and rules, translated exactly or refused (docs/erc7715.md). Gas: --paymaster, or (an ERC-20 permission)
+    /// --max-value as the gas budget; a native permission's own limit bounds its gas. --max-gas,
+    /// --max-fee-per-gas and --salt apply as usual.
     #[arg(long = "from-7715", value_name = "REQUEST.json", conflicts_with_all = [
         "allow", "valid_until", "valid_after", "max_uses", "spend", "spend_native", "require_balance",
         "max_uses_per_period", "period", "period_start", "unbounded_gas", "chain_id", "session_key",

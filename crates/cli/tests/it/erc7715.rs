@@ -140,6 +140,10 @@ fn native_periodic_with_a_payee_matches_the_flags_and_its_limit_bounds_gas() {
         scope.gas_budget()
     );
 
+    // A native permission's limit bounds its gas; a lifetime cap of its own would cap the transfers below it.
+    let err = stderr(&from_7715(&dir, &request, &["--account", ACCOUNT, "--max-value", "1ether"]));
+    assert!(err.contains("gas.maxValueTotal: a native permission's own limit bounds its gas"), "{err}");
+
     // `from` in the request and --account must agree; the payee may not be the account.
     let other = "0x000000000000000000000000000000000000cafe";
     let out = json_of(&from_7715(&dir, &with_request_from(request.clone(), other), &["--account", other]));

@@ -52,6 +52,19 @@ fn terms(gas: GasTerms) -> GrantTerms {
     GrantTerms { now: NOW, account: None, gas, max_gas_limit: 0, max_fee_per_gas: 0 }
 }
 
+/// The account pays gas out of a native permission's own limit (no cap of its own).
+fn native_pays() -> GrantTerms {
+    terms(GasTerms::AccountPays { max_value_total: U256::MAX })
+}
+
+/// The gas terms for `r`: a budget for an ERC-20 permission, the permission's own limit for a native one.
+fn pays_for(r: &PermissionRequest) -> GrantTerms {
+    match r.permission.asset {
+        Asset::Native => native_pays(),
+        Asset::Erc20(_) => pays(10u128.pow(15)),
+    }
+}
+
 fn pays(wei: u128) -> GrantTerms {
     terms(GasTerms::AccountPays { max_value_total: U256::from(wei) })
 }
@@ -168,7 +181,7 @@ fn native_periodic_without_start_time_starts_now_and_allows_plain_transfers_anyw
                         "data": { "periodAmount": "0x38d7ea4c68000", "periodDuration": 3600, "startTime": null } },
         "rules": null
     });
-    let t = translate(&parse(&v), &pays(u128::MAX)).unwrap();
+    let t = translate(&parse(&v), &native_pays()).unwrap();
     assert_eq!(t.scope.periodStart, U48::from(NOW));
     assert_eq!(
         t.scope.limits,
@@ -193,7 +206,7 @@ fn the_ercs_allowance_example_shape_is_a_lifetime_limit() {
                         "data": { "allowance": "0x1DCD6500" } },
         "rules": [{ "type": "expiry", "data": { "timestamp": NOW + 3600 } }]
     });
-    let t = translate(&parse(&v), &pays(u128::MAX)).unwrap();
+    let t = translate(&parse(&v), &native_pays()).unwrap();
     assert_eq!(t.chain_id, 1);
     assert_eq!(t.scope.period, 0);
     assert_eq!(
@@ -238,7 +251,7 @@ fn native_payees_are_one_plain_transfer_policy_each() {
         &["rules"],
         json!([{ "type": "payee", "data": { "addresses": [hex_addr(PAYEE), hex_addr(PAYEE2)] } }]),
     );
-    let t = translate(&parse(&v), &pays(u128::MAX)).unwrap();
+    let t = translate(&parse(&v), &native_pays()).unwrap();
     let targets: Vec<_> = t.scope.calls.iter().map(|p| (p.target, p.flags, p.selector, p.maxValue)).collect();
     assert_eq!(
         targets,
@@ -482,6 +495,11 @@ fn gas_must_be_bounded_and_payable() {
     for t in [pays(0), terms(GasTerms::AccountPays { max_value_total: U256::MAX })] {
         assert_eq!(field_of(&translate(&r, &t).unwrap_err()), "gas.maxValueTotal");
     }
+    let native = with(erc20_periodic(), &["permission", "type"], json!("native-token-periodic"));
+    let native = parse(&without(native, &["permission", "data", "tokenAddress"]));
+    assert_eq!(field_of(&translate(&native, &pays(10u128.pow(18))).unwrap_err()), "gas.maxValueTotal");
+    assert!(translate(&native, &pays(u128::MAX)).is_err(), "u128::MAX is a cap; only U256::MAX means none");
+    translate(&native, &terms(GasTerms::AccountPays { max_value_total: U256::MAX })).unwrap();
     let e = translate(&r, &terms(GasTerms::Sponsored { paymaster: Address::ZERO })).unwrap_err();
     assert_eq!(field_of(&e), "gas.paymaster");
     let t = translate(&r, &GrantTerms { max_gas_limit: 500_000, max_fee_per_gas: 30_000_000_000, ..pays(1) })
@@ -534,7 +552,7 @@ fn supported_permissions_are_exactly_the_translated_types() {
                 { "type": "redeemer", "data": { "addresses": [hex_addr(session())] } }
             ]
         });
-        let result = PermissionRequest::from_json(&v).and_then(|r| translate(&r, &pays(10u128.pow(15))));
+        let result = PermissionRequest::from_json(&v).and_then(|r| translate(&r, &pays_for(&r)));
         match t.support {
             Support::Exact { .. } => {
                 let tr = result.unwrap_or_else(|e| panic!("{}: {e}", t.name));
@@ -618,12 +636,12 @@ fn every_translated_shape_round_trips() {
             json!([{ "type": "expiry", "data": { "timestamp": NOW + 600 } }]),
         ),
     ];
-    for gas in [
-        GasTerms::AccountPays { max_value_total: U256::from(10u128.pow(15)) },
-        GasTerms::Sponsored { paymaster: PAYMASTER },
-    ] {
+    for sponsored in [false, true] {
         for v in &cases {
-            let t = translate(&parse(v), &terms(gas)).unwrap();
+            let r = parse(v);
+            let gas =
+                if sponsored { terms(GasTerms::Sponsored { paymaster: PAYMASTER }) } else { pays_for(&r) };
+            let t = translate(&r, &gas).unwrap();
             let signed = sign(&t);
             let back = request_from_grant(&signed).unwrap();
             assert_eq!(back, t.request, "{v}");
@@ -703,8 +721,9 @@ proptest! {
             "chainId": "0x1", "from": hex_addr(account()), "to": hex_addr(session()),
             "permission": { "type": ty, "isAdjustmentAllowed": true, "data": data }, "rules": rules
         });
-        let gas = if sponsored { GasTerms::Sponsored { paymaster: PAYMASTER } } else { GasTerms::AccountPays { max_value_total: U256::from(10u128.pow(15)) } };
-        let t = match translate(&parse(&v), &terms(gas)) {
+        let r = parse(&v);
+        let gas = if sponsored { terms(GasTerms::Sponsored { paymaster: PAYMASTER }) } else { pays_for(&r) };
+        let t = match translate(&r, &gas) {
             Ok(t) => t,
             // A period whose first window ends past 2^48 is the one refusal left in these ranges.
             Err(e) => { prop_assert!(periodic && e.to_string().contains("scope"), "{}", e); return Ok(()); }
@@ -764,7 +783,7 @@ fn a_native_grant_that_allows_no_call_is_not_a_permission() {
         "permission": { "type": "native-token-allowance", "isAdjustmentAllowed": false,
                         "data": { "allowanceAmount": "0x10" } }
     });
-    let t = translate(&parse(&v), &pays(u128::MAX)).unwrap();
+    let t = translate(&parse(&v), &native_pays()).unwrap();
     let mut grant = t.grant(0, B256::ZERO);
     grant.session.scope.calls.clear();
     let signed =
