@@ -5,6 +5,7 @@ mod eip7702_vectors;
 mod errors;
 mod explain;
 mod grant_json;
+mod p256;
 mod policy;
 mod session_op;
 mod support;
