@@ -126,7 +126,7 @@ impl SessionUsage {
 pub enum Presentation {
     /// USE mode: the session must already be enabled.
     Use,
-    /// ENABLE mode: the owner's grant enables it in this operation (grant checks are [`check_grant`]'s).
+    /// ENABLE mode: the owner's grant enables it in this operation (grant checks are `session_op::check_grant`'s, private).
     Enable,
 }
 
