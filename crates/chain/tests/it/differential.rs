@@ -8,6 +8,10 @@
 //! comparisons), gas and fee extremes with and without a paymaster (pinned or not), session signatures that
 //! fail (re-pointed at another session, another period, the old bare-hash format, another key, bad lengths)
 //! and so take the validator's estimation path, and period fields on sessions with and without periods.
+//! Two single-operation cases in five have a P-256 session key (raw or WebCrypto), with failing shapes of their
+//! own (kind swapped, the other kind's message, another key's signature, off-curve points, unknown kinds, `r` or
+//! `s` out of range, high `s`, bad lengths); the off-chain signer check (`grant::session_signer`) must find the
+//! session's signer for exactly the valid ones, and the chain must agree with it.
 //! A second part drives sequences of operations and bundles of one session, with the evaluator reading the
 //! module's counters before each bundle and chaining its own debits inside it.
 //!
