@@ -387,8 +387,8 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
 
     /**
      * @dev What the session key signs (no prefix; a WebCrypto P-256 key signs its SHA-256, {_p256Signer}) in a USE
-     * operation: `keccak256(0x00 ‖ userOpHash ‖ id ‖
-     * period(4))`, `period` being the period index the operation names (0 for a session without a period).
+     * operation: `keccak256(0x00 ‖ userOpHash ‖ id ‖ period(4))`, `period` being the period index the operation
+     * names (0 for a session without a period).
      */
     function useDigest(bytes32 userOpHash, bytes32 id, uint32 period) external pure returns (bytes32) {
         return _useDigest(userOpHash, id, period);
