@@ -111,6 +111,7 @@ pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Resul
         tick: config.tick,
         receipt_timeout: config.receipt_timeout,
         backoff: config.backoff,
+        max_keys: config.max_keys,
         ..WorkerConfig::default()
     };
     let instance = worker_config.instance.clone();
