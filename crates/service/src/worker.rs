@@ -368,7 +368,12 @@ impl Worker {
             // The nonce moved meanwhile: the recorded operation may have landed. Resolve again first.
             return Ok(Step::Stop);
         }
-        let n = i64::try_from(self.storage.attempts(&run.id).await?.len()).unwrap_or(i64::MAX - 1) + 1;
+        let earlier = self.storage.attempts(&run.id).await?;
+        if earlier.iter().any(|a| a.user_op_hash == prepared.hash.to_string()) {
+            // The same operation again (nothing changed since it was recorded): nothing new to record or send.
+            return Ok(Step::Stop);
+        }
+        let n = i64::try_from(earlier.len()).unwrap_or(i64::MAX - 1) + 1;
         let attempt = AttemptRow {
             run_id: run.id.clone(),
             n,
@@ -405,6 +410,8 @@ impl Worker {
                     self.storage.set_key_state(&key.id, state, Some(&rule)).await?;
                 }
                 let wait = refills(&rule) && on_refused == "wait";
+                // Waiting for a refill is not a failure: it does not count as a try (tries drive the backoff).
+                let tries = if wait && !live { run.tries } else { tries };
                 let u = if live {
                     // An earlier operation may still land: keep the run open, look again later.
                     RunUpdate {
@@ -602,24 +609,15 @@ impl Worker {
                 // Not acceptable as it is (a stale period, fees): replace it with a new operation under the same
                 // nonce; of the two, at most one can land.
                 warn!(run = %run.id, error = %msg, "recorded operation refused; replacing it under the same nonce");
+                // The backoff is set first, so a replacement that fails too is not retried at once.
                 let tries = run.tries + 1;
-                let u = RunUpdate { tries, error: Some(msg), ..Self::keep(run) };
+                let not_before = self.backoff(tries);
+                let u = RunUpdate { tries, not_before, error: Some(msg), ..Self::keep(run) };
                 if !self.update(run, u).await? {
                     return Ok(Step::Stop);
                 }
-                let run = RunRow { tries, ..run.clone() };
-                if tries > 3 && run.not_before > now() {
-                    return Ok(Step::Stop);
-                }
-                let step = self.start(&run, &key, session, Some(latest_nonce)).await?;
-                if step == Step::Stop
-                    && let Some(current) = self.storage.run(&run.id).await?
-                    && current.not_before <= now()
-                {
-                    let u = RunUpdate { not_before: self.backoff(tries), ..Self::keep(&current) };
-                    self.update(&current, u).await?;
-                }
-                Ok(step)
+                let run = RunRow { tries, not_before, ..run.clone() };
+                self.start(&run, &key, session, Some(latest_nonce)).await
             }
             Err(ExecError::Transient(msg)) => self.retry_later(run, ExecError::Transient(msg)).await,
             _ => {

@@ -161,9 +161,14 @@ impl Executor for ChainExecutor {
         self.chain_id
     }
 
+    /// The time the next block will have, as near as we can tell: the latest block's timestamp, or the clock if
+    /// it is later (a node that mines on demand, like anvil, keeps an old timestamp until the next transaction,
+    /// and the operation lands in a new block). Used to pick the period an operation names.
     async fn now(&self) -> Result<u64, ExecError> {
         let block = self.provider.get_block_by_number(Default::default()).await.map_err(transient)?;
-        Ok(block.ok_or_else(|| transient("no latest block"))?.header.timestamp)
+        let latest = block.ok_or_else(|| transient("no latest block"))?.header.timestamp;
+        let clock = u64::try_from(crate::ids::now()).unwrap_or_default();
+        Ok(latest.max(clock))
     }
 
     async fn prepare(&self, session: &Session, calls: &[Call]) -> Result<Prepared, ExecError> {

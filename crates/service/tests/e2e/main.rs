@@ -61,6 +61,7 @@ fn all_final(job: &Value) -> bool {
 async fn jobs_through_alto() {
     warrant_service::init_logging(false);
     let w = World::start().await;
+    let ticker = w.tick_blocks();
     let dir = tempfile::tempdir().unwrap();
     let running = warrant_service::start(config(&w, dir.path(), None), None).await.unwrap();
     let api = Api::new(format!("http://{}", running.addr), admin_token(running.storage.as_ref(), &["*"]).await);
@@ -194,6 +195,7 @@ async fn jobs_through_alto() {
     let text = log.to_string();
     assert!(!text.contains("sealed") && !text.contains("wst_"), "no secret in the audit log");
     running.stop().await.unwrap();
+    ticker.abort();
 }
 
 /// Tokens: missing, malformed, wrong secret, revoked sessions; a token limited to one session sees and touches only

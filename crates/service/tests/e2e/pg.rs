@@ -11,8 +11,8 @@ use std::{
 
 use crate::world::{Proc, free_port};
 
-pub struct PgServer {
-    pub url: String,
+pub(crate) struct PgServer {
+    pub(crate) url: String,
     _proc: Proc,
     _dir: tempfile::TempDir,
 }
@@ -49,7 +49,7 @@ fn as_pg_user(program: &std::path::Path, args: &[&str]) -> Command {
 }
 
 impl PgServer {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let bin = bin_dir();
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");

@@ -38,20 +38,20 @@ sol! {
     event Transfer(address indexed from, address indexed to, uint256 value);
 }
 
-pub const ETH: u128 = 1_000_000_000_000_000_000;
+pub(crate) const ETH: u128 = 1_000_000_000_000_000_000;
 
 /// The chain side of a test.
-pub struct World {
-    pub net: Devnet,
-    pub contracts: WarrantContracts,
-    pub token: Address,
-    pub owner: PrivateKeySigner,
+pub(crate) struct World {
+    pub(crate) net: Devnet,
+    pub(crate) contracts: WarrantContracts,
+    pub(crate) token: Address,
+    pub(crate) owner: PrivateKeySigner,
     /// The account (the owner's EOA, delegated).
-    pub account: Address,
+    pub(crate) account: Address,
 }
 
 impl World {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         if let Err(e) = check_tools() {
             panic!("the end-to-end tests need anvil, node and Alto: {e}");
         }
@@ -89,16 +89,28 @@ impl World {
         Self { net, contracts, token, owner, account }
     }
 
-    pub fn rpc(&self) -> String {
+    /// Mines an empty block every second, as a live chain does: anvil mines only on demand, and a period-scoped
+    /// operation is judged by the latest block's timestamp in simulation (AA22 until a block of its period).
+    pub(crate) fn tick_blocks(&self) -> tokio::task::JoinHandle<()> {
+        let provider = self.net.provider().clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
+    pub(crate) fn rpc(&self) -> String {
         self.net.rpc_url().to_string()
     }
 
-    pub fn bundler(&self) -> String {
+    pub(crate) fn bundler(&self) -> String {
         self.net.bundler_url().to_string()
     }
 
     /// A scope: `transfer` on the token, gas paid by the account from a large native budget; `limits` as given.
-    pub fn token_scope(&self, limits: Vec<SpendLimit>, period: u32, period_start: u64) -> Scope {
+    pub(crate) fn token_scope(&self, limits: Vec<SpendLimit>, period: u32, period_start: u64) -> Scope {
         Scope {
             maxValueTotal: U256::from(100 * ETH),
             maxGasLimit: 3_000_000,
@@ -117,12 +129,12 @@ impl World {
     }
 
     /// A per-period cap on the token.
-    pub fn token_limit(&self, per_period: u128) -> SpendLimit {
+    pub(crate) fn token_limit(&self, per_period: u128) -> SpendLimit {
         SpendLimit { token: self.token, perPeriod: per_period, lifetime: NO_CAP }
     }
 
     /// The owner's grant token for `session_key` under `scope`.
-    pub async fn grant_token(&self, session_key: Address, scope: Scope) -> String {
+    pub(crate) async fn grant_token(&self, session_key: Address, scope: Scope) -> String {
         let epoch = self
             .net
             .provider()
@@ -141,13 +153,13 @@ impl World {
     }
 
     /// A call to `transfer(to, amount)` on the token, as the API takes it.
-    pub fn transfer(&self, to: Address, amount: u64) -> Value {
+    pub(crate) fn transfer(&self, to: Address, amount: u64) -> Value {
         let data = transferCall { to, amount: U256::from(amount) }.abi_encode();
         json!([{ "to": self.token.to_string(), "data": Bytes::from(data).to_string() }])
     }
 
     /// Every token transfer from the account to `to`: the amounts, in block order.
-    pub async fn transfers_to(&self, to: Address) -> Vec<u64> {
+    pub(crate) async fn transfers_to(&self, to: Address) -> Vec<u64> {
         let filter = Filter::new()
             .address(self.token)
             .event_signature(Transfer::SIGNATURE_HASH)
@@ -161,19 +173,19 @@ impl World {
 
 /// A client of the service's API.
 #[derive(Clone)]
-pub struct Api {
-    pub base: String,
-    pub token: String,
+pub(crate) struct Api {
+    pub(crate) base: String,
+    pub(crate) token: String,
     http: reqwest::Client,
 }
 
 impl Api {
-    pub fn new(base: impl Into<String>, token: impl Into<String>) -> Self {
+    pub(crate) fn new(base: impl Into<String>, token: impl Into<String>) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         Self { base: base.into(), token: token.into(), http }
     }
 
-    pub fn with_token(&self, token: &str) -> Self {
+    pub(crate) fn with_token(&self, token: &str) -> Self {
         Self { token: token.into(), ..self.clone() }
     }
 
@@ -183,16 +195,16 @@ impl Api {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    pub async fn try_post(&self, path: &str, body: &Value) -> Result<(u16, Value), reqwest::Error> {
+    pub(crate) async fn try_post(&self, path: &str, body: &Value) -> Result<(u16, Value), reqwest::Error> {
         let r = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
         Ok(Self::answer(r).await)
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         self.try_post(path, body).await.unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
-    pub async fn post_raw(&self, path: &str, body: &str, content_type: &str) -> (u16, Value) {
+    pub(crate) async fn post_raw(&self, path: &str, body: &str, content_type: &str) -> (u16, Value) {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -205,23 +217,23 @@ impl Api {
         Self::answer(r).await
     }
 
-    pub async fn try_get(&self, path: &str) -> Result<(u16, Value), reqwest::Error> {
+    pub(crate) async fn try_get(&self, path: &str) -> Result<(u16, Value), reqwest::Error> {
         let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await?;
         Ok(Self::answer(r).await)
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
         Self::answer(r).await
     }
 
-    pub async fn delete(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn delete(&self, path: &str) -> (u16, Value) {
         let r = self.http.delete(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
         Self::answer(r).await
     }
 
     /// Creates a key named `name` and attaches a grant for it with `scope`; returns the key's address.
-    pub async fn session(&self, world: &World, name: &str, scope: Scope) -> Address {
+    pub(crate) async fn session(&self, world: &World, name: &str, scope: Scope) -> Address {
         let (status, key) = self.post("/v1/keys", &json!({ "name": name })).await;
         assert_eq!(status, 201, "create key {name}: {key}");
         let address: Address = key["address"].as_str().unwrap().parse().unwrap();
@@ -233,7 +245,7 @@ impl Api {
     }
 
     /// Waits until `done(job)` holds for the job's JSON (with runs), or panics after `timeout`.
-    pub async fn wait_job(&self, id: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_job(&self, id: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
         let start = Instant::now();
         loop {
             let (status, job) = self.get(&format!("/v1/jobs/{id}")).await;
@@ -248,22 +260,22 @@ impl Api {
 }
 
 /// The states of a job's runs.
-pub fn run_states(job: &Value) -> Vec<String> {
+pub(crate) fn run_states(job: &Value) -> Vec<String> {
     job["runs"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap().to_string()).collect()
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
 }
 
 /// A child process in its own process group, killed with the test process and on drop.
-pub struct Proc {
-    pub child: Child,
-    pub log: PathBuf,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
 }
 
 impl Proc {
-    pub fn spawn(mut command: Command, log: &Path) -> Self {
+    pub(crate) fn spawn(mut command: Command, log: &Path) -> Self {
         let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         command.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).process_group(0);
         // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
@@ -280,7 +292,7 @@ impl Proc {
     }
 
     /// SIGKILL to the process and its group, no warning.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         // SAFETY: plain syscall; a negative pid names the process group created for this child.
         unsafe {
             libc::kill(-(self.child.id() as i32), libc::SIGKILL);
@@ -290,7 +302,7 @@ impl Proc {
     }
 
     /// SIGTERM, then wait (the service stops gracefully).
-    pub fn terminate(&mut self) -> Option<i32> {
+    pub(crate) fn terminate(&mut self) -> Option<i32> {
         // SAFETY: plain syscall on our own child.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
@@ -298,7 +310,7 @@ impl Proc {
         self.child.wait().ok().and_then(|s| s.code())
     }
 
-    pub fn tail(&self, lines: usize) -> String {
+    pub(crate) fn tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
@@ -312,7 +324,7 @@ impl Drop for Proc {
 }
 
 /// `warrant-service` with `args`.
-pub fn service_command(args: &[&str]) -> Command {
+pub(crate) fn service_command(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_warrant-service"));
     for var in ["WARRANT_MASTER_KEY", "WARRANT_DATABASE_URL", "WARRANT_DATA_DIR", "WARRANT_CONFIG", "ETH_RPC_URL"] {
         c.env_remove(var);
@@ -322,7 +334,7 @@ pub fn service_command(args: &[&str]) -> Command {
 }
 
 /// Creates an API token with `warrant-service token create`.
-pub fn create_token(db_args: &[&str], sessions: &str) -> String {
+pub(crate) fn create_token(db_args: &[&str], sessions: &str) -> String {
     let mut args = vec!["token", "create", "--sessions", sessions, "--label", "test"];
     args.extend_from_slice(db_args);
     let out = service_command(&args).output().unwrap();
@@ -331,7 +343,7 @@ pub fn create_token(db_args: &[&str], sessions: &str) -> String {
 }
 
 /// Waits for `/health` to answer.
-pub async fn wait_healthy(base: &str, proc: &mut Proc, timeout: Duration) {
+pub(crate) async fn wait_healthy(base: &str, proc: &mut Proc, timeout: Duration) {
     let http = reqwest::Client::new();
     let start = Instant::now();
     loop {
