@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// First retry delay in milliseconds for node and bundler failures (doubling).
     #[arg(long, env = "WARRANT_BACKOFF_MS")]
     pub backoff_ms: Option<u64>,
+    /// Longest retry delay in milliseconds.
+    #[arg(long, env = "WARRANT_MAX_BACKOFF_MS")]
+    pub max_backoff_ms: Option<u64>,
     /// Keys this instance works on at once (each key's runs go one at a time).
     #[arg(long, env = "WARRANT_MAX_KEYS")]
     pub max_keys: Option<usize>,
@@ -86,6 +89,8 @@ pub struct Config {
     pub receipt_timeout: Duration,
     /// First retry delay.
     pub backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
     /// Keys worked on at once.
     pub max_keys: usize,
     /// JSON logs.
@@ -150,6 +155,7 @@ impl ServeArgs {
                 self.receipt_timeout_secs.or(file.receipt_timeout_secs).unwrap_or(30).max(1),
             ),
             backoff: Duration::from_millis(self.backoff_ms.or(file.backoff_ms).unwrap_or(1000).max(1)),
+            max_backoff: Duration::from_millis(self.max_backoff_ms.or(file.max_backoff_ms).unwrap_or(60_000).max(1)),
             max_keys: self.max_keys.or(file.max_keys).unwrap_or(16).max(1),
             log_json: self.log_json.or(file.log_json).unwrap_or(false),
             data_dir,

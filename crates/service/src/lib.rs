@@ -112,6 +112,7 @@ pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Resul
         receipt_timeout: config.receipt_timeout,
         backoff: config.backoff,
         max_keys: config.max_keys,
+        max_backoff: config.max_backoff,
         ..WorkerConfig::default()
     };
     let instance = worker_config.instance.clone();

@@ -55,7 +55,7 @@ impl Default for WorkerConfig {
             receipt_timeout: Duration::from_secs(30),
             max_keys: 16,
             backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(300),
+            max_backoff: Duration::from_secs(60),
             max_tries: 20,
         }
     }
@@ -74,6 +74,18 @@ fn key_state_for(rule: &str) -> Option<&'static str> {
 /// Rules a later period lifts.
 fn refills(rule: &str) -> bool {
     matches!(rule, "PeriodSpendLimitExceeded" | "PeriodUsesExhausted")
+}
+
+/// A bundler refusal that the same operation will always get (its period's window is over or not yet open,
+/// its fees are below the bundler's price), so a replacement under the same nonce is called for. Other refusals
+/// (nonce already queued, sender throttled) pass by themselves.
+fn replaceable(message: &str) -> bool {
+    message.contains("AA22") || message.contains("-32602") || message.contains("InvalidFields")
+}
+
+/// The bundler already holds this very operation.
+fn already_known(e: &ExecError) -> bool {
+    matches!(e, ExecError::Rejected(m) if m.to_lowercase().contains("already known") || m.to_lowercase().contains("already in mempool"))
 }
 
 /// The worker.
@@ -223,7 +235,7 @@ impl Worker {
             // A run with a recorded operation goes first: while it is in flight no other run may take a nonce.
             let run = open
                 .iter()
-                .find(|r| r.state != "pending")
+                .find(|r| r.state != "pending" || r.nonce.is_some())
                 .or_else(|| open.iter().find(|r| r.not_before <= now()));
             let Some(run) = run else { return Ok(()) };
             if run.not_before > now() {
@@ -474,8 +486,7 @@ impl Worker {
     async fn send(&self, run: &RunRow, prepared: &Prepared, started: std::time::Instant) -> WResult<Step> {
         match self.executor.submit(prepared).await {
             Ok(_) => {}
-            // Alto answers a resubmission of an operation it holds with "already known".
-            Err(ExecError::Rejected(msg)) if msg.to_lowercase().contains("already") => {}
+            Err(e) if already_known(&e) => {}
             Err(ExecError::Rejected(msg)) => {
                 warn!(run = %run.id, error = %msg, "the bundler refused the operation");
                 let tries = run.tries + 1;
@@ -605,9 +616,9 @@ impl Worker {
         };
         let sent = self.executor.submit(&prepared).await;
         match sent {
-            Err(ExecError::Rejected(msg)) if !msg.to_lowercase().contains("already") => {
-                // Not acceptable as it is (a stale period, fees): replace it with a new operation under the same
-                // nonce; of the two, at most one can land.
+            Err(ExecError::Rejected(msg)) if replaceable(&msg) && !already_known(&ExecError::Rejected(msg.clone())) => {
+                // Not acceptable as it is (its period's window passed, fees too low): replace it with a new
+                // operation under the same nonce; of the two, at most one can land.
                 warn!(run = %run.id, error = %msg, "recorded operation refused; replacing it under the same nonce");
                 // The backoff is set first, so a replacement that fails too is not retried at once.
                 let tries = run.tries + 1;
@@ -619,7 +630,11 @@ impl Worker {
                 let run = RunRow { tries, not_before, ..run.clone() };
                 self.start(&run, &key, session, Some(latest_nonce)).await
             }
-            Err(ExecError::Transient(msg)) => self.retry_later(run, ExecError::Transient(msg)).await,
+            // Anything else (the bundler holds it or another operation of the sender, throttling): look again
+            // later; the operation may still land.
+            Err(e @ (ExecError::Transient(_) | ExecError::Rejected(_))) if !already_known(&e) => {
+                self.retry_later(run, e).await
+            }
             _ => {
                 self.metrics.reconciled.with_label_values(&["resubmitted"]).inc();
                 self.send(

@@ -44,6 +44,8 @@ pub struct ChainExecutor {
     provider: DynProvider,
     bundler: BundlerClient,
     chain_id: u64,
+    /// The first block searched for receipts.
+    from_block: u64,
     kinds: Mutex<HashMap<Address, AccountKind>>,
 }
 
@@ -93,7 +95,14 @@ impl ChainExecutor {
                 "the bundler serves chain {bundler_chain}, the node chain {chain_id}"
             )));
         }
-        Ok(Self { provider, bundler, chain_id, kinds: Mutex::new(HashMap::new()) })
+        Ok(Self { provider, bundler, chain_id, from_block: 0, kinds: Mutex::new(HashMap::new()) })
+    }
+
+    /// Searches receipts from `block` on (the block the service's first operation could land in; 0 searches the
+    /// whole chain, fine on a devnet, slow on a long chain).
+    pub fn with_receipts_from(mut self, block: u64) -> Self {
+        self.from_block = block;
+        self
     }
 
     async fn view<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, ExecError> {
@@ -280,13 +289,22 @@ impl Executor for ChainExecutor {
         Ok(hash)
     }
 
+    /// From the node's logs (the EntryPoint's `UserOperationEvent` with this hash), not the bundler's memory:
+    /// reconciliation decides from this whether an operation landed, so it must see every operation that did,
+    /// whichever bundler sent it and whether or not that bundler restarted.
     async fn receipt(&self, hash: B256) -> Result<Option<OpReceipt>, ExecError> {
-        let receipt = self.bundler.get_user_operation_receipt(hash).await.map_err(chain_error)?;
-        Ok(receipt.map(|r| OpReceipt {
-            hash: r.user_op_hash,
-            success: r.success,
-            transaction_hash: r.receipt.transaction_hash,
-        }))
+        use alloy::sol_types::SolEvent;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(ENTRY_POINT_V08)
+            .event_signature(IEntryPoint::UserOperationEvent::SIGNATURE_HASH)
+            .topic1(hash)
+            .from_block(self.from_block);
+        let logs = self.provider.get_logs(&filter).await.map_err(transient)?;
+        let Some(log) = logs.iter().find(|l| !l.removed) else { return Ok(None) };
+        let event = IEntryPoint::UserOperationEvent::decode_log(&log.inner)
+            .map_err(|e| transient(format!("undecodable UserOperationEvent: {e}")))?;
+        let transaction_hash = log.transaction_hash.ok_or_else(|| transient("a log without its transaction"))?;
+        Ok(Some(OpReceipt { hash, success: event.data.success, transaction_hash }))
     }
 
     async fn nonce(&self, session: &Session) -> Result<U256, ExecError> {

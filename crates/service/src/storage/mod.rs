@@ -226,7 +226,7 @@ macro_rules! sql_storage {
             }
 
             async fn forget_key(&self, id: &str, now: i64) -> $crate::storage::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.tx().await?;
                 sqlx::query("UPDATE keys SET sealed = $1, state = 'forgotten', state_reason = 'forgotten' WHERE id = $2")
                     .bind(Vec::<u8>::new())
                     .bind(id)
@@ -249,7 +249,7 @@ macro_rules! sql_storage {
             }
 
             async fn reseal(&self, sealed: &[(String, Vec<u8>)], check: &str) -> $crate::storage::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.tx().await?;
                 for (id, bytes) in sealed {
                     sqlx::query("UPDATE keys SET sealed = $1 WHERE id = $2").bind(bytes).bind(id).execute(&mut *tx).await?;
                 }
@@ -332,7 +332,7 @@ macro_rules! sql_storage {
             }
 
             async fn set_job_state(&self, id: &str, from: &[&str], to: &str, now: i64) -> $crate::storage::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.tx().await?;
                 let current: Option<String> =
                     sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
                 if !current.is_some_and(|s| from.contains(&s.as_str())) {
@@ -440,7 +440,7 @@ macro_rules! sql_storage {
                 owner: &str,
                 now: i64,
             ) -> $crate::storage::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.tx().await?;
                 if !fence(&mut tx, &m.key_id, owner, now).await? {
                     return Ok(false);
                 }
@@ -493,7 +493,7 @@ macro_rules! sql_storage {
                 owner: &str,
                 now: i64,
             ) -> $crate::storage::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.tx().await?;
                 let key_id: Option<String> =
                     sqlx::query_scalar("SELECT key_id FROM runs WHERE id = $1").bind(run_id).fetch_optional(&mut *tx).await?;
                 let Some(key_id) = key_id else { return Ok(false) };
@@ -530,7 +530,7 @@ macro_rules! sql_storage {
                 owner: &str,
                 now: i64,
             ) -> $crate::storage::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.tx().await?;
                 let key_id: Option<String> =
                     sqlx::query_scalar("SELECT key_id FROM runs WHERE id = $1").bind(&a.run_id).fetch_optional(&mut *tx).await?;
                 let Some(key_id) = key_id else { return Ok(false) };

@@ -24,6 +24,11 @@ impl PgStorage {
     pub fn pool(&self) -> &sqlx::PgPool {
         &self.pool
     }
+
+    /// A transaction (READ COMMITTED; the lease fence takes the key's row lock).
+    async fn tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
 }
 
 sql_storage!(PgStorage, sqlx::Postgres, "postgres", claim_sql!("FOR UPDATE OF k SKIP LOCKED"));

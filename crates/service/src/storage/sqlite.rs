@@ -32,6 +32,12 @@ impl SqliteStorage {
     pub fn pool(&self) -> &sqlx::SqlitePool {
         &self.pool
     }
+
+    /// A write transaction: `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that reads and then
+    /// writes waits its turn (busy timeout) instead of failing with SQLITE_BUSY when another writer got there first.
+    async fn tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
 }
 
 sql_storage!(SqliteStorage, sqlx::Sqlite, "sqlite", claim_sql!(""));

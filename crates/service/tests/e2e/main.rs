@@ -37,6 +37,7 @@ fn config(w: &World, dir: &Path, database_url: Option<String>) -> Config {
         tick: Duration::from_millis(100),
         receipt_timeout: Duration::from_secs(15),
         backoff: Duration::from_millis(300),
+        max_backoff: Duration::from_secs(3),
         max_keys: 16,
         log_json: false,
     }
@@ -382,11 +383,14 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let token = create_token(&["--data-dir", &data], "*");
-    let log = dir.path().join("service.log");
+    // Outside the temporary directory, so it outlives a failed run.
+    let log = std::env::temp_dir().join(format!("warrant-service-kill9-{}.log", std::process::id()));
+    println!("service log: {}", log.display());
     let (rpc, bundler, listen) = (w.rpc(), w.bundler(), format!("127.0.0.1:{port}"));
     let args = [
         "serve", "--data-dir", &data, "--listen", &listen, "--rpc-url", &rpc, "--bundler-url", &bundler,
-        "--lease-secs", "3", "--tick-ms", "100", "--backoff-ms", "200", "--receipt-timeout-secs", "10",
+        "--lease-secs", "3", "--tick-ms", "100", "--backoff-ms", "200", "--max-backoff-ms", "3000",
+        "--receipt-timeout-secs", "10",
     ];
     let spawn = || Proc::spawn(service_command(&args), &log);
     let api = Api::new(&base, &token);
@@ -394,8 +398,10 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
     let mut proc = spawn();
     wait_healthy(&base, &mut proc, Duration::from_secs(30)).await;
     let keys = 3;
+    // One key per account: Alto (ERC-7562) holds one operation per unstaked sender in its mempool.
     for k in 0..keys {
-        api.session(&w, &format!("k{k}"), w.token_scope(vec![], 0, 0)).await;
+        let owner = w.other_account().await;
+        api.session_of(&w, &owner, &format!("k{k}"), w.token_scope(vec![], 0, 0)).await;
     }
     let recipient = Address::random();
     let amounts: Vec<u64> = (0..30).map(|i| 1000 + i).collect();
@@ -453,7 +459,8 @@ async fn two_instances_share_jobs_on_postgres() {
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--listen", &listen, "--rpc-url", &rpc, "--bundler-url", &bundler];
         args.extend_from_slice(&db);
-        args.extend_from_slice(&["--lease-secs", "3", "--tick-ms", "100", "--backoff-ms", "200", "--max-keys", "2"]);
+        args.extend_from_slice(&["--lease-secs", "3", "--tick-ms", "100", "--backoff-ms", "200", "--max-backoff-ms", "3000"]);
+        args.extend_from_slice(&["--max-keys", "2"]);
         let mut proc = Proc::spawn(service_command(&args), &dir.path().join(format!("{name}.log")));
         let base = format!("http://{listen}");
         wait_healthy(&base, &mut proc, Duration::from_secs(30)).await;
@@ -462,7 +469,8 @@ async fn two_instances_share_jobs_on_postgres() {
     }
     let keys = 4;
     for k in 0..keys {
-        apis[0].session(&w, &format!("k{k}"), w.token_scope(vec![], 0, 0)).await;
+        let owner = w.other_account().await;
+        apis[0].session_of(&w, &owner, &format!("k{k}"), w.token_scope(vec![], 0, 0)).await;
     }
     let recipient = Address::random();
     let amounts: Vec<u64> = (0..24).map(|i| 5000 + i).collect();

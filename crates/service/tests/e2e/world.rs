@@ -59,33 +59,8 @@ impl World {
         let contracts = net.deploy_warrant().await.unwrap_or_else(|e| panic!("deploying Warrant: {e}"));
         let code = artifacts::warrant_creation_code("Mocks.sol", "MockToken").expect("MockToken artifact");
         let token = net.deploy(code).await.expect("deploys MockToken");
-        let owner = PrivateKeySigner::random();
+        let owner = new_account(&net, &contracts, token).await;
         let account = owner.address();
-        net.set_balance(account, U256::from(1000 * ETH)).await.unwrap();
-        // Delegate to WarrantAccount and install the validator in one type-4 transaction of the EOA to itself.
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(owner.clone())).connect_http(net.rpc_url().clone());
-        let nonce = provider.get_transaction_count(account).await.unwrap();
-        let auth = eip7702::authorization(
-            net.chain_id(),
-            contracts.implementation,
-            eip7702::self_sponsored_tuple_nonce(nonce),
-            ChainScope::ThisChainOnly,
-        )
-        .unwrap();
-        let auth = eip7702::sign_authorization(&owner, auth).unwrap();
-        let install = installModuleCall { moduleTypeId: U256::from(1), module: contracts.validator, initData: Bytes::new() };
-        let data = execute_batch(&[Call { target: account, value: U256::ZERO, data: install.abi_encode() }]);
-        let tx = TransactionRequest::default()
-            .with_from(account)
-            .with_to(account)
-            .with_input(data)
-            .with_authorization_list(vec![auth]);
-        let receipt = provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
-        assert!(receipt.status(), "delegation + installModule");
-        // Tokens for the account.
-        let mint = mintCall { to: account, amount: U256::from(1_000_000_000u64) };
-        net.send(TransactionRequest::default().with_to(token).with_input(mint.abi_encode())).await.unwrap();
         Self { net, contracts, token, owner, account }
     }
 
@@ -99,6 +74,11 @@ impl World {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         })
+    }
+
+    /// Another account of another owner (the service sends for many accounts).
+    pub(crate) async fn other_account(&self) -> PrivateKeySigner {
+        new_account(&self.net, &self.contracts, self.token).await
     }
 
     pub(crate) fn rpc(&self) -> String {
@@ -135,20 +115,26 @@ impl World {
 
     /// The owner's grant token for `session_key` under `scope`.
     pub(crate) async fn grant_token(&self, session_key: Address, scope: Scope) -> String {
+        self.grant_token_of(&self.owner, session_key, scope).await
+    }
+
+    /// `owner`'s grant token for `session_key` under `scope`, on `owner`'s account.
+    pub(crate) async fn grant_token_of(&self, owner: &PrivateKeySigner, session_key: Address, scope: Scope) -> String {
+        let account = owner.address();
         let epoch = self
             .net
             .provider()
             .call(
                 TransactionRequest::default()
                     .with_to(self.contracts.validator)
-                    .with_input(IWarrantValidator::epochOfCall { account: self.account }.abi_encode()),
+                    .with_input(IWarrantValidator::epochOfCall { account }.abi_encode()),
             )
             .await
             .unwrap();
         let epoch = IWarrantValidator::epochOfCall::abi_decode_returns(&epoch).unwrap();
         let salt = B256::random();
-        let grant = Grant { account: self.account, epoch: epoch.to(), session: Session { signer: session_key, salt, scope } };
-        let signed = sign_grant(grant, self.contracts.validator, self.net.chain_id(), &self.owner).unwrap();
+        let grant = Grant { account, epoch: epoch.to(), session: Session { signer: session_key, salt, scope } };
+        let signed = sign_grant(grant, self.contracts.validator, self.net.chain_id(), owner).unwrap();
         signed.to_token().unwrap()
     }
 
@@ -158,17 +144,50 @@ impl World {
         json!([{ "to": self.token.to_string(), "data": Bytes::from(data).to_string() }])
     }
 
-    /// Every token transfer from the account to `to`: the amounts, in block order.
+    /// Every token transfer to `to` (from any account): the amounts, in block order.
     pub(crate) async fn transfers_to(&self, to: Address) -> Vec<u64> {
         let filter = Filter::new()
             .address(self.token)
             .event_signature(Transfer::SIGNATURE_HASH)
-            .topic1(self.account.into_word())
             .topic2(to.into_word())
             .from_block(0);
         let logs = self.net.provider().get_logs(&filter).await.unwrap();
         logs.iter().map(|l| Transfer::decode_log(&l.inner).unwrap().data.value.to::<u64>()).collect()
     }
+}
+
+
+/// A new EOA delegated to WarrantAccount with the validator installed (one type-4 transaction of the EOA to
+/// itself), funded with ether for gas and with tokens.
+async fn new_account(net: &Devnet, contracts: &WarrantContracts, token: Address) -> PrivateKeySigner {
+        let owner = PrivateKeySigner::random();
+        let account = owner.address();
+        net.set_balance(account, U256::from(1000 * ETH)).await.unwrap();
+        // Delegate to WarrantAccount and install the validator in one type-4 transaction of the EOA to itself.
+        let provider =
+            ProviderBuilder::new().wallet(EthereumWallet::from(owner.clone())).connect_http(net.rpc_url().clone());
+        let nonce = provider.get_transaction_count(account).await.unwrap();
+        let auth = eip7702::authorization(
+            net.chain_id(),
+            contracts.implementation,
+            eip7702::self_sponsored_tuple_nonce(nonce),
+            ChainScope::ThisChainOnly,
+        )
+        .unwrap();
+        let auth = eip7702::sign_authorization(&owner, auth).unwrap();
+        let install = installModuleCall { moduleTypeId: U256::from(1), module: contracts.validator, initData: Bytes::new() };
+        let data = execute_batch(&[Call { target: account, value: U256::ZERO, data: install.abi_encode() }]);
+        let tx = TransactionRequest::default()
+            .with_from(account)
+            .with_to(account)
+            .with_input(data)
+            .with_authorization_list(vec![auth]);
+        let receipt = provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+        assert!(receipt.status(), "delegation + installModule");
+        // Tokens for the account.
+        let mint = mintCall { to: account, amount: U256::from(1_000_000_000u64) };
+        net.send(TransactionRequest::default().with_to(token).with_input(mint.abi_encode())).await.unwrap();
+        owner
 }
 
 /// A client of the service's API.
@@ -234,10 +253,15 @@ impl Api {
 
     /// Creates a key named `name` and attaches a grant for it with `scope`; returns the key's address.
     pub(crate) async fn session(&self, world: &World, name: &str, scope: Scope) -> Address {
+        self.session_of(world, &world.owner, name, scope).await
+    }
+
+    /// A session named `name` on `owner`'s account.
+    pub(crate) async fn session_of(&self, world: &World, owner: &PrivateKeySigner, name: &str, scope: Scope) -> Address {
         let (status, key) = self.post("/v1/keys", &json!({ "name": name })).await;
         assert_eq!(status, 201, "create key {name}: {key}");
         let address: Address = key["address"].as_str().unwrap().parse().unwrap();
-        let token = world.grant_token(address, scope).await;
+        let token = world.grant_token_of(owner, address, scope).await;
         let (status, body) = self.post(&format!("/v1/keys/{name}/grant"), &json!({ "token": token })).await;
         assert_eq!(status, 200, "attach grant {name}: {body}");
         assert_eq!(body["state"], "active");
@@ -329,7 +353,8 @@ pub(crate) fn service_command(args: &[&str]) -> Command {
     for var in ["WARRANT_MASTER_KEY", "WARRANT_DATABASE_URL", "WARRANT_DATA_DIR", "WARRANT_CONFIG", "ETH_RPC_URL"] {
         c.env_remove(var);
     }
-    c.env("RUST_LOG", "info,sqlx=warn").args(args);
+    let log = std::env::var("WARRANT_TEST_SERVICE_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    c.env("RUST_LOG", log).args(args);
     c
 }
 
