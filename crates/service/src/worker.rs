@@ -96,6 +96,9 @@ pub struct Worker {
     metrics: Metrics,
     config: WorkerConfig,
     shutdown: watch::Receiver<bool>,
+    /// Keys a task of this instance is working on: a key whose lease was claimed again (it expired while its
+    /// task was slow) is not given a second task.
+    active: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// What stepping a run left behind.
@@ -119,7 +122,7 @@ impl Worker {
         config: WorkerConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        Self { storage, executor, master, metrics, config, shutdown }
+        Self { storage, executor, master, metrics, config, shutdown, active: Default::default() }
     }
 
     fn stopping(&self) -> bool {
@@ -141,29 +144,23 @@ impl Worker {
     /// included (`prepared`, `submitted`), for every key this instance can lease. Returns how many it looked at.
     pub async fn reconcile(&self) -> WResult<usize> {
         let mut seen = 0;
-        loop {
-            let claimed =
-                self.storage.claim_keys(&self.config.instance, now(), self.lease_until(), 64).await?;
-            if claimed.is_empty() {
-                break;
-            }
-            for key_id in &claimed {
-                for run in self.storage.open_runs(key_id).await? {
-                    if run.state == "pending" && self.storage.attempts(&run.id).await?.is_empty() {
-                        continue;
-                    }
-                    seen += 1;
-                    if let Some(key) = self.storage.key(key_id).await?
-                        && let Some(session) = self.session(&key)
-                    {
-                        let outcome = self.resolve(&run, &session).await?;
-                        debug!(run = %run.id, ?outcome, "reconciled");
-                    }
+        // One pass over the keys with work whose leases are free (a dead instance's come back here once expired,
+        // or to a running instance's worker).
+        let claimed = self.storage.claim_keys(&self.config.instance, now(), self.lease_until(), 1000).await?;
+        for key_id in &claimed {
+            for run in self.storage.open_runs(key_id).await? {
+                if run.state == "pending" && run.nonce.is_none() {
+                    continue;
                 }
-                self.storage.release_lease(key_id, &self.config.instance).await?;
+                seen += 1;
+                if let Some(key) = self.storage.key(key_id).await?
+                    && let Some(session) = self.session(&key)
+                {
+                    let outcome = self.resolve(&run, &session).await?;
+                    debug!(run = %run.id, ?outcome, "reconciled");
+                }
             }
-            // Keys whose only work was pending runs were claimed too; one pass is enough.
-            break;
+            self.storage.release_lease(key_id, &self.config.instance).await?;
         }
         Ok(seen)
     }
@@ -190,12 +187,16 @@ impl Worker {
                 {
                     Ok(keys) => {
                         for key_id in keys {
+                            if !self.active.lock().expect("not poisoned").insert(key_id.clone()) {
+                                continue;
+                            }
                             let worker = self.clone();
                             tasks.spawn(async move {
                                 if let Err(e) = worker.work_key(&key_id).await {
                                     warn!(key = %key_id, error = %e, "working on a key failed");
                                 }
                                 let _ = worker.storage.release_lease(&key_id, &worker.config.instance).await;
+                                worker.active.lock().expect("not poisoned").remove(&key_id);
                             });
                         }
                     }

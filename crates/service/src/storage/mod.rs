@@ -336,6 +336,7 @@ macro_rules! sql_storage {
                 let current: Option<String> =
                     sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
                 if !current.is_some_and(|s| from.contains(&s.as_str())) {
+                    tx.rollback().await?;
                     return Ok(false);
                 }
                 sqlx::query("UPDATE jobs SET state = $1 WHERE id = $2").bind(to).bind(id).execute(&mut *tx).await?;
@@ -442,6 +443,7 @@ macro_rules! sql_storage {
             ) -> $crate::storage::Result<bool> {
                 let mut tx = self.tx().await?;
                 if !fence(&mut tx, &m.key_id, owner, now).await? {
+                    tx.rollback().await?;
                     return Ok(false);
                 }
                 let state = if m.next_run_at.is_some() { "active" } else { "done" };
@@ -455,6 +457,7 @@ macro_rules! sql_storage {
                 .execute(&mut *tx)
                 .await?;
                 if moved.rows_affected() != 1 {
+                    tx.rollback().await?;
                     return Ok(false);
                 }
                 let slots = m.slots.iter().map(|s| (*s, "pending")).chain(m.skipped.iter().map(|s| (*s, "skipped")));
@@ -496,8 +499,12 @@ macro_rules! sql_storage {
                 let mut tx = self.tx().await?;
                 let key_id: Option<String> =
                     sqlx::query_scalar("SELECT key_id FROM runs WHERE id = $1").bind(run_id).fetch_optional(&mut *tx).await?;
-                let Some(key_id) = key_id else { return Ok(false) };
+                let Some(key_id) = key_id else {
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
                 if !fence(&mut tx, &key_id, owner, now).await? {
+                    tx.rollback().await?;
                     return Ok(false);
                 }
                 let done = sqlx::query(
@@ -517,6 +524,7 @@ macro_rules! sql_storage {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() != 1 {
+                    tx.rollback().await?;
                     return Ok(false);
                 }
                 tx.commit().await?;
@@ -533,8 +541,12 @@ macro_rules! sql_storage {
                 let mut tx = self.tx().await?;
                 let key_id: Option<String> =
                     sqlx::query_scalar("SELECT key_id FROM runs WHERE id = $1").bind(&a.run_id).fetch_optional(&mut *tx).await?;
-                let Some(key_id) = key_id else { return Ok(false) };
+                let Some(key_id) = key_id else {
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
                 if !fence(&mut tx, &key_id, owner, now).await? {
+                    tx.rollback().await?;
                     return Ok(false);
                 }
                 let done = sqlx::query(
@@ -550,6 +562,7 @@ macro_rules! sql_storage {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() != 1 {
+                    tx.rollback().await?;
                     return Ok(false);
                 }
                 sqlx::query(
