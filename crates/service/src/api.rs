@@ -631,16 +631,22 @@ async fn list_sessions(
     Ok(Json(out))
 }
 
-async fn insert_job(
-    state: &AppState,
-    caller: &Caller,
-    key: &KeyRow,
-    calls: &[CallSpec],
+/// What a new job is made of.
+struct NewJob<'a> {
+    calls: &'a [CallSpec],
     schedule: Schedule,
     on_refused: OnRefused,
     catch_up: CatchUp,
     idempotency_key: Option<String>,
+}
+
+async fn insert_job(
+    state: &AppState,
+    caller: &Caller,
+    key: &KeyRow,
+    new: NewJob<'_>,
 ) -> ApiResult<(bool, JobRow)> {
+    let NewJob { calls, schedule, on_refused, catch_up, idempotency_key } = new;
     parse_calls(calls).map_err(ApiError::bad)?;
     schedule.validate().map_err(ApiError::bad)?;
     if let Some(k) = &idempotency_key
@@ -699,17 +705,14 @@ async fn send_now(
 ) -> ApiResult<(StatusCode, Json<JobWithRuns>)> {
     let caller = authenticate(&state, &headers).await?;
     let key = key_named(&state, &caller, &name).await?;
-    let (created, job) = insert_job(
-        &state,
-        &caller,
-        &key,
-        &body.calls,
-        Schedule::Once { at: None },
-        OnRefused::Skip,
-        CatchUp::All,
-        Some(body.idempotency_key),
-    )
-    .await?;
+    let new = NewJob {
+        calls: &body.calls,
+        schedule: Schedule::Once { at: None },
+        on_refused: OnRefused::Skip,
+        catch_up: CatchUp::All,
+        idempotency_key: Some(body.idempotency_key),
+    };
+    let (created, job) = insert_job(&state, &caller, &key, new).await?;
     let runs = state.storage.runs_of_job(&job.id).await?;
     let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok((
@@ -729,17 +732,14 @@ async fn create_job(
 ) -> ApiResult<(StatusCode, Json<JobInfo>)> {
     let caller = authenticate(&state, &headers).await?;
     let key = key_named(&state, &caller, &body.session).await?;
-    let (created, job) = insert_job(
-        &state,
-        &caller,
-        &key,
-        &body.calls,
-        body.schedule,
-        body.on_refused.unwrap_or(OnRefused::Wait),
-        body.catch_up.unwrap_or(CatchUp::Latest),
-        body.idempotency_key,
-    )
-    .await?;
+    let new = NewJob {
+        calls: &body.calls,
+        schedule: body.schedule,
+        on_refused: body.on_refused.unwrap_or(OnRefused::Wait),
+        catch_up: body.catch_up.unwrap_or(CatchUp::Latest),
+        idempotency_key: body.idempotency_key,
+    };
+    let (created, job) = insert_job(&state, &caller, &key, new).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(job_info(&job, &body.session))))
 }
 

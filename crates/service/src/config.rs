@@ -155,7 +155,9 @@ impl ServeArgs {
                 self.receipt_timeout_secs.or(file.receipt_timeout_secs).unwrap_or(30).max(1),
             ),
             backoff: Duration::from_millis(self.backoff_ms.or(file.backoff_ms).unwrap_or(1000).max(1)),
-            max_backoff: Duration::from_millis(self.max_backoff_ms.or(file.max_backoff_ms).unwrap_or(60_000).max(1)),
+            max_backoff: Duration::from_millis(
+                self.max_backoff_ms.or(file.max_backoff_ms).unwrap_or(60_000).max(1),
+            ),
             max_keys: self.max_keys.or(file.max_keys).unwrap_or(16).max(1),
             log_json: self.log_json.or(file.log_json).unwrap_or(false),
             data_dir,

@@ -52,6 +52,9 @@ fn utc() -> String {
     "UTC".into()
 }
 
+/// The slots due now: `(to_run, to_skip, next_slot)`.
+pub type Due = (Vec<i64>, Vec<i64>, Option<i64>);
+
 /// What to do with slots missed while the service was down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -165,12 +168,7 @@ impl Schedule {
 
     /// The slots due at `now` from `next` on: `(to_run, to_skip, next_slot)` under `catch_up`. A slot counts as
     /// missed when a later slot is also due or it is more than [`MISSED_AFTER_SECS`] old.
-    pub fn due(
-        &self,
-        next: i64,
-        now: i64,
-        catch_up: CatchUp,
-    ) -> Result<(Vec<i64>, Vec<i64>, Option<i64>), String> {
+    pub fn due(&self, next: i64, now: i64, catch_up: CatchUp) -> Result<Due, String> {
         let mut due = Vec::new();
         let mut cursor = Some(next);
         while let Some(slot) = cursor {

@@ -617,7 +617,9 @@ impl Worker {
         };
         let sent = self.executor.submit(&prepared).await;
         match sent {
-            Err(ExecError::Rejected(msg)) if replaceable(&msg) && !already_known(&ExecError::Rejected(msg.clone())) => {
+            Err(ExecError::Rejected(msg))
+                if replaceable(&msg) && !already_known(&ExecError::Rejected(msg.clone())) =>
+            {
                 // Not acceptable as it is (its period's window passed, fees too low): replace it with a new
                 // operation under the same nonce; of the two, at most one can land.
                 warn!(run = %run.id, error = %msg, "recorded operation refused; replacing it under the same nonce");
@@ -638,18 +640,10 @@ impl Worker {
             }
             _ => {
                 self.metrics.reconciled.with_label_values(&["resubmitted"]).inc();
-                self.send(
-                    &RunRow { state: run.state.clone(), ..run.clone() },
-                    &prepared,
-                    std::time::Instant::now(),
-                )
-                .await
-                .map(|s| {
-                    if run.state == "prepared" {
-                        debug!(run = %run.id, "sent after a restart");
-                    }
-                    s
-                })
+                if run.state == "prepared" {
+                    debug!(run = %run.id, "sending a recorded operation that may never have been sent");
+                }
+                self.send(run, &prepared, std::time::Instant::now()).await
             }
         }
     }
@@ -657,6 +651,7 @@ impl Worker {
     async fn retry_later(&self, run: &RunRow, e: ExecError) -> WResult<Step> {
         self.metrics.retries.inc();
         let tries = run.tries + 1;
+        warn!(run = %run.id, error = %e, tries, "settling the run failed; looking again later");
         let u = RunUpdate {
             tries,
             not_before: self.backoff(tries),

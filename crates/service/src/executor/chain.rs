@@ -303,7 +303,8 @@ impl Executor for ChainExecutor {
         let Some(log) = logs.iter().find(|l| !l.removed) else { return Ok(None) };
         let event = IEntryPoint::UserOperationEvent::decode_log(&log.inner)
             .map_err(|e| transient(format!("undecodable UserOperationEvent: {e}")))?;
-        let transaction_hash = log.transaction_hash.ok_or_else(|| transient("a log without its transaction"))?;
+        let transaction_hash =
+            log.transaction_hash.ok_or_else(|| transient("a log without its transaction"))?;
         Ok(Some(OpReceipt { hash, success: event.data.success, transaction_hash }))
     }
 

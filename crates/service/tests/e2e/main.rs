@@ -27,7 +27,8 @@ fn now() -> i64 {
 fn config(w: &World, dir: &Path, database_url: Option<String>) -> Config {
     Config {
         data_dir: dir.to_path_buf(),
-        database_url: database_url.unwrap_or_else(|| format!("sqlite://{}", dir.join("warrant.db").display())),
+        database_url: database_url
+            .unwrap_or_else(|| format!("sqlite://{}", dir.join("warrant.db").display())),
         master_key: MasterKeySource::File { path: dir.join("master.key"), create: true },
         listen: "127.0.0.1:0".parse().unwrap(),
         rpc_url: w.rpc(),
@@ -65,10 +66,14 @@ async fn jobs_through_alto() {
     let ticker = w.tick_blocks();
     let dir = tempfile::tempdir().unwrap();
     let running = warrant_service::start(config(&w, dir.path(), None), None).await.unwrap();
-    let api = Api::new(format!("http://{}", running.addr), admin_token(running.storage.as_ref(), &["*"]).await);
+    let api =
+        Api::new(format!("http://{}", running.addr), admin_token(running.storage.as_ref(), &["*"]).await);
 
     let (status, health) = api.get("/health").await;
-    assert_eq!((status, health["status"].as_str(), health["storage"].as_str()), (200, Some("ok"), Some("sqlite")));
+    assert_eq!(
+        (status, health["status"].as_str(), health["storage"].as_str()),
+        (200, Some("ok"), Some("sqlite"))
+    );
 
     // 1. Send now, twice with one idempotency key: one job, one run, one transfer.
     let payee = Address::random();
@@ -106,12 +111,21 @@ async fn jobs_through_alto() {
     let waiting = api
         .wait_job(&recurring_id, Duration::from_secs(60), |j| {
             let s = run_states(j);
-            s.len() == 3 && s.iter().filter(|s| *s == "included").count() == 2 && j["runs"][2]["rule"].is_string()
+            s.len() == 3
+                && s.iter().filter(|s| *s == "included").count() == 2
+                && j["runs"][2]["rule"].is_string()
         })
         .await;
     let third = &waiting["runs"][2];
-    assert_eq!((third["state"].as_str(), third["rule"].as_str()), (Some("pending"), Some("PeriodSpendLimitExceeded")), "{third}");
-    assert!(third["not_before"].as_i64().unwrap() > i64::try_from(period_start).unwrap() + 59, "waits for the refill: {third}");
+    assert_eq!(
+        (third["state"].as_str(), third["rule"].as_str()),
+        (Some("pending"), Some("PeriodSpendLimitExceeded")),
+        "{third}"
+    );
+    assert!(
+        third["not_before"].as_i64().unwrap() > i64::try_from(period_start).unwrap() + 59,
+        "waits for the refill: {third}"
+    );
 
     // 3. Meanwhile a one-off that skips: recorded as skipped with the rule, nothing sent.
     let skip = json!({
@@ -170,13 +184,19 @@ async fn jobs_through_alto() {
     // 7. Forgetting a key: its secret is erased, it is shown as forgotten and never used.
     let (status, key) = api.delete("/v1/keys/payroll").await;
     assert_eq!((status, key["state"].as_str()), (200, Some("forgotten")), "{key}");
-    let (status, e) = api.post("/v1/sessions/payroll/send", &json!({ "calls": w.transfer(payee, 1), "idempotency_key": "after" })).await;
+    let (status, e) = api
+        .post(
+            "/v1/sessions/payroll/send",
+            &json!({ "calls": w.transfer(payee, 1), "idempotency_key": "after" }),
+        )
+        .await;
     assert_eq!((status, e["error"].as_str()), (422, Some("refused")), "{e}");
     let secret_gone = running.storage.key_by_name("payroll").await.unwrap().unwrap().sealed.is_empty();
     assert!(secret_gone);
 
     // 8. Metrics and the audit log.
-    let metrics = reqwest::get(format!("http://{}/metrics", running.addr)).await.unwrap().text().await.unwrap();
+    let metrics =
+        reqwest::get(format!("http://{}/metrics", running.addr)).await.unwrap().text().await.unwrap();
     for needle in [
         "warrant_refusals_total{rule=\"PeriodSpendLimitExceeded\"}",
         "warrant_refusals_total{rule=\"CallNotPermitted\"}",
@@ -190,7 +210,15 @@ async fn jobs_through_alto() {
     let (status, log) = api.get("/v1/audit").await;
     assert_eq!(status, 200);
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for action in ["service.start", "key.create", "key.grant", "job.create", "job.paused", "job.cancelled", "key.forget"] {
+    for action in [
+        "service.start",
+        "key.create",
+        "key.grant",
+        "job.create",
+        "job.paused",
+        "job.cancelled",
+        "key.forget",
+    ] {
         assert!(actions.contains(&action), "audit log lacks {action}: {actions:?}");
     }
     let text = log.to_string();
@@ -233,7 +261,9 @@ async fn api_refuses_bad_tokens_and_bad_input() {
     assert_eq!(names, ["alice"]);
     let (status, e) = alice.post("/v1/keys", &json!({ "name": "mallory" })).await;
     assert_eq!((status, e["error"].as_str()), (403, Some("forbidden")), "{e}");
-    let (status, e) = alice.post("/v1/sessions/bob/send", &json!({ "calls": w.transfer(w.account, 1), "idempotency_key": "x" })).await;
+    let (status, e) = alice
+        .post("/v1/sessions/bob/send", &json!({ "calls": w.transfer(w.account, 1), "idempotency_key": "x" }))
+        .await;
     assert_eq!(status, 403, "{e}");
     assert!(e["message"].as_str().unwrap().contains("bob"));
     let bob_job = json!({ "session": "bob", "calls": w.transfer(w.account, 1), "schedule": { "kind": "once", "at": now() + 3600 } });
@@ -250,7 +280,8 @@ async fn api_refuses_bad_tokens_and_bad_input() {
     assert_eq!(status, 403, "the audit log needs a token for every session");
 
     // Bad input, each naming the problem.
-    let send = |calls: Value| json!({ "calls": calls, "idempotency_key": format!("k{}", rand::random::<u32>()) });
+    let send =
+        |calls: Value| json!({ "calls": calls, "idempotency_key": format!("k{}", rand::random::<u32>()) });
     let cases: Vec<(&str, Value, u16, &str)> = vec![
         ("/v1/keys", json!({ "name": "Bad Name!" }), 400, "session name"),
         ("/v1/keys", json!({ "name": "alice" }), 409, "alice"),
@@ -259,8 +290,18 @@ async fn api_refuses_bad_tokens_and_bad_input() {
         ("/v1/keys/nobody/grant", json!({ "token": "x" }), 404, "nobody"),
         ("/v1/sessions/alice/send", send(json!([])), 400, "at least one call"),
         ("/v1/sessions/alice/send", send(json!([{ "to": "0x12" }])), 400, "calls[0].to"),
-        ("/v1/sessions/alice/send", send(json!([{ "to": w.token.to_string(), "value": "-1" }])), 400, "calls[0].value"),
-        ("/v1/sessions/alice/send", send(json!([{ "to": w.token.to_string(), "data": "0xzz" }])), 400, "calls[0].data"),
+        (
+            "/v1/sessions/alice/send",
+            send(json!([{ "to": w.token.to_string(), "value": "-1" }])),
+            400,
+            "calls[0].value",
+        ),
+        (
+            "/v1/sessions/alice/send",
+            send(json!([{ "to": w.token.to_string(), "data": "0xzz" }])),
+            400,
+            "calls[0].data",
+        ),
         ("/v1/sessions/alice/send", json!({ "calls": w.transfer(w.account, 1) }), 400, "idempotency_key"),
         (
             "/v1/jobs",
@@ -316,7 +357,14 @@ async fn api_refuses_bad_tokens_and_bad_input() {
     // The OpenAPI document is served and covers every route.
     let (status, doc) = admin.get("/openapi.json").await;
     assert_eq!(status, 200);
-    for path in ["/v1/keys", "/v1/keys/{name}/grant", "/v1/sessions", "/v1/sessions/{name}/send", "/v1/jobs/{id}/runs", "/health"] {
+    for path in [
+        "/v1/keys",
+        "/v1/keys/{name}/grant",
+        "/v1/sessions",
+        "/v1/sessions/{name}/send",
+        "/v1/jobs/{id}/runs",
+        "/health",
+    ] {
         assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
     }
     running.stop().await.unwrap();
@@ -335,7 +383,14 @@ async fn compare(w: &World, recipient: Address, amounts: &[u64]) -> (usize, usiz
 }
 
 /// Posts every send not yet acknowledged (a client retrying after errors, with its idempotency keys).
-async fn post_sends(api: &Api, w: &World, recipient: Address, amounts: &[u64], keys: usize, acked: &mut BTreeMap<usize, String>) {
+async fn post_sends(
+    api: &Api,
+    w: &World,
+    recipient: Address,
+    amounts: &[u64],
+    keys: usize,
+    acked: &mut BTreeMap<usize, String>,
+) {
     for (i, amount) in amounts.iter().enumerate() {
         if acked.contains_key(&i) {
             continue;
@@ -363,7 +418,8 @@ async fn wait_all(api: &Api, ids: &BTreeMap<usize, String>, timeout: Duration) -
         if jobs.len() == ids.len() && jobs.iter().all(all_final) {
             return jobs;
         }
-        let open: Vec<String> = jobs.iter().filter(|j| !all_final(j)).map(|j| format!("{:?}", run_states(j))).collect();
+        let open: Vec<String> =
+            jobs.iter().filter(|j| !all_final(j)).map(|j| format!("{:?}", run_states(j))).collect();
         assert!(start.elapsed() < timeout, "not all runs settled in {timeout:?}: {open:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -374,7 +430,8 @@ async fn wait_all(api: &Api, ids: &BTreeMap<usize, String>, timeout: Duration) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_and_duplicates_nothing() {
     let rounds: usize = std::env::var("WARRANT_KILL_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let seed: u64 = std::env::var("WARRANT_KILL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 =
+        std::env::var("WARRANT_KILL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(rand::random);
     println!("kill -9 test: {rounds} rounds, seed {seed} (WARRANT_KILL_SEED={seed} replays it)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let w = World::start().await;
@@ -388,9 +445,25 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
     println!("service log: {}", log.display());
     let (rpc, bundler, listen) = (w.rpc(), w.bundler(), format!("127.0.0.1:{port}"));
     let args = [
-        "serve", "--data-dir", &data, "--listen", &listen, "--rpc-url", &rpc, "--bundler-url", &bundler,
-        "--lease-secs", "3", "--tick-ms", "100", "--backoff-ms", "200", "--max-backoff-ms", "3000",
-        "--receipt-timeout-secs", "10",
+        "serve",
+        "--data-dir",
+        &data,
+        "--listen",
+        &listen,
+        "--rpc-url",
+        &rpc,
+        "--bundler-url",
+        &bundler,
+        "--lease-secs",
+        "3",
+        "--tick-ms",
+        "100",
+        "--backoff-ms",
+        "200",
+        "--max-backoff-ms",
+        "3000",
+        "--receipt-timeout-secs",
+        "10",
     ];
     let spawn = || Proc::spawn(service_command(&args), &log);
     let api = Api::new(&base, &token);
@@ -416,7 +489,10 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
         tokio::time::sleep(wait).await;
         proc.kill9();
         let (on_chain, _, _) = compare(&w, recipient, &amounts).await;
-        println!("round {round}: killed after {wait:?}; {} sends acknowledged, {on_chain} transfers on chain", acked.len());
+        println!(
+            "round {round}: killed after {wait:?}; {} sends acknowledged, {on_chain} transfers on chain",
+            acked.len()
+        );
     }
     proc = spawn();
     wait_healthy(&base, &mut proc, Duration::from_secs(30)).await;
@@ -459,7 +535,16 @@ async fn two_instances_share_jobs_on_postgres() {
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--listen", &listen, "--rpc-url", &rpc, "--bundler-url", &bundler];
         args.extend_from_slice(&db);
-        args.extend_from_slice(&["--lease-secs", "3", "--tick-ms", "100", "--backoff-ms", "200", "--max-backoff-ms", "3000"]);
+        args.extend_from_slice(&[
+            "--lease-secs",
+            "3",
+            "--tick-ms",
+            "100",
+            "--backoff-ms",
+            "200",
+            "--max-backoff-ms",
+            "3000",
+        ]);
         args.extend_from_slice(&["--max-keys", "2"]);
         let mut proc = Proc::spawn(service_command(&args), &dir.path().join(format!("{name}.log")));
         let base = format!("http://{listen}");
@@ -489,13 +574,20 @@ async fn two_instances_share_jobs_on_postgres() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let sent_by = |metrics: &str| {
-        metrics.lines().find(|l| l.starts_with("warrant_ops_sent_total")).and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        metrics
+            .lines()
+            .find(|l| l.starts_with("warrant_ops_sent_total"))
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
     };
-    let a_sent = sent_by(&reqwest::get(format!("{}/metrics", apis[0].base)).await.unwrap().text().await.unwrap());
+    let a_sent =
+        sent_by(&reqwest::get(format!("{}/metrics", apis[0].base)).await.unwrap().text().await.unwrap());
     procs[0].kill9();
     println!("instance A killed after sending {a_sent} operations");
     let jobs = wait_all(&apis[1], &acked, Duration::from_secs(240)).await;
-    let b_sent = sent_by(&reqwest::get(format!("{}/metrics", apis[1].base)).await.unwrap().text().await.unwrap());
+    let b_sent =
+        sent_by(&reqwest::get(format!("{}/metrics", apis[1].base)).await.unwrap().text().await.unwrap());
     let (on_chain, duplicates, lost) = compare(&w, recipient, &amounts).await;
     let runs: usize = jobs.iter().map(|j| j["runs"].as_array().unwrap().len()).sum();
     println!(
@@ -516,9 +608,12 @@ async fn schemas_match_on_sqlite_and_postgres() {
     let pg = pg::PgServer::start();
     let pg_store = warrant_service::storage::PgStorage::connect(&pg.url).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = warrant_service::storage::SqliteStorage::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .unwrap();
+    let sqlite = warrant_service::storage::SqliteStorage::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("s.db").display()
+    ))
+    .await
+    .unwrap();
     let pg_columns: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text, is_nullable::text FROM information_schema.columns \
          WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations' ORDER BY table_name, column_name",
@@ -570,10 +665,12 @@ async fn schemas_match_on_sqlite_and_postgres() {
         .unwrap();
         for (index, unique, origin) in indexes {
             if unique == 1 && origin != "c" {
-                let cols: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_index_info('{index}') ORDER BY seqno")))
-                    .fetch_all(sqlite.pool())
-                    .await
-                    .unwrap();
+                let cols: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_index_info('{index}') ORDER BY seqno"
+                )))
+                .fetch_all(sqlite.pool())
+                .await
+                .unwrap();
                 sqlite_unique.push((t.clone(), cols.join(",")));
             }
         }

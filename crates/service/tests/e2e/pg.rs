@@ -22,11 +22,18 @@ fn bin_dir() -> PathBuf {
         return dir.into();
     }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .collect()
+        })
         .unwrap_or_default();
     versions.sort();
     versions.pop().unwrap_or_else(|| {
-        panic!("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb): run scripts/install-toolchain")
+        panic!(
+            "PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb): run scripts/install-toolchain"
+        )
     })
 }
 
@@ -72,7 +79,12 @@ impl PgServer {
         )
         .output()
         .expect("initdb runs");
-        assert!(out.status.success(), "initdb: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let log = std::env::temp_dir().join(format!("warrant-pg-{port}.log"));
         let command = as_pg_user(
@@ -95,7 +107,9 @@ impl PgServer {
         let start = Instant::now();
         loop {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                let ready = Command::new(bin.join("pg_isready")).args(["-h", "127.0.0.1", "-p", &port.to_string()]).output();
+                let ready = Command::new(bin.join("pg_isready"))
+                    .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                    .output();
                 if ready.is_ok_and(|o| o.status.success()) {
                     break;
                 }

@@ -119,7 +119,12 @@ impl World {
     }
 
     /// `owner`'s grant token for `session_key` under `scope`, on `owner`'s account.
-    pub(crate) async fn grant_token_of(&self, owner: &PrivateKeySigner, session_key: Address, scope: Scope) -> String {
+    pub(crate) async fn grant_token_of(
+        &self,
+        owner: &PrivateKeySigner,
+        session_key: Address,
+        scope: Scope,
+    ) -> String {
         let account = owner.address();
         let epoch = self
             .net
@@ -133,7 +138,8 @@ impl World {
             .unwrap();
         let epoch = IWarrantValidator::epochOfCall::abi_decode_returns(&epoch).unwrap();
         let salt = B256::random();
-        let grant = Grant { account, epoch: epoch.to(), session: Session { signer: session_key, salt, scope } };
+        let grant =
+            Grant { account, epoch: epoch.to(), session: Session { signer: session_key, salt, scope } };
         let signed = sign_grant(grant, self.contracts.validator, self.net.chain_id(), owner).unwrap();
         signed.to_token().unwrap()
     }
@@ -156,38 +162,42 @@ impl World {
     }
 }
 
-
 /// A new EOA delegated to WarrantAccount with the validator installed (one type-4 transaction of the EOA to
 /// itself), funded with ether for gas and with tokens.
 async fn new_account(net: &Devnet, contracts: &WarrantContracts, token: Address) -> PrivateKeySigner {
-        let owner = PrivateKeySigner::random();
-        let account = owner.address();
-        net.set_balance(account, U256::from(1000 * ETH)).await.unwrap();
-        // Delegate to WarrantAccount and install the validator in one type-4 transaction of the EOA to itself.
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(owner.clone())).connect_http(net.rpc_url().clone());
-        let nonce = provider.get_transaction_count(account).await.unwrap();
-        let auth = eip7702::authorization(
-            net.chain_id(),
-            contracts.implementation,
-            eip7702::self_sponsored_tuple_nonce(nonce),
-            ChainScope::ThisChainOnly,
-        )
-        .unwrap();
-        let auth = eip7702::sign_authorization(&owner, auth).unwrap();
-        let install = installModuleCall { moduleTypeId: U256::from(1), module: contracts.validator, initData: Bytes::new() };
-        let data = execute_batch(&[Call { target: account, value: U256::ZERO, data: install.abi_encode() }]);
-        let tx = TransactionRequest::default()
-            .with_from(account)
-            .with_to(account)
-            .with_input(data)
-            .with_authorization_list(vec![auth]);
-        let receipt = provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
-        assert!(receipt.status(), "delegation + installModule");
-        // Tokens for the account.
-        let mint = mintCall { to: account, amount: U256::from(1_000_000_000u64) };
-        net.send(TransactionRequest::default().with_to(token).with_input(mint.abi_encode())).await.unwrap();
-        owner
+    let owner = PrivateKeySigner::random();
+    let account = owner.address();
+    net.set_balance(account, U256::from(1000 * ETH)).await.unwrap();
+    // Delegate to WarrantAccount and install the validator in one type-4 transaction of the EOA to itself.
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(owner.clone()))
+        .connect_http(net.rpc_url().clone());
+    let nonce = provider.get_transaction_count(account).await.unwrap();
+    let auth = eip7702::authorization(
+        net.chain_id(),
+        contracts.implementation,
+        eip7702::self_sponsored_tuple_nonce(nonce),
+        ChainScope::ThisChainOnly,
+    )
+    .unwrap();
+    let auth = eip7702::sign_authorization(&owner, auth).unwrap();
+    let install = installModuleCall {
+        moduleTypeId: U256::from(1),
+        module: contracts.validator,
+        initData: Bytes::new(),
+    };
+    let data = execute_batch(&[Call { target: account, value: U256::ZERO, data: install.abi_encode() }]);
+    let tx = TransactionRequest::default()
+        .with_from(account)
+        .with_to(account)
+        .with_input(data)
+        .with_authorization_list(vec![auth]);
+    let receipt = provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "delegation + installModule");
+    // Tokens for the account.
+    let mint = mintCall { to: account, amount: U256::from(1_000_000_000u64) };
+    net.send(TransactionRequest::default().with_to(token).with_input(mint.abi_encode())).await.unwrap();
+    owner
 }
 
 /// A client of the service's API.
@@ -215,7 +225,8 @@ impl Api {
     }
 
     pub(crate) async fn try_post(&self, path: &str, body: &Value) -> Result<(u16, Value), reqwest::Error> {
-        let r = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
+        let r =
+            self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
         Ok(Self::answer(r).await)
     }
 
@@ -247,7 +258,8 @@ impl Api {
     }
 
     pub(crate) async fn delete(&self, path: &str) -> (u16, Value) {
-        let r = self.http.delete(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
+        let r =
+            self.http.delete(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
         Self::answer(r).await
     }
 
@@ -257,7 +269,13 @@ impl Api {
     }
 
     /// A session named `name` on `owner`'s account.
-    pub(crate) async fn session_of(&self, world: &World, owner: &PrivateKeySigner, name: &str, scope: Scope) -> Address {
+    pub(crate) async fn session_of(
+        &self,
+        world: &World,
+        owner: &PrivateKeySigner,
+        name: &str,
+        scope: Scope,
+    ) -> Address {
         let (status, key) = self.post("/v1/keys", &json!({ "name": name })).await;
         assert_eq!(status, 201, "create key {name}: {key}");
         let address: Address = key["address"].as_str().unwrap().parse().unwrap();
@@ -350,7 +368,9 @@ impl Drop for Proc {
 /// `warrant-service` with `args`.
 pub(crate) fn service_command(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_warrant-service"));
-    for var in ["WARRANT_MASTER_KEY", "WARRANT_DATABASE_URL", "WARRANT_DATA_DIR", "WARRANT_CONFIG", "ETH_RPC_URL"] {
+    for var in
+        ["WARRANT_MASTER_KEY", "WARRANT_DATABASE_URL", "WARRANT_DATA_DIR", "WARRANT_CONFIG", "ETH_RPC_URL"]
+    {
         c.env_remove(var);
     }
     let log = std::env::var("WARRANT_TEST_SERVICE_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
@@ -380,7 +400,11 @@ pub(crate) async fn wait_healthy(base: &str, proc: &mut Proc, timeout: Duration)
         if let Ok(Some(status)) = proc.child.try_wait() {
             panic!("the service exited ({status}):\n{}", proc.tail(40));
         }
-        assert!(start.elapsed() < timeout, "the service did not answer /health in {timeout:?}:\n{}", proc.tail(40));
+        assert!(
+            start.elapsed() < timeout,
+            "the service did not answer /health in {timeout:?}:\n{}",
+            proc.tail(40)
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -97,7 +97,10 @@ async fn rotation_reseals_every_key_and_retires_the_old_master_key() {
     }
     s.forget_key("key_2", now()).await.unwrap();
     let new = MasterKey::generate();
-    assert!(keys::rotate(&s, &new, &MasterKey::generate()).await.is_err(), "rotation needs the current master key");
+    assert!(
+        keys::rotate(&s, &new, &MasterKey::generate()).await.is_err(),
+        "rotation needs the current master key"
+    );
     assert_eq!(keys::rotate(&s, &old, &new).await.unwrap(), 2, "forgotten keys stay empty");
     for (i, address) in addresses.iter().enumerate().take(2) {
         let row = s.key(&format!("key_{i}")).await.unwrap().unwrap();
@@ -180,7 +183,14 @@ async fn amounts_and_nonces_keep_every_digit() {
     let t = now();
     s.insert_job(&job_row("job_1", "key_1", t)).await.unwrap();
     s.claim_keys("A", t, t + 30, 1).await.unwrap();
-    let m = Materialize { job_id: "job_1".into(), key_id: "key_1".into(), expected_next: t, slots: vec![t], skipped: vec![], next_run_at: None };
+    let m = Materialize {
+        job_id: "job_1".into(),
+        key_id: "key_1".into(),
+        expected_next: t,
+        slots: vec![t],
+        skipped: vec![],
+        next_run_at: None,
+    };
     assert!(s.materialize(&m, "A", t).await.unwrap());
     let run = s.open_runs("key_1").await.unwrap().remove(0);
     let max = alloy::primitives::U256::MAX.to_string();
@@ -196,7 +206,10 @@ async fn amounts_and_nonces_keep_every_digit() {
     assert!(s.record_attempt(&attempt, "pending", "A", t).await.unwrap());
     assert!(!s.record_attempt(&attempt, "pending", "A", t).await.unwrap(), "recorded once");
     let run = s.run(&run.id).await.unwrap().unwrap();
-    assert_eq!((run.state.as_str(), run.nonce.as_deref(), run.period), ("prepared", Some(max.as_str()), Some(4_000_000_000)));
+    assert_eq!(
+        (run.state.as_str(), run.nonce.as_deref(), run.period),
+        ("prepared", Some(max.as_str()), Some(4_000_000_000))
+    );
     assert_eq!(s.attempts(&run.id).await.unwrap()[0].nonce, max);
     assert_eq!(s.job("job_1").await.unwrap().unwrap().state, "done");
 }
@@ -211,7 +224,11 @@ struct Cli {
 fn flags_win_over_the_config_file_which_wins_over_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("service.toml");
-    std::fs::write(&file, "rpc-url = \"http://file:8545\"\nbundler-url = \"http://file:4337\"\nlease-secs = 9\n").unwrap();
+    std::fs::write(
+        &file,
+        "rpc-url = \"http://file:8545\"\nbundler-url = \"http://file:4337\"\nlease-secs = 9\n",
+    )
+    .unwrap();
     let cli = Cli::parse_from(["x", "--config", file.to_str().unwrap(), "--rpc-url", "http://flag:8545"]);
     let config = cli.serve.resolve().unwrap();
     assert_eq!(config.rpc_url, "http://flag:8545");
@@ -220,7 +237,8 @@ fn flags_win_over_the_config_file_which_wins_over_defaults() {
     assert_eq!(config.listen.to_string(), "127.0.0.1:8645", "loopback by default");
     assert!(config.database_url.starts_with("sqlite://"));
     std::fs::write(&file, "rpc-urll = \"x\"\n").unwrap();
-    let e = Cli::parse_from(["x", "--config", file.to_str().unwrap()]).serve.resolve().unwrap_err().to_string();
+    let e =
+        Cli::parse_from(["x", "--config", file.to_str().unwrap()]).serve.resolve().unwrap_err().to_string();
     assert!(e.contains("rpc-urll"), "{e}");
     let e = Cli::parse_from(["x"]).serve.resolve().unwrap_err().to_string();
     assert!(e.contains("--rpc-url"), "{e}");
