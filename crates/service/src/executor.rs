@@ -124,6 +124,11 @@ pub trait Executor: Send + Sync + 'static {
     /// Sends a prepared operation to the bundler. Sending the same operation again is harmless: its nonce lets
     /// it execute at most once.
     async fn submit(&self, prepared: &Prepared) -> Result<B256, ExecError>;
+    /// Whether the bundler holds this operation (`eth_getUserOperationByHash`): then it is not sent again, since
+    /// a bundler may take a second copy of an operation it holds and then refuse the sender's operations.
+    async fn held_by_bundler(&self, _hash: B256) -> Result<bool, ExecError> {
+        Ok(false)
+    }
     /// The receipt of an included operation, `None` while it is not included.
     async fn receipt(&self, hash: B256) -> Result<Option<OpReceipt>, ExecError>;
     /// The EntryPoint nonce (key ‖ sequence) the session's next operation takes.

@@ -76,11 +76,13 @@ fn refills(rule: &str) -> bool {
     matches!(rule, "PeriodSpendLimitExceeded" | "PeriodUsesExhausted")
 }
 
-/// A bundler refusal that the same operation will always get (its period's window is over or not yet open,
-/// its fees are below the bundler's price), so a replacement under the same nonce is called for. Other refusals
+/// A bundler refusal that the same operation will always get (its period's window is over or not yet open), so
+/// a replacement under the same nonce is called for. Other refusals
 /// (nonce already queued, sender throttled) pass by themselves.
 fn replaceable(message: &str) -> bool {
-    message.contains("AA22") || message.contains("-32602") || message.contains("InvalidFields")
+    // Only the window: a replacement for any other refusal can leave the bundler holding two operations of one
+    // sender and nonce, and Alto then keeps the dead one and refuses the sender's next ones (unstaked sender).
+    message.contains("AA22")
 }
 
 /// The bundler already holds this very operation.
@@ -606,7 +608,20 @@ impl Worker {
             let pending = RunRow { state: "pending".into(), ..run.clone() };
             return self.start(&pending, &key, session, None).await;
         }
-        // The latest operation can still land: send it again (harmless if the bundler has it).
+        // The latest operation can still land. If the bundler holds it, wait for it rather than send it again.
+        if let Ok(true) = self.executor.held_by_bundler(latest.user_op_hash.parse().unwrap_or_default()).await
+        {
+            let hash = latest.user_op_hash.parse().unwrap_or_default();
+            if let Some(receipt) = self.wait_receipt(hash).await {
+                self.metrics.reconciled.with_label_values(&["included"]).inc();
+                self.finish(run, &receipt).await?;
+                return Ok(Step::Continue);
+            }
+            let u = RunUpdate { not_before: now() + 1, ..Self::keep(run) };
+            self.update(run, u).await?;
+            return Ok(Step::Stop);
+        }
+        // Otherwise send it again (harmless: its nonce lets it execute at most once).
         let op = serde_json::from_str(&latest.user_op)
             .map_err(|_| StorageError::Corrupt(format!("op of run {}", run.id)))?;
         let prepared = Prepared {

@@ -43,6 +43,8 @@ const VERIFICATION_HEADROOM: u128 = 3;
 pub struct ChainExecutor {
     provider: DynProvider,
     bundler: BundlerClient,
+    /// The bundler's JSON-RPC, for the standard methods `BundlerClient` lacks.
+    bundler_rpc: alloy::rpc::client::RpcClient,
     chain_id: u64,
     /// The first block searched for receipts.
     from_block: u64,
@@ -87,6 +89,7 @@ impl ChainExecutor {
         let client = bundler::http_client(rpc_url, timeout).map_err(chain_error)?;
         let provider = ProviderBuilder::new().connect_client(client).erased();
         let chain_id = provider.get_chain_id().await.map_err(transient)?;
+        let bundler_rpc = bundler::http_client(bundler_url.clone(), timeout).map_err(chain_error)?;
         let bundler =
             BundlerClient::with_timeout(bundler_url, ENTRY_POINT_V08, timeout).map_err(chain_error)?;
         let bundler_chain = bundler.chain_id().await.map_err(chain_error)?;
@@ -95,7 +98,14 @@ impl ChainExecutor {
                 "the bundler serves chain {bundler_chain}, the node chain {chain_id}"
             )));
         }
-        Ok(Self { provider, bundler, chain_id, from_block: 0, kinds: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            provider,
+            bundler,
+            bundler_rpc,
+            chain_id,
+            from_block: 0,
+            kinds: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Searches receipts from `block` on (the block the service's first operation could land in; 0 searches the
@@ -306,6 +316,13 @@ impl Executor for ChainExecutor {
         let transaction_hash =
             log.transaction_hash.ok_or_else(|| transient("a log without its transaction"))?;
         Ok(Some(OpReceipt { hash, success: event.data.success, transaction_hash }))
+    }
+
+    async fn held_by_bundler(&self, hash: B256) -> Result<bool, ExecError> {
+        let found: Option<serde_json::Value> =
+            self.bundler_rpc.request("eth_getUserOperationByHash", (hash,)).await.map_err(transient)?;
+        // Included operations are answered too (with a transaction hash); only a pending one counts here.
+        Ok(found.is_some_and(|v| v.get("transactionHash").is_none_or(|t| t.is_null())))
     }
 
     async fn nonce(&self, session: &Session) -> Result<U256, ExecError> {
