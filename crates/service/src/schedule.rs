@@ -228,8 +228,10 @@ mod tests {
         assert_eq!(s.due(100, 135, CatchUp::All).unwrap(), (vec![100, 110, 120, 130], vec![], Some(140)));
         assert_eq!(s.due(100, 135, CatchUp::Latest).unwrap(), (vec![130], vec![100, 110, 120], Some(140)));
         assert_eq!(s.due(100, 135, CatchUp::None).unwrap(), (vec![130], vec![100, 110, 120], Some(140)));
-        // Long downtime: none skips even the latest.
-        assert_eq!(s.due(100, 1000, CatchUp::None).unwrap().0, Vec::<i64>::new());
+        // The latest missed slot is itself more than MISSED_AFTER_SECS old: none skips it too, latest runs it.
+        let hourly = Schedule::Interval { every_secs: 1000, start: None, until: None };
+        assert_eq!(hourly.due(100, 2000, CatchUp::None).unwrap(), (vec![], vec![100, 1100], Some(2100)));
+        assert_eq!(hourly.due(100, 2000, CatchUp::Latest).unwrap(), (vec![1100], vec![100], Some(2100)));
         // Nothing due yet.
         assert_eq!(s.due(200, 135, CatchUp::All).unwrap(), (vec![], vec![], Some(200)));
     }

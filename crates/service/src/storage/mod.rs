@@ -1,6 +1,6 @@
 //! Storage: the [`Storage`] trait ([`api`]) and its two back ends, SQLite ([`sqlite`], the default: a file in
 //! the data directory, no setup) and PostgreSQL ([`pg`], for several instances). Both run the same statements
-//! (`$n` placeholders, which SQLite accepts too) through [`sql_storage!`], except the lease claim, where
+//! (`$n` placeholders, which SQLite accepts too) through `sql_storage!`, except the lease claim, where
 //! Postgres adds `FOR UPDATE SKIP LOCKED`.
 
 pub mod api;
