@@ -1,0 +1,449 @@
+//! [`Executor`] on a node and an ERC-4337 bundler, with warrant-core's pre-flight and signing and
+//! warrant-chain's bundler client: the flow of `warrant send` (crates/cli/src/net.rs), split into prepare /
+//! submit / receipt. To be replaced by `warrant-client` once it lands; the trait stays.
+
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{Address, B256, Bytes, U256, aliases::U192},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol,
+    sol_types::SolCall,
+    transports::http::reqwest::Url,
+};
+use async_trait::async_trait;
+use warrant_chain::{
+    ChainError,
+    bundler::{self, BundlerClient, BundlerErrorKind},
+};
+use warrant_core::{
+    IEntryPoint, UserOperation,
+    account::AccountKind,
+    constants::ENTRY_POINT_V08,
+    grant::{self, IWarrantValidator, NO_CAP, Scope},
+    policy::{self, Call, Denial, OpCheck, Presentation, SessionStatus as Status, SessionUsage},
+    session_op::{GasFields, SessionOp},
+    token::SignedGrant,
+};
+
+use super::{ExecError, Executor, LimitLeft, OpReceipt, Prepared, Session, SessionStatus};
+
+sol! {
+    function accountId() external view returns (string);
+}
+
+/// Multiplier on the bundler's verificationGasLimit estimate (anvil's tracer under-reports a returned call's gas;
+/// unused verification gas is not charged). The CLI's default.
+const VERIFICATION_HEADROOM: u128 = 3;
+
+/// A node and a bundler.
+pub struct ChainExecutor {
+    provider: DynProvider,
+    bundler: BundlerClient,
+    /// The bundler's JSON-RPC, for the standard methods `BundlerClient` lacks.
+    bundler_rpc: alloy::rpc::client::RpcClient,
+    chain_id: u64,
+    /// The first block searched for receipts.
+    from_block: u64,
+    kinds: Mutex<HashMap<Address, AccountKind>>,
+}
+
+impl std::fmt::Debug for ChainExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainExecutor").field("chain_id", &self.chain_id).finish_non_exhaustive()
+    }
+}
+
+fn transient(e: impl std::fmt::Display) -> ExecError {
+    ExecError::Transient(e.to_string())
+}
+
+/// A chain error: the bundler's refusals are [`ExecError::Rejected`] (with the rule when the validator named
+/// one), everything else (connection, timeouts, node errors) transient.
+fn chain_error(e: ChainError) -> ExecError {
+    match e {
+        ChainError::Bundler(refusal) => match refusal.kind {
+            // Reputation and throttling pass with time.
+            BundlerErrorKind::Reputation | BundlerErrorKind::Other(-32603) => {
+                ExecError::Transient(refusal.to_string())
+            }
+            _ => ExecError::Rejected(match refusal.warrant_rule_name() {
+                Some(rule) => format!("{rule} ({refusal})"),
+                None => refusal.to_string(),
+            }),
+        },
+        other => ExecError::Transient(other.to_string()),
+    }
+}
+
+fn denied(denial: &Denial, refills_at: Option<u64>) -> ExecError {
+    ExecError::Denied { rule: denial.name().to_string(), message: denial.to_string(), refills_at }
+}
+
+impl ChainExecutor {
+    /// Connects to a node and a bundler serving EntryPoint v0.8 and checks they serve the same chain.
+    pub async fn connect(rpc_url: Url, bundler_url: Url, timeout: Duration) -> Result<Self, ExecError> {
+        let client = bundler::http_client(rpc_url, timeout).map_err(chain_error)?;
+        let provider = ProviderBuilder::new().connect_client(client).erased();
+        let chain_id = provider.get_chain_id().await.map_err(transient)?;
+        let bundler_rpc = bundler::http_client(bundler_url.clone(), timeout).map_err(chain_error)?;
+        let bundler =
+            BundlerClient::with_timeout(bundler_url, ENTRY_POINT_V08, timeout).map_err(chain_error)?;
+        let bundler_chain = bundler.chain_id().await.map_err(chain_error)?;
+        if bundler_chain != chain_id {
+            return Err(ExecError::Fatal(format!(
+                "the bundler serves chain {bundler_chain}, the node chain {chain_id}"
+            )));
+        }
+        Ok(Self {
+            provider,
+            bundler,
+            bundler_rpc,
+            chain_id,
+            from_block: 0,
+            kinds: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Searches receipts from `block` on (the block the service's first operation could land in; 0 searches the
+    /// whole chain, fine on a devnet, slow on a long chain).
+    pub fn with_receipts_from(mut self, block: u64) -> Self {
+        self.from_block = block;
+        self
+    }
+
+    async fn view<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, ExecError> {
+        let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
+        let out = self.provider.call(tx).await.map_err(transient)?;
+        C::abi_decode_returns(&out).map_err(|e| transient(format!("undecodable answer from {to}: {e}")))
+    }
+
+    async fn kind(&self, account: Address) -> Result<AccountKind, ExecError> {
+        if let Some(kind) = self.kinds.lock().expect("not poisoned").get(&account) {
+            return Ok(*kind);
+        }
+        let id = self.view(account, accountIdCall {}).await?;
+        let kind = AccountKind::from_account_id(&id).map_err(|e| ExecError::Fatal(e.to_string()))?;
+        self.kinds.lock().expect("not poisoned").insert(account, kind);
+        Ok(kind)
+    }
+
+    async fn nonce_key(&self, session: &Session) -> Result<U192, ExecError> {
+        let kind = self.kind(session.grant.grant.account).await?;
+        kind.nonce_key(session.grant.module, session.nonce_lane).map_err(|e| ExecError::Fatal(e.to_string()))
+    }
+
+    async fn usage(&self, signed: &SignedGrant) -> Result<SessionUsage, ExecError> {
+        let (module, account, id) = (signed.module, signed.grant.account, signed.session_id());
+        let state = self.view(module, IWarrantValidator::sessionStateCall { account, id }).await?;
+        let period = self.view(module, IWarrantValidator::periodStateCall { account, id }).await?;
+        let mut spends = Vec::new();
+        for i in 0..signed.grant.session.scope.limits.len() {
+            spends.push(
+                self.view(
+                    module,
+                    IWarrantValidator::spendStateCall { account, id, limitIndex: U256::from(i) },
+                )
+                .await?,
+            );
+        }
+        SessionUsage::from_views(&state, &period, &spends)
+            .ok_or_else(|| transient(format!("unknown session status {}", state.status)))
+    }
+
+    async fn fees(&self) -> Result<(u128, u128), ExecError> {
+        if let Ok(price) = self.bundler.user_operation_gas_price().await {
+            return Ok((price.max_fee_per_gas.to(), price.max_priority_fee_per_gas.to()));
+        }
+        let fees = self.provider.estimate_eip1559_fees().await.map_err(transient)?;
+        Ok((fees.max_fee_per_gas, fees.max_priority_fee_per_gas))
+    }
+}
+
+/// When the period cap behind `denial` refills, if it is a period's.
+fn refill_time(denial: &Denial, scope: &Scope, now: u64) -> Option<u64> {
+    matches!(denial.name(), "PeriodSpendLimitExceeded" | "PeriodUsesExhausted")
+        .then(|| {
+            policy::current_period(scope, now)
+                .and_then(|k| policy::period_bounds(scope, k))
+                .map(|(_, end)| end)
+        })
+        .flatten()
+}
+
+#[async_trait]
+impl Executor for ChainExecutor {
+    fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// The time the next block will have, as near as we can tell: the latest block's timestamp, or the clock if
+    /// it is later (a node that mines on demand, like anvil, keeps an old timestamp until the next transaction,
+    /// and the operation lands in a new block). Used to pick the period an operation names.
+    async fn now(&self) -> Result<u64, ExecError> {
+        let block = self.provider.get_block_by_number(Default::default()).await.map_err(transient)?;
+        let latest = block.ok_or_else(|| transient("no latest block"))?.header.timestamp;
+        let clock = u64::try_from(crate::ids::now()).unwrap_or_default();
+        Ok(latest.max(clock))
+    }
+
+    async fn prepare(&self, session: &Session, calls: &[Call]) -> Result<Prepared, ExecError> {
+        let signed = &session.grant;
+        let (account, module, scope) = (signed.grant.account, signed.module, &signed.grant.session.scope);
+        if signed.chain_id != self.chain_id {
+            return Err(ExecError::Fatal(format!(
+                "the grant is for chain {}, the node is chain {}",
+                signed.chain_id, self.chain_id
+            )));
+        }
+        if scope.paymaster != Address::ZERO {
+            return Err(ExecError::Fatal(format!(
+                "the grant requires paymaster {}; the service does not negotiate paymaster data yet",
+                scope.paymaster
+            )));
+        }
+        let id = signed.session_id();
+        let usage = self.usage(signed).await?;
+        let holdings = warrant_chain::gate::read_holdings(&self.provider, scope, account, module)
+            .await
+            .map_err(chain_error)?;
+        let presentation =
+            if usage.status == Status::None { Presentation::Enable } else { Presentation::Use };
+        if presentation == Presentation::Enable {
+            let epoch = self.view(module, IWarrantValidator::epochOfCall { account }).await?;
+            if epoch != U256::from(signed.grant.epoch) {
+                let denial =
+                    Denial::GrantEpochStale { grant_epoch: signed.grant.epoch, current_epoch: epoch };
+                return Err(denied(&denial, None));
+            }
+        }
+        let now = self.now().await?;
+        let period = policy::current_period(scope, now).unwrap_or(0);
+        let key = self.nonce_key(session).await?;
+        let nonce = self.view(ENTRY_POINT_V08, IEntryPoint::getNonceCall { sender: account, key }).await?;
+        let (max_fee, max_priority) = self.fees().await?;
+        let builder = SessionOp {
+            account,
+            module,
+            chain_id: self.chain_id,
+            account_kind: self.kind(account).await?,
+            calls: calls.to_vec(),
+            gas: GasFields {
+                call_gas_limit: 500_000,
+                verification_gas_limit: 1_000_000,
+                pre_verification_gas: 100_000,
+                max_fee_per_gas: max_fee,
+                max_priority_fee_per_gas: max_priority,
+                paymaster: None,
+            },
+            key_suffix: session.nonce_lane,
+            period,
+            sequence: (nonce & U256::from(u64::MAX)).to::<u64>(),
+            eip7702: None,
+        };
+        let check = |op: &UserOperation, signature_valid: bool| {
+            policy::check_operation(&OpCheck {
+                session_id: id,
+                scope,
+                usage: &usage,
+                presentation,
+                op: &op.pack(),
+                account,
+                module,
+                period,
+                signature_valid,
+                holdings: &holdings,
+            })
+            .and_then(|debit| policy::check_op_time(&debit, now).map(|()| debit))
+            .map_err(|denial| denied(&denial, refill_time(&denial, scope, now)))
+        };
+        // 1. Estimate with a dummy session signature (the validator skips the gas caps for a signature that does
+        //    not recover to the session key, so the bundler simulates with its own limits).
+        let mut estimation_op = builder.unsigned().map_err(|e| ExecError::Fatal(e.to_string()))?;
+        estimation_op.signature = dummy_signature(&builder, presentation, signed)?;
+        check(&estimation_op, false)?;
+        let estimate =
+            self.bundler.estimate_user_operation_gas(&estimation_op).await.map_err(|e| match &e {
+                ChainError::Bundler(refusal) if refusal.warrant_rule_name().is_some() => ExecError::Denied {
+                    rule: refusal.warrant_rule_name().unwrap_or_default().to_string(),
+                    message: refusal.to_string(),
+                    refills_at: None,
+                },
+                _ => chain_error(e),
+            })?;
+        // 2. Limits from the estimate, clamped to the session's caps; the pre-flight of the final operation.
+        let mut final_builder = builder.clone();
+        fit_gas(&mut final_builder.gas, &estimate, scope).map_err(|d| denied(&d, None))?;
+        let final_op = final_builder.unsigned().map_err(|e| ExecError::Fatal(e.to_string()))?;
+        check(&final_op, true)?;
+        // 3. Sign.
+        let signed_op = match presentation {
+            Presentation::Enable => final_builder.sign_enable(signed, &session.signer),
+            Presentation::Use => final_builder.sign_use(&signed.grant.session, &session.signer),
+        }
+        .map_err(|e| ExecError::Fatal(e.to_string()))?;
+        Ok(Prepared { nonce: signed_op.op.nonce, hash: signed_op.hash, op: signed_op.op, period })
+    }
+
+    async fn submit(&self, prepared: &Prepared) -> Result<B256, ExecError> {
+        let hash = self.bundler.send_user_operation(&prepared.op).await.map_err(chain_error)?;
+        if hash != prepared.hash {
+            return Err(ExecError::Fatal(format!(
+                "the bundler answered userOpHash {hash}, the service computed {}",
+                prepared.hash
+            )));
+        }
+        Ok(hash)
+    }
+
+    /// From the node's logs (the EntryPoint's `UserOperationEvent` with this hash), not the bundler's memory:
+    /// reconciliation decides from this whether an operation landed, so it must see every operation that did,
+    /// whichever bundler sent it and whether or not that bundler restarted.
+    async fn receipt(&self, hash: B256) -> Result<Option<OpReceipt>, ExecError> {
+        use alloy::sol_types::SolEvent;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(ENTRY_POINT_V08)
+            .event_signature(IEntryPoint::UserOperationEvent::SIGNATURE_HASH)
+            .topic1(hash)
+            .from_block(self.from_block);
+        let logs = self.provider.get_logs(&filter).await.map_err(transient)?;
+        let Some(log) = logs.iter().find(|l| !l.removed) else { return Ok(None) };
+        let event = IEntryPoint::UserOperationEvent::decode_log(&log.inner)
+            .map_err(|e| transient(format!("undecodable UserOperationEvent: {e}")))?;
+        let transaction_hash =
+            log.transaction_hash.ok_or_else(|| transient("a log without its transaction"))?;
+        Ok(Some(OpReceipt { hash, success: event.data.success, transaction_hash }))
+    }
+
+    async fn held_by_bundler(&self, hash: B256) -> Result<bool, ExecError> {
+        let found: Option<serde_json::Value> =
+            self.bundler_rpc.request("eth_getUserOperationByHash", (hash,)).await.map_err(transient)?;
+        // Included operations are answered too (with a transaction hash); only a pending one counts here.
+        Ok(found.is_some_and(|v| v.get("transactionHash").is_none_or(|t| t.is_null())))
+    }
+
+    async fn nonce(&self, session: &Session) -> Result<U256, ExecError> {
+        let key = self.nonce_key(session).await?;
+        self.view(ENTRY_POINT_V08, IEntryPoint::getNonceCall { sender: session.grant.grant.account, key })
+            .await
+    }
+
+    async fn status(&self, session: &Session) -> Result<SessionStatus, ExecError> {
+        let signed = &session.grant;
+        let scope = &signed.grant.session.scope;
+        let usage = self.usage(signed).await?;
+        let now = self.now().await?;
+        let epoch = self
+            .view(signed.module, IWarrantValidator::epochOfCall { account: signed.grant.account })
+            .await?;
+        let valid_until = scope.validUntil.to::<u64>();
+        let limits: Vec<LimitLeft> = (0..scope.limits.len())
+            .filter_map(|i| {
+                let counters = usage.limits.get(i).copied().unwrap_or_default();
+                policy::spend_status(scope, i, &counters, now)
+            })
+            .map(|s| LimitLeft {
+                token: s.token.to_string(),
+                remaining_in_period: s.remaining_in_period.map(|v| v.to_string()),
+                remaining_lifetime: s.remaining_lifetime.map(|v| v.to_string()),
+                refills_at: s.refills_at,
+            })
+            .collect();
+        let lifetime_spent = scope
+            .limits
+            .iter()
+            .zip(&limits)
+            .any(|(l, left)| l.lifetime != NO_CAP && left.remaining_lifetime.as_deref() == Some("0"));
+        let (state, reason) = if usage.status == Status::Revoked {
+            ("revoked", Some("SessionRevoked"))
+        } else if usage.status == Status::None && epoch != U256::from(signed.grant.epoch) {
+            ("revoked", Some("GrantEpochStale"))
+        } else if valid_until != 0 && now > valid_until {
+            ("expired", Some("SessionExpired"))
+        } else if scope.maxUses != 0 && usage.uses >= scope.maxUses {
+            ("exhausted", Some("UsesExhausted"))
+        } else if lifetime_spent {
+            ("exhausted", Some("SpendLimitExceeded"))
+        } else if usage.status == Status::None {
+            ("not_enabled", None)
+        } else {
+            ("enabled", None)
+        };
+        let period = policy::current_period(scope, now);
+        Ok(SessionStatus {
+            state: state.into(),
+            reason: reason.map(str::to_string),
+            uses: usage.uses,
+            max_uses: scope.maxUses,
+            value_spent: usage.value_spent.to_string(),
+            period,
+            period_ends_at: period.and_then(|k| policy::period_bounds(scope, k)).map(|(_, end)| end),
+            valid_until: (valid_until != 0).then_some(valid_until),
+            limits,
+        })
+    }
+}
+
+/// A module signature for estimation: the real one's layout, signed by a throwaway key (so it does not recover to
+/// the session key, and the validator skips the gas caps while every other rule runs).
+fn dummy_signature(
+    builder: &SessionOp,
+    presentation: Presentation,
+    signed: &SignedGrant,
+) -> Result<Bytes, ExecError> {
+    let throwaway = loop {
+        let k = PrivateKeySigner::random();
+        if k.address() != signed.grant.session.signer {
+            break k;
+        }
+    };
+    let fatal = |e: &dyn std::fmt::Display| ExecError::Fatal(e.to_string());
+    let op = builder.unsigned().map_err(|e| fatal(&e))?;
+    let hash = builder.hash(&op).map_err(|e| fatal(&e))?;
+    let id = signed.session_id();
+    let sign = |digest: B256| -> Result<Vec<u8>, ExecError> {
+        Ok(throwaway.sign_hash_sync(&digest).map_err(|e| fatal(&e))?.as_bytes().to_vec())
+    };
+    Ok(match presentation {
+        Presentation::Use => grant::use_signature(
+            &signed.grant.session,
+            builder.period,
+            &sign(grant::use_digest(hash, id, builder.period))?,
+        ),
+        Presentation::Enable => {
+            let grant_digest = signed.grant.digest(builder.module, builder.chain_id);
+            let sig = sign(grant::enable_digest(hash, id, builder.period, grant_digest))?;
+            grant::enable_signature(&signed.grant, builder.period, &signed.owner_signature, &sig)
+        }
+    })
+}
+
+/// Gas from the estimate with headroom, clamped into the session's `maxGasLimit` and `maxFeePerGas`.
+fn fit_gas(
+    gas: &mut GasFields,
+    estimate: &bundler::UserOperationGasEstimate,
+    scope: &Scope,
+) -> Result<(), Denial> {
+    let sat = |v: U256| u128::try_from(v).unwrap_or(u128::MAX);
+    let verification = sat(estimate.verification_gas_limit);
+    gas.call_gas_limit = sat(estimate.call_gas_limit);
+    gas.pre_verification_gas = sat(estimate.pre_verification_gas);
+    gas.verification_gas_limit = verification.saturating_mul(VERIFICATION_HEADROOM);
+    if scope.maxGasLimit != 0 {
+        let cap = scope.maxGasLimit;
+        let others = gas.call_gas_limit.saturating_add(gas.pre_verification_gas);
+        let bare = others.saturating_add(verification);
+        if bare > cap {
+            return Err(Denial::GasLimitExceeded { total: U256::from(bare), cap: U256::from(cap) });
+        }
+        gas.verification_gas_limit = gas.verification_gas_limit.min(cap - others);
+    }
+    if scope.maxFeePerGas != 0 {
+        gas.max_fee_per_gas = gas.max_fee_per_gas.min(scope.maxFeePerGas);
+        gas.max_priority_fee_per_gas = gas.max_priority_fee_per_gas.min(gas.max_fee_per_gas);
+    }
+    Ok(())
+}

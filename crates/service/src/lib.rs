@@ -1,0 +1,195 @@
+//! The Warrant service: session keys for programs that run unattended (scheduled jobs, agents, backends).
+//!
+//! It creates session keys and keeps them sealed under a master key ([`keys`]), attaches the owner's grants,
+//! runs one-off and recurring jobs exactly once through a node and a bundler ([`worker`], [`executor`]), and
+//! serves an HTTP JSON API with an OpenAPI document ([`api`]). Storage is SQLite in a data directory by default
+//! or PostgreSQL for several instances ([`storage`]). See `docs/service.md`.
+//!
+//! [`serve`] runs it until SIGINT or SIGTERM; [`start`] runs it in the background (tests, embedding).
+
+pub mod api;
+pub mod calls;
+pub mod config;
+mod error;
+pub mod executor;
+pub mod ids;
+pub mod keys;
+pub mod metrics;
+pub mod schedule;
+pub mod storage;
+pub mod worker;
+
+use std::{net::SocketAddr, sync::Arc};
+
+pub use config::{Config, MasterKeySource, ServeArgs};
+pub use error::ServiceError;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::{
+    executor::{ChainExecutor, Executor},
+    keys::MasterKey,
+    metrics::Metrics,
+    storage::Storage,
+    worker::{Worker, WorkerConfig},
+};
+
+/// Reads the master key the configuration names (creating the data directory's default file if missing).
+pub fn load_master_key(config: &Config) -> Result<MasterKey, ServiceError> {
+    match &config.master_key {
+        MasterKeySource::Env => {
+            let text = zeroize::Zeroizing::new(std::env::var("WARRANT_MASTER_KEY").unwrap_or_default());
+            MasterKey::from_hex(&text).map_err(|e| ServiceError::Config(format!("WARRANT_MASTER_KEY: {e}")))
+        }
+        MasterKeySource::File { path, create } => {
+            if *create && !path.exists() {
+                info!(path = %path.display(), "no master key yet: generated one (keep it apart from the database)");
+                MasterKey::create_file(path)
+            } else {
+                MasterKey::from_file(path)
+            }
+        }
+    }
+}
+
+/// Opens the configured storage (creating the data directory for SQLite).
+pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, ServiceError> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            ServiceError::Config(format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+    }
+    Ok(storage::open(&config.database_url).await?)
+}
+
+/// A running service.
+pub struct Running {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// This instance's id.
+    pub instance: String,
+    /// Storage.
+    pub storage: Arc<dyn Storage>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), ServiceError>>,
+}
+
+impl Running {
+    /// Stops gracefully: the API stops taking requests, the worker finishes its current steps; runs whose
+    /// receipt is still awaited stay recorded as in doubt and are reconciled at the next start.
+    pub async fn stop(self) -> Result<(), ServiceError> {
+        let _ = self.stop.send(true);
+        self.task.await.map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+}
+
+/// Starts the service in the background with `executor` (or one connected to the configured node and bundler):
+/// storage, master key check, reconciliation of in-flight runs (before anything else), then the worker and the
+/// API.
+pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Result<Running, ServiceError> {
+    let storage = open_storage(&config).await?;
+    let master = Arc::new(load_master_key(&config)?);
+    keys::check_master_key(storage.as_ref(), &master).await?;
+    let executor: Arc<dyn Executor> = match executor {
+        Some(e) => e,
+        None => {
+            let rpc = config.rpc_url.parse().map_err(|e| ServiceError::Config(format!("--rpc-url: {e}")))?;
+            let bundler = config
+                .bundler_url
+                .parse()
+                .map_err(|e| ServiceError::Config(format!("--bundler-url: {e}")))?;
+            Arc::new(ChainExecutor::connect(rpc, bundler, config.rpc_timeout).await?)
+        }
+    };
+    let metrics = Metrics::new();
+    let (stop, stop_rx) = watch::channel(false);
+    let worker_config = WorkerConfig {
+        lease: config.lease,
+        tick: config.tick,
+        receipt_timeout: config.receipt_timeout,
+        backoff: config.backoff,
+        max_keys: config.max_keys,
+        max_backoff: config.max_backoff,
+        ..WorkerConfig::default()
+    };
+    let instance = worker_config.instance.clone();
+    let worker = Arc::new(Worker::new(
+        storage.clone(),
+        executor.clone(),
+        master.clone(),
+        metrics.clone(),
+        worker_config,
+        stop_rx.clone(),
+    ));
+    let reconciled = worker.reconcile().await?;
+    info!(instance = %instance, reconciled, "reconciled in-flight runs");
+    storage
+        .audit(
+            "service",
+            "service.start",
+            &instance,
+            &serde_json::json!({ "reconciled": reconciled }).to_string(),
+            ids::now(),
+        )
+        .await?;
+    let state =
+        api::AppState { storage: storage.clone(), executor, master, metrics, instance: instance.clone() };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServiceError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr().map_err(|e| ServiceError::Io(e.to_string()))?;
+    info!(%addr, storage = storage.backend(), "listening");
+    let app = api::router(state);
+    let mut api_stop = stop_rx.clone();
+    let task = tokio::spawn(async move {
+        let worker_task = tokio::spawn(worker.run());
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = api_stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|e| ServiceError::Io(e.to_string()));
+        let _ = worker_task.await;
+        served
+    });
+    Ok(Running { addr, instance, storage, stop, task })
+}
+
+/// Runs the service until SIGINT or SIGTERM, then stops gracefully. What `warrant serve` runs.
+pub async fn serve(config: Config) -> Result<(), ServiceError> {
+    let running = start(config, None).await?;
+    shutdown_signal().await;
+    info!("shutting down");
+    running.stop().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Sets up logging (text or JSON lines, `RUST_LOG` filter, default `info`). Secrets are never logged.
+pub fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,652 @@
+//! Storage: the [`Storage`] trait ([`api`]) and its two back ends, SQLite ([`sqlite`], the default: a file in
+//! the data directory, no setup) and PostgreSQL ([`pg`], for several instances). Both run the same statements
+//! (`$n` placeholders, which SQLite accepts too) through `sql_storage!`, except the lease claim, where
+//! Postgres adds `FOR UPDATE SKIP LOCKED`.
+
+pub mod api;
+pub mod pg;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+pub use api::{
+    AttemptRow, AuditRow, JobRow, KeyRow, Materialize, Result, RunRow, RunUpdate, Storage, StorageError,
+    TokenRow,
+};
+pub use pg::PgStorage;
+pub use sqlite::SqliteStorage;
+
+/// Opens the storage a database URL names: `postgres://…` or `sqlite://…` (created if missing), migrated.
+pub async fn open(url: &str) -> Result<Arc<dyn Storage>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStorage::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStorage::connect(url).await?))
+    } else {
+        Err(StorageError::Database(format!(
+            "unsupported database URL scheme in {:?}: expected postgres:// or sqlite://",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+/// States of a run that are not final.
+pub const OPEN_STATES: [&str; 3] = ["pending", "prepared", "submitted"];
+
+/// The statements both back ends share. `$storage` is the type (with a `pool` field of `sqlx::Pool<$db>`), and
+/// `$claim` the lease claim's statement.
+macro_rules! sql_storage {
+    ($storage:ty, $db:ty, $backend:literal, $claim:expr) => {
+        type Row = <$db as sqlx::Database>::Row;
+
+        fn key_row(r: &Row) -> $crate::storage::Result<$crate::storage::KeyRow> {
+            use sqlx::Row as _;
+            Ok($crate::storage::KeyRow {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                address: r.try_get("address")?,
+                sealed: r.try_get("sealed")?,
+                nonce_lane: r.try_get("nonce_lane")?,
+                grant_token: r.try_get("grant_token")?,
+                account: r.try_get("account")?,
+                session_id: r.try_get("session_id")?,
+                state: r.try_get("state")?,
+                state_reason: r.try_get("state_reason")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn job_row(r: &Row) -> $crate::storage::Result<$crate::storage::JobRow> {
+            use sqlx::Row as _;
+            Ok($crate::storage::JobRow {
+                id: r.try_get("id")?,
+                key_id: r.try_get("key_id")?,
+                calls: r.try_get("calls")?,
+                schedule: r.try_get("schedule")?,
+                on_refused: r.try_get("on_refused")?,
+                catch_up: r.try_get("catch_up")?,
+                state: r.try_get("state")?,
+                next_run_at: r.try_get("next_run_at")?,
+                idempotency_key: r.try_get("idempotency_key")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn run_row(r: &Row) -> $crate::storage::Result<$crate::storage::RunRow> {
+            use sqlx::Row as _;
+            Ok($crate::storage::RunRow {
+                id: r.try_get("id")?,
+                job_id: r.try_get("job_id")?,
+                key_id: r.try_get("key_id")?,
+                slot: r.try_get("slot")?,
+                state: r.try_get("state")?,
+                tries: r.try_get("tries")?,
+                not_before: r.try_get("not_before")?,
+                nonce: r.try_get("nonce")?,
+                period: r.try_get("period")?,
+                user_op_hash: r.try_get("user_op_hash")?,
+                transaction_hash: r.try_get("transaction_hash")?,
+                rule: r.try_get("rule")?,
+                error: r.try_get("error")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn attempt_row(r: &Row) -> $crate::storage::Result<$crate::storage::AttemptRow> {
+            use sqlx::Row as _;
+            Ok($crate::storage::AttemptRow {
+                run_id: r.try_get("run_id")?,
+                n: r.try_get("n")?,
+                nonce: r.try_get("nonce")?,
+                period: r.try_get("period")?,
+                user_op_hash: r.try_get("user_op_hash")?,
+                user_op: r.try_get("user_op")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn rows<T>(
+            rows: Vec<Row>,
+            f: fn(&Row) -> $crate::storage::Result<T>,
+        ) -> $crate::storage::Result<Vec<T>> {
+            rows.iter().map(f).collect()
+        }
+
+        /// Takes the key's row lock and checks `owner` still holds its lease: the fence of every write the
+        /// worker makes for a key (in Postgres the row lock also makes a concurrent claim skip the key).
+        async fn fence(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            key_id: &str,
+            owner: &str,
+            now: i64,
+        ) -> $crate::storage::Result<bool> {
+            let done = sqlx::query(
+                "UPDATE keys SET lease_until = lease_until WHERE id = $1 AND lease_owner = $2 AND lease_until >= $3",
+            )
+            .bind(key_id)
+            .bind(owner)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        const RUN_COLUMNS: &str = "id, job_id, key_id, slot, state, tries, not_before, nonce, period, user_op_hash, \
+                                   transaction_hash, rule, error, created_at, updated_at";
+
+        #[async_trait::async_trait]
+        impl $crate::storage::Storage for $storage {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn meta(&self, k: &str) -> $crate::storage::Result<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT v FROM meta WHERE k = $1").bind(k).fetch_optional(&self.pool).await?)
+            }
+
+            async fn set_meta(&self, k: &str, v: &str) -> $crate::storage::Result<()> {
+                sqlx::query("INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = $2")
+                    .bind(k)
+                    .bind(v)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_key(&self, key: &$crate::storage::KeyRow) -> $crate::storage::Result<()> {
+                sqlx::query(
+                    "INSERT INTO keys (id, name, address, sealed, nonce_lane, grant_token, account, session_id, \
+                     state, state_reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&key.id)
+                .bind(&key.name)
+                .bind(&key.address)
+                .bind(&key.sealed)
+                .bind(key.nonce_lane)
+                .bind(&key.grant_token)
+                .bind(&key.account)
+                .bind(&key.session_id)
+                .bind(&key.state)
+                .bind(&key.state_reason)
+                .bind(key.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| match $crate::storage::StorageError::from(e) {
+                    $crate::storage::StorageError::Conflict(_) => {
+                        $crate::storage::StorageError::Conflict(format!("a key named {:?}", key.name))
+                    }
+                    other => other,
+                })?;
+                Ok(())
+            }
+
+            async fn key_by_name(&self, name: &str) -> $crate::storage::Result<Option<$crate::storage::KeyRow>> {
+                let row = sqlx::query("SELECT * FROM keys WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+                row.as_ref().map(key_row).transpose()
+            }
+
+            async fn key(&self, id: &str) -> $crate::storage::Result<Option<$crate::storage::KeyRow>> {
+                let row = sqlx::query("SELECT * FROM keys WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(key_row).transpose()
+            }
+
+            async fn keys(&self) -> $crate::storage::Result<Vec<$crate::storage::KeyRow>> {
+                rows(sqlx::query("SELECT * FROM keys ORDER BY name").fetch_all(&self.pool).await?, key_row)
+            }
+
+            async fn attach_grant(
+                &self,
+                id: &str,
+                token: &str,
+                account: &str,
+                session_id: &str,
+            ) -> $crate::storage::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE keys SET grant_token = $1, account = $2, session_id = $3, state = 'active', \
+                     state_reason = NULL WHERE id = $4 AND state = 'new'",
+                )
+                .bind(token)
+                .bind(account)
+                .bind(session_id)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_key_state(&self, id: &str, state: &str, reason: Option<&str>) -> $crate::storage::Result<()> {
+                sqlx::query("UPDATE keys SET state = $1, state_reason = $2 WHERE id = $3 AND state <> 'forgotten'")
+                    .bind(state)
+                    .bind(reason)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn forget_key(&self, id: &str, now: i64) -> $crate::storage::Result<()> {
+                let mut tx = self.tx().await?;
+                sqlx::query("UPDATE keys SET sealed = $1, state = 'forgotten', state_reason = 'forgotten' WHERE id = $2")
+                    .bind(Vec::<u8>::new())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE jobs SET state = 'cancelled' WHERE key_id = $1 AND state IN ('active', 'paused')")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE runs SET state = 'cancelled', error = 'key forgotten', updated_at = $1 \
+                     WHERE key_id = $2 AND state = 'pending' AND tries = 0",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn reseal(&self, sealed: &[(String, Vec<u8>)], check: &str) -> $crate::storage::Result<()> {
+                let mut tx = self.tx().await?;
+                for (id, bytes) in sealed {
+                    sqlx::query("UPDATE keys SET sealed = $1 WHERE id = $2").bind(bytes).bind(id).execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO meta (k, v) VALUES ('master_key_check', $1) ON CONFLICT (k) DO UPDATE SET v = $1")
+                    .bind(check)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_token(&self, t: &$crate::storage::TokenRow) -> $crate::storage::Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, secret_hash, sessions, label, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&t.id)
+                .bind(&t.secret_hash)
+                .bind(&t.sessions)
+                .bind(&t.label)
+                .bind(t.created_at)
+                .bind(t.revoked_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn token(&self, id: &str) -> $crate::storage::Result<Option<$crate::storage::TokenRow>> {
+                use sqlx::Row as _;
+                let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                row.map(|r| {
+                    Ok($crate::storage::TokenRow {
+                        id: r.try_get("id")?,
+                        secret_hash: r.try_get("secret_hash")?,
+                        sessions: r.try_get("sessions")?,
+                        label: r.try_get("label")?,
+                        created_at: r.try_get("created_at")?,
+                        revoked_at: r.try_get("revoked_at")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn insert_job(&self, job: &$crate::storage::JobRow) -> $crate::storage::Result<$crate::storage::JobRow> {
+                let inserted = sqlx::query(
+                    "INSERT INTO jobs (id, key_id, calls, schedule, on_refused, catch_up, state, next_run_at, \
+                     idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (key_id, idempotency_key) DO NOTHING",
+                )
+                .bind(&job.id)
+                .bind(&job.key_id)
+                .bind(&job.calls)
+                .bind(&job.schedule)
+                .bind(&job.on_refused)
+                .bind(&job.catch_up)
+                .bind(&job.state)
+                .bind(job.next_run_at)
+                .bind(&job.idempotency_key)
+                .bind(job.created_at)
+                .execute(&self.pool)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    return Ok(job.clone());
+                }
+                let row = sqlx::query("SELECT * FROM jobs WHERE key_id = $1 AND idempotency_key = $2")
+                    .bind(&job.key_id)
+                    .bind(&job.idempotency_key)
+                    .fetch_one(&self.pool)
+                    .await?;
+                job_row(&row)
+            }
+
+            async fn job(&self, id: &str) -> $crate::storage::Result<Option<$crate::storage::JobRow>> {
+                let row = sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(job_row).transpose()
+            }
+
+            async fn jobs(&self) -> $crate::storage::Result<Vec<$crate::storage::JobRow>> {
+                rows(sqlx::query("SELECT * FROM jobs ORDER BY created_at DESC, id").fetch_all(&self.pool).await?, job_row)
+            }
+
+            async fn set_job_state(&self, id: &str, from: &[&str], to: &str, now: i64) -> $crate::storage::Result<bool> {
+                let mut tx = self.tx().await?;
+                let current: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+                if !current.is_some_and(|s| from.contains(&s.as_str())) {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE jobs SET state = $1 WHERE id = $2").bind(to).bind(id).execute(&mut *tx).await?;
+                if to == "cancelled" {
+                    // Runs not yet signed are cancelled; a run with a recorded operation is left to be resolved.
+                    sqlx::query(
+                        "UPDATE runs SET state = 'cancelled', updated_at = $1 WHERE job_id = $2 AND state = 'pending' \
+                         AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = runs.id)",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn runs_of_job(&self, job_id: &str) -> $crate::storage::Result<Vec<$crate::storage::RunRow>> {
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = $1 ORDER BY slot"));
+                rows(sqlx::query(sql).bind(job_id).fetch_all(&self.pool).await?, run_row)
+            }
+
+            async fn run(&self, id: &str) -> $crate::storage::Result<Option<$crate::storage::RunRow>> {
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"));
+                let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(run_row).transpose()
+            }
+
+            async fn all_runs(&self) -> $crate::storage::Result<Vec<$crate::storage::RunRow>> {
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY job_id, slot"));
+                rows(sqlx::query(sql).fetch_all(&self.pool).await?, run_row)
+            }
+
+            async fn run_counts(&self) -> $crate::storage::Result<$crate::storage::api::StateCounts> {
+                Ok(sqlx::query_as("SELECT state, COUNT(*) FROM runs GROUP BY state ORDER BY state")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn claim_keys(
+                &self,
+                owner: &str,
+                now: i64,
+                lease_until: i64,
+                limit: i64,
+            ) -> $crate::storage::Result<Vec<String>> {
+                Ok(sqlx::query_scalar($claim)
+                    .bind(owner)
+                    .bind(now)
+                    .bind(lease_until)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn renew_lease(
+                &self,
+                key_id: &str,
+                owner: &str,
+                now: i64,
+                lease_until: i64,
+            ) -> $crate::storage::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE keys SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND lease_until >= $4",
+                )
+                .bind(lease_until)
+                .bind(key_id)
+                .bind(owner)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_lease(&self, key_id: &str, owner: &str) -> $crate::storage::Result<()> {
+                sqlx::query("UPDATE keys SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2")
+                    .bind(key_id)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn due_jobs(&self, key_id: &str, now: i64) -> $crate::storage::Result<Vec<$crate::storage::JobRow>> {
+                rows(
+                    sqlx::query(
+                        "SELECT * FROM jobs WHERE key_id = $1 AND state = 'active' AND next_run_at <= $2 \
+                         ORDER BY next_run_at, id",
+                    )
+                    .bind(key_id)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?,
+                    job_row,
+                )
+            }
+
+            async fn materialize(
+                &self,
+                m: &$crate::storage::Materialize,
+                owner: &str,
+                now: i64,
+            ) -> $crate::storage::Result<bool> {
+                let mut tx = self.tx().await?;
+                if !fence(&mut tx, &m.key_id, owner, now).await? {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                let state = if m.next_run_at.is_some() { "active" } else { "done" };
+                let moved = sqlx::query(
+                    "UPDATE jobs SET next_run_at = $1, state = $2 WHERE id = $3 AND next_run_at = $4 AND state = 'active'",
+                )
+                .bind(m.next_run_at)
+                .bind(state)
+                .bind(&m.job_id)
+                .bind(m.expected_next)
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                let slots = m.slots.iter().map(|s| (*s, "pending")).chain(m.skipped.iter().map(|s| (*s, "skipped")));
+                for (slot, run_state) in slots {
+                    sqlx::query(
+                        "INSERT INTO runs (id, job_id, key_id, slot, state, tries, not_before, rule, created_at, \
+                         updated_at) VALUES ($1, $2, $3, $4, $5, 0, $4, $6, $7, $7) ON CONFLICT (job_id, slot) DO NOTHING",
+                    )
+                    .bind($crate::ids::new_id("run"))
+                    .bind(&m.job_id)
+                    .bind(&m.key_id)
+                    .bind(slot)
+                    .bind(run_state)
+                    .bind((run_state == "skipped").then_some("missed while the service was down (catch-up policy)"))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn open_runs(&self, key_id: &str) -> $crate::storage::Result<Vec<$crate::storage::RunRow>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE key_id = $1 AND state IN ('pending', 'prepared', 'submitted') \
+                     ORDER BY slot, id"
+                ));
+                rows(sqlx::query(sql).bind(key_id).fetch_all(&self.pool).await?, run_row)
+            }
+
+            async fn update_run(
+                &self,
+                run_id: &str,
+                expect: &str,
+                u: &$crate::storage::RunUpdate,
+                owner: &str,
+                now: i64,
+            ) -> $crate::storage::Result<bool> {
+                let mut tx = self.tx().await?;
+                let key_id: Option<String> =
+                    sqlx::query_scalar("SELECT key_id FROM runs WHERE id = $1").bind(run_id).fetch_optional(&mut *tx).await?;
+                let Some(key_id) = key_id else {
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
+                if !fence(&mut tx, &key_id, owner, now).await? {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                let done = sqlx::query(
+                    "UPDATE runs SET state = $1, tries = $2, not_before = $3, \
+                     transaction_hash = COALESCE($4, transaction_hash), rule = $5, error = $6, updated_at = $7 \
+                     WHERE id = $8 AND state = $9",
+                )
+                .bind(&u.state)
+                .bind(u.tries)
+                .bind(u.not_before)
+                .bind(&u.transaction_hash)
+                .bind(&u.rule)
+                .bind(&u.error)
+                .bind(now)
+                .bind(run_id)
+                .bind(expect)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn record_attempt(
+                &self,
+                a: &$crate::storage::AttemptRow,
+                expect: &str,
+                owner: &str,
+                now: i64,
+            ) -> $crate::storage::Result<bool> {
+                let mut tx = self.tx().await?;
+                let key_id: Option<String> =
+                    sqlx::query_scalar("SELECT key_id FROM runs WHERE id = $1").bind(&a.run_id).fetch_optional(&mut *tx).await?;
+                let Some(key_id) = key_id else {
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
+                if !fence(&mut tx, &key_id, owner, now).await? {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                let done = sqlx::query(
+                    "UPDATE runs SET state = 'prepared', nonce = $1, period = $2, user_op_hash = $3, updated_at = $4 \
+                     WHERE id = $5 AND state = $6",
+                )
+                .bind(&a.nonce)
+                .bind(a.period)
+                .bind(&a.user_op_hash)
+                .bind(now)
+                .bind(&a.run_id)
+                .bind(expect)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO attempts (run_id, n, nonce, period, user_op_hash, user_op, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&a.run_id)
+                .bind(a.n)
+                .bind(&a.nonce)
+                .bind(a.period)
+                .bind(&a.user_op_hash)
+                .bind(&a.user_op)
+                .bind(a.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn attempts(&self, run_id: &str) -> $crate::storage::Result<Vec<$crate::storage::AttemptRow>> {
+                rows(
+                    sqlx::query("SELECT * FROM attempts WHERE run_id = $1 ORDER BY n").bind(run_id).fetch_all(&self.pool).await?,
+                    attempt_row,
+                )
+            }
+
+            async fn audit(
+                &self,
+                actor: &str,
+                action: &str,
+                subject: &str,
+                detail: &str,
+                now: i64,
+            ) -> $crate::storage::Result<()> {
+                sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(now)
+                    .bind(actor)
+                    .bind(action)
+                    .bind(subject)
+                    .bind(detail)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit_log(&self, after: i64, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::AuditRow>> {
+                use sqlx::Row as _;
+                let rows = sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::storage::AuditRow {
+                            seq: r.try_get("seq")?,
+                            at: r.try_get("at")?,
+                            actor: r.try_get("actor")?,
+                            action: r.try_get("action")?,
+                            subject: r.try_get("subject")?,
+                            detail: r.try_get("detail")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+pub(crate) use sql_storage;
+
+/// The lease claim both back ends run; `{lock}` is Postgres' `FOR UPDATE OF k SKIP LOCKED` or nothing (SQLite has
+/// one writer at a time, so the statement is atomic as it is).
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE keys SET lease_owner = $1, lease_until = $3 WHERE id IN (",
+            "SELECT k.id FROM keys k WHERE k.lease_until < $2 AND (",
+            "EXISTS (SELECT 1 FROM runs r WHERE r.key_id = k.id AND r.state IN ('pending', 'prepared', 'submitted') ",
+            "AND r.not_before <= $2) ",
+            "OR EXISTS (SELECT 1 FROM jobs j WHERE j.key_id = k.id AND j.state = 'active' AND j.next_run_at <= $2)) ",
+            "ORDER BY k.lease_until, k.id LIMIT $4 ",
+            $lock,
+            ") RETURNING id"
+        )
+    };
+}
+pub(crate) use claim_sql;

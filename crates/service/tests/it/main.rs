@@ -1,0 +1,245 @@
+//! The service's storage, keys and configuration, on SQLite files (no chain needed; the end-to-end tests in
+//! `tests/e2e` run the service against anvil, Alto and PostgreSQL).
+
+use clap::Parser;
+use warrant_service::{
+    ServeArgs,
+    ids::now,
+    keys::{self, MasterKey},
+    storage::{JobRow, KeyRow, Materialize, RunUpdate, SqliteStorage, Storage, StorageError},
+};
+
+async fn store() -> (SqliteStorage, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    (SqliteStorage::connect(&url).await.unwrap(), dir)
+}
+
+fn key_row(id: &str, name: &str, sealed: Vec<u8>) -> KeyRow {
+    KeyRow {
+        id: id.into(),
+        name: name.into(),
+        address: "0x0000000000000000000000000000000000000001".into(),
+        sealed,
+        nonce_lane: 1,
+        grant_token: None,
+        account: None,
+        session_id: None,
+        state: "active".into(),
+        state_reason: None,
+        created_at: now(),
+    }
+}
+
+fn job_row(id: &str, key_id: &str, next: i64) -> JobRow {
+    JobRow {
+        id: id.into(),
+        key_id: key_id.into(),
+        calls: "[]".into(),
+        schedule: r#"{"kind":"interval","every_secs":10}"#.into(),
+        on_refused: "wait".into(),
+        catch_up: "all".into(),
+        state: "active".into(),
+        next_run_at: Some(next),
+        idempotency_key: Some(format!("idem-{id}")),
+        created_at: now(),
+    }
+}
+
+#[test]
+fn sealed_keys_open_only_with_their_master_key_and_id() {
+    let master = MasterKey::generate();
+    let (address, sealed) = master.new_session_key("key_a").unwrap();
+    assert_eq!(master.signer("key_a", &sealed).unwrap().address(), address);
+    // A fresh nonce per seal: sealing the same secret twice gives different bytes.
+    let secret = master.open("key_a", &sealed).unwrap();
+    assert_ne!(master.seal("key_a", &secret).unwrap(), master.seal("key_a", &secret).unwrap());
+    // The key id is associated data: a sealed key moved to another row does not open.
+    assert!(master.open("key_b", &sealed).is_err());
+    // Another master key does not open it; nor does a flipped byte.
+    assert!(MasterKey::generate().open("key_a", &sealed).is_err());
+    let mut tampered = sealed.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert!(master.open("key_a", &tampered).is_err());
+    // The secret is nowhere in the sealed bytes, and Debug prints nothing of the master key.
+    assert!(!sealed.windows(32).any(|w| w == secret.as_slice()));
+    assert_eq!(format!("{master:?}"), "MasterKey(…)");
+}
+
+#[test]
+fn master_keys_from_hex_and_files() {
+    assert!(MasterKey::from_hex(&"ab".repeat(32)).is_ok());
+    let e = MasterKey::from_hex("abcd").unwrap_err().to_string();
+    assert!(e.contains("64 hex digits"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.key");
+    let created = MasterKey::create_file(&path).unwrap();
+    assert_eq!(MasterKey::from_file(&path).unwrap().check_value(), created.check_value());
+    assert!(MasterKey::create_file(&path).is_err(), "never overwrites a master key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[tokio::test]
+async fn rotation_reseals_every_key_and_retires_the_old_master_key() {
+    let (s, _dir) = store().await;
+    let old = MasterKey::generate();
+    keys::check_master_key(&s, &old).await.unwrap();
+    let mut addresses = Vec::new();
+    for i in 0..3 {
+        let id = format!("key_{i}");
+        let (address, sealed) = old.new_session_key(&id).unwrap();
+        s.insert_key(&key_row(&id, &format!("n{i}"), sealed)).await.unwrap();
+        addresses.push(address);
+    }
+    s.forget_key("key_2", now()).await.unwrap();
+    let new = MasterKey::generate();
+    assert!(
+        keys::rotate(&s, &new, &MasterKey::generate()).await.is_err(),
+        "rotation needs the current master key"
+    );
+    assert_eq!(keys::rotate(&s, &old, &new).await.unwrap(), 2, "forgotten keys stay empty");
+    for (i, address) in addresses.iter().enumerate().take(2) {
+        let row = s.key(&format!("key_{i}")).await.unwrap().unwrap();
+        assert_eq!(new.signer(&row.id, &row.sealed).unwrap().address(), *address);
+        assert!(old.open(&row.id, &row.sealed).is_err());
+    }
+    let e = keys::check_master_key(&s, &old).await.unwrap_err().to_string();
+    assert!(e.contains("not the one"), "{e}");
+    keys::check_master_key(&s, &new).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only() {
+    let (s, _dir) = store().await;
+    s.audit("tok_1", "key.create", "payroll", "{}", now()).await.unwrap();
+    s.audit("tok_1", "job.create", "job_1", "{}", now()).await.unwrap();
+    let log = s.audit_log(0, 10).await.unwrap();
+    assert_eq!(log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["key.create", "job.create"]);
+    for sql in ["UPDATE audit SET actor = 'x'", "DELETE FROM audit"] {
+        let e = sqlx::query(sql).execute(s.pool()).await.unwrap_err().to_string();
+        assert!(e.contains("append-only"), "{sql}: {e}");
+    }
+    assert_eq!(s.audit_log(0, 10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn leases_fence_writes_and_expire_to_another_instance() {
+    let (s, _dir) = store().await;
+    s.insert_key(&key_row("key_1", "k", vec![1; 40])).await.unwrap();
+    let t = now();
+    s.insert_job(&job_row("job_1", "key_1", t - 5)).await.unwrap();
+    // A claims the key; B finds nothing while A's lease runs.
+    assert_eq!(s.claim_keys("A", t, t + 30, 10).await.unwrap(), ["key_1"]);
+    assert!(s.claim_keys("B", t, t + 30, 10).await.unwrap().is_empty());
+    // Runs are created once per slot, and only by the lease holder.
+    let m = Materialize {
+        job_id: "job_1".into(),
+        key_id: "key_1".into(),
+        expected_next: t - 5,
+        slots: vec![t - 5],
+        skipped: vec![],
+        next_run_at: Some(t + 5),
+    };
+    assert!(!s.materialize(&m, "B", t).await.unwrap(), "B holds no lease");
+    assert!(s.materialize(&m, "A", t).await.unwrap());
+    assert!(!s.materialize(&m, "A", t).await.unwrap(), "the job moved on: no second run for the slot");
+    let runs = s.open_runs("key_1").await.unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    let u = RunUpdate { state: "failed".into(), tries: 1, not_before: t, ..Default::default() };
+    assert!(!s.update_run(&run.id, "pending", &u, "B", t).await.unwrap(), "B can't write A's key's runs");
+    // A dies; after its lease expires B takes over, and A's writes are refused from then on.
+    let later = t + 31;
+    assert_eq!(s.claim_keys("B", later, later + 30, 10).await.unwrap(), ["key_1"]);
+    assert!(!s.update_run(&run.id, "pending", &u, "A", later).await.unwrap(), "A's lease is gone");
+    assert!(s.update_run(&run.id, "pending", &u, "B", later).await.unwrap());
+    assert!(!s.update_run(&run.id, "pending", &u, "B", later).await.unwrap(), "compare-and-set on the state");
+}
+
+#[tokio::test]
+async fn idempotency_keys_return_the_first_job_and_names_are_unique() {
+    let (s, _dir) = store().await;
+    s.insert_key(&key_row("key_1", "k", vec![1; 40])).await.unwrap();
+    let first = s.insert_job(&job_row("job_1", "key_1", now())).await.unwrap();
+    let mut again = job_row("job_2", "key_1", now());
+    again.idempotency_key = first.idempotency_key.clone();
+    assert_eq!(s.insert_job(&again).await.unwrap().id, "job_1");
+    assert_eq!(s.jobs().await.unwrap().len(), 1);
+    match s.insert_key(&key_row("key_2", "k", vec![1; 40])).await {
+        Err(StorageError::Conflict(what)) => assert!(what.contains("\"k\""), "{what}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn amounts_and_nonces_keep_every_digit() {
+    // U256 values are TEXT: the largest nonce survives the round trip exactly.
+    let (s, _dir) = store().await;
+    s.insert_key(&key_row("key_1", "k", vec![1; 40])).await.unwrap();
+    let t = now();
+    s.insert_job(&job_row("job_1", "key_1", t)).await.unwrap();
+    s.claim_keys("A", t, t + 30, 1).await.unwrap();
+    let m = Materialize {
+        job_id: "job_1".into(),
+        key_id: "key_1".into(),
+        expected_next: t,
+        slots: vec![t],
+        skipped: vec![],
+        next_run_at: None,
+    };
+    assert!(s.materialize(&m, "A", t).await.unwrap());
+    let run = s.open_runs("key_1").await.unwrap().remove(0);
+    let max = alloy::primitives::U256::MAX.to_string();
+    let attempt = warrant_service::storage::AttemptRow {
+        run_id: run.id.clone(),
+        n: 1,
+        nonce: max.clone(),
+        period: 4_000_000_000,
+        user_op_hash: format!("0x{}", "ab".repeat(32)),
+        user_op: "{}".into(),
+        created_at: t,
+    };
+    assert!(s.record_attempt(&attempt, "pending", "A", t).await.unwrap());
+    assert!(!s.record_attempt(&attempt, "pending", "A", t).await.unwrap(), "recorded once");
+    let run = s.run(&run.id).await.unwrap().unwrap();
+    assert_eq!(
+        (run.state.as_str(), run.nonce.as_deref(), run.period),
+        ("prepared", Some(max.as_str()), Some(4_000_000_000))
+    );
+    assert_eq!(s.attempts(&run.id).await.unwrap()[0].nonce, max);
+    assert_eq!(s.job("job_1").await.unwrap().unwrap().state, "done");
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[test]
+fn flags_win_over_the_config_file_which_wins_over_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("service.toml");
+    std::fs::write(
+        &file,
+        "rpc-url = \"http://file:8545\"\nbundler-url = \"http://file:4337\"\nlease-secs = 9\n",
+    )
+    .unwrap();
+    let cli = Cli::parse_from(["x", "--config", file.to_str().unwrap(), "--rpc-url", "http://flag:8545"]);
+    let config = cli.serve.resolve().unwrap();
+    assert_eq!(config.rpc_url, "http://flag:8545");
+    assert_eq!(config.bundler_url, "http://file:4337");
+    assert_eq!(config.lease.as_secs(), 9);
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8645", "loopback by default");
+    assert!(config.database_url.starts_with("sqlite://"));
+    std::fs::write(&file, "rpc-urll = \"x\"\n").unwrap();
+    let e =
+        Cli::parse_from(["x", "--config", file.to_str().unwrap()]).serve.resolve().unwrap_err().to_string();
+    assert!(e.contains("rpc-urll"), "{e}");
+    let e = Cli::parse_from(["x"]).serve.resolve().unwrap_err().to_string();
+    assert!(e.contains("--rpc-url"), "{e}");
+}
