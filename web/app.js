@@ -58,7 +58,7 @@ async function showKey() {
     state.signer = null;
     return;
   }
-  state.signer = w.p256Signer(WEBCRYPTO_P256, r.publicKeyRaw);
+  state.signer = w.hasP256() ? w.p256Signer(WEBCRYPTO_P256, r.publicKeyRaw) : w.interimSecp256k1Address(r.interimSecret);
   $('key-status').textContent = `Session key found in IndexedDB (created ${new Date(r.createdAt).toISOString()}).`;
   $('key-status').dataset.found = 'true';
   $('key-signer').textContent = state.signer;
@@ -70,6 +70,7 @@ async function showKey() {
 }
 
 async function sessionSignature(digest) {
+  if (!w.hasP256()) return w.interimSecp256k1Sign(state.record.interimSecret, digest);
   const rs = await keystore.sign(state.record, w.unhex(digest));
   return w.p256SessionSignature(WEBCRYPTO_P256, state.record.publicKeyRaw, rs);
 }
@@ -302,13 +303,16 @@ async function main() {
   state.bundler = new w.Bundler(c.bundlerUrl);
   $('net').textContent = `Chain ${c.chainId} · account ${c.account} (owner ${c.owner}) · validator ${c.validator} · bundler ${c.bundlerUrl}`;
   $('scope-recipient').value = c.recipient;
+  const mode = w.hasP256() ? 'webcrypto-p256' : 'interim-secp256k1';
+  document.body.dataset.signing = mode;
+  $('interim').hidden = mode !== 'interim-secp256k1';
   $('to').value = c.recipient;
   state.record = await keystore.load();
   await showKey();
   showGrant();
   $('preview').disabled = !state.record;
   $('create-key').onclick = guard(async () => {
-    state.record = await keystore.create();
+    state.record = await keystore.create({ interimSecp256k1: !w.hasP256() });
     await showKey();
     $('preview').disabled = false;
     showGrant();

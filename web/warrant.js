@@ -59,6 +59,11 @@ export const p256Signer = (kind, publicKey) => call(wasm.p256Signer, kind, hex(p
 export const p256SessionSignature = (kind, publicKey, rs) =>
   call(wasm.p256SessionSignature, kind, hex(publicKey), hex(rs));
 export const bundlerRefusal = (error) => call(wasm.bundlerRefusal, error);
+/** Whether this build signs with WebCrypto P-256 session keys (else the INTERIM secp256k1 key). */
+export const hasP256 = () => typeof wasm.p256Signer === 'function';
+/** INTERIM (until P-256 session keys land): a secp256k1 session key's address and signatures. */
+export const interimSecp256k1Address = (secret) => call(wasm.interimSecp256k1Address, hex(secret));
+export const interimSecp256k1Sign = (secret, digest) => call(wasm.interimSecp256k1Sign, hex(secret), digest);
 
 /** `0x` hex of bytes. */
 export function hex(bytes) {

@@ -81,7 +81,8 @@ try {
   };
   await page.goto(server.url);
   await ready();
-  step('loaded', { keyFoundAtStart: (await page.getAttribute('#key-status', 'data-found')) === 'true' });
+  result.signingMode = await page.getAttribute('body', 'data-signing');
+  step('loaded', { signingMode: result.signingMode, keyFoundAtStart: (await page.getAttribute('#key-status', 'data-found')) === 'true' });
 
   // 1. The session key: created in the page, non-extractable.
   await page.click('#create-key');

@@ -765,5 +765,30 @@ pub fn bundler_refusal(error: &Value) -> Value {
     })
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// INTERIM: a secp256k1 session key whose secret the page holds (and keeps in IndexedDB), until P-256 session keys
+// reach the validator. Unlike the WebCrypto key it is extractable: any script in the page can read it.
+
+fn interim_key(secret: &str) -> ApiResult<k256::ecdsa::SigningKey> {
+    let raw = bytes("interim secp256k1 secret", secret)?;
+    k256::ecdsa::SigningKey::from_slice(&raw)
+        .map_err(|_| ApiError::input("interim secp256k1 secret: 32 bytes in [1, n − 1]"))
+}
+
+/// INTERIM: the address of a secp256k1 session key's secret.
+pub fn interim_secp256k1_address(secret: &str) -> ApiResult<Address> {
+    Ok(Address::from_public_key(interim_key(secret)?.verifying_key()))
+}
+
+/// INTERIM: the 65-byte `r ‖ s ‖ v` secp256k1 session signature of `digest` (low s, as the validator wants).
+pub fn interim_secp256k1_sign(secret: &str, digest: &str) -> ApiResult<Bytes> {
+    let digest: B256 =
+        digest.parse().map_err(|_| ApiError::input(format!("digest: {digest:?} is not 32 bytes of hex")))?;
+    let (sig, recid) = interim_key(secret)?
+        .sign_prehash_recoverable(digest.as_slice())
+        .map_err(|e| ApiError::input(format!("signing: {e}")))?;
+    Ok(alloy_primitives::Signature::from((sig, recid)).as_bytes().to_vec().into())
+}
+
 #[cfg(test)]
 mod tests;

@@ -160,3 +160,15 @@ pub fn decode_usage(results: &str) -> Result<String, JsValue> {
 pub fn bundler_refusal(error: &str) -> Result<String, JsValue> {
     out(Ok(api::bundler_refusal(&arg("bundler error", error)?)))
 }
+
+/// INTERIM (until P-256 session keys land): the address of a secp256k1 session key's secret (`0x…`, 32 bytes).
+#[wasm_bindgen(js_name = interimSecp256k1Address)]
+pub fn interim_secp256k1_address(secret: &str) -> Result<String, JsValue> {
+    api::interim_secp256k1_address(secret).map(|a| a.to_checksum(None)).map_err(js_error)
+}
+
+/// INTERIM: the 65-byte secp256k1 session signature (`0x…`) of a digest.
+#[wasm_bindgen(js_name = interimSecp256k1Sign)]
+pub fn interim_secp256k1_sign(secret: &str, digest: &str) -> Result<String, JsValue> {
+    api::interim_secp256k1_sign(secret, digest).map(|b| b.to_string()).map_err(js_error)
+}

@@ -285,3 +285,15 @@ fn bundler_refusals_name_the_rule() {
     let plain = bundler_refusal(&json!({ "code": -32602, "message": "invalid fields" }));
     assert_eq!(plain["rule"], Value::Null);
 }
+
+/// The interim secp256k1 signature is what the SDK's own signer makes of the same key (and recovers to it).
+#[test]
+fn interim_secp256k1_matches_the_sdk() {
+    let key = PrivateKeySigner::random();
+    let secret = hex::encode_prefixed(key.to_bytes());
+    assert_eq!(interim_secp256k1_address(&secret).unwrap(), key.address());
+    let digest = B256::repeat_byte(0x5a);
+    let sig = interim_secp256k1_sign(&secret, &digest.to_string()).unwrap();
+    assert_eq!(sig.as_ref(), key.sign_hash_sync(&digest).unwrap().as_bytes().as_slice());
+    assert_eq!(interim_secp256k1_sign("0x00", &digest.to_string()).unwrap_err().kind, "input");
+}
