@@ -30,13 +30,15 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
     grant::{Gate, Grant, IWarrantValidator, Session, gate_kind},
-    policy::{Call, current_period},
+    policy::Call,
     session_op::{
         EIP7702_MARKER, Eip7702Sender, GasFields, SessionOp, execute_calldata, session_nonce_key, sign_grant,
         sign_grant_for,
     },
     token::SignedGrant,
 };
+
+use warrant_client::{Node, SessionView, StateReader};
 
 use crate::{BenchError, jobs};
 
@@ -132,6 +134,8 @@ struct MetaMask {
 
 struct Bench {
     net: Devnet,
+    /// The node, read through the client library (the same reads every caller makes).
+    node: Node,
     chain_id: u64,
     warrant: WarrantContracts,
     simple7702: Address,
@@ -199,8 +203,10 @@ impl Bench {
 
         let recipients = [1u8].map(|i| Address::from_word(keccak256([b'r', i])));
         let relayer = net.signer(FIRST_FREE_ACCOUNT).address();
+        let node = Node::connect(net.rpc_url().clone(), warrant_chain::bundler::DEFAULT_RPC_TIMEOUT).await?;
         let bench = Self {
             net,
+            node,
             chain_id,
             warrant,
             simple7702,
@@ -225,9 +231,7 @@ impl Bench {
     }
 
     async fn call<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, BenchError> {
-        let tx = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
-        let out = self.net.provider().call(tx).await.map_err(|e| job_error("eth_call", e))?;
-        C::abi_decode_returns(&out).map_err(|e| job_error("eth_call", e))
+        Ok(self.node.view(to, call).await?)
     }
 
     /// A funded EOA delegated to `delegate` by a type-4 transaction of the relayer, holding tokens.
@@ -251,7 +255,7 @@ impl Bench {
     }
 
     async fn nonce(&self, sender: Address, key: U192) -> Result<U256, BenchError> {
-        self.call(ENTRY_POINT_V08, IEntryPoint::getNonceCall { sender, key }).await
+        Ok(self.node.clone().entry_point_nonce(sender, key).await?)
     }
 
     /// `handleOps([op])` from the relayer; the transaction's gas, after checking the operation succeeded.
@@ -371,7 +375,7 @@ impl Bench {
         // Sessions: one scope covers every job (ERC-20 and native transfers to the recipient).
         let session_key = PrivateKeySigner::from_bytes(&keccak256("warrant bench: session key"))
             .map_err(|e| BenchError::InvalidKey(e.to_string()))?;
-        let now = self.now().await?;
+        let now = self.node.now().await?;
         let (token, recipients) = (self.token, self.recipients);
         let session = |salt: &str| {
             jobs::session(session_key.address(), keccak256(salt), token, recipients[0], now + 30 * 24 * 3600)
@@ -446,8 +450,9 @@ impl Bench {
             now + 30 * 24 * 3600,
             now - 60,
         );
-        let period = current_period(&spend.scope, self.now().await?)
-            .ok_or_else(|| job_error("session_erc20_transfer_spend_limited", "no current period"))?;
+        // The period as every caller of the client decides it.
+        let mut node = self.node.clone();
+        let period = SessionView::read(&mut node, self.warrant.validator, account, &spend).await?.period();
         let grant = self.signed_grant(&owner, &spend).await?;
         let op = self
             .session_op_in(account, vec![self.erc20()], period)
@@ -460,17 +465,6 @@ impl Bench {
         })
         .await?;
         Ok(())
-    }
-
-    async fn now(&self) -> Result<u64, BenchError> {
-        let block = self
-            .net
-            .provider()
-            .get_block_by_number(Default::default())
-            .await
-            .map_err(|e| job_error("eth_getBlockByNumber", e))?
-            .ok_or_else(|| job_error("eth_getBlockByNumber", "no latest block"))?;
-        Ok(block.header.timestamp)
     }
 
     async fn signed_grant(
@@ -539,7 +533,7 @@ impl Bench {
             })
             .await?;
 
-            let now = self.now().await?;
+            let now = self.node.now().await?;
             let session = jobs::minimal_erc20_session(
                 session_key.address(),
                 keccak256(format!("{kind} minimal session")),
@@ -693,7 +687,7 @@ impl Bench {
         let mm = self.metamask;
         let delegator = self.delegated_eoa("warrant bench: MetaMask delegator", mm.delegator_impl).await?;
         let delegate = self.net.signer(FIRST_FREE_ACCOUNT + 1).address();
-        let now = self.now().await?;
+        let now = self.node.now().await?;
         let until = now + 30 * 24 * 3600;
         let caveat =
             |enforcer: Address, terms: Vec<u8>| Caveat { enforcer, terms: terms.into(), args: Bytes::new() };

@@ -20,6 +20,9 @@ pub enum BenchError {
     /// The chain side failed (anvil, deployment, artifacts).
     #[error(transparent)]
     Chain(#[from] warrant_chain::ChainError),
+    /// The client library failed to read the chain.
+    #[error(transparent)]
+    Client(#[from] warrant_client::ClientError),
     /// Signing failed.
     #[error("signing: {0}")]
     Signing(#[from] alloy::signers::Error),

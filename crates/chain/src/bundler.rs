@@ -167,6 +167,12 @@ impl BundlerRpcError {
         let rule = self.warrant_rule()?;
         WarrantErrors::WarrantErrorsErrors::name_by_selector(rule.selector())
     }
+
+    /// The refusing rule as the pre-flight's [`warrant_core::policy::Denial`] of the same name, if one was
+    /// recovered.
+    pub fn denial(&self) -> Option<warrant_core::policy::Denial> {
+        warrant_core::policy::Denial::from_revert_data(&self.warrant_rule()?.abi_encode())
+    }
 }
 
 fn decode_warrant_rule(data: &[u8]) -> Option<WarrantErrors::WarrantErrorsErrors> {

@@ -1,3 +1,5 @@
+use warrant_client::ClientError;
+
 /// Errors of the `warrant` command line.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
@@ -16,10 +18,41 @@ pub(crate) enum CliError {
     /// The keystore refused (missing key, wrong password, bad permissions, …).
     #[error(transparent)]
     Keystore(#[from] warrant_keystore::KeystoreError),
-    /// A bundler, the chain or Warrant's pre-flight refused an operation (the message names the rule).
-    #[error("{0}")]
-    Refused(String),
+    /// The client library failed, or a bundler refused the operation ([`ClientError::is_refusal`]).
+    #[error(transparent)]
+    Client(warrant_client::ClientError),
+    /// Warrant's pre-flight denied the operation: the validator would refuse it with this rule. `detail` says
+    /// more about the argument that broke a condition.
+    #[error("pre-flight: denied — {denial}{}", .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Denied {
+        /// The rule.
+        denial: warrant_core::policy::Denial,
+        /// What the argument was and which bound it broke.
+        detail: Option<String>,
+    },
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),
+}
+
+impl CliError {
+    /// Whether the operation was refused (by the pre-flight or the bundler, naming the rule when there is one)
+    /// rather than the command failing.
+    pub(crate) fn is_refusal(&self) -> bool {
+        match self {
+            Self::Denied { .. } => true,
+            Self::Client(e) => e.is_refusal(),
+            _ => false,
+        }
+    }
+}
+
+impl From<ClientError> for CliError {
+    /// The pre-flight's denial is printed one way wherever it comes from.
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Denied(denial) => Self::Denied { denial, detail: None },
+            other => Self::Client(other),
+        }
+    }
 }

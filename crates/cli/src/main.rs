@@ -4,15 +4,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod auth;
-mod demo;
+mod args;
+mod cmd;
 mod error;
-mod grant;
 mod input;
-mod inspect;
-mod keys;
-mod net;
 mod scope_spec;
+
+use cmd::{auth, check, delegate, demo, explain, grant, key, revoke, send, status, undelegate};
 
 pub(crate) use error::CliError;
 
@@ -30,23 +28,23 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Manage the encrypted keystore of owner and session keys.
     #[command(subcommand)]
-    Key(keys::KeyCommand),
+    Key(key::KeyCommand),
     /// Sign a grant (dynamic delegation) for a session key, as the account's owner.
     Grant(Box<grant::GrantArgs>),
     /// Say in plain words what a grant allows.
-    Explain(inspect::ExplainArgs),
+    Explain(explain::ExplainArgs),
     /// Pre-flight: would the session be allowed this call? Exit 0 if allowed, 1 if denied (naming the rule).
-    Check(inspect::CheckArgs),
+    Check(check::CheckArgs),
     /// Build, check, sign and send a session operation through a bundler.
-    Send(Box<net::SendArgs>),
+    Send(Box<send::SendArgs>),
     /// What a grant's session has used and has left: uses, value, spend limits in the current period.
-    Status(Box<net::StatusArgs>),
+    Status(Box<status::StatusArgs>),
     /// Revoke a session (or every session) of an account, as its owner.
-    Revoke(Box<net::RevokeArgs>),
+    Revoke(Box<revoke::RevokeArgs>),
     /// Delegate an EOA to WarrantAccount with an EIP-7702 transaction (optionally temporary).
-    Delegate(Box<net::DelegateArgs>),
+    Delegate(Box<delegate::DelegateArgs>),
     /// Restore a delegated EOA to a plain EOA (zero-address EIP-7702 authorization).
-    Undelegate(Box<net::UndelegateArgs>),
+    Undelegate(Box<undelegate::UndelegateArgs>),
     /// Sign and recover EIP-7702 authorizations.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -62,21 +60,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
-        Command::Key(command) => keys::run(&command),
+        Command::Key(command) => key::run(&command),
         Command::Grant(args) => grant::run(&args),
-        Command::Explain(args) => inspect::explain(&args),
-        Command::Check(args) => inspect::check(&args),
-        Command::Send(args) => net::send(&args),
-        Command::Status(args) => net::status(&args),
-        Command::Revoke(args) => net::revoke(&args),
-        Command::Delegate(args) => net::delegate(&args),
-        Command::Undelegate(args) => net::undelegate(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Send(args) => send::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Revoke(args) => revoke::run(&args),
+        Command::Delegate(args) => delegate::run(&args),
+        Command::Undelegate(args) => undelegate::run(&args),
         Command::Auth(command) => auth::run(&command),
     };
     match result {
         Ok(code) => code,
-        Err(CliError::Refused(reason)) => {
-            eprintln!("refused: {reason}");
+        // A refusal of the operation names its rule (`pre-flight: denied — Rule: …`, `bundler: denied — …`):
+        // exit 1. Anything else is an error: exit 2.
+        Err(e) if e.is_refusal() => {
+            eprintln!("{e}");
             ExitCode::from(1)
         }
         Err(e) => {

@@ -37,8 +37,7 @@ use warrant_core::{
         WarrantErrors, arg_type, gate_kind, use_digest, use_signature,
     },
     policy::{
-        Debit, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, SpendUsage, check_operation,
-        check_spend_rules,
+        Debit, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, check_operation, check_spend_rules,
     },
 };
 
@@ -1222,36 +1221,10 @@ impl Harness {
         }
     }
 
-    /// The session's counters as the module exposes them: what a wallet reads before a pre-flight.
+    /// The session's counters as the module exposes them: what a wallet reads before a pre-flight (through the
+    /// client library's one reader).
     fn usage(&mut self, account: Address, id: B256, limits: usize) -> SessionUsage {
-        let state =
-            self.chain.call_sol(self.module, &IWarrantValidator::sessionStateCall { account, id }).unwrap();
-        let period =
-            self.chain.call_sol(self.module, &IWarrantValidator::periodStateCall { account, id }).unwrap();
-        let limits = (0..limits)
-            .map(|i| {
-                let c = self
-                    .chain
-                    .call_sol(
-                        self.module,
-                        &IWarrantValidator::spendStateCall { account, id, limitIndex: U256::from(i) },
-                    )
-                    .unwrap();
-                SpendUsage {
-                    period_index: c.periodIndex,
-                    period_spent: c.periodSpent.to::<u128>(),
-                    lifetime_spent: c.lifetimeSpent.to::<u128>(),
-                }
-            })
-            .collect();
-        SessionUsage {
-            status: SessionStatus::from_u8(state.status).unwrap(),
-            uses: state.uses,
-            value_spent: state.valueSpent,
-            period_index: period.periodIndex,
-            uses_in_period: period.usesInPeriod,
-            limits,
-        }
+        warrant_client::session_usage_in(&mut self.chain, self.module, account, id, limits).unwrap()
     }
 
     fn report(&self, part: &str, n: usize, seed: u64, shapes: &BTreeMap<&'static str, usize>, secs: f64) {

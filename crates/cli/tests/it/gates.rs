@@ -115,9 +115,12 @@ fn check_judges_the_holdings_given() {
     assert!(stderr(&out).contains("pass one --holding per gate"), "{}", stderr(&out));
     let out = check(&["--holding", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    // `check` prints its verdict on stdout.
-    let verdict = String::from_utf8_lossy(&out.stdout);
-    assert!(verdict.contains("GateNotHeld: gate 0 needs the account to hold at least 2"), "{verdict}");
+    // A denial is printed the one way: on stderr, naming the rule.
+    let verdict = stderr(&out);
+    assert!(
+        verdict.contains("pre-flight: denied — GateNotHeld: gate 0 needs the account to hold at least 2"),
+        "{verdict}"
+    );
     let out = check(&["--holding", "2"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }

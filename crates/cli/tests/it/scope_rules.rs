@@ -50,13 +50,15 @@ fn refused(extra: &[&str], needle: &str) {
     assert!(out.stdout.is_empty(), "no token on a refusal");
 }
 
-/// `check` of a call of `sig` with `args` on TARGET; its exit code and stdout.
+/// `check` of a call of `sig` with `args` on TARGET; its exit code and verdict (stdout when allowed, stderr
+/// when denied).
 fn check(token: &str, sig: &str, args: &[&str]) -> (Option<i32>, String) {
     let mut argv = vec!["check", token, "--to", TARGET, "--sig", sig];
     argv.extend_from_slice(args);
     let out = warrant(&argv);
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
-    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    let verdict = if out.status.success() { String::from_utf8(out.stdout).unwrap() } else { stderr(&out) };
+    (out.status.code(), verdict)
 }
 
 /// The exact case of hole 7: after a `uint256[2]`, `arg2` is the third parameter (head word 3), so a call

@@ -17,8 +17,8 @@ use warrant_core::{
 
 use crate::{
     CliError,
-    inspect::parameter_legend,
-    keys::SignerArgs,
+    args::{SignerArgs, parse_account_kind, provider, runtime},
+    cmd::explain::parameter_legend,
     scope_spec::{self, Signature},
 };
 
@@ -122,14 +122,6 @@ pub(crate) struct GrantArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
-}
-
-/// `warrant`, `nexus` or `kernel`.
-pub(crate) fn parse_account_kind(name: &str) -> Result<AccountKind, String> {
-    AccountKind::from_name(name).ok_or_else(|| {
-        let known: Vec<&str> = AccountKind::ALL.iter().map(|k| k.name()).collect();
-        format!("unknown account kind {name:?} (known: {})", known.join(", "))
-    })
 }
 
 const ALLOW_HELP: &str =
@@ -364,8 +356,8 @@ fn probe(args: &GrantArgs, scope: &Scope) -> Result<(), CliError> {
                 .into(),
         ));
     };
-    crate::net::runtime()?.block_on(async {
-        let provider = crate::net::provider(url)?;
+    runtime()?.block_on(async {
+        let provider = provider(url)?;
         let verdict = warrant_chain::gate::probe_gates(&provider, scope, args.account, args.module).await?;
         verdict.map_err(|e| CliError::InvalidInput(format!("not signed: {e}")))
     })

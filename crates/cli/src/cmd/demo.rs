@@ -22,18 +22,21 @@ use serde::Serialize;
 use warrant_chain::{ChainConfig, DevChain, HandleOpsOutcome, TxRequest, artifacts};
 use warrant_core::{
     UserOperation,
+    account::AccountKind,
     constants::ENTRY_POINT_V08,
     eip7702,
     grant::{
         ArgCondition, CallPolicy, Gate, Grant, IWarrantValidator, NO_CAP, Scope, Session, SpendLimit,
-        arg_type, enable_digest, enable_signature, gate_kind, use_digest, use_signature,
+        arg_type, gate_kind,
     },
-    policy::{self, Call, Denial, OpCheck, Presentation, SessionUsage, condition},
+    policy::{Call, Denial, Presentation, condition},
     revert,
-    session_op::{self, session_nonce_key},
+    session_op::{self, Eip7702Sender, GasFields, SessionOp, session_nonce_key},
+    token::SignedGrant,
 };
 
 use crate::CliError;
+use warrant_client::SessionView;
 
 sol! {
     function installModule(uint256 moduleTypeId, address module, bytes initData);
@@ -119,6 +122,11 @@ struct Demo {
 /// `execute` of one call, through the SDK's encoder.
 fn exec_single(target: Address, value: U256, data: &[u8]) -> Bytes {
     session_op::execute_single(&Call { target, value, data: data.to_vec() })
+}
+
+/// One call, for a session operation.
+fn one(target: Address, value: U256, data: &[u8]) -> Vec<Call> {
+    vec![Call { target, value, data: data.to_vec() }]
 }
 
 fn word(value: impl Into<U256>) -> B256 {
@@ -293,35 +301,52 @@ impl Demo {
         Ok(op)
     }
 
-    /// The period a session operation names now (0 for a session without periods).
-    fn period(&self, session: &Session) -> u32 {
-        policy::current_period(&session.scope, self.chain.timestamp()).unwrap_or(0)
+    /// The session operation builder for this account now: the sequence from the EntryPoint and the period
+    /// from the session's reading (the one rule, [`SessionView::period`]).
+    fn session_op(&mut self, session: &Session, calls: Vec<Call>) -> Result<SessionOp, CliError> {
+        let view = self.view(session)?;
+        let key = session_nonce_key(self.validator, 0);
+        let nonce = self.chain.entry_point_nonce(self.account(), key)?;
+        Ok(SessionOp {
+            account: self.account(),
+            module: self.validator,
+            chain_id: self.chain.chain_id(),
+            account_kind: AccountKind::WarrantAccount,
+            calls,
+            gas: GasFields {
+                call_gas_limit: 200_000,
+                verification_gas_limit: 400_000,
+                pre_verification_gas: 60_000,
+                max_fee_per_gas: 3_000_000_000,
+                max_priority_fee_per_gas: 1_000_000_000,
+                paymaster: None,
+            },
+            key_suffix: 0,
+            period: view.period(),
+            sequence: (nonce & U256::from(u64::MAX)).to::<u64>(),
+            // The 7702 marker binds the delegate into the hash: a re-delegated EOA can't replay these ops.
+            eip7702: Some(Eip7702Sender { delegate: self.implementation, authorization: None }),
+        })
     }
 
-    /// A USE operation: the session key signs the userOpHash with the session id and the period it is sent in.
-    fn session_use_op(&mut self, session: &Session, call_data: Bytes) -> Result<UserOperation, CliError> {
-        let period = self.period(session);
-        let mut op = self.op(self.validator, call_data)?;
-        let digest = use_digest(self.user_op_hash(&op)?, session.id(self.account()), period);
-        op.signature = use_signature(session, period, &Self::sign_digest(&digest, &self.session_key)?);
-        Ok(op)
+    /// A USE operation, signed by the session key through the SDK.
+    fn session_use_op(&mut self, session: &Session, calls: Vec<Call>) -> Result<UserOperation, CliError> {
+        Ok(self.session_op(session, calls)?.sign_use(session, &self.session_key)?.op)
     }
 
-    /// An ENABLE operation: the session key's signature also binds the owner's grant (its EIP-712 digest).
+    /// An ENABLE operation: it carries the owner's grant, which the session key's signature binds.
     fn session_enable_op(
         &mut self,
-        grant: &Grant,
-        owner_signature: &[u8],
-        call_data: Bytes,
+        grant: &SignedGrant,
+        calls: Vec<Call>,
     ) -> Result<UserOperation, CliError> {
-        let period = self.period(&grant.session);
-        let mut op = self.op(self.validator, call_data)?;
-        let grant_digest = grant.digest(self.validator, self.chain.chain_id());
-        let id = grant.session.id(self.account());
-        let digest = enable_digest(self.user_op_hash(&op)?, id, period, grant_digest);
-        let sig = Self::sign_digest(&digest, &self.session_key)?;
-        op.signature = enable_signature(grant, period, owner_signature, &sig);
-        Ok(op)
+        Ok(self.session_op(&grant.grant.session, calls)?.sign_enable(grant, &self.session_key)?.op)
+    }
+
+    /// What the validator has counted for `session` now, read the way every caller reads it.
+    fn view(&mut self, session: &Session) -> Result<SessionView, CliError> {
+        let (validator, account) = (self.validator, self.account());
+        Ok(SessionView::read_in(&mut self.chain, validator, account, session)?)
     }
 
     /// The owner's ERC-7739 signature over `grant`, as the account's ERC-1271 checks it.
@@ -344,36 +369,7 @@ impl Demo {
         presentation: Presentation,
         op: &UserOperation,
     ) -> Result<Result<(), Denial>, CliError> {
-        let id = session.id(self.account());
-        let account = self.account();
-        let state =
-            self.chain.call_sol(self.validator, &IWarrantValidator::sessionStateCall { account, id })?;
-        let period =
-            self.chain.call_sol(self.validator, &IWarrantValidator::periodStateCall { account, id })?;
-        let mut spends = Vec::with_capacity(session.scope.limits.len());
-        for i in 0..session.scope.limits.len() {
-            let call = IWarrantValidator::spendStateCall { account, id, limitIndex: U256::from(i) };
-            spends.push(self.chain.call_sol(self.validator, &call)?);
-        }
-        let usage = SessionUsage::from_views(&state, &period, &spends).ok_or_else(|| {
-            CliError::InvalidInput(format!("unknown session status {} on chain", state.status))
-        })?;
-        let holdings = warrant_chain::gate::read_holdings_in(&mut self.chain, &session.scope, account)?;
-        let packed = op.pack();
-        let check = OpCheck {
-            session_id: id,
-            scope: &session.scope,
-            usage: &usage,
-            presentation,
-            op: &packed,
-            account,
-            module: self.validator,
-            period: self.period(session),
-            signature_valid: true,
-            holdings: &holdings,
-        };
-        let now = self.chain.timestamp();
-        Ok(policy::check_operation(&check).and_then(|debit| policy::check_op_time(&debit, now)))
+        Ok(self.view(session)?.check(presentation, op, true).map(|_| ()))
     }
 
     /// Runs a session step: pre-flight first, then the chain (sent anyway, to show it refuses on its own), and
@@ -535,8 +531,14 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     let owner_signature = demo.sign_grant(&grant)?;
 
     let transfer = |to: Address, tokens: u128| transferCall { to, amount: U256::from(tokens) }.abi_encode();
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 10 * ONE_TOKEN));
-    let op = demo.session_enable_op(&grant, &owner_signature, call)?;
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, 10 * ONE_TOKEN));
+    let signed = SignedGrant {
+        chain_id: demo.chain.chain_id(),
+        module: demo.validator,
+        grant: grant.clone(),
+        owner_signature: owner_signature.clone(),
+    };
+    let op = demo.session_enable_op(&signed, call)?;
     let before = demo.token_balance(demo.recipient)?;
     demo.session_step(
         (
@@ -554,7 +556,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         demo.disagreements.push("enable_and_transfer: the recipient did not receive 10 tokens".into());
     }
 
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 5 * ONE_TOKEN));
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, 5 * ONE_TOKEN));
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         ("transfer_in_scope", "The enabled session sends 5 more tokens: inside the scope."),
@@ -564,7 +566,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
 
-    let call = exec_single(demo.other_token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
+    let call = one(demo.other_token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         ("wrong_target", "The session tries the same transfer on another token contract."),
@@ -575,7 +577,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     )?;
 
     let approve = approveCall { spender: demo.recipient, amount: U256::MAX }.abi_encode();
-    let call = exec_single(demo.token, U256::ZERO, &approve);
+    let call = one(demo.token, U256::ZERO, &approve);
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         ("wrong_selector", "The session tries approve(recipient, max) on the allowed token."),
@@ -585,7 +587,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
 
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 500 * ONE_TOKEN));
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, 500 * ONE_TOKEN));
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         ("argument_over_limit", "The session tries to transfer 500 tokens, above the 100-token limit."),
@@ -595,7 +597,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
 
-    let call = exec_single(demo.recipient, U256::from(ONE_ETH), &[]);
+    let call = one(demo.recipient, U256::from(ONE_ETH), &[]);
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         (
@@ -613,7 +615,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         module: demo.recipient,
         initData: Bytes::new(),
     };
-    let call = exec_single(demo.account(), U256::ZERO, &hijack.abi_encode());
+    let call = one(demo.account(), U256::ZERO, &hijack.abi_encode());
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         (
@@ -626,10 +628,10 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         op,
     )?;
 
-    let call = session_op::execute_batch(&[
+    let call = vec![
         Call { target: demo.token, value: U256::ZERO, data: transfer(demo.recipient, ONE_TOKEN) },
         Call { target: demo.token, value: U256::ZERO, data: approve.clone() },
-    ]);
+    ];
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         (
@@ -645,7 +647,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
 
     let now = demo.chain.timestamp();
     demo.chain.set_timestamp(valid_until + 1);
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         (
@@ -668,7 +670,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     if revoked.outcome != Outcome::Accepted {
         demo.disagreements.push(format!("revokeSession failed: {:?}", revoked.error));
     }
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
     let op = demo.session_use_op(&session, call)?;
     demo.session_step(
         ("after_revoke", "The owner revokes the session on-chain; its next operation is refused."),
@@ -687,7 +689,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     if enabled.outcome != Outcome::Accepted {
         demo.disagreements.push(format!("enableSession failed: {:?}", enabled.error));
     }
-    let call = exec_single(demo.recipient, U256::from(ONE_ETH / 100), &[]);
+    let call = one(demo.recipient, U256::from(ONE_ETH / 100), &[]);
     let op = demo.session_use_op(&static_session, call)?;
     demo.session_step(
         (
@@ -712,14 +714,14 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     if enabled.outcome != Outcome::Accepted {
         demo.disagreements.push(format!("enableSession (daily limit) failed: {:?}", enabled.error));
     }
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 20 * ONE_TOKEN));
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, 20 * ONE_TOKEN));
     let op = demo.session_use_op(&daily, call)?;
     let spent = demo.bundle(&op)?;
     if spent.outcome != Outcome::Accepted {
         demo.disagreements
             .push(format!("the first 20 tokens of the daily session failed: {:?}", spent.error));
     }
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 15 * ONE_TOKEN));
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, 15 * ONE_TOKEN));
     let op = demo.session_use_op(&daily, call)?;
     demo.session_step(
         (
@@ -734,7 +736,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     )?;
 
     demo.chain.advance_time(u64::from(DAY));
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, 15 * ONE_TOKEN));
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, 15 * ONE_TOKEN));
     let op = demo.session_use_op(&daily, call)?;
     demo.session_step(
         (
@@ -778,7 +780,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
     if again.outcome != Outcome::Accepted {
         demo.disagreements.push(format!("delegating again failed: {:?}", again.error));
     }
-    let call = exec_single(demo.token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
+    let call = one(demo.token, U256::ZERO, &transfer(demo.recipient, ONE_TOKEN));
     let op = demo.session_use_op(&daily, call)?;
     demo.session_step(
         (
@@ -813,7 +815,7 @@ fn session_pass(demo: &mut Demo) -> Result<(), CliError> {
     }
     let recipient = demo.recipient;
     let transfer = |tokens: u128| transferCall { to: recipient, amount: U256::from(tokens) }.abi_encode();
-    let op = demo.session_use_op(&gated, exec_single(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
+    let op = demo.session_use_op(&gated, one(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
     let first = demo.bundle(&op)?;
     if first.outcome != Outcome::Accepted {
         demo.disagreements.push(format!("the gated session's first transfer failed: {:?}", first.error));
@@ -830,7 +832,7 @@ fn session_pass(demo: &mut Demo) -> Result<(), CliError> {
     if moved.outcome != Outcome::Accepted {
         demo.disagreements.push(format!("moving the pass away failed: {:?}", moved.error));
     }
-    let op = demo.session_use_op(&gated, exec_single(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
+    let op = demo.session_use_op(&gated, one(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
     demo.session_step(
         (
             "session_pass_moved_out",
@@ -855,7 +857,7 @@ fn session_pass(demo: &mut Demo) -> Result<(), CliError> {
     if !r.success {
         demo.disagreements.push("moving the pass back failed".into());
     }
-    let op = demo.session_use_op(&gated, exec_single(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
+    let op = demo.session_use_op(&gated, one(demo.token, U256::ZERO, &transfer(ONE_TOKEN)))?;
     demo.session_step(
         (
             "session_pass_back",

@@ -11,7 +11,7 @@ use warrant_core::eip7702::{
     recover_authority, sign_authorization,
 };
 
-use crate::{CliError, keys::parse_private_key};
+use crate::{CliError, args::parse_private_key};
 
 /// `warrant auth` subcommands.
 #[derive(Debug, clap::Subcommand)]

@@ -1,0 +1,64 @@
+//! `warrant send`: build, check, sign and send a session operation through a bundler. The pre-flight runs on
+//! the final operation before it is signed; a refusal names the on-chain rule and exits 1 (`--force` sends
+//! anyway, to watch the bundler or the chain refuse it).
+
+use std::process::ExitCode;
+
+use warrant_client::SendOptions;
+
+use crate::{
+    CliError,
+    args::{AccountKindArgs, GasArgs, GrantCallArgs, NetArgs, SignerArgs, print_receipt, runtime},
+};
+
+/// Arguments of `warrant send`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    call: GrantCallArgs,
+    /// Send even if the pre-flight denies it (to see the bundler or chain refuse it; for testing).
+    #[arg(long)]
+    force: bool,
+    /// The session key.
+    #[command(flatten)]
+    session_key: SignerArgs,
+    #[command(flatten)]
+    account: AccountKindArgs,
+    #[command(flatten)]
+    net: NetArgs,
+    #[command(flatten)]
+    gas: GasArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
+    let (grant, call) = args.call.load()?;
+    let key = args.session_key.signer("session")?;
+    // Named before any request (the client checks it too, with a signature).
+    if key.address() != grant.grant.session.signer {
+        return Err(CliError::InvalidInput(format!(
+            "the grant's session key is {}, not {}",
+            grant.grant.session.signer,
+            key.address()
+        )));
+    }
+    let options = SendOptions { account_kind: args.account.account_kind, force: args.force };
+    runtime()?.block_on(async {
+        let client = args.net.connect(Some(&args.gas)).await?;
+        let prepared = client.prepare(&grant, &key, vec![call], &options).await?;
+        if let Some(denial) = &prepared.denial {
+            eprintln!("pre-flight: denied — {denial}; sending anyway (--force)");
+        }
+        let hash = client.submit(&prepared).await?;
+        let spinner = crate::args::spinner(format!("user operation {hash} sent; waiting for its receipt"));
+        let receipt = client.wait(hash, client.options().receipt_timeout).await;
+        if let Some(bar) = spinner {
+            bar.finish_and_clear();
+        }
+        let receipt = receipt?;
+        print_receipt(&receipt, args.json)?;
+        Ok(if receipt.success { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    })
+}

@@ -1,0 +1,85 @@
+use alloy::primitives::Address;
+use warrant_chain::{ChainError, bundler::BundlerRpcError};
+use warrant_core::{CoreError, policy::Denial};
+
+/// Errors of the client library.
+///
+/// Two of them are refusals of the operation rather than failures: [`ClientError::Denied`] (Warrant's
+/// pre-flight, before anything is signed) and [`ClientError::Refused`] (the bundler, whose simulation ran the
+/// validator). Both name the rule when there is one; [`ClientError::denial`] gives it either way.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The pre-flight refused the operation: the validator would refuse it with this rule. Nothing was signed.
+    #[error("pre-flight: denied — {0}")]
+    Denied(Denial),
+    /// The bundler refused the operation. `rule` is the validator's rule when its revert data came back.
+    #[error("bundler: {} — {refusal}", match .rule { Some(rule) => format!("denied — {rule}"), None => "refused".into() })]
+    Refused {
+        /// The validator's rule, decoded from the bundler's answer.
+        rule: Option<Denial>,
+        /// The bundler's error as it answered.
+        refusal: Box<BundlerRpcError>,
+    },
+    /// A node or a bundler could not be asked, or answered with an error (connection refused, timeout, …).
+    #[error(transparent)]
+    Chain(ChainError),
+    /// Warrant's core logic refused its input (a grant for another account, a key that is not the session's, …).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// An operation needs a bundler and the client has none.
+    #[error("no bundler: connect with a bundler URL to send user operations")]
+    NoBundler,
+    /// Two things that must be on one chain are not.
+    #[error("{what} is for chain {expected}, the node is chain {actual}")]
+    WrongChain {
+        /// What is on the other chain (the grant, the bundler, a restore transaction).
+        what: &'static str,
+        /// Its chain.
+        expected: u64,
+        /// The node's chain.
+        actual: u64,
+    },
+    /// The account's implementation could not be told from its `accountId()`.
+    #[error("can't tell which account implementation {account} runs (accountId() failed: {reason}); name it")]
+    UnknownAccount {
+        /// The account.
+        account: Address,
+        /// Why detection failed.
+        reason: String,
+    },
+    /// Something the client does not do (yet), named.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A restore transaction (EIP-7702) is not what it claims to be.
+    #[error("restore transaction: {0}")]
+    Restore(String),
+}
+
+impl ClientError {
+    /// The validator's rule that refused the operation, from the pre-flight or from the bundler.
+    pub fn denial(&self) -> Option<&Denial> {
+        match self {
+            Self::Denied(denial) => Some(denial),
+            Self::Refused { rule, .. } => rule.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a refusal of the operation (by the pre-flight or the bundler), not a failure to ask.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Denied(_) | Self::Refused { .. })
+    }
+}
+
+impl From<ChainError> for ClientError {
+    /// A bundler's refusal becomes [`ClientError::Refused`] with its rule decoded; anything else stays a chain
+    /// error.
+    fn from(e: ChainError) -> Self {
+        match e {
+            ChainError::Bundler(refusal) => {
+                Self::Refused { rule: refusal.denial(), refusal: Box::new(refusal) }
+            }
+            other => Self::Chain(other),
+        }
+    }
+}

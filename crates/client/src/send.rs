@@ -1,0 +1,252 @@
+//! Sending a session operation: read the session, build the operation, pre-flight it, fit the bundler's gas
+//! into the scope's caps, pre-flight the final operation, sign, submit, wait.
+
+use std::time::Duration;
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+use warrant_chain::bundler::{UserOperationGasEstimate, UserOperationReceipt};
+use warrant_core::{
+    UserOperation,
+    account::AccountKind,
+    grant::{self, Scope},
+    policy::{Call, Denial, Presentation},
+    session_op::{GasFields, SessionKey, SessionOp},
+    token::SignedGrant,
+};
+
+use crate::{Client, ClientError, SessionView, StateReader};
+
+/// How to send a session operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// The account's implementation (decides the nonce key); `None`: read from its `accountId()`.
+    pub account_kind: Option<AccountKind>,
+    /// Sign and send even when the pre-flight denies the operation (to watch the bundler or the chain refuse
+    /// it; for testing). The denial is kept in [`Prepared::denial`].
+    pub force: bool,
+}
+
+/// A signed session operation, not yet sent, with what a caller records before sending it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    /// The operation, signed.
+    pub op: UserOperation,
+    /// Its `userOpHash`: the bundler's receipt is looked up by it.
+    pub hash: B256,
+    /// Its EntryPoint nonce (key and sequence).
+    pub nonce: U256,
+    /// The period it names.
+    pub period: u32,
+    /// ENABLE (it carries the grant) or USE.
+    pub presentation: Presentation,
+    /// The pre-flight's denial, kept only when [`SendOptions::force`] signed the operation anyway.
+    pub denial: Option<Denial>,
+}
+
+impl Client {
+    /// Builds, checks and signs a session operation running `calls` under `grant`, signed by `key` (the grant's
+    /// session key). The pre-flight runs on the estimation operation and again on the final one, so a refusal
+    /// is [`ClientError::Denied`] before anything is signed; the gas limits come from the bundler, fitted into
+    /// the scope's `maxGasLimit` and `maxFeePerGas`.
+    pub async fn prepare<S: SignerSync + ?Sized>(
+        &self,
+        grant: &SignedGrant,
+        key: &S,
+        calls: Vec<Call>,
+        options: &SendOptions,
+    ) -> Result<Prepared, ClientError> {
+        self.check_chain("the grant", grant.chain_id)?;
+        // A wrong key is named now, not after the estimate.
+        SessionKey::new(key, grant.grant.session.signer)?;
+        let scope = &grant.grant.session.scope;
+        if scope.paymaster != Address::ZERO {
+            return Err(ClientError::Unsupported(format!(
+                "the grant requires paymaster {}; the client does not negotiate paymaster data yet",
+                scope.paymaster
+            )));
+        }
+        let (account, module) = (grant.grant.account, grant.module);
+        let mut node = self.node.clone();
+        let view = SessionView::read(&mut node, module, account, &grant.grant.session).await?;
+        let presentation = view.presentation();
+        // With `force`, the first denial is kept and the operation is signed anyway.
+        let mut denial = None;
+        let mut deny = |d: Denial| -> Result<(), ClientError> {
+            if !options.force {
+                return Err(ClientError::Denied(d));
+            }
+            denial.get_or_insert(d);
+            Ok(())
+        };
+        if presentation == Presentation::Enable
+            && let Err(d) = view.check_grant_epoch(grant.grant.epoch)
+        {
+            deny(d)?;
+        }
+
+        let account_kind = self.account_kind(account, options.account_kind).await?;
+        let sequence = node.entry_point_nonce(account, account_kind.nonce_key(module, 0)?).await?;
+        let (max_fee_per_gas, max_priority_fee_per_gas) = self.node.user_op_fees(self.bundler()?).await?;
+        let mut builder = SessionOp {
+            account,
+            module,
+            chain_id: self.chain_id(),
+            account_kind,
+            calls,
+            gas: GasFields {
+                // The bundler simulates with its own limits; these only have to be plausible.
+                call_gas_limit: 500_000,
+                verification_gas_limit: 1_000_000,
+                pre_verification_gas: 100_000,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                paymaster: None,
+            },
+            key_suffix: 0,
+            period: view.period(),
+            // getNonce returns key ‖ sequence; the builder takes the sequence (the low 64 bits).
+            sequence: (sequence & U256::from(u64::MAX)).to::<u64>(),
+            // An already delegated EOA sends without the 0x7702 marker (docs/e2e.md).
+            eip7702: None,
+        };
+
+        // 1. The estimation operation carries a dummy session signature that can't recover to the session key:
+        //    the validator then skips the gas and fee caps (rule C.4) while every other rule runs, so the
+        //    bundler can simulate with its own large limits. The EntryPoint would refuse it if sent.
+        let mut estimation_op = builder.unsigned()?;
+        estimation_op.signature = dummy_signature(&builder, presentation, grant)?;
+        if let Err(d) = view.check(presentation, &estimation_op, false) {
+            deny(d)?;
+        }
+        let estimate = self.bundler()?.estimate_user_operation_gas(&estimation_op).await;
+
+        // 2. Limits from the estimate, fitted into the session's caps; then the pre-flight of the final op.
+        let fitted = match &estimate {
+            Ok(estimate) => {
+                fit_gas(&mut builder.gas, estimate, scope, self.options.verification_gas_headroom)
+            }
+            Err(_) => Ok(()),
+        };
+        let final_op = builder.unsigned()?;
+        if let Err(d) = fitted.and_then(|()| view.check(presentation, &final_op, true).map(|_| ())) {
+            deny(d)?;
+        }
+        if let Err(e) = estimate
+            && !options.force
+        {
+            return Err(e.into());
+        }
+
+        // 3. Sign for real.
+        let signed = match presentation {
+            Presentation::Enable => builder.sign_enable(grant, key)?,
+            Presentation::Use => builder.sign_use(&grant.grant.session, key)?,
+        };
+        Ok(Prepared {
+            nonce: signed.op.nonce,
+            op: signed.op,
+            hash: signed.hash,
+            period: builder.period,
+            presentation,
+            denial,
+        })
+    }
+
+    /// Sends a prepared operation to the bundler (which simulates it under ERC-7562 before accepting it).
+    /// Returns its `userOpHash`; a refusal is [`ClientError::Refused`] with the validator's rule when it has one.
+    pub async fn submit(&self, prepared: &Prepared) -> Result<B256, ClientError> {
+        Ok(self.bundler()?.send_user_operation(&prepared.op).await?)
+    }
+
+    /// Waits up to `timeout` for the receipt of operation `hash`.
+    pub async fn wait(&self, hash: B256, timeout: Duration) -> Result<UserOperationReceipt, ClientError> {
+        Ok(self.bundler()?.wait_for_receipt(hash, timeout).await?)
+    }
+
+    /// The receipt of operation `hash` if it was included, without waiting (`None` while it is not).
+    pub async fn receipt(&self, hash: B256) -> Result<Option<UserOperationReceipt>, ClientError> {
+        Ok(self.bundler()?.get_user_operation_receipt(hash).await?)
+    }
+
+    /// [`Client::prepare`], [`Client::submit`] and [`Client::wait`] (for [`crate::ClientOptions`]'s receipt
+    /// timeout): the receipt of the included operation, whose `success` says whether its calls ran.
+    pub async fn send<S: SignerSync + ?Sized>(
+        &self,
+        grant: &SignedGrant,
+        key: &S,
+        calls: Vec<Call>,
+        options: &SendOptions,
+    ) -> Result<UserOperationReceipt, ClientError> {
+        let prepared = self.prepare(grant, key, calls, options).await?;
+        let hash = self.submit(&prepared).await?;
+        self.wait(hash, self.options.receipt_timeout).await
+    }
+}
+
+/// A module signature for estimation: the layout of the real one (same length, so the same calldata gas), with
+/// a well-formed session signature by a throwaway key (so `ecrecover` runs and costs what it will), which
+/// therefore recovers to another address than the session key.
+fn dummy_signature(
+    builder: &SessionOp,
+    presentation: Presentation,
+    grant: &SignedGrant,
+) -> Result<Bytes, ClientError> {
+    let throwaway = loop {
+        let k = PrivateKeySigner::random();
+        if k.address() != grant.grant.session.signer {
+            break k;
+        }
+    };
+    let op = builder.unsigned()?;
+    let hash = builder.hash(&op)?;
+    let id = grant.session_id();
+    let sign = |digest: B256| -> Result<Vec<u8>, ClientError> {
+        let signature =
+            throwaway.sign_hash_sync(&digest).map_err(|e| warrant_core::CoreError::Signing(e.to_string()))?;
+        Ok(signature.as_bytes().to_vec())
+    };
+    Ok(match presentation {
+        Presentation::Use => {
+            let sig = sign(grant::use_digest(hash, id, builder.period))?;
+            grant::use_signature(&grant.grant.session, builder.period, &sig)
+        }
+        Presentation::Enable => {
+            let grant_digest = grant.grant.digest(builder.module, builder.chain_id);
+            let sig = sign(grant::enable_digest(hash, id, builder.period, grant_digest))?;
+            grant::enable_signature(&grant.grant, builder.period, &grant.owner_signature, &sig)
+        }
+    })
+}
+
+/// Sets `gas` from the bundler's estimate: verification gas with headroom (anvil's tracer under-reports a
+/// returned call's gas, see docs/e2e.md), clamped so the sum stays within the session's `maxGasLimit`, and the
+/// fee clamped to its `maxFeePerGas`. `GasLimitExceeded` when even the bare estimate does not fit.
+pub(crate) fn fit_gas(
+    gas: &mut GasFields,
+    estimate: &UserOperationGasEstimate,
+    scope: &Scope,
+    headroom: u64,
+) -> Result<(), Denial> {
+    let sat = |v: U256| u128::try_from(v).unwrap_or(u128::MAX);
+    let verification = sat(estimate.verification_gas_limit);
+    gas.call_gas_limit = sat(estimate.call_gas_limit);
+    gas.pre_verification_gas = sat(estimate.pre_verification_gas);
+    gas.verification_gas_limit = verification.saturating_mul(u128::from(headroom.max(1)));
+    if scope.maxGasLimit != 0 {
+        let cap = scope.maxGasLimit;
+        let others = gas.call_gas_limit.saturating_add(gas.pre_verification_gas);
+        let bare = others.saturating_add(verification);
+        if bare > cap {
+            return Err(Denial::GasLimitExceeded { total: U256::from(bare), cap: U256::from(cap) });
+        }
+        gas.verification_gas_limit = gas.verification_gas_limit.min(cap - others);
+    }
+    if scope.maxFeePerGas != 0 {
+        gas.max_fee_per_gas = gas.max_fee_per_gas.min(scope.maxFeePerGas);
+        gas.max_priority_fee_per_gas = gas.max_priority_fee_per_gas.min(gas.max_fee_per_gas);
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! warrant-client against anvil and Alto.
