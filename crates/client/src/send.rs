@@ -59,6 +59,7 @@ impl Client {
         options: &SendOptions,
     ) -> Result<Prepared, ClientError> {
         self.check_chain("the grant", grant.chain_id)?;
+        self.bundler()?;
         // A wrong key is named now, not after the estimate.
         SessionKey::new(key, grant.grant.session.signer)?;
         let scope = &grant.grant.session.scope;

@@ -186,7 +186,7 @@ pub const MODE_USE: u8 = 0x00;
 pub const MODE_ENABLE: u8 = 0x01;
 
 /// `ArgCondition.argType` codes: the ABI type of the argument a condition reads. A head-word condition needs a
-/// static type and refuses a non-canonical word (`ArgumentNotCanonical`); the dynamic kinds need [`DYNAMIC`].
+/// static type and refuses a non-canonical word (`ArgumentNotCanonical`); the dynamic kinds need [`arg_type::DYNAMIC`].
 pub mod arg_type {
     /// `address`: the word is below 2^160.
     pub const ADDRESS: u8 = 0x60;

@@ -126,7 +126,8 @@ impl SessionUsage {
 pub enum Presentation {
     /// USE mode: the session must already be enabled.
     Use,
-    /// ENABLE mode: the owner's grant enables it in this operation (grant checks are [`check_grant`]'s).
+    /// ENABLE mode: the owner's grant enables it in this operation (the grant's own well-formedness is
+    /// [`crate::grant::Scope::validate`]'s).
     Enable,
 }
 

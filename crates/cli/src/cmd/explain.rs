@@ -35,7 +35,7 @@ fn parse_hints(hints: &[String]) -> Result<TokenHints, CliError> {
 pub(crate) struct ExplainArgs {
     /// The grant: a `warrant1…` token, its JSON, or a file holding either.
     grant: String,
-    /// Show amounts of a token in its units: ADDRESS:DECIMALS[:SYMBOL] (repeatable).
+    /// Show amounts of a token in its units: ADDRESS:DECIMALS or ADDRESS:DECIMALS:SYMBOL (repeatable).
     #[arg(long = "token", value_name = "ADDRESS:DECIMALS[:SYMBOL]")]
     tokens: Vec<String>,
     /// Name the parameters of a function the grant restricts, as a signature with names, e.g.

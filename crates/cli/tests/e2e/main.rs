@@ -213,8 +213,7 @@ async fn cli_session_lifecycle_through_alto() {
     let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.02ether", "--force"], &session);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("refused: the bundler refused the operation: CallValueExceeded"),
+        String::from_utf8_lossy(&out.stderr).contains("bundler: denied — CallValueExceeded"),
         "{}",
         text(&out)
     );
@@ -494,7 +493,7 @@ async fn cli_sessions_on(kind: AccountKind) {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("pre-flight: denied — CallValueExceeded"), "{}", text(&out));
-    assert!(stderr.contains("the bundler refused the operation: CallValueExceeded"), "{}", text(&out));
+    assert!(stderr.contains("bundler: denied — CallValueExceeded"), "{}", text(&out));
 
     // Revocation by the owner (an owner operation: Kernel's root key; on Nexus the owner validator's key, so
     // without --owner-validator the CLI names what it needs), then the session is refused.
