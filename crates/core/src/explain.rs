@@ -266,7 +266,8 @@ pub fn explain_policy(policy: &CallPolicy, tokens: &TokenHints) -> String {
     } else if let Some(f) = known {
         format!("`{}`", f.signature)
     } else if policy.selector.0 == [0; 4] {
-        "with empty calldata (a plain ETH transfer) or selector 0x00000000".to_string()
+        "with empty calldata only (a plain ETH transfer; calldata starting with 0x00000000 does not match)"
+            .to_string()
     } else {
         format!("unknown function {}", policy.selector)
     };

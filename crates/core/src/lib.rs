@@ -14,6 +14,7 @@
 pub mod account;
 pub mod constants;
 pub mod eip7702;
+pub mod erc7715;
 mod error;
 pub mod explain;
 pub mod gate;

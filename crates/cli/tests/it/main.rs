@@ -20,6 +20,7 @@ pub(crate) fn stderr(out: &std::process::Output) -> String {
 }
 
 mod auth;
+mod erc7715;
 mod gates;
 mod grant;
 mod input;

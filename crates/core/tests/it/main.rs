@@ -2,6 +2,7 @@
 //! form, plain-words rendering and the session operation builder.
 
 mod eip7702_vectors;
+mod erc7715;
 mod errors;
 mod explain;
 mod grant_json;
