@@ -20,6 +20,7 @@ pub mod explain;
 pub mod gate;
 pub mod grant;
 pub mod grant_json;
+pub mod p256;
 pub mod policy;
 pub mod revert;
 pub mod session_op;

@@ -6,6 +6,7 @@ mod erc7715;
 mod errors;
 mod explain;
 mod grant_json;
+mod p256;
 mod policy;
 mod session_op;
 mod support;
