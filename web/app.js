@@ -58,7 +58,7 @@ async function showKey() {
     state.signer = null;
     return;
   }
-  state.signer = w.hasP256() ? w.p256Signer(WEBCRYPTO_P256, r.publicKeyRaw) : w.interimSecp256k1Address(r.interimSecret);
+  state.signer = w.p256Signer(WEBCRYPTO_P256, r.publicKeyRaw);
   $('key-status').textContent = `Session key found in IndexedDB (created ${new Date(r.createdAt).toISOString()}).`;
   $('key-status').dataset.found = 'true';
   $('key-signer').textContent = state.signer;
@@ -69,8 +69,11 @@ async function showKey() {
   $('key-export').dataset.extractable = String(ex.exported);
 }
 
+/** The session key as the grant token and `explain` name it. */
+const sessionKey = () => ({ kind: WEBCRYPTO_P256, publicKey: w.hex(state.record.publicKeyRaw) });
+
+/** The session signature of a 32-byte digest: WebCrypto signs it (SHA-256 on top), wasm builds kind ‖ x ‖ y ‖ r ‖ s. */
 async function sessionSignature(digest) {
-  if (!w.hasP256()) return w.interimSecp256k1Sign(state.record.interimSecret, digest);
   const rs = await keystore.sign(state.record, w.unhex(digest));
   return w.p256SessionSignature(WEBCRYPTO_P256, state.record.publicKeyRaw, rs);
 }
@@ -121,7 +124,7 @@ async function buildGrant() {
 
 async function preview() {
   state.pending = await buildGrant();
-  $('explain').textContent = w.explain(state.pending);
+  $('explain').textContent = w.explain(state.pending, {}, sessionKey());
   $('explain').hidden = false;
   $('sign-grant').disabled = false;
 }
@@ -134,11 +137,11 @@ async function signGrant() {
   const typed = w.grantTypedData(grant, c.validator, c.chainId);
   $('grant-status').textContent = `Asking ${from} to sign…`;
   const signature = await provider.request({ method: 'eth_signTypedData_v4', params: [from, JSON.stringify(typed)] });
-  const out = w.signedGrant(grant, c.validator, c.chainId, signature);
+  const out = w.signedGrant(grant, c.validator, c.chainId, signature, sessionKey());
   if (out.signer.toLowerCase() !== c.owner.toLowerCase()) {
     throw new w.WarrantError('input', null, `the wallet signed as ${out.signer}, but the account's owner is ${c.owner}`);
   }
-  state.record = await keystore.save({ ...state.record, grant: out.signedGrant });
+  state.record = await keystore.save({ ...state.record, grant: out.signedGrant, token: out.token });
   showGrant();
   await refresh();
 }
@@ -153,8 +156,8 @@ function showGrant() {
   }
   $('grant-status').textContent = `Granted by ${state.config.owner}; session ${w.sessionId(g.grant.session, g.grant.account)}.`;
   $('grant-status').dataset.granted = 'true';
-  $('grant-token').textContent = w.encodeToken(g);
-  $('explain').textContent = w.explain(g.grant);
+  $('grant-token').textContent = state.record.token;
+  $('explain').textContent = w.explain(g.grant, {}, sessionKey());
   $('explain').hidden = false;
 }
 
@@ -178,6 +181,12 @@ async function refresh() {
     ['status', `Session: ${r.status === 'none' ? 'not enabled yet (the first payment enables it)' : r.status}`],
     ['uses', r.uses === null ? 'Payments: no cap' : `Payments left: ${r.uses} of ${session.scope.maxUses}`],
     ['value', `Value left (payments and the gas the account pays): ${formatEth(r.value)}`],
+    ...r.limits.map((l, i) => {
+      const amount = (v) => (v === null ? 'no cap' : l.token === ZERO ? formatEth(v) : `${v} (token units)`);
+      const asset = l.token === ZERO ? 'ETH' : l.token;
+      const period = l.period === null ? '' : `, ${amount(l.remainingInPeriod)} left in period ${l.period}`;
+      return [`limit-${i}`, `Spend limit on ${asset}: ${amount(l.remainingLifetime)} left in all${period}`];
+    }),
     ['time', r.validUntil ? `Valid until ${new Date(r.validUntil * 1000).toISOString()} (${Math.floor(r.secondsLeft / 60)} min left)` : 'No expiry'],
   ];
   list.replaceChildren(...rows.map(([k, text]) => {
@@ -190,6 +199,14 @@ async function refresh() {
   return usage;
 }
 
+function renderEntry(li, { state: stateName, html, rule }) {
+  li.dataset.state = stateName;
+  li.className = stateName;
+  if (rule) li.dataset.rule = rule;
+  li.innerHTML = html; // built from escaped parts (esc) only
+}
+
+/** A new line of the operations log; settled lines are kept with the key (the last 20), so a reload shows them. */
 function logEntry(text) {
   const li = document.createElement('li');
   li.textContent = text;
@@ -197,12 +214,25 @@ function logEntry(text) {
   $('log').prepend(li);
   return {
     done(stateName, html, rule = null) {
-      li.dataset.state = stateName;
-      li.className = stateName;
-      if (rule) li.dataset.rule = rule;
-      li.innerHTML = html;
+      const entry = { state: stateName, html, rule };
+      renderEntry(li, entry);
+      if (stateName !== 'pending' && state.record) {
+        state.record.log = [entry, ...(state.record.log ?? [])].slice(0, 20);
+        keystore.save(state.record).catch((e) => console.error(e));
+      }
     },
   };
+}
+
+function showLog() {
+  $('log').replaceChildren(
+    ...(state.record?.log ?? []).map((entry) => {
+      const li = document.createElement('li');
+      renderEntry(li, entry);
+      li.dataset.restored = 'true';
+      return li;
+    }),
+  );
 }
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
@@ -239,7 +269,11 @@ async function pay() {
       sequence,
     };
     const prepare = () => (presentation === 'enable' ? w.prepareEnable(request, g) : w.prepareUse(request, session));
-    const apply = (op, sig) => (presentation === 'enable' ? w.applyEnable(op, g, 0, sig) : w.applyUse(op, session, 0, sig));
+    // For the estimate only: a signature of another digest, attached unchecked.
+    const estimating = (op, sig) =>
+      presentation === 'enable' ? w.estimationEnable(op, g, 0, sig) : w.estimationUse(op, session, 0, sig);
+    // The real one: wasm checks it proves the session's signer, as the validator will.
+    const signed = (sig) => (presentation === 'enable' ? w.applyEnable(request, g, sig) : w.applyUse(request, session, sig));
     const preflight = (op) => w.check({ session, usage, presentation, op, module: c.validator, now: now + 1 });
     const skip = $('skip-check').checked;
 
@@ -249,11 +283,11 @@ async function pay() {
     // Estimate with a signature of another digest: the validator's estimation path (it skips the gas caps and
     // counts gas as 1 wei), so the bundler's generous limits don't count against the budget.
     const throwaway = await sessionSignature(w.hex(new Uint8Array(32)));
-    const estimate = await state.bundler.estimate(apply(p.op, throwaway));
+    const estimate = await state.bundler.estimate(estimating(p.op, throwaway));
     request.gas = w.applyEstimate(request.gas, estimate, HEADROOM);
     p = prepare();
     if (!skip) preflight(p.op);
-    const op = apply(p.op, await sessionSignature(p.digest));
+    const op = signed(await sessionSignature(p.digest));
     const hash = await state.bundler.send(op);
     entry.done('pending', `Sent ${esc(hash)}, waiting for a block…`);
     const receipt = await state.bundler.waitForReceipt(hash);
@@ -303,16 +337,15 @@ async function main() {
   state.bundler = new w.Bundler(c.bundlerUrl);
   $('net').textContent = `Chain ${c.chainId} · account ${c.account} (owner ${c.owner}) · validator ${c.validator} · bundler ${c.bundlerUrl}`;
   $('scope-recipient').value = c.recipient;
-  const mode = w.hasP256() ? 'webcrypto-p256' : 'interim-secp256k1';
-  document.body.dataset.signing = mode;
-  $('interim').hidden = mode !== 'interim-secp256k1';
+  document.body.dataset.signing = 'webcrypto-p256';
   $('to').value = c.recipient;
   state.record = await keystore.load();
   await showKey();
   showGrant();
+  showLog();
   $('preview').disabled = !state.record;
   $('create-key').onclick = guard(async () => {
-    state.record = await keystore.create({ interimSecp256k1: !w.hasP256() });
+    state.record = await keystore.create();
     await showKey();
     $('preview').disabled = false;
     showGrant();
@@ -322,6 +355,7 @@ async function main() {
     state.record = undefined;
     await showKey();
     showGrant();
+    showLog();
     $('preview').disabled = true;
     $('sign-grant').disabled = true;
     await refresh();

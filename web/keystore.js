@@ -32,7 +32,7 @@ async function tx(mode, fn) {
   }
 }
 
-/** The stored record `{ privateKey, publicKey, publicKeyRaw, createdAt, grant? }`, or undefined. */
+/** The stored record `{ privateKey, publicKey, publicKeyRaw, createdAt, grant?, token? }`, or undefined. */
 export async function load() {
   return tx('readonly', (s) => s.get(KEY_ID));
 }
@@ -52,13 +52,10 @@ export async function clear() {
  * Creates a new non-extractable P-256 key pair and stores it. The public key is exported (public keys are
  * always exportable): its uncompressed point `0x04 ‖ x ‖ y` names the session's signer.
  */
-export async function create({ interimSecp256k1 = false } = {}) {
+export async function create() {
   const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
   const record = { privateKey: pair.privateKey, publicKey: pair.publicKey, publicKeyRaw: raw, createdAt: Date.now() };
-  // INTERIM, until P-256 session keys reach the validator: a secp256k1 secret the page itself holds. It is as
-  // readable as any script's data; only a build without P-256 support creates one.
-  if (interimSecp256k1) record.interimSecret = crypto.getRandomValues(new Uint8Array(32));
   return save(record);
 }
 

@@ -63,30 +63,33 @@ export interface Remaining {
 export interface BundlerRefusal { kind: 'bundler'; code: number | null; rule: string | null; message: string }
 
 export function load(): Promise<void>;
-export function readToken(token: string): { signedGrant: SignedGrant; sessionId: Hex };
-export function encodeToken(signedGrant: SignedGrant): string;
-export function explain(grant: Grant, hints?: Record<Address, { symbol?: string; decimals: number }>): string;
+/** A P-256 session key: kind 1 raw, 2 WebCrypto; the uncompressed public key `0x04 ‖ x ‖ y`. */
+export interface SessionKey { kind: 1 | 2; publicKey: Hex }
+export function readToken(token: string): { signedGrant: SignedGrant; sessionId: Hex; sessionKey: SessionKey | null };
+export function encodeToken(signedGrant: SignedGrant, sessionKey?: SessionKey | null): string;
+export function explain(grant: Grant, hints?: Record<Address, { symbol?: string; decimals: number }>, sessionKey?: SessionKey | null): string;
 export function validateGrant(grant: Grant, module: Address, chainId: number | Decimal): void;
 export function sessionId(session: Session, account: Address): Hex;
 export function grantTypedData(grant: Grant, module: Address, chainId: number | Decimal): object;
-export function signedGrant(grant: Grant, module: Address, chainId: number | Decimal, signature: Hex):
-  { signedGrant: SignedGrant; signer: Address; digest: Hex };
+export function signedGrant(grant: Grant, module: Address, chainId: number | Decimal, signature: Hex, sessionKey?: SessionKey | null):
+  { signedGrant: SignedGrant; token: string; signer: Address; digest: Hex };
 export function prepareUse(request: OpRequest, session: Session): Prepared;
 export function prepareEnable(request: OpRequest, signedGrant: SignedGrant): Prepared;
-export function applyUse(op: UserOperation, session: Session, period: number, signature: Hex): UserOperation;
-export function applyEnable(op: UserOperation, signedGrant: SignedGrant, period: number, signature: Hex): UserOperation;
+/** The request's USE operation signed; refused unless the signature proves the session's signer. */
+export function applyUse(request: OpRequest, session: Session, signature: Hex): UserOperation;
+/** The request's ENABLE operation signed; refused unless the signature proves the session's signer. */
+export function applyEnable(request: OpRequest, signedGrant: SignedGrant, signature: Hex): UserOperation;
+/** For gas estimation only: `op` with a module signature around an unchecked signature. */
+export function estimationUse(op: UserOperation, session: Session, period: number, signature: Hex): UserOperation;
+export function estimationEnable(op: UserOperation, signedGrant: SignedGrant, period: number, signature: Hex): UserOperation;
 export function applyEstimate(gas: GasFields, estimate: object, headroom: number): GasFields;
 export function check(input: CheckInput): Debit;
 export function remaining(session: Session, usage: Usage, now: number): Remaining;
 export function bundlerRefusal(error: { code?: number; message?: string; data?: unknown }): BundlerRefusal;
-/** Whether this build signs with WebCrypto P-256 session keys. */
-export function hasP256(): boolean;
 /** The session signer of a P-256 public key (`0x04 ‖ x ‖ y`); kind 1 raw, 2 WebCrypto. */
 export function p256Signer(kind: 1 | 2, publicKey: Uint8Array | Hex): Address;
 /** The 129-byte session signature from WebCrypto's 64-byte `r ‖ s` (s normalised low). */
 export function p256SessionSignature(kind: 1 | 2, publicKey: Uint8Array | Hex, rs: Uint8Array | Hex): Hex;
-export function interimSecp256k1Address(secret: Uint8Array | Hex): Address;
-export function interimSecp256k1Sign(secret: Uint8Array | Hex, digest: Hex): Hex;
 export function hex(bytes: Uint8Array | string): Hex;
 export function unhex(text: string): Uint8Array;
 

@@ -25,7 +25,7 @@ function rethrow(e) {
 // Calls a wasm export with JSON-encoded object arguments and parses its JSON answer.
 function call(fn, ...args) {
   try {
-    const out = fn(...args.map((a) => (typeof a === 'object' && a !== null ? JSON.stringify(a) : a)));
+    const out = fn(...args.map((a) => (a === null || typeof a === 'object' ? JSON.stringify(a) : a)));
     return typeof out === 'string' && (out.startsWith('{') || out.startsWith('[')) ? JSON.parse(out) : out;
   } catch (e) {
     rethrow(e);
@@ -40,18 +40,20 @@ export function load() {
 }
 
 export const readToken = (token) => call(wasm.readToken, token);
-export const encodeToken = (signedGrant) => call(wasm.encodeToken, signedGrant);
-export const explain = (grant, hints = {}) => call(wasm.explain, grant, hints);
+export const encodeToken = (signedGrant, sessionKey = null) => call(wasm.encodeToken, signedGrant, sessionKey);
+export const explain = (grant, hints = {}, sessionKey = null) => call(wasm.explain, grant, hints, sessionKey);
 export const validateGrant = (grant, module, chainId) => call(wasm.validateGrant, grant, module, BigInt(chainId));
 export const sessionId = (session, account) => call(wasm.sessionId, session, account);
 export const grantTypedData = (grant, module, chainId) => call(wasm.grantTypedData, grant, module, BigInt(chainId));
-export const signedGrant = (grant, module, chainId, signature) =>
-  call(wasm.signedGrant, grant, module, BigInt(chainId), signature);
+export const signedGrant = (grant, module, chainId, signature, sessionKey = null) =>
+  call(wasm.signedGrant, grant, module, BigInt(chainId), signature, sessionKey);
 export const prepareUse = (request, session) => call(wasm.prepareUse, request, session);
 export const prepareEnable = (request, signedGrant) => call(wasm.prepareEnable, request, signedGrant);
-export const applyUse = (op, session, period, signature) => call(wasm.applyUse, op, session, period, signature);
-export const applyEnable = (op, signedGrant, period, signature) =>
-  call(wasm.applyEnable, op, signedGrant, period, signature);
+export const applyUse = (request, session, signature) => call(wasm.applyUse, request, session, signature);
+export const applyEnable = (request, signedGrant, signature) => call(wasm.applyEnable, request, signedGrant, signature);
+export const estimationUse = (op, session, period, signature) => call(wasm.estimationUse, op, session, period, signature);
+export const estimationEnable = (op, signedGrant, period, signature) =>
+  call(wasm.estimationEnable, op, signedGrant, period, signature);
 export const applyEstimate = (gas, estimate, headroom) => call(wasm.applyEstimate, gas, estimate, headroom);
 export const check = (input) => call(wasm.check, { ...input, now: Number(input.now) });
 export const remaining = (session, usage, now) => call(wasm.remaining, session, usage, BigInt(now));
@@ -59,11 +61,7 @@ export const p256Signer = (kind, publicKey) => call(wasm.p256Signer, kind, hex(p
 export const p256SessionSignature = (kind, publicKey, rs) =>
   call(wasm.p256SessionSignature, kind, hex(publicKey), hex(rs));
 export const bundlerRefusal = (error) => call(wasm.bundlerRefusal, error);
-/** Whether this build signs with WebCrypto P-256 session keys (else the INTERIM secp256k1 key). */
-export const hasP256 = () => typeof wasm.p256Signer === 'function';
-/** INTERIM (until P-256 session keys land): a secp256k1 session key's address and signatures. */
-export const interimSecp256k1Address = (secret) => call(wasm.interimSecp256k1Address, hex(secret));
-export const interimSecp256k1Sign = (secret, digest) => call(wasm.interimSecp256k1Sign, hex(secret), digest);
+
 
 /** `0x` hex of bytes. */
 export function hex(bytes) {

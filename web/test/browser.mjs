@@ -163,6 +163,7 @@ try {
     signer: (await page.textContent('#key-signer')).trim(),
     granted: (await page.getAttribute('#grant-status', 'data-granted')) === 'true',
     usesLeft: await usesLeft(),
+    restoredLog: await page.locator('#log li[data-restored]').count(),
   };
   step('reloaded', result.afterReload);
   result.afterReload.op = await pay(config.recipient, '0.005');

@@ -12,12 +12,10 @@ use warrant_core::{
     CoreError, IEntryPoint, UserOperation,
     account::AccountKind,
     constants::ENTRY_POINT_V08,
-    explain::{TokenHints, TokenInfo, explain_grant},
-    grant::{
-        Grant, IWarrantValidator, Session, enable_digest, enable_signature, use_digest, use_signature,
-        validator_domain,
-    },
+    explain::{TokenHints, TokenInfo, explain_signed_grant},
+    grant::{Grant, IWarrantValidator, Session, enable_signature, use_signature, validator_domain},
     grant_json::{Dec, GrantJson, SessionJson, SignedGrantJson},
+    p256::{P256Key, P256Kind},
     policy::{
         Call, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, SpendUsage, check_op_time,
         check_operation, spend_status,
@@ -103,26 +101,91 @@ fn signed_of(v: &Value) -> ApiResult<SignedGrant> {
     Ok(parse::<SignedGrantJson>("signed grant", v)?.into())
 }
 
+/// A P-256 session key in JSON: `{ kind: 1 | 2, publicKey: "0x04…" }` (1 raw, 2 WebCrypto).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SessionKeyJson {
+    kind: u8,
+    public_key: Bytes,
+}
+
+fn p256_key(kind: u8, public_key: &[u8]) -> ApiResult<P256Key> {
+    let kind = P256Kind::from_byte(kind)
+        .ok_or_else(|| ApiError::input(format!("P-256 key kind {kind}: 1 (raw) or 2 (WebCrypto)")))?;
+    Ok(P256Key::from_uncompressed(kind, public_key)?)
+}
+
+/// The optional session key argument (`null` for a secp256k1 session key).
+fn session_key_of(v: &Value) -> ApiResult<Option<P256Key>> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let k: SessionKeyJson = parse("session key", v)?;
+    p256_key(k.kind, &k.public_key).map(Some)
+}
+
+fn session_key_json(key: &Option<P256Key>) -> Value {
+    match key {
+        Some(k) => {
+            json!({ "kind": k.kind.byte(), "publicKey": Bytes::copy_from_slice(&k.to_uncompressed()) })
+        }
+        None => Value::Null,
+    }
+}
+
+fn with_key(signed: SignedGrant, key: Option<P256Key>) -> ApiResult<SignedGrant> {
+    match key {
+        Some(k) => signed.with_session_key(k).map_err(|e| CoreError::from(e).into()),
+        None => Ok(signed),
+    }
+}
+
+/// The session signer of a P-256 public key (`0x04 ‖ x ‖ y`): `keccak256(kind ‖ x ‖ y)`'s low 20 bytes.
+pub fn p256_signer(kind: u8, public_key: &str) -> ApiResult<Address> {
+    Ok(p256_key(kind, &bytes("public key", public_key)?)?.signer())
+}
+
+/// The 129-byte session signature `kind ‖ x ‖ y ‖ r ‖ s` from a 64-byte `r ‖ s` (WebCrypto's IEEE P1363
+/// form), `s` normalised to the low half.
+pub fn p256_session_signature(kind: u8, public_key: &str, rs: &str) -> ApiResult<Bytes> {
+    let key = p256_key(kind, &bytes("public key", public_key)?)?;
+    let rs = bytes("signature", rs)?;
+    if rs.len() != 64 {
+        return Err(ApiError::input(format!(
+            "signature: {} bytes, WebCrypto's ECDSA P-256 r ‖ s has 64",
+            rs.len()
+        )));
+    }
+    let (r, s) = rs.split_at(32);
+    Ok(key.session_signature(r.try_into().expect("32 bytes"), s.try_into().expect("32 bytes"))?)
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Grant tokens, explain, validation.
 
-/// A grant token read: `{ signedGrant, sessionId }`.
+/// A grant token read: `{ signedGrant, sessionId, sessionKey }` (`sessionKey` the P-256 key a version 4 token
+/// carries, else `null`).
 pub fn read_token(token: &str) -> ApiResult<Value> {
     let signed = SignedGrant::from_token(token.trim()).map_err(CoreError::from)?;
     Ok(json!({
         "signedGrant": to_value(&SignedGrantJson::from(&signed)),
         "sessionId": signed.session_id(),
+        "sessionKey": session_key_json(&signed.session_key),
     }))
 }
 
-/// The token of a signed grant.
-pub fn encode_token(signed: &Value) -> ApiResult<String> {
-    signed_of(signed)?.to_token().map_err(|e| CoreError::from(e).into())
+/// The token of a signed grant, carrying its P-256 session key when one is given (it must be the session's
+/// signer).
+pub fn encode_token(signed: &Value, session_key: &Value) -> ApiResult<String> {
+    let signed = with_key(signed_of(signed)?, session_key_of(session_key)?)?;
+    signed.to_token().map_err(|e| CoreError::from(e).into())
 }
 
-/// The grant in plain words (`warrant_core::explain`); `hints` maps token addresses to `{ symbol, decimals }`.
-pub fn explain(grant: &Value, hints: &Value) -> ApiResult<String> {
+/// The grant in plain words (`warrant_core::explain`), naming its P-256 session key when one is given; `hints`
+/// maps token addresses to `{ symbol, decimals }`.
+pub fn explain(grant: &Value, hints: &Value, session_key: &Value) -> ApiResult<String> {
     let grant = grant_of(grant)?;
+    let session_key = session_key_of(session_key)?;
     let mut tokens = TokenHints::new();
     if let Some(map) = hints.as_object() {
         for (addr, info) in map {
@@ -136,7 +199,10 @@ pub fn explain(grant: &Value, hints: &Value) -> ApiResult<String> {
             tokens.insert(address("token hint", addr)?, TokenInfo { symbol, decimals });
         }
     }
-    Ok(explain_grant(&grant, &tokens))
+    // Explained before the owner signs: no owner signature, no module or chain (explain names neither).
+    let signed =
+        SignedGrant { chain_id: 0, module: Address::ZERO, grant, owner_signature: Bytes::new(), session_key };
+    Ok(explain_signed_grant(&signed, &tokens))
 }
 
 /// What `sign_grant` refuses before signing, without signing: zero chain id, module, account or session key, and a
@@ -271,9 +337,16 @@ pub fn grant_typed_data(grant_v: &Value, module: &str, chain_id: u64) -> ApiResu
     }))
 }
 
-/// The signed grant from the wallet's 65-byte signature of [`grant_typed_data`]: `{ signedGrant, signer, digest
-/// }`, `signer` the address the signature recovers to (the page compares it with the account's owner).
-pub fn signed_grant(grant_v: &Value, module: &str, chain_id: u64, signature: &str) -> ApiResult<Value> {
+/// The signed grant from the wallet's 65-byte signature of [`grant_typed_data`]: `{ signedGrant, token, signer,
+/// digest }`, `signer` the address the signature recovers to (the page compares it with the account's owner),
+/// `token` carrying the P-256 session key when one is given.
+pub fn signed_grant(
+    grant_v: &Value,
+    module: &str,
+    chain_id: u64,
+    signature: &str,
+    session_key: &Value,
+) -> ApiResult<Value> {
     let grant = grant_of(grant_v)?;
     let module = address("module", module)?;
     let raw = bytes("owner signature", signature)?;
@@ -290,9 +363,12 @@ pub fn signed_grant(grant_v: &Value, module: &str, chain_id: u64, signature: &st
         .recover_address_from_prehash(&digest)
         .map_err(|e| ApiError::input(format!("owner signature does not recover: {e}")))?;
     let owner_signature = grant_owner_envelope(&grant, module, chain_id, &raw);
-    let signed = SignedGrant { chain_id, module, grant, owner_signature };
+    let signed = SignedGrant { chain_id, module, grant, owner_signature, session_key: None };
+    let signed = with_key(signed, session_key_of(session_key)?)?;
+    let token = signed.to_token().map_err(CoreError::from)?;
     Ok(json!({
         "signedGrant": to_value(&SignedGrantJson::from(&signed)),
+        "token": token,
         "signer": signer.to_checksum(None),
         "digest": digest,
     }))
@@ -405,9 +481,8 @@ pub fn prepare_use(req: &Value, session: &Value) -> ApiResult<Value> {
     let b = session_op(req)?;
     let session = session_of(session)?;
     let op = b.unsigned()?;
-    let hash = b.hash(&op)?;
-    let digest = use_digest(hash, session.id(b.account), b.period);
-    Ok(json!({ "op": wire(&op), "userOpHash": hash, "digest": digest }))
+    let digest = b.use_digest_for(&session, &op)?;
+    Ok(json!({ "op": wire(&op), "userOpHash": b.hash(&op)?, "digest": digest }))
 }
 
 /// An ENABLE operation to sign (the first of a session: it carries the owner's grant): `{ op, userOpHash, digest
@@ -415,33 +490,44 @@ pub fn prepare_use(req: &Value, session: &Value) -> ApiResult<Value> {
 pub fn prepare_enable(req: &Value, signed: &Value) -> ApiResult<Value> {
     let b = session_op(req)?;
     let g = signed_of(signed)?;
-    let mismatch =
-        |field, grant: String, op: String| Err(CoreError::GrantMismatch { field, grant, op }.into());
-    if g.grant.account != b.account {
-        return mismatch("account", g.grant.account.to_string(), b.account.to_string());
-    }
-    if g.module != b.module {
-        return mismatch("module", g.module.to_string(), b.module.to_string());
-    }
-    if g.chain_id != b.chain_id {
-        return mismatch("chain id", g.chain_id.to_string(), b.chain_id.to_string());
-    }
     let op = b.unsigned()?;
-    let hash = b.hash(&op)?;
-    let digest = enable_digest(hash, g.session_id(), b.period, g.digest());
-    Ok(json!({ "op": wire(&op), "userOpHash": hash, "digest": digest }))
+    let digest = b.enable_digest_for(&g, &op)?;
+    Ok(json!({ "op": wire(&op), "userOpHash": b.hash(&op)?, "digest": digest }))
 }
 
-/// The operation with its USE module signature around `session_signature` (the session key's signature bytes).
-pub fn apply_use(op: &Value, session: &Value, period: u32, session_signature: &str) -> ApiResult<Value> {
+/// The USE operation of `req` signed with `session_signature` (65-byte secp256k1 or 129-byte P-256), refused
+/// unless it proves the session's signer for this operation, as the validator will check.
+pub fn apply_use(req: &Value, session: &Value, session_signature: &str) -> ApiResult<Value> {
+    let b = session_op(req)?;
+    let session = session_of(session)?;
+    let sig = bytes("session signature", session_signature)?;
+    Ok(wire(&b.with_use_signature(&session, b.unsigned()?, &sig)?.op))
+}
+
+/// The ENABLE operation of `req` signed with `session_signature`, checked like [`apply_use`].
+pub fn apply_enable(req: &Value, signed: &Value, session_signature: &str) -> ApiResult<Value> {
+    let b = session_op(req)?;
+    let g = signed_of(signed)?;
+    let sig = bytes("session signature", session_signature)?;
+    Ok(wire(&b.with_enable_signature(&g, b.unsigned()?, &sig)?.op))
+}
+
+/// `op` with a USE module signature around a signature that is *not* checked: for gas estimation, where the
+/// session key signs another digest so that the validator takes its estimation path (gas caps skipped).
+pub fn estimation_use(op: &Value, session: &Value, period: u32, session_signature: &str) -> ApiResult<Value> {
     let mut op = op_of(op)?;
     let session = session_of(session)?;
     op.signature = use_signature(&session, period, &bytes("session signature", session_signature)?);
     Ok(wire(&op))
 }
 
-/// The operation with its ENABLE module signature (grant, owner signature, session key's signature).
-pub fn apply_enable(op: &Value, signed: &Value, period: u32, session_signature: &str) -> ApiResult<Value> {
+/// `op` with an ENABLE module signature around an unchecked signature, for gas estimation ([`estimation_use`]).
+pub fn estimation_enable(
+    op: &Value,
+    signed: &Value,
+    period: u32,
+    session_signature: &str,
+) -> ApiResult<Value> {
     let mut op = op_of(op)?;
     let g = signed_of(signed)?;
     let sig = bytes("session signature", session_signature)?;
@@ -763,31 +849,6 @@ pub fn bundler_refusal(error: &Value) -> Value {
             None => message.to_owned(),
         },
     })
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// INTERIM: a secp256k1 session key whose secret the page holds (and keeps in IndexedDB), until P-256 session keys
-// reach the validator. Unlike the WebCrypto key it is extractable: any script in the page can read it.
-
-fn interim_key(secret: &str) -> ApiResult<k256::ecdsa::SigningKey> {
-    let raw = bytes("interim secp256k1 secret", secret)?;
-    k256::ecdsa::SigningKey::from_slice(&raw)
-        .map_err(|_| ApiError::input("interim secp256k1 secret: 32 bytes in [1, n − 1]"))
-}
-
-/// INTERIM: the address of a secp256k1 session key's secret.
-pub fn interim_secp256k1_address(secret: &str) -> ApiResult<Address> {
-    Ok(Address::from_public_key(interim_key(secret)?.verifying_key()))
-}
-
-/// INTERIM: the 65-byte `r ‖ s ‖ v` secp256k1 session signature of `digest` (low s, as the validator wants).
-pub fn interim_secp256k1_sign(secret: &str, digest: &str) -> ApiResult<Bytes> {
-    let digest: B256 =
-        digest.parse().map_err(|_| ApiError::input(format!("digest: {digest:?} is not 32 bytes of hex")))?;
-    let (sig, recid) = interim_key(secret)?
-        .sign_prehash_recoverable(digest.as_slice())
-        .map_err(|e| ApiError::input(format!("signing: {e}")))?;
-    Ok(alloy_primitives::Signature::from((sig, recid)).as_bytes().to_vec().into())
 }
 
 #[cfg(test)]

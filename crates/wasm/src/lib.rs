@@ -36,16 +36,30 @@ pub fn read_token(token: &str) -> Result<String, JsValue> {
     out(api::read_token(token))
 }
 
-/// The token of a signed grant (JSON).
+/// The token of a signed grant (JSON), carrying its P-256 session key (`{ kind, publicKey }` or `null`).
 #[wasm_bindgen(js_name = encodeToken)]
-pub fn encode_token(signed: &str) -> Result<String, JsValue> {
-    api::encode_token(&arg("signed grant", signed)?).map_err(js_error)
+pub fn encode_token(signed: &str, session_key: &str) -> Result<String, JsValue> {
+    api::encode_token(&arg("signed grant", signed)?, &arg("session key", session_key)?).map_err(js_error)
 }
 
-/// A grant (JSON) in plain words; `hints` maps token addresses to `{ symbol, decimals }` (`{}` for none).
+/// A grant (JSON) in plain words; `hints` maps token addresses to `{ symbol, decimals }` (`{}` for none);
+/// `session_key` names its P-256 key (`null` for none).
 #[wasm_bindgen]
-pub fn explain(grant: &str, hints: &str) -> Result<String, JsValue> {
-    api::explain(&arg("grant", grant)?, &arg("token hints", hints)?).map_err(js_error)
+pub fn explain(grant: &str, hints: &str, session_key: &str) -> Result<String, JsValue> {
+    api::explain(&arg("grant", grant)?, &arg("token hints", hints)?, &arg("session key", session_key)?)
+        .map_err(js_error)
+}
+
+/// The session signer of a P-256 public key (`0x04 ‖ x ‖ y`, hex); `kind` 1 raw, 2 WebCrypto.
+#[wasm_bindgen(js_name = p256Signer)]
+pub fn p256_signer(kind: u8, public_key: &str) -> Result<String, JsValue> {
+    api::p256_signer(kind, public_key).map(|a| a.to_checksum(None)).map_err(js_error)
+}
+
+/// The 129-byte session signature (`0x…`) from WebCrypto's 64-byte `r ‖ s`, `s` normalised low.
+#[wasm_bindgen(js_name = p256SessionSignature)]
+pub fn p256_session_signature(kind: u8, public_key: &str, rs: &str) -> Result<String, JsValue> {
+    api::p256_session_signature(kind, public_key, rs).map(|b| b.to_string()).map_err(js_error)
 }
 
 /// Refuses, with the rule named, a grant the validator would refuse (checked before the owner signs).
@@ -66,10 +80,22 @@ pub fn grant_typed_data(grant: &str, module: &str, chain_id: u64) -> Result<Stri
     out(api::grant_typed_data(&arg("grant", grant)?, module, chain_id))
 }
 
-/// The signed grant from the wallet's signature: `{ signedGrant, signer, digest }`.
+/// The signed grant from the wallet's signature: `{ signedGrant, token, signer, digest }`.
 #[wasm_bindgen(js_name = signedGrant)]
-pub fn signed_grant(grant: &str, module: &str, chain_id: u64, signature: &str) -> Result<String, JsValue> {
-    out(api::signed_grant(&arg("grant", grant)?, module, chain_id, signature))
+pub fn signed_grant(
+    grant: &str,
+    module: &str,
+    chain_id: u64,
+    signature: &str,
+    session_key: &str,
+) -> Result<String, JsValue> {
+    out(api::signed_grant(
+        &arg("grant", grant)?,
+        module,
+        chain_id,
+        signature,
+        &arg("session key", session_key)?,
+    ))
 }
 
 /// A USE operation to sign: `{ op, userOpHash, digest }`.
@@ -84,16 +110,29 @@ pub fn prepare_enable(request: &str, signed: &str) -> Result<String, JsValue> {
     out(api::prepare_enable(&arg("operation request", request)?, &arg("signed grant", signed)?))
 }
 
-/// The operation (wire JSON) with its USE module signature around the session key's signature (`0x…`).
+/// The USE operation of a request signed with the session key's signature (`0x…`), checked as the validator
+/// will check it.
 #[wasm_bindgen(js_name = applyUse)]
-pub fn apply_use(op: &str, session: &str, period: u32, signature: &str) -> Result<String, JsValue> {
-    out(api::apply_use(&arg("user operation", op)?, &arg("session", session)?, period, signature))
+pub fn apply_use(request: &str, session: &str, signature: &str) -> Result<String, JsValue> {
+    out(api::apply_use(&arg("operation request", request)?, &arg("session", session)?, signature))
 }
 
-/// The operation (wire JSON) with its ENABLE module signature.
+/// The ENABLE operation of a request signed with the session key's signature, checked.
 #[wasm_bindgen(js_name = applyEnable)]
-pub fn apply_enable(op: &str, signed: &str, period: u32, signature: &str) -> Result<String, JsValue> {
-    out(api::apply_enable(&arg("user operation", op)?, &arg("signed grant", signed)?, period, signature))
+pub fn apply_enable(request: &str, signed: &str, signature: &str) -> Result<String, JsValue> {
+    out(api::apply_enable(&arg("operation request", request)?, &arg("signed grant", signed)?, signature))
+}
+
+/// An operation (wire JSON) with a USE module signature around an unchecked signature, for gas estimation.
+#[wasm_bindgen(js_name = estimationUse)]
+pub fn estimation_use(op: &str, session: &str, period: u32, signature: &str) -> Result<String, JsValue> {
+    out(api::estimation_use(&arg("user operation", op)?, &arg("session", session)?, period, signature))
+}
+
+/// An operation (wire JSON) with an ENABLE module signature around an unchecked signature, for gas estimation.
+#[wasm_bindgen(js_name = estimationEnable)]
+pub fn estimation_enable(op: &str, signed: &str, period: u32, signature: &str) -> Result<String, JsValue> {
+    out(api::estimation_enable(&arg("user operation", op)?, &arg("signed grant", signed)?, period, signature))
 }
 
 /// Gas fields (JSON) with a bundler estimate applied, the verification limit times `headroom`.
@@ -159,16 +198,4 @@ pub fn decode_usage(results: &str) -> Result<String, JsValue> {
 #[wasm_bindgen(js_name = bundlerRefusal)]
 pub fn bundler_refusal(error: &str) -> Result<String, JsValue> {
     out(Ok(api::bundler_refusal(&arg("bundler error", error)?)))
-}
-
-/// INTERIM (until P-256 session keys land): the address of a secp256k1 session key's secret (`0x…`, 32 bytes).
-#[wasm_bindgen(js_name = interimSecp256k1Address)]
-pub fn interim_secp256k1_address(secret: &str) -> Result<String, JsValue> {
-    api::interim_secp256k1_address(secret).map(|a| a.to_checksum(None)).map_err(js_error)
-}
-
-/// INTERIM: the 65-byte secp256k1 session signature (`0x…`) of a digest.
-#[wasm_bindgen(js_name = interimSecp256k1Sign)]
-pub fn interim_secp256k1_sign(secret: &str, digest: &str) -> Result<String, JsValue> {
-    api::interim_secp256k1_sign(secret, digest).map(|b| b.to_string()).map_err(js_error)
 }

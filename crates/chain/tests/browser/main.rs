@@ -24,7 +24,11 @@ use alloy::{
 };
 use serde_json::{Value, json};
 use warrant_chain::devnet::{Devnet, DevnetConfig, check_tools};
-use warrant_core::{grant::IWarrantValidator, token::SignedGrant};
+use warrant_core::{
+    grant::IWarrantValidator,
+    p256::{P256Key, P256Kind},
+    token::SignedGrant,
+};
 
 alloy::sol! {
     interface IErc1271 {
@@ -33,9 +37,8 @@ alloy::sol! {
 }
 
 const ETH: u128 = 1_000_000_000_000_000_000;
-/// How the page signs session operations: `webcrypto-p256` once the validator has P-256 session keys;
-/// `interim-secp256k1` (a key the page holds) until then.
-const EXPECTED_SIGNING: &str = "interim-secp256k1";
+/// How the page signs session operations: with its WebCrypto P-256 key.
+const EXPECTED_SIGNING: &str = "webcrypto-p256";
 /// The whole browser run (Chromium start, five operations through Alto, a reload) must end within this.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -152,6 +155,10 @@ async fn dapp_in_chromium_through_alto() {
     }
     assert_eq!(r["extractableShown"], "false", "the page says the key is non-extractable");
     let signer: Address = r["signer"].as_str().unwrap().parse().unwrap();
+    // The session signer is the WebCrypto P-256 key's identifier, keccak256(kind ‖ x ‖ y).
+    let public = alloy::primitives::hex::decode(export["publicKey"].as_str().unwrap()).unwrap();
+    let key = P256Key::from_uncompressed(P256Kind::WebCrypto, &public).expect("a P-256 point");
+    assert_eq!(signer, key.signer(), "the page's signer is the key's identifier");
 
     // The grant: explained in words, signed by the wallet as ERC-7739 typed data, and bound to this key.
     let explain = r["explain"].as_str().unwrap();
@@ -166,6 +173,7 @@ async fn dapp_in_chromium_through_alto() {
     let grant = SignedGrant::from_token(r["token"].as_str().unwrap()).expect("the page's token reads");
     assert_eq!((grant.grant.account, grant.grant.session.signer), (account, signer));
     assert_eq!((grant.module, grant.chain_id), (contracts.validator, net.chain_id()));
+    assert_eq!(grant.session_key, Some(key), "the token carries the session's P-256 key (version 4)");
     let id = grant.session_id();
     // The owner's signature is ERC-7739 typed data signed by a standard wallet: the account accepts it as is.
     let magic = view(
@@ -176,7 +184,7 @@ async fn dapp_in_chromium_through_alto() {
     .await;
     assert_eq!(magic.0, [0x16, 0x26, 0xba, 0x7e], "isValidSignature accepts the wallet's grant signature");
 
-    // Two operations mined (ENABLE, then USE), no wallet prompt for either.
+    // Two operations mined (ENABLE, then USE), signed by WebCrypto, no wallet prompt for either.
     let ops = r["ops"].as_array().unwrap();
     assert_eq!(ops.len(), 2);
     for (op, mode) in ops.iter().zip(["ENABLE", "USE"]) {
@@ -199,6 +207,7 @@ async fn dapp_in_chromium_through_alto() {
     assert_eq!((after["found"].clone(), after["granted"].clone()), (json!(true), json!(true)));
     assert_eq!(after["signer"], r["signer"]);
     assert_eq!(after["usesLeft"], "3");
+    assert_eq!(after["restoredLog"], 4, "the operations log survives the reload (2 mined, 2 refused)");
     assert_eq!(after["op"]["state"], "mined", "{}", after["op"]["text"]);
 
     // The chain agrees: three uses, 0.03 ETH paid, nothing to the stranger.

@@ -101,12 +101,18 @@ fn signed_grant_recovers_the_wallet_and_round_trips_as_a_token() {
     let g = grant(PrivateKeySigner::random().address());
     let digest = grant_typed_data_digest(&g, MODULE, CHAIN);
     let sig = owner.sign_hash_sync(&digest).unwrap();
-    let out =
-        signed_grant(&grant_value(&g), &MODULE.to_string(), CHAIN, &hex::encode_prefixed(sig.as_bytes()))
-            .unwrap();
+    let out = signed_grant(
+        &grant_value(&g),
+        &MODULE.to_string(),
+        CHAIN,
+        &hex::encode_prefixed(sig.as_bytes()),
+        &Value::Null,
+    )
+    .unwrap();
     assert_eq!(out["signer"], owner.address().to_checksum(None));
     assert_eq!(out["digest"], json!(digest));
-    let token = encode_token(&out["signedGrant"]).unwrap();
+    let token = encode_token(&out["signedGrant"], &Value::Null).unwrap();
+    assert_eq!(out["token"], json!(token));
     let back = read_token(&token).unwrap();
     assert_eq!(back["signedGrant"], out["signedGrant"]);
     assert_eq!(back["sessionId"], json!(g.session.id(ACCOUNT)));
@@ -115,7 +121,7 @@ fn signed_grant_recovers_the_wallet_and_round_trips_as_a_token() {
     let cli = sign_grant(g.clone(), MODULE, CHAIN, &owner).unwrap().to_token().unwrap();
     assert_eq!(read_token(&format!(" {cli}\n")).unwrap()["sessionId"], json!(g.session.id(ACCOUNT)));
 
-    let e = signed_grant(&grant_value(&g), &MODULE.to_string(), CHAIN, "0x1234").unwrap_err();
+    let e = signed_grant(&grant_value(&g), &MODULE.to_string(), CHAIN, "0x1234", &Value::Null).unwrap_err();
     assert_eq!((e.kind, e.rule), ("input", None));
     assert!(e.message.contains("65"), "{}", e.message);
 }
@@ -130,10 +136,10 @@ fn token_errors_say_what_is_wrong() {
 #[test]
 fn explain_names_the_session_key_and_the_recipient() {
     let g = grant(address!("0x4444444444444444444444444444444444444444"));
-    let text = explain(&grant_value(&g), &json!({})).unwrap();
+    let text = explain(&grant_value(&g), &json!({}), &Value::Null).unwrap();
     assert!(text.contains(&RECIPIENT.to_checksum(None)), "{text}");
     assert!(text.contains("0x4444444444444444444444444444444444444444"), "{text}");
-    let e = explain(&json!({ "account": "0x12" }), &json!({})).unwrap_err();
+    let e = explain(&json!({ "account": "0x12" }), &json!({}), &Value::Null).unwrap_err();
     assert_eq!(e.kind, "input");
 }
 
@@ -156,8 +162,12 @@ fn use_op_matches_the_sdk() {
     let prepared = prepare_use(&req, &to_value(&SessionJson::from(&s))).unwrap();
     let digest: B256 = serde_json::from_value(prepared["digest"].clone()).unwrap();
     let sig = key.sign_hash_sync(&digest).unwrap().as_bytes();
-    let op =
-        apply_use(&prepared["op"], &to_value(&SessionJson::from(&s)), 0, &hex::encode_prefixed(sig)).unwrap();
+    let op = apply_use(&req, &to_value(&SessionJson::from(&s)), &hex::encode_prefixed(sig)).unwrap();
+    assert_eq!(
+        estimation_use(&prepared["op"], &to_value(&SessionJson::from(&s)), 0, &hex::encode_prefixed(sig))
+            .unwrap(),
+        op
+    );
 
     let sdk = session_op(&req).unwrap().sign_use(&s, &key).unwrap();
     assert_eq!(op, wire(&sdk.op));
@@ -174,7 +184,13 @@ fn enable_op_matches_the_sdk_and_refuses_another_account() {
     let prepared = prepare_enable(&req, &signed_v).unwrap();
     let digest: B256 = serde_json::from_value(prepared["digest"].clone()).unwrap();
     let sig = key.sign_hash_sync(&digest).unwrap().as_bytes();
-    let op = apply_enable(&prepared["op"], &signed_v, 0, &hex::encode_prefixed(sig)).unwrap();
+    let op = apply_enable(&req, &signed_v, &hex::encode_prefixed(sig)).unwrap();
+    // The estimation form carries the same bytes, unchecked.
+    assert_eq!(estimation_enable(&prepared["op"], &signed_v, 0, &hex::encode_prefixed(sig)).unwrap(), op);
+    let other = PrivateKeySigner::random().sign_hash_sync(&digest).unwrap().as_bytes();
+    let e = apply_enable(&req, &signed_v, &hex::encode_prefixed(other)).unwrap_err();
+    assert_eq!(e.kind, "core", "another key's signature is refused before sending: {}", e.message);
+    assert!(estimation_enable(&prepared["op"], &signed_v, 0, &hex::encode_prefixed(other)).is_ok());
     let sdk = session_op(&req).unwrap().sign_enable(&signed, &key).unwrap();
     assert_eq!(op, wire(&sdk.op));
 
@@ -286,14 +302,75 @@ fn bundler_refusals_name_the_rule() {
     assert_eq!(plain["rule"], Value::Null);
 }
 
-/// The interim secp256k1 signature is what the SDK's own signer makes of the same key (and recovers to it).
+/// A WebCrypto P-256 key as the page uses it: the browser signs the digest as data (SHA-256 applied on top) and
+/// returns `r ‖ s`, possibly with a high s. The package's session signature is the SDK's own (`sign_use_p256`),
+/// low s, and the operation passes the validator's signer check.
 #[test]
-fn interim_secp256k1_matches_the_sdk() {
-    let key = PrivateKeySigner::random();
-    let secret = hex::encode_prefixed(key.to_bytes());
-    assert_eq!(interim_secp256k1_address(&secret).unwrap(), key.address());
-    let digest = B256::repeat_byte(0x5a);
-    let sig = interim_secp256k1_sign(&secret, &digest.to_string()).unwrap();
-    assert_eq!(sig.as_ref(), key.sign_hash_sync(&digest).unwrap().as_bytes().as_slice());
-    assert_eq!(interim_secp256k1_sign("0x00", &digest.to_string()).unwrap_err().kind, "input");
+fn webcrypto_p256_signature_matches_the_sdk() {
+    use p256::ecdsa::{Signature, SigningKey, signature::hazmat::PrehashSigner};
+    use sha2::{Digest, Sha256};
+    use warrant_core::p256::{P256_N, P256Signer};
+
+    let secret = keccak256("a WebCrypto key");
+    let sdk_key = P256Signer::from_bytes(P256Kind::WebCrypto, &secret.0).unwrap();
+    let public = Bytes::copy_from_slice(&sdk_key.key().to_uncompressed());
+    let signer = p256_signer(2, &public.to_string()).unwrap();
+    assert_eq!(signer, sdk_key.signer());
+    assert_ne!(p256_signer(1, &public.to_string()).unwrap(), signer, "the kind is part of the identifier");
+
+    let s = session(signer);
+    let session_v = to_value(&SessionJson::from(&s));
+    let req = request(json!([{ "target": RECIPIENT.to_string(), "value": "1000" }]));
+    let prepared = prepare_use(&req, &session_v).unwrap();
+    let digest: B256 = serde_json::from_value(prepared["digest"].clone()).unwrap();
+    // What crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, digest) computes.
+    let browser = SigningKey::from_bytes((&secret.0).into()).unwrap();
+    let sig: Signature = browser.sign_prehash(&Sha256::digest(digest.as_slice())).unwrap();
+    let (r, low_s) = sig.split_bytes();
+    let high_s = P256_N - U256::from_be_slice(&low_s);
+    for s_bytes in [U256::from_be_slice(&low_s), high_s] {
+        let rs = [&r[..], &s_bytes.to_be_bytes::<32>()].concat();
+        let session_sig = p256_session_signature(2, &public.to_string(), &hex::encode_prefixed(&rs)).unwrap();
+        assert_eq!(session_sig.len(), 129);
+        let op = apply_use(&req, &session_v, &session_sig.to_string()).unwrap();
+        let sdk = session_op(&req).unwrap().sign_use_p256(&s, &sdk_key).unwrap();
+        assert_eq!(op, wire(&sdk.op), "the same bytes as the SDK's P-256 signing, s normalised low");
+    }
+    let e = p256_session_signature(2, &public.to_string(), "0x1234").unwrap_err();
+    assert_eq!(e.kind, "input");
+    let e = p256_signer(3, &public.to_string()).unwrap_err();
+    assert!(e.message.contains("kind 3"), "{}", e.message);
+    let e = p256_signer(2, "0x0400").unwrap_err();
+    assert_eq!(e.kind, "core");
+}
+
+/// The token of a grant to a P-256 key carries the key (version 4), and reads back with it.
+#[test]
+fn p256_grant_token_carries_the_key() {
+    use warrant_core::p256::P256Signer;
+    let key = P256Signer::from_bytes(P256Kind::WebCrypto, &keccak256("k").0).unwrap();
+    let public = Bytes::copy_from_slice(&key.key().to_uncompressed());
+    let session_key = json!({ "kind": 2, "publicKey": public });
+    let owner = PrivateKeySigner::random();
+    let g = grant(key.signer());
+    let sig = owner.sign_hash_sync(&grant_typed_data_digest(&g, MODULE, CHAIN)).unwrap();
+    let out = signed_grant(
+        &grant_value(&g),
+        &MODULE.to_string(),
+        CHAIN,
+        &hex::encode_prefixed(sig.as_bytes()),
+        &session_key,
+    )
+    .unwrap();
+    let back = read_token(out["token"].as_str().unwrap()).unwrap();
+    assert_eq!(back["sessionKey"], session_key);
+    assert!(
+        explain(&grant_value(&g), &json!({}), &session_key)
+            .unwrap()
+            .contains("P-256 (WebCrypto) session key")
+    );
+    // A key that is not the session's signer is refused.
+    let other = json!({ "kind": 1, "publicKey": public });
+    let e = encode_token(&out["signedGrant"], &other).unwrap_err();
+    assert_eq!(e.kind, "token");
 }
