@@ -665,8 +665,13 @@ fn grants_that_no_permission_translates_to_are_not_described_as_one() {
     for (i, change) in changes.iter().enumerate() {
         let mut grant = t.grant(0, B256::ZERO);
         change(&mut grant.session.scope);
-        let signed =
-            SignedGrant { chain_id: 1, module: MODULE, grant, owner_signature: Bytes::from(vec![1; 65]) };
+        let signed = SignedGrant {
+            chain_id: 1,
+            module: MODULE,
+            grant,
+            owner_signature: Bytes::from(vec![1; 65]),
+            session_key: None,
+        };
         assert!(
             matches!(PermissionResponse::from_grant(&signed, vec![]), Err(Erc7715Error::NotAPermission(_))),
             "change {i}"
@@ -734,7 +739,7 @@ proptest! {
         let needle = if erc20 { format!("{amount} (raw; token decimals unknown)") } else { format!("(raw {amount} wei)") };
         prop_assert!(words.contains(&needle), "{}", words);
         prop_assert!(words.contains(if periodic { " per " } else { " over the session" }), "{}", words);
-        let signed = SignedGrant { chain_id: 1, module: MODULE, grant: t.grant(1, B256::ZERO), owner_signature: Bytes::from(vec![7; 65]) };
+        let signed = SignedGrant { chain_id: 1, module: MODULE, grant: t.grant(1, B256::ZERO), owner_signature: Bytes::from(vec![7; 65]), session_key: None };
         let back = request_from_grant(&signed).unwrap();
         let mut expected = t.request.clone();
         expected.permission.is_adjustment_allowed = false;
@@ -786,7 +791,12 @@ fn a_native_grant_that_allows_no_call_is_not_a_permission() {
     let t = translate(&parse(&v), &native_pays()).unwrap();
     let mut grant = t.grant(0, B256::ZERO);
     grant.session.scope.calls.clear();
-    let signed =
-        SignedGrant { chain_id: 1, module: MODULE, grant, owner_signature: Bytes::from(vec![1; 65]) };
+    let signed = SignedGrant {
+        chain_id: 1,
+        module: MODULE,
+        grant,
+        owner_signature: Bytes::from(vec![1; 65]),
+        session_key: None,
+    };
     assert!(matches!(request_from_grant(&signed), Err(Erc7715Error::NotAPermission(_))));
 }
