@@ -739,7 +739,7 @@ proptest! {
         let needle = if erc20 { format!("{amount} (raw; token decimals unknown)") } else { format!("(raw {amount} wei)") };
         prop_assert!(words.contains(&needle), "{}", words);
         prop_assert!(words.contains(if periodic { " per " } else { " over the session" }), "{}", words);
-        let signed = SignedGrant { chain_id: 1, module: MODULE, grant: t.grant(1, B256::ZERO), owner_signature: Bytes::from(vec![7; 65]), session_key: None };
+        let signed = SignedGrant { chain_id: 1, module: MODULE, grant: t.grant(1, B256::ZERO), session_key: None, owner_signature: Bytes::from(vec![7; 65]) };
         let back = request_from_grant(&signed).unwrap();
         let mut expected = t.request.clone();
         expected.permission.is_adjustment_allowed = false;
