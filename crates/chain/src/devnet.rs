@@ -26,6 +26,7 @@ use alloy::{
     transports::http::reqwest::Url,
 };
 use warrant_core::{
+    IEntryPoint, UserOperation,
     account::AccountKind,
     constants::{CREATE2_DEPLOYER, ENTRY_POINT_V08, ENTRY_POINT_V08_SALT},
 };
@@ -36,7 +37,14 @@ sol! {
     #[sol(rpc)]
     interface IWarrantAccountFactory {
         function IMPLEMENTATION() external view returns (address);
+        function createAccount(address owner, bytes32 salt) external returns (address account);
         function getAddress(address owner, bytes32 salt) external view returns (address);
+    }
+
+    /// ERC-7579's module query.
+    interface IModules {
+        function isModuleInstalled(uint256 moduleTypeId, address module, bytes additionalContext)
+            external view returns (bool);
     }
 }
 
@@ -350,6 +358,8 @@ impl Devnet {
             .args(["--safe-mode", "true"])
             // anvil mines a block per transaction; poll for them often.
             .args(["--block-time", "250"])
+            // A dApp page on another loopback port calls it with fetch (web/, docs/browser.md).
+            .args(["--enable-cors", "true"])
             .env("NO_COLOR", "1");
         let alto = Service::spawn("alto", alto_cmd, devnet.log_dir.join("alto.log"))?;
         devnet.bundler_url = url(alto_port);
@@ -548,6 +558,78 @@ impl Devnet {
             .await
             .map_err(|e| ChainError::Transport { method: "eth_call".into(), reason: e.to_string() })?;
         Ok(WarrantContracts { factory, implementation, validator })
+    }
+}
+
+impl Devnet {
+    /// A `WarrantAccount` proxy owned by `owner`, created by the factory, funded with `wei`, with `WarrantValidator`
+    /// installed: ready for a session's grant. The install is an owner operation handed straight to
+    /// `EntryPoint.handleOps` by the deployer, not through the bundler (setup, not what a test exercises).
+    pub async fn create_warrant_account(
+        &self,
+        contracts: &WarrantContracts,
+        owner: &PrivateKeySigner,
+        salt: B256,
+        wei: U256,
+    ) -> Result<Address, ChainError> {
+        use alloy::{signers::SignerSync, sol_types::SolCall};
+        let create = IWarrantAccountFactory::createAccountCall { owner: owner.address(), salt }.abi_encode();
+        let tx = TransactionRequest::default().with_to(contracts.factory).with_input(create);
+        let out = self.provider.call(tx.clone()).await.map_err(|e| node_error("eth_call", e))?;
+        let account = IWarrantAccountFactory::createAccountCall::abi_decode_returns(&out)
+            .map_err(|e| ChainError::DeploymentFailed(format!("createAccount returned {out}: {e}")))?;
+        self.send(tx).await?;
+        self.set_balance(account, wei).await?;
+
+        let nonce = self
+            .provider
+            .call(TransactionRequest::default().with_to(ENTRY_POINT_V08).with_input(
+                IEntryPoint::getNonceCall { sender: account, key: Default::default() }.abi_encode(),
+            ))
+            .await
+            .map_err(|e| node_error("eth_call", e))?;
+        let gas_price = self.provider.get_gas_price().await.map_err(|e| node_error("eth_gasPrice", e))?;
+        let mut op = UserOperation {
+            sender: account,
+            nonce: U256::from_be_slice(&nonce),
+            call_data: AccountKind::WarrantAccount.install_validator(contracts.validator, &[]),
+            call_gas_limit: alloy::primitives::U128::from(500_000),
+            verification_gas_limit: alloy::primitives::U128::from(500_000),
+            pre_verification_gas: U256::from(50_000),
+            max_fee_per_gas: alloy::primitives::U128::from(gas_price * 2),
+            max_priority_fee_per_gas: alloy::primitives::U128::from(gas_price),
+            ..Default::default()
+        };
+        let hash =
+            op.hash(ENTRY_POINT_V08, self.chain_id, None).map_err(|e| ChainError::Signing(e.to_string()))?;
+        let signature = owner.sign_hash_sync(&hash).map_err(|e| ChainError::Signing(e.to_string()))?;
+        op.signature = signature.as_bytes().to_vec().into();
+        let beneficiary = self.signers[DEPLOYER].address();
+        let handle = IEntryPoint::handleOpsCall { ops: vec![op.pack()], beneficiary }.abi_encode();
+        self.send(
+            TransactionRequest::default()
+                .with_to(ENTRY_POINT_V08)
+                .with_input(handle)
+                .with_gas_limit(2_000_000),
+        )
+        .await?;
+        let installed = IModules::isModuleInstalledCall {
+            moduleTypeId: U256::from(warrant_core::account::MODULE_TYPE_VALIDATOR),
+            module: contracts.validator,
+            additionalContext: Bytes::new(),
+        }
+        .abi_encode();
+        let out = self
+            .provider
+            .call(TransactionRequest::default().with_to(account).with_input(installed))
+            .await
+            .map_err(|e| node_error("eth_call", e))?;
+        if U256::from_be_slice(&out) != U256::from(1) {
+            return Err(ChainError::DeploymentFailed(format!(
+                "WarrantValidator is not installed on {account} after the owner operation"
+            )));
+        }
+        Ok(account)
     }
 }
 
