@@ -50,6 +50,27 @@ const TX_TIMEOUT: Duration = Duration::from_secs(30);
 const GRACE: Duration = Duration::from_secs(2);
 /// Lines of each log printed when a run fails.
 const LOG_TAIL_LINES: usize = 40;
+/// Loaded into Alto's node process (`node --require`): Alto 0.0.20 listens on 0.0.0.0 with no option to change it
+/// (`esm/rpc/server.js`: `fastify.listen({ port, host: "0.0.0.0" })`), which would expose an unauthenticated
+/// bundler (and its executor key's funds) to the network. This keeps every server of that process on loopback.
+const ALTO_LOOPBACK_PRELOAD: &str = r#"// warrant-chain devnet: every server of this process listens on 127.0.0.1 only.
+"use strict";
+const net = require("node:net");
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+    const first = args[0];
+    if (first !== null && typeof first === "object" && first.path === undefined) {
+        args[0] = { ...first, host: "127.0.0.1" };
+    } else if (typeof first === "number" || (typeof first === "string" && /^[0-9]+$/.test(first))) {
+        if (typeof args[1] === "string") {
+            args[1] = "127.0.0.1";
+        } else {
+            args.splice(1, 0, "127.0.0.1");
+        }
+    }
+    return listen.apply(this, args);
+};
+"#;
 
 /// Dev account 0 deploys contracts and funds accounts.
 pub const DEPLOYER: usize = 0;
@@ -340,6 +361,8 @@ impl Devnet {
         let key = |i: usize| alloy::primitives::hex::encode_prefixed(devnet.signers[i].to_bytes());
         let mut alto_cmd = Command::new(node_path()?);
         alto_cmd
+            .arg("--require")
+            .arg(write_loopback_preload(&devnet.log_dir)?)
             .arg(alto_path())
             .args(["--entrypoints", &ENTRY_POINT_V08.to_string()])
             .args(["--rpc-url", devnet.rpc_url.as_str()])
@@ -556,6 +579,17 @@ fn node_error(method: &str, e: alloy::transports::TransportError) -> ChainError 
         Some(p) => ChainError::Node { method: method.into(), code: p.code, message: p.message.to_string() },
         None => ChainError::Transport { method: method.into(), reason: e.to_string() },
     }
+}
+
+/// Writes [`ALTO_LOOPBACK_PRELOAD`] into the devnet's log directory and returns its path.
+fn write_loopback_preload(dir: &Path) -> Result<PathBuf, ChainError> {
+    let path = dir.join("alto-loopback.cjs");
+    std::fs::write(&path, ALTO_LOOPBACK_PRELOAD).map_err(|e| ChainError::Process {
+        process: "alto",
+        reason: format!("cannot write {}: {e}", path.display()),
+        log: path.clone(),
+    })?;
+    Ok(path)
 }
 
 fn log_dir() -> Result<PathBuf, ChainError> {
