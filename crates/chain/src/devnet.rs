@@ -627,3 +627,97 @@ impl Drop for Devnet {
         }
     }
 }
+
+sol! {
+    /// `MockToken` of the Solidity tests (`contracts/test/mocks/Mocks.sol`): an 18-decimal ERC-20 anyone may mint.
+    interface IMockToken {
+        function mint(address to, uint256 amount) external;
+        function balanceOf(address owner) external view returns (uint256);
+    }
+}
+
+/// Dev account that [`Devnet::dev_environment`] hands to a person as their EOA.
+pub const DEV_EOA: usize = FIRST_FREE_ACCOUNT;
+/// Dev account that [`Devnet::dev_environment`] names as a payee ("Bob").
+pub const DEV_RECIPIENT: usize = FIRST_FREE_ACCOUNT + 1;
+/// Whole tokens of `MockToken` minted to the dev EOA (18 decimals).
+pub const DEV_TOKEN_MINTED: u64 = 1_000_000;
+
+/// What a fresh [`Devnet`] gets for a person (or a tool) to use it by hand: Warrant's contracts, a funded EOA
+/// whose key is public (derived from a fixed string: a devnet key, never a real one), a test token minted to it,
+/// and a payee. `warrant devnet` prints it as environment variables ([`DevEnvironment::env`]).
+#[derive(Clone, Debug)]
+pub struct DevEnvironment {
+    /// Warrant's contracts.
+    pub contracts: WarrantContracts,
+    /// The dev EOA (funded with the dev accounts' ether, holding the test token).
+    pub eoa: PrivateKeySigner,
+    /// A second funded dev account to pay.
+    pub recipient: Address,
+    /// `MockToken` (symbol `MOCK`, 18 decimals).
+    pub token: Address,
+    /// The EOA's token balance, smallest units.
+    pub token_balance: U256,
+}
+
+impl DevEnvironment {
+    /// The environment variables that point Warrant's CLI (and Foundry's `cast`) at the devnet, in the order to
+    /// print them. The EOA's key is in `WARRANT_PRIVATE_KEY`: the devnet's keys are public.
+    pub fn env(&self, net: &Devnet) -> Vec<(&'static str, String)> {
+        let checksum = |a: Address| a.to_checksum(None);
+        vec![
+            ("ETH_RPC_URL", net.rpc_url().as_str().trim_end_matches('/').to_owned()),
+            ("WARRANT_BUNDLER_URL", net.bundler_url().as_str().trim_end_matches('/').to_owned()),
+            ("CHAIN_ID", net.chain_id().to_string()),
+            ("ENTRY_POINT", checksum(ENTRY_POINT_V08)),
+            ("WARRANT_ACCOUNT", checksum(self.contracts.implementation)),
+            ("WARRANT_FACTORY", checksum(self.contracts.factory)),
+            ("VALIDATOR", checksum(self.contracts.validator)),
+            ("EOA", checksum(self.eoa.address())),
+            ("WARRANT_PRIVATE_KEY", alloy::primitives::hex::encode_prefixed(self.eoa.to_bytes())),
+            ("MOCK", checksum(self.token)),
+            ("BOB", checksum(self.recipient)),
+        ]
+    }
+}
+
+impl Devnet {
+    /// Deploys a `MockToken` (from forge's output) from the deployer.
+    pub async fn deploy_mock_token(&self) -> Result<Address, ChainError> {
+        self.deploy(artifacts::warrant_creation_code("Mocks.sol", "MockToken")?).await
+    }
+
+    /// Mints `amount` of a `MockToken` to `to`.
+    pub async fn mint_mock_token(&self, token: Address, to: Address, amount: U256) -> Result<(), ChainError> {
+        use alloy::sol_types::SolCall;
+        let data = IMockToken::mintCall { to, amount }.abi_encode();
+        self.send(TransactionRequest::default().with_to(token).with_input(data)).await.map(|_| ())
+    }
+
+    /// Deploys Warrant's contracts and a `MockToken`, and mints [`DEV_TOKEN_MINTED`] tokens to the dev EOA
+    /// ([`DEV_EOA`], already funded with ether): what a person needs to try Warrant by hand.
+    pub async fn dev_environment(&self) -> Result<DevEnvironment, ChainError> {
+        let contracts = self.deploy_warrant().await?;
+        let token = self.deploy_mock_token().await?;
+        let eoa = self.signers[DEV_EOA].clone();
+        let token_balance = U256::from(DEV_TOKEN_MINTED) * U256::from(10).pow(U256::from(18));
+        self.mint_mock_token(token, eoa.address(), token_balance).await?;
+        Ok(DevEnvironment {
+            contracts,
+            eoa,
+            recipient: self.signers[DEV_RECIPIENT].address(),
+            token,
+            token_balance,
+        })
+    }
+}
+
+impl Devnet {
+    /// An error naming the process (with the end of its log) if anvil or Alto has exited.
+    pub fn check_running(&mut self) -> Result<(), ChainError> {
+        for service in self.anvil.iter_mut().chain(self.alto.iter_mut()) {
+            service.check_alive()?;
+        }
+        Ok(())
+    }
+}

@@ -158,8 +158,9 @@ pub(crate) struct SignerArgs {
     /// Name of the key in the keystore.
     #[arg(long, conflicts_with = "private_key")]
     key: Option<String>,
-    /// Raw private key (hex); prefer `--key` or the environment variable.
-    #[arg(long, env = "WARRANT_PRIVATE_KEY", hide_env_values = true)]
+    /// Raw private key (hex); prefer `--key`, or `WARRANT_PRIVATE_KEY` (read when neither --key nor
+    /// --private-key is given, so an exported owner key does not get in the way of `--key` for another role).
+    #[arg(long)]
     private_key: Option<String>,
     #[command(flatten)]
     keystore: KeystoreArgs,
@@ -176,10 +177,26 @@ impl SignerArgs {
                 Ok(keystore.unlock(name, password.as_bytes())?)
             }
             (None, Some(text)) => parse_private_key(text),
+            (None, None) if std::env::var_os("WARRANT_PRIVATE_KEY").is_some() => {
+                let text =
+                    Zeroizing::new(std::env::var("WARRANT_PRIVATE_KEY").map_err(|_| {
+                        CliError::InvalidInput("WARRANT_PRIVATE_KEY is not UTF-8 hex".into())
+                    })?);
+                parse_private_key(&text)
+                    .map_err(|e| CliError::InvalidInput(format!("WARRANT_PRIVATE_KEY: {}", bare(e))))
+            }
             (None, None) => Err(CliError::InvalidInput(format!(
                 "no {what} key: pass --key NAME (keystore) or --private-key (or WARRANT_PRIVATE_KEY)"
             ))),
         }
+    }
+}
+
+/// The message of an input error, without its "invalid input: " prefix.
+fn bare(e: CliError) -> String {
+    match e {
+        CliError::InvalidInput(message) => message,
+        other => other.to_string(),
     }
 }
 

@@ -10,7 +10,7 @@ mod error;
 mod input;
 mod scope_spec;
 
-use cmd::{auth, check, delegate, demo, explain, grant, key, revoke, send, status, undelegate};
+use cmd::{auth, check, delegate, demo, devnet, explain, grant, key, revoke, send, status, undelegate};
 
 pub(crate) use error::CliError;
 
@@ -26,6 +26,9 @@ struct Cli {
 enum Command {
     /// Run the end-to-end demo on an in-process chain (no set-up needed).
     Demo(demo::DemoArgs),
+    /// Start a local network to try Warrant on: anvil and Alto on 127.0.0.1 with EntryPoint v0.8, Warrant's
+    /// contracts, a funded dev EOA and a test token; prints the environment to export; Ctrl-C stops it.
+    Devnet(devnet::DevnetArgs),
     /// Manage the encrypted keystore of owner and session keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Devnet(args) => devnet::run(&args),
         Command::Key(command) => key::run(&command),
         Command::Grant(args) => grant::run(&args),
         Command::Explain(args) => explain::run(&args),

@@ -99,7 +99,7 @@ pub(crate) fn run(args: &DelegateArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Writes a new file, mode 0600 (it holds a signed transaction); never overwrites one.
-fn write_new_file(path: &Path, contents: &str) -> Result<(), CliError> {
+pub(crate) fn write_new_file(path: &Path, contents: &str) -> Result<(), CliError> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
