@@ -212,12 +212,27 @@ pub(crate) fn parse_private_key(text: &str) -> Result<PrivateKeySigner, CliError
 
 /// The keystore password: `WARRANT_PASSWORD`, else a prompt (twice when `confirm`).
 pub(crate) fn password(prompt: &str, confirm: bool) -> Result<Zeroizing<String>, CliError> {
-    if let Ok(password) = std::env::var("WARRANT_PASSWORD") {
-        return Ok(Zeroizing::new(password));
+    if let Some(password) = std::env::var_os("WARRANT_PASSWORD") {
+        let password = Zeroizing::new(
+            password
+                .into_string()
+                .map_err(|_| CliError::InvalidInput("WARRANT_PASSWORD is not UTF-8".into()))?,
+        );
+        // As the prompt does: no key is stored (or opened) with an empty password.
+        if password.is_empty() {
+            return Err(CliError::InvalidInput(
+                "WARRANT_PASSWORD is set but empty: refusing an empty password".into(),
+            ));
+        }
+        return Ok(password);
     }
     let read = |prompt: &str| {
         rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|_| {
-            CliError::InvalidInput("no password: set WARRANT_PASSWORD or run in a terminal".into())
+            CliError::InvalidInput(
+                "no password: there is no terminal to ask on; set the keystore password in the environment \
+                 variable WARRANT_PASSWORD"
+                    .into(),
+            )
         })
     };
     let first = read(prompt)?;
