@@ -175,6 +175,32 @@ impl BundlerRpcError {
     }
 }
 
+impl BundlerRpcError {
+    /// The refusal by name, whatever refused: the validator's rule (as [`Self::denial`]), a token's error or the
+    /// EntryPoint's `AAxx` check found in the revert data, else an `AAxx` code quoted in the message. `None` when
+    /// the bundler's answer names nothing the SDK knows (bad fields, a fee below its price, …).
+    pub fn named(&self) -> Option<warrant_core::revert::NamedRevert> {
+        use warrant_core::revert::{NamedRevert, entry_point_rule, name_revert};
+        if let Some(denial) = self.denial() {
+            return Some(NamedRevert { name: denial.name(), detail: denial.to_string() });
+        }
+        if let Some(named) = self.hex_blobs().iter().find_map(|blob| name_revert(blob)) {
+            return Some(named);
+        }
+        let (code, name, meaning) = entry_point_rule(&self.message)?;
+        Some(NamedRevert { name, detail: format!("{code}: {meaning}") })
+    }
+}
+
+impl UserOperationReceipt {
+    /// The revert reason of a failed execution by name (a token's error, one of the validator's), if the SDK
+    /// knows it.
+    pub fn named_reason(&self) -> Option<warrant_core::revert::NamedRevert> {
+        let data = hex::decode(self.reason.as_deref()?.trim()).ok()?;
+        warrant_core::revert::name_revert(&data)
+    }
+}
+
 fn decode_warrant_rule(data: &[u8]) -> Option<WarrantErrors::WarrantErrorsErrors> {
     if let Ok(rule) = WarrantErrors::WarrantErrorsErrors::abi_decode(data) {
         return Some(rule);

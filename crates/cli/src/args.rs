@@ -104,8 +104,10 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::InvalidInput(format!("cannot start the async runtime: {e}")))
 }
 
-/// Prints a user operation's receipt (one line, or JSON).
+/// Prints a user operation's receipt (one line, or JSON); a failed execution's revert reason by name when the
+/// SDK knows it (a token's error, say).
 pub(crate) fn print_receipt(receipt: &UserOperationReceipt, json: bool) -> Result<(), CliError> {
+    let reverted = (!receipt.success).then(|| receipt.named_reason());
     if json {
         println!(
             "{}",
@@ -114,11 +116,25 @@ pub(crate) fn print_receipt(receipt: &UserOperationReceipt, json: bool) -> Resul
                 "success": receipt.success,
                 "transactionHash": receipt.receipt.transaction_hash,
                 "blockNumber": receipt.receipt.block_number,
-                "actualGasUsed": receipt.actual_gas_used,
-                "actualGasCost": receipt.actual_gas_cost,
+                "actualGasUsed": receipt.actual_gas_used.to_string(),
+                "actualGasCost": receipt.actual_gas_cost.to_string(),
+                "revertRule": reverted.as_ref().and_then(|n| n.as_ref().map(|n| n.name)),
+                "revertReason": reverted.as_ref().map(|n| match n {
+                    Some(named) => named.to_string(),
+                    None => receipt.reason.clone().unwrap_or_default(),
+                }),
             }))?
         );
     } else {
+        if let Some(reverted) = &reverted {
+            eprintln!(
+                "the operation's calls reverted: {}",
+                match reverted {
+                    Some(named) => named.to_string(),
+                    None => format!("revert data {}", receipt.reason.as_deref().unwrap_or("(none)")),
+                }
+            );
+        }
         println!(
             "{} user operation {} in transaction {} (block {}), {} gas charged",
             if receipt.success { "included" } else { "REVERTED in execution:" },

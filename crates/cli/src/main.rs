@@ -60,6 +60,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // `--json` anywhere on the command line makes errors JSON too (stderr), for scripts.
+    let json = std::env::args().skip(1).any(|a| a == "--json");
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
@@ -79,13 +81,21 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // A refusal of the operation names its rule (`pre-flight: denied — Rule: …`, `bundler: denied — …`):
         // exit 1. Anything else is an error: exit 2.
-        Err(e) if e.is_refusal() => {
-            eprintln!("{e}");
-            ExitCode::from(1)
-        }
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+            let refusal = e.is_refusal();
+            if json {
+                let value = serde_json::json!({
+                    "error": if refusal { "refused" } else { "error" },
+                    "rule": e.rule(),
+                    "detail": e.to_string(),
+                });
+                eprintln!("{value}");
+            } else if refusal {
+                eprintln!("{e}");
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(if refusal { 1 } else { 2 })
         }
     }
 }

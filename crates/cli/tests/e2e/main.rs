@@ -11,6 +11,7 @@
 //! anvil, node or Alto are missing.
 
 mod readme;
+mod refusals;
 
 use std::process::{Command, Output};
 
