@@ -43,8 +43,46 @@ pub fn http_client(url: Url, timeout: Duration) -> Result<RpcClient, ChainError>
     Ok(RpcClient::new(alloy::transports::http::Http::with_client(http, url), is_local))
 }
 
+/// `text` with every URL in it cut to its scheme, host and port: RPC providers put API keys in the path
+/// (`https://host/v3/KEY`), the query (`?apikey=KEY`) or the user info (`https://user:KEY@host`), and errors
+/// quote the URL they failed on. What was cut is marked `…` (`https://host/…`).
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["http://", "https://", "ws://", "wss://"].iter().filter_map(|s| rest.find(s)).min()
+    {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '<' | '>' | ',' | ']' | '}'))
+            .unwrap_or(tail.len());
+        let (candidate, after) = tail.split_at(end);
+        match Url::parse(candidate) {
+            Ok(url) => {
+                let host = url.host_str().unwrap_or("");
+                let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+                let secret_part = !url.username().is_empty()
+                    || url.password().is_some()
+                    || url.query().is_some()
+                    || url.fragment().is_some()
+                    || !matches!(url.path(), "" | "/");
+                out.push_str(&format!(
+                    "{}://{host}{port}{}",
+                    url.scheme(),
+                    if secret_part { "/…" } else { "" }
+                ));
+            }
+            // Not a URL after all: keep only its scheme, in case the rest is a key.
+            Err(_) => out.push_str(&candidate[..candidate.find("//").map_or(0, |i| i + 2)]),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A transport error as a [`ChainError`]: [`ChainError::Timeout`] when the request ran out of time (anywhere in
-/// its error chain), else [`ChainError::Transport`].
+/// its error chain), else [`ChainError::Transport`], with any URL in the message redacted ([`redact_urls`]).
 pub fn transport_error(method: &str, e: &(dyn std::error::Error + 'static), timeout: Duration) -> ChainError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
@@ -58,7 +96,7 @@ pub fn transport_error(method: &str, e: &(dyn std::error::Error + 'static), time
         }
         cause = c.source();
     }
-    ChainError::Transport { method: method.into(), reason: e.to_string() }
+    ChainError::Transport { method: method.into(), reason: redact_urls(&e.to_string()) }
 }
 
 /// The ERC-7769 error codes a bundler answers with.
@@ -447,6 +485,22 @@ impl BundlerClient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn api_keys_in_urls_are_redacted() {
+        let text = "error sending request for url (https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef): \
+                    connect; also https://eth.example.com/?apikey=SECRETKEY and https://user:pw@host.example:8545/x, \
+                    plain http://127.0.0.1:8545 and http://localhost:8545/";
+        let redacted = super::redact_urls(text);
+        for secret in ["0123456789abcdef", "SECRETKEY", "pw@", "user", "/x"] {
+            assert!(!redacted.contains(secret), "{secret} left in {redacted}");
+        }
+        assert!(redacted.contains("(https://mainnet.infura.io/…)"), "{redacted}");
+        assert!(redacted.contains("https://eth.example.com/…"), "{redacted}");
+        assert!(redacted.contains("https://host.example:8545/…"), "{redacted}");
+        assert!(redacted.contains("plain http://127.0.0.1:8545 and http://localhost:8545"), "{redacted}");
+        assert_eq!(super::redact_urls("no url here"), "no url here");
+    }
+
     use super::*;
     use alloy::sol_types::SolError;
     use warrant_core::constants::EIP7702_INITCODE_MARKER;

@@ -577,7 +577,10 @@ impl Devnet {
 fn node_error(method: &str, e: alloy::transports::TransportError) -> ChainError {
     match e.as_error_resp() {
         Some(p) => ChainError::Node { method: method.into(), code: p.code, message: p.message.to_string() },
-        None => ChainError::Transport { method: method.into(), reason: e.to_string() },
+        None => ChainError::Transport {
+            method: method.into(),
+            reason: crate::bundler::redact_urls(&e.to_string()),
+        },
     }
 }
 

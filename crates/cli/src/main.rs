@@ -83,17 +83,19 @@ fn main() -> ExitCode {
         // exit 1. Anything else is an error: exit 2.
         Err(e) => {
             let refusal = e.is_refusal();
+            // Whatever formed the message, no URL's API key is printed (`https://host/v3/KEY` → `https://host/…`).
+            let message = warrant_chain::bundler::redact_urls(&e.to_string());
             if json {
                 let value = serde_json::json!({
                     "error": if refusal { "refused" } else { "error" },
                     "rule": e.rule(),
-                    "detail": e.to_string(),
+                    "detail": message,
                 });
                 eprintln!("{value}");
             } else if refusal {
-                eprintln!("{e}");
+                eprintln!("{message}");
             } else {
-                eprintln!("error: {e}");
+                eprintln!("error: {message}");
             }
             ExitCode::from(if refusal { 1 } else { 2 })
         }

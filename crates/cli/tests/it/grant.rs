@@ -248,4 +248,18 @@ fn chain_id_and_epoch_are_required_without_a_node() {
     let out = warrant_env(&unreachable, &env);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("reading the grant's domain from the node"), "{}", stderr(&out));
+    // An API key in the node's URL (path or query) is never printed, in text or JSON errors.
+    for url in ["http://127.0.0.1:9/v3/SECRETAPIKEY0123", "http://127.0.0.1:9/?apikey=SECRETAPIKEY0123"] {
+        for json in [false, true] {
+            let mut args = only_epoch.clone();
+            args.extend(["--rpc-url", url]);
+            if json {
+                args.push("--json");
+            }
+            let out = warrant_env(&args, &env);
+            assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+            assert!(!stderr(&out).contains("SECRETAPIKEY"), "the key leaks: {}", stderr(&out));
+            assert!(stderr(&out).contains("http://127.0.0.1:9/…"), "{}", stderr(&out));
+        }
+    }
 }

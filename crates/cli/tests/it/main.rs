@@ -52,7 +52,8 @@ pub(crate) fn warrant_detached(args: &[&str], env: &[(&str, &str)], stdin: &[u8]
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("warrant runs");
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin).unwrap();
+    // The command may end before reading stdin (a refused name): a broken pipe is not the test's failure.
+    let _ = input.write_all(stdin);
     drop(input);
     child.wait_with_output().unwrap()
 }
