@@ -128,10 +128,19 @@ async fn refusals_are_named_and_read_the_chain_first() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("SessionRevoked"), "{}", text(&out));
     assert_eq!(net.provider().get_balance(eoa.address()).await.unwrap(), balance, "no gas spent");
     // After revoke --all, a grant of the old epoch is stale: said so, nothing sent.
-    let live = grant(&[]);
+    let live = grant(&["--max-uses", "20"]);
     let out =
         cli.run(&["revoke", "--all", "--account", &eoa.address().to_string(), "--module", &validator], &eoa);
     assert!(out.status.success(), "{}", text(&out));
+    // status says revoked, with both epochs, and shows no counters as if they were usable.
+    let out = cli.run(&["status", &live], &eoa);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("REVOKED") && report.contains("GrantEpochStale"), "{report}");
+    assert!(!report.contains("of 20"), "no usable-looking counters: {report}");
+    let out = cli.run(&["status", &live, "--json"], &eoa);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["usable"].clone(), v["accountEpoch"].clone()), (false.into(), "2".into()), "{v}");
     let out = cli.run(&["revoke", &live, "--json"], &eoa);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(json_error(&out)["rule"], "GrantEpochStale", "{}", text(&out));
