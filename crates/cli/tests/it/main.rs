@@ -63,6 +63,7 @@ pub(crate) fn stderr(out: &std::process::Output) -> String {
 }
 
 mod auth;
+mod bad_input;
 mod gates;
 mod grant;
 mod input;
