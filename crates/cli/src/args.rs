@@ -115,7 +115,7 @@ pub(crate) fn print_receipt(receipt: &UserOperationReceipt, json: bool) -> Resul
                 "userOpHash": receipt.user_op_hash,
                 "success": receipt.success,
                 "transactionHash": receipt.receipt.transaction_hash,
-                "blockNumber": receipt.receipt.block_number,
+                "blockNumber": receipt.receipt.block_number.map(|n| n.to_string()),
                 "actualGasUsed": receipt.actual_gas_used.to_string(),
                 "actualGasCost": receipt.actual_gas_cost.to_string(),
                 "revertRule": reverted.as_ref().and_then(|n| n.as_ref().map(|n| n.name)),

@@ -64,7 +64,7 @@ pub(crate) fn run(args: &DelegateArgs) -> Result<ExitCode, CliError> {
                 "account": account,
                 "delegate": args.delegate,
                 "transactionHash": d.receipt.transaction_hash,
-                "gasUsed": d.receipt.gas_used,
+                "gasUsed": d.receipt.gas_used.to_string(),
                 "delegated": d.delegated,
                 "success": d.receipt.status(),
                 "module": args.install_module,

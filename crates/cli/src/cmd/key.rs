@@ -63,7 +63,7 @@ fn secret_input(var: &str, prompt: &str, what: &str) -> Result<Zeroizing<String>
 pub(crate) enum KeyCommand {
     /// Create a new random key, stored encrypted (never overwrites an existing name).
     New {
-        /// Name of the key (1–64 of A-Z a-z 0-9 . _ -).
+        /// Name of the key (1–64 of A-Z a-z 0-9 . _ -, starting with a letter or digit).
         name: String,
         #[command(flatten)]
         keystore: KeystoreArgs,

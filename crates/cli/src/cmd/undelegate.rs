@@ -88,11 +88,11 @@ pub(crate) fn run(args: &UndelegateArgs) -> Result<ExitCode, CliError> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "account": account,
                 "transactionHash": u.receipt.transaction_hash,
-                "gasUsed": u.receipt.gas_used,
+                "gasUsed": u.receipt.gas_used.to_string(),
                 "restored": u.restored,
                 "validator": u.validator,
                 "sessionsEnded": u.sessions_ended,
-                "epoch": u.epoch,
+                "epoch": u.epoch.map(|e| e.to_string()),
                 "success": u.succeeded(),
             }))?
         );

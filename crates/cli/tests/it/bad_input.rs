@@ -47,6 +47,9 @@ fn token() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A command line, its environment, and what its error must say.
+type Case<'a> = (Vec<String>, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn every_command_refuses_bad_input_by_name() {
     let token = token();
@@ -81,7 +84,7 @@ fn every_command_refuses_bad_input_by_name() {
     let session = [("WARRANT_PRIVATE_KEY", SESSION_KEY)];
     let none: [(&str, &str); 0] = [];
     #[rustfmt::skip]
-    let cases: Vec<(Vec<String>, &[(&str, &str)], &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         // demo, devnet
         (v(&["demo", "--bogus"]), &none, "unexpected argument '--bogus'"),
         (v(&["devnet", "--env-file", existing]), &none, "exists; refusing to overwrite it"),
@@ -94,11 +97,11 @@ fn every_command_refuses_bad_input_by_name() {
             &[("WARRANT_PASSWORD", "pw"), ("WARRANT_IMPORT_PASSWORD", "pw")], "/nonexistent.json"),
         // grant
         (grant_base(&["--allow", "0x12:transfer(address,uint256)"]), &owner, "0x12"),
-        (grant_base(&["--allow", &*leak(format!("{BAD_CHECKSUM}:transfer(address,uint256)"))]), &owner, "checksum"),
-        (grant_base(&["--allow", &*leak(format!("{BOB}:transfer(address to,uint256 amount):amount<="))]), &owner, "the uint256 value is missing"),
-        (grant_base(&["--allow", &*leak(format!("{BOB}:receive")), "--spend", &*leak(format!("{BOB}:"))]), &owner, "the number is missing"),
-        (grant_base(&["--allow", &*leak(format!("{BOB}:receive")), "--valid-until", "yesterday"]), &owner, "time \"yesterday\": timestamp format is invalid"),
-        (grant_base(&["--allow", &*leak(format!("{BOB}:nosuchfunction"))]), &owner, "nosuchfunction"),
+        (grant_base(&["--allow", leak(format!("{BAD_CHECKSUM}:transfer(address,uint256)"))]), &owner, "checksum"),
+        (grant_base(&["--allow", leak(format!("{BOB}:transfer(address to,uint256 amount):amount<="))]), &owner, "the uint256 value is missing"),
+        (grant_base(&["--allow", leak(format!("{BOB}:receive")), "--spend", leak(format!("{BOB}:"))]), &owner, "the number is missing"),
+        (grant_base(&["--allow", leak(format!("{BOB}:receive")), "--valid-until", "yesterday"]), &owner, "time \"yesterday\": timestamp format is invalid"),
+        (grant_base(&["--allow", leak(format!("{BOB}:nosuchfunction"))]), &owner, "nosuchfunction"),
         (v(&["grant", "--account", ACCOUNT, "--module", MODULE, "--session-key", BOB, "--allow", "*:*",
             "--max-value", "1ether"]), &owner, "no node to read them from"),
         // explain, check
@@ -119,7 +122,7 @@ fn every_command_refuses_bad_input_by_name() {
         // revoke
         (v(&["revoke", "--rpc-url", NODE]), &owner, "which account?"),
         (v(&["revoke", &token, "--session-id", "0x01", "--rpc-url", NODE]), &owner, "invalid string length"),
-        (v(&["revoke", &token, "--session-id", &*leak(format!("0x{}", "11".repeat(32))), "--rpc-url", NODE]), &owner, "cannot be used with"),
+        (v(&["revoke", &token, "--session-id", leak(format!("0x{}", "11".repeat(32))), "--rpc-url", NODE]), &owner, "cannot be used with"),
         (v(&["revoke", &token, "--account", BOB, "--rpc-url", NODE]), &owner, "disagrees with the grant"),
         (v(&["revoke", &token, "--module", BOB, "--rpc-url", NODE]), &owner, "disagrees with the grant"),
         (v(&["revoke", "--all", "--account", ACCOUNT, "--module", MODULE, "--rpc-url", NODE]), &none, "no owner key"),
