@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     // `--json` anywhere on the command line makes errors JSON too (stderr), for scripts.
-    let json = std::env::args().skip(1).any(|a| a == "--json");
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),

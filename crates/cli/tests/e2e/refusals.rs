@@ -50,16 +50,18 @@ async fn refusals_are_named_and_read_the_chain_first() {
 
     // A grant for the plain EOA, sent: the bundler refuses it as AccountNotDeployed (exit 1, JSON with the rule).
     let grant = |extra: &[&str]| {
+        let (account, key) = (eoa.address().to_string(), session.address().to_string());
+        let allow = format!("{token}:transfer(address,uint256)");
         let mut args = vec![
             "grant",
             "--account",
-            &*Box::leak(eoa.address().to_string().into_boxed_str()),
+            &account,
             "--module",
-            &*Box::leak(validator.clone().into_boxed_str()),
+            &validator,
             "--session-key",
-            &*Box::leak(session.address().to_string().into_boxed_str()),
+            &key,
             "--allow",
-            &*Box::leak(format!("{token}:transfer(address,uint256)").into_boxed_str()),
+            &allow,
             "--max-value",
             "1ether",
         ];
