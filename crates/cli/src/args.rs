@@ -104,14 +104,36 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::InvalidInput(format!("cannot start the async runtime: {e}")))
 }
 
+/// Prints `value` as pretty JSON on stdout, with every address checksummed (EIP-55): alloy writes addresses in
+/// lowercase, and a script comparing them to what it was given should not have to normalise case.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    fn checksum(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                if s.len() == 42
+                    && let Ok(address) = s.parse::<Address>()
+                    && s.starts_with("0x")
+                {
+                    *s = address.to_checksum(None);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(checksum),
+            serde_json::Value::Object(map) => map.values_mut().for_each(checksum),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(value)?;
+    checksum(&mut value);
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
 /// Prints a user operation's receipt (one line, or JSON); a failed execution's revert reason by name when the
 /// SDK knows it (a token's error, say).
 pub(crate) fn print_receipt(receipt: &UserOperationReceipt, json: bool) -> Result<(), CliError> {
     let reverted = (!receipt.success).then(|| receipt.named_reason());
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+        print_json(&serde_json::json!({
                 "userOpHash": receipt.user_op_hash,
                 "success": receipt.success,
                 "transactionHash": receipt.receipt.transaction_hash,
@@ -123,8 +145,7 @@ pub(crate) fn print_receipt(receipt: &UserOperationReceipt, json: bool) -> Resul
                     Some(named) => named.to_string(),
                     None => receipt.reason.clone().unwrap_or_default(),
                 }),
-            }))?
-        );
+        }))?;
     } else {
         if let Some(reverted) = &reverted {
             eprintln!(

@@ -151,7 +151,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
                 "detail": detail,
             }),
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::args::print_json(&value)?;
         return Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
     match verdict {

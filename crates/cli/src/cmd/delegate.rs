@@ -58,9 +58,7 @@ pub(crate) fn run(args: &DelegateArgs) -> Result<ExitCode, CliError> {
         _ => None,
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+        crate::args::print_json(&serde_json::json!({
                 "account": account,
                 "delegate": args.delegate,
                 "transactionHash": d.receipt.transaction_hash,
@@ -71,8 +69,7 @@ pub(crate) fn run(args: &DelegateArgs) -> Result<ExitCode, CliError> {
                 "moduleWasInstalled": d.module_was_installed,
                 "restoreFile": written.map(|p| p.display().to_string()),
                 "restoreTransactionHash": d.restore.as_ref().map(|r| r.transaction_hash),
-            }))?
-        );
+        }))?;
     } else {
         println!(
             "{account} {} {} in transaction {} ({} gas)",

@@ -322,7 +322,7 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
             "owner": owner.address(),
             "grant": SignedGrantJson::from(&signed),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::args::print_json(&value)?;
     } else {
         // The grant carries no parameter names: say which parameter of each --allow signature a condition reads.
         let signatures: Vec<Option<Signature>> = args

@@ -33,7 +33,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
         Ok::<_, CliError>((report, epoch))
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json(&report, grant.grant.epoch, epoch))?);
+        crate::args::print_json(&json(&report, grant.grant.epoch, epoch))?;
     } else {
         print(&report, grant.grant.epoch, epoch);
     }

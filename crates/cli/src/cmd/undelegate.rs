@@ -83,9 +83,7 @@ pub(crate) fn run(args: &UndelegateArgs) -> Result<ExitCode, CliError> {
     })?;
     let account = u.account;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+        crate::args::print_json(&serde_json::json!({
                 "account": account,
                 "transactionHash": u.receipt.transaction_hash,
                 "gasUsed": u.receipt.gas_used.to_string(),
@@ -94,8 +92,7 @@ pub(crate) fn run(args: &UndelegateArgs) -> Result<ExitCode, CliError> {
                 "sessionsEnded": u.sessions_ended,
                 "epoch": u.epoch.map(|e| e.to_string()),
                 "success": u.succeeded(),
-            }))?
-        );
+        }))?;
     } else if u.succeeded() {
         println!(
             "{account} is a plain EOA again (transaction {}, {} gas){}",

@@ -193,3 +193,38 @@ fn v(args: &[&str]) -> Vec<String> {
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
+
+/// JSON output writes addresses checksummed (alloy's serde writes them in lowercase) and leaves other hex alone.
+#[test]
+fn json_addresses_are_checksummed() {
+    let out = warrant_env(
+        &[
+            "grant",
+            "--account",
+            ACCOUNT,
+            "--module",
+            MODULE,
+            "--chain-id",
+            "1",
+            "--epoch",
+            "1",
+            "--session-key",
+            BOB,
+            "--allow",
+            &format!("{BOB}:receive"),
+            "--max-value",
+            "1ether",
+            "--json",
+        ],
+        &[("WARRANT_PRIVATE_KEY", OWNER_KEY)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let owner =
+        alloy::signers::local::PrivateKeySigner::from_bytes(&OWNER_KEY.parse().unwrap()).unwrap().address();
+    assert_eq!(v["owner"], owner.to_checksum(None));
+    assert!(text.contains(ACCOUNT) && !text.contains(&ACCOUNT.to_lowercase()), "{text}");
+    let id = v["sessionId"].as_str().unwrap();
+    assert_eq!(id, id.to_lowercase(), "a 32-byte id is not an address");
+}
