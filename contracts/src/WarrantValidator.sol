@@ -5,6 +5,7 @@ import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.s
 import {IERC7579Validator, MODULE_TYPE_VALIDATOR} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -154,6 +155,15 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     /// @dev Signature modes (first byte of the module signature).
     uint8 internal constant MODE_USE = 0x00;
     uint8 internal constant MODE_ENABLE = 0x01;
+
+    /**
+     * @dev P-256 session keys (first byte of a 129-byte session signature `kind ‖ x ‖ y ‖ r ‖ s`). RAW signs the
+     * session digest itself as the ECDSA message hash; WEBCRYPTO signs `sha256(digest)`, since WebCrypto's ECDSA
+     * hashes the 32 digest bytes it is given. The session's `signer` is the key's identifier
+     * `address(uint160(uint256(keccak256(abi.encodePacked(kind, x, y)))))`, which commits to the kind.
+     */
+    uint8 internal constant P256_RAW = 1;
+    uint8 internal constant P256_WEBCRYPTO = 2;
 
     /// @dev Condition kinds. 0-5 compare the head word as uint256 with `values[0]`.
     uint8 internal constant COND_EQ = 0;
@@ -376,8 +386,9 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     }
 
     /**
-     * @dev What the session key signs (raw ECDSA, no prefix) in a USE operation: `keccak256(0x00 ‖ userOpHash ‖ id ‖
-     * period(4))`, `period` being the period index the operation names (0 for a session without a period).
+     * @dev What the session key signs (no prefix; a WebCrypto P-256 key signs its SHA-256, {_p256Signer}) in a USE
+     * operation: `keccak256(0x00 ‖ userOpHash ‖ id ‖ period(4))`, `period` being the period index the operation
+     * names (0 for a session without a period).
      */
     function useDigest(bytes32 userOpHash, bytes32 id, uint32 period) external pure returns (bytes32) {
         return _useDigest(userOpHash, id, period);
@@ -510,7 +521,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
         uint256 status = uint8(state);
         if (status == STATUS_NONE) revert WarrantErrors.SessionNotEnabled(id);
         if (status == STATUS_REVOKED) revert WarrantErrors.SessionRevoked(id);
-        address recovered = _recoverCalldata(_useDigest(userOpHash, id, uint32(period)), sessionSignature);
+        address recovered = _sessionSignerCalldata(_useDigest(userOpHash, id, uint32(period)), sessionSignature);
         return _checkSession(userOp, session, slot, state, false, recovered, uint32(period));
     }
 
@@ -545,9 +556,7 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
             state |= STATUS_ENABLED;
             emit SessionEnabled(account, id, grant.session.signer);
         }
-        (address recovered, ECDSA.RecoverError err,) =
-            ECDSA.tryRecover(_enableDigest(userOpHash, id, period, digest), sessionSignature);
-        if (err != ECDSA.RecoverError.NoError) recovered = address(0);
+        address recovered = _sessionSigner(_enableDigest(userOpHash, id, period, digest), sessionSignature);
         uint256 session;
         assembly ("memory-safe") {
             session := add(encoded, 0x20)
@@ -1393,6 +1402,67 @@ contract WarrantValidator is IERC7579Validator, EIP712 {
     }
 
     // ---------------------------------------------------------------- internal: reading session bytes
+
+    /**
+     * @dev The signer of a USE session signature over `digest`, or address 0: a 65-byte `r ‖ s ‖ v` is secp256k1
+     * ({_recoverCalldata}); a 129-byte `kind ‖ x ‖ y ‖ r ‖ s` is a P-256 key ({_p256Signer}); any other length is
+     * address 0 (a signature failure, never a revert).
+     */
+    function _sessionSignerCalldata(bytes32 digest, bytes calldata signature) private view returns (address) {
+        if (signature.length == 65) return _recoverCalldata(digest, signature);
+        if (signature.length != 129) return address(0);
+        return _p256Signer(
+            digest,
+            uint8(signature[0]),
+            bytes32(signature[1:33]),
+            bytes32(signature[33:65]),
+            bytes32(signature[65:97]),
+            bytes32(signature[97:129])
+        );
+    }
+
+    /// @dev {_sessionSignerCalldata} for the ENABLE session signature, which `abi.decode` put in memory.
+    function _sessionSigner(bytes32 digest, bytes memory signature) private view returns (address) {
+        if (signature.length == 65) {
+            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
+            return err == ECDSA.RecoverError.NoError ? recovered : address(0);
+        }
+        if (signature.length != 129) return address(0);
+        uint256 kind;
+        bytes32 x;
+        bytes32 y;
+        bytes32 r;
+        bytes32 s;
+        assembly ("memory-safe") {
+            kind := byte(0, mload(add(signature, 0x20)))
+            x := mload(add(signature, 0x21))
+            y := mload(add(signature, 0x41))
+            r := mload(add(signature, 0x61))
+            s := mload(add(signature, 0x81))
+        }
+        return _p256Signer(digest, kind, x, y, r, s);
+    }
+
+    /**
+     * @dev The identifier of P-256 key (`x`, `y`) of `kind` if (`r`, `s`) signs `digest` as that kind signs it, else
+     * address 0. OpenZeppelin's {P256-verifyNative} refuses `r` or `s` outside [1, n), a high `s` (above n/2: each
+     * signature has one accepted form), and a point off the curve, before the EIP-7951 precompile at 0x100 checks the
+     * signature; it reverts with `MissingPrecompile(0x100)` on a chain without it (never the ~300k-gas Solidity
+     * verifier). An unknown kind is address 0. The identifier hashes the kind with the key, so a key enabled as RAW
+     * can't sign as WEBCRYPTO (a different message) or the reverse.
+     */
+    function _p256Signer(bytes32 digest, uint256 kind, bytes32 x, bytes32 y, bytes32 r, bytes32 s)
+        private
+        view
+        returns (address)
+    {
+        bytes32 h;
+        if (kind == P256_RAW) h = digest;
+        else if (kind == P256_WEBCRYPTO) h = sha256(abi.encodePacked(digest));
+        else return address(0);
+        if (!P256.verifyNative(h, r, s, x, y)) return address(0);
+        return address(uint160(uint256(keccak256(abi.encodePacked(uint8(kind), x, y)))));
+    }
 
     /**
      * @dev ECDSA recovery of a 65-byte `r ‖ s ‖ v` signature as OpenZeppelin's `tryRecoverCalldata` does it (any

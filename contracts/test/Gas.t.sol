@@ -3,7 +3,8 @@ pragma solidity ^0.8.28;
 
 import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
-import {WarrantFixture, IEntryPointV08} from "./utils/WarrantFixture.sol";
+import {WarrantFixture} from "./utils/WarrantFixture.sol";
+import {P256Fixture} from "./utils/P256Fixture.sol";
 import {WarrantValidator} from "../src/WarrantValidator.sol";
 import {MockNft} from "./mocks/Mocks.sol";
 
@@ -20,7 +21,7 @@ interface VmSnapshot {
  * first nonce write or a new balance. The figures land in
  * `snapshots/WarrantGas.json`; `FORGE_SNAPSHOT_CHECK=true scripts/forge test --mc GasTest` fails when one moves.
  */
-contract GasTest is WarrantFixture {
+abstract contract GasBase is WarrantFixture {
     VmSnapshot internal constant snap = VmSnapshot(address(uint160(uint256(keccak256("hevm cheat code")))));
     string internal constant GROUP = "WarrantGas";
     bytes4 internal constant TRANSFER = bytes4(keccak256("transfer(address,uint256)"));
@@ -39,7 +40,9 @@ contract GasTest is WarrantFixture {
         s = _session(p);
         s.scope.validUntil = 2_000_000_000;
     }
+}
 
+contract GasTest is GasBase {
     function _batch3() internal view returns (bytes memory) {
         Execution[] memory calls = new Execution[](3);
         for (uint256 i = 0; i < 3; ++i) {
@@ -114,5 +117,58 @@ contract GasTest is WarrantFixture {
 
     function test_gasSnapshot_proxy() public {
         _snapshot("proxy", proxy, ownerPk);
+    }
+}
+
+/**
+ * @dev The P-256 rows of the snapshot (same group, same measurement), under Osaka, where P256VERIFY (0x100) exists.
+ * Its secp256k1 row is measured under Osaka too, for the side-by-side figure. `--mc GasTest` runs it as well.
+ * forge-config: default.evm_version = "osaka"
+ */
+contract GasTestP256 is GasBase, P256Fixture {
+    /**
+     * @dev P-256 session keys beside secp256k1 (docs/gas.md): the same session transfer under Osaka (P256VERIFY at
+     * 0x100 exists from Osaka on), signed by a secp256k1 key, a raw P-256 key and a WebCrypto P-256 key, and the
+     * ENABLE op of a WebCrypto key.
+     */
+    function _snapshotP256(string memory kind, address account, uint256 pk) internal {
+        vm.deal(recipient, 1);
+        token.mint(recipient, 1);
+        WarrantValidator.Session memory k1 = _benchSession();
+        k1.salt = bytes32(uint256(0x256));
+        _enableStatic(account, pk, k1);
+        _handle(_sessionOp(account, k1, _transfer(recipient, 1)));
+        _record(kind, "osaka_session_erc20_transfer", _measure(_sessionOp(account, k1, _transfer(recipient, 1e18))));
+        for (uint8 keyKind = RAW; keyKind <= WEBCRYPTO; ++keyKind) {
+            WarrantValidator.Session memory s = _benchSession();
+            s.signer = _id(keyKind, P256_PK);
+            _enableStatic(account, pk, s);
+            _handle(_p256SessionOp(account, s, keyKind, P256_PK, _transfer(recipient, 1)));
+            _record(
+                kind,
+                keyKind == RAW ? "p256_raw_session_erc20_transfer" : "p256_webcrypto_session_erc20_transfer",
+                _measure(_p256SessionOp(account, s, keyKind, P256_PK, _transfer(recipient, 1e18)))
+            );
+        }
+        WarrantValidator.Session memory fresh = _benchSession();
+        fresh.signer = _id(WEBCRYPTO, P256_PK);
+        fresh.salt = bytes32(uint256(1));
+        WarrantValidator.Grant memory g = _grant(account, fresh);
+        PackedUserOperation memory op = _op(account, _validatorKey(), _transfer(recipient, 1e18));
+        bytes32 d = validator.enableDigest(
+            ep.getUserOpHash(op), validator.sessionId(account, fresh), 0, validator.grantDigest(g)
+        );
+        op.signature = abi.encodePacked(
+            uint8(1), uint32(0), abi.encode(g, _ownerGrantSig(account, pk, g), _p256Sig(WEBCRYPTO, P256_PK, d))
+        );
+        _record(kind, "p256_webcrypto_enable_erc20_transfer", _measure(op));
+    }
+
+    function test_gasSnapshot_p256_7702() public {
+        _snapshotP256("7702", eoa, eoaPk);
+    }
+
+    function test_gasSnapshot_p256_proxy() public {
+        _snapshotP256("proxy", proxy, ownerPk);
     }
 }

@@ -30,6 +30,7 @@ use warrant_core::{
     constants::ENTRY_POINT_V08,
     eip7702::{ChainScope, authorization, sign_authorization},
     grant::{Gate, Grant, IWarrantValidator, Session, gate_kind},
+    p256::{P256Kind, P256Signer},
     policy::Call,
     session_op::{
         EIP7702_MARKER, Eip7702Sender, GasFields, SessionOp, execute_calldata, session_nonce_key, sign_grant,
@@ -403,6 +404,26 @@ impl Bench {
             let key_ref = &session_key;
             self.steady(key, async |b: &Self| {
                 Ok(b.session_op(account, calls.clone()).await?.sign_use(session, key_ref)?.op)
+            })
+            .await?;
+        }
+
+        // The gas goal's job with a P-256 session key (raw, and WebCrypto as a page signs), verified by the
+        // P256VERIFY precompile (anvil runs Osaka): enabled first (unmeasured), then the steady USE operation.
+        for (key_name, kind) in [
+            ("session_p256_raw_erc20_transfer", P256Kind::Raw),
+            ("session_p256_webcrypto_erc20_transfer", P256Kind::WebCrypto),
+        ] {
+            let p256 = P256Signer::from_bytes(kind, &keccak256(format!("warrant bench: {key_name}")).0)?;
+            let s =
+                jobs::minimal_erc20_session(p256.signer(), keccak256(key_name), token, now + 30 * 24 * 3600);
+            let grant = self.signed_grant(&owner, &s).await?;
+            let enable =
+                self.session_op(account, vec![self.erc20()]).await?.sign_enable_p256(&grant, &p256)?;
+            self.handle_op("P-256 session ENABLE (unmeasured)", &enable.op).await?;
+            let (s_ref, p256_ref) = (&s, &p256);
+            self.steady(key_name, async |b: &Self| {
+                Ok(b.session_op(account, vec![b.erc20()]).await?.sign_use_p256(s_ref, p256_ref)?.op)
             })
             .await?;
         }
@@ -790,8 +811,8 @@ pub async fn run(metamask_bytecode_dir: &Path) -> Result<Value, BenchError> {
     // 1 pre-minted, then for owner, session and Simple7702 an ERC-20 job and a batch of 3, each run twice
     // (3 × 8), the session's full-scope ERC-20 job (2), the ENABLE warm-ups and the first use (3), the
     // pass-gated session's ENABLE and two USE operations (3), the spend-limited session's ENABLE and two USE
-    // operations (3), MetaMask's three ERC-20 jobs run twice (6), and on Nexus and Kernel the owner's job twice,
-    // the session's ENABLE and its job twice (2 × 5).
-    bench.check_transfers(1 + (24 + 2 + 3 + 3 + 3 + 6 + 10) * jobs::TOKEN_AMOUNT).await?;
+    // operations (3), the two P-256 sessions' ENABLE and two USE operations (2 × 3), MetaMask's three ERC-20 jobs
+    // run twice (6), and on Nexus and Kernel the owner's job twice, the session's ENABLE and its job twice (2 × 5).
+    bench.check_transfers(1 + (24 + 2 + 3 + 3 + 3 + 6 + 6 + 10) * jobs::TOKEN_AMOUNT).await?;
     Ok(Value::Object(bench.figures))
 }

@@ -230,6 +230,14 @@ fn markdown(r: &Value) -> String {
             "simple7702_erc20_transfer",
             "metamask_erc20_transfer",
         ),
+        ("ERC-20 transfer, P-256 session key (raw)", "", "session_p256_raw_erc20_transfer", "", ""),
+        (
+            "ERC-20 transfer, P-256 session key (WebCrypto)",
+            "",
+            "session_p256_webcrypto_erc20_transfer",
+            "",
+            "",
+        ),
         (
             "ERC-20 transfer, full scope",
             "",
@@ -266,7 +274,8 @@ fn markdown(r: &Value) -> String {
         out.push_str(&format!("| {name} | {} | {} | {} | {} |\n", f(a), f(b), f(c), f(d)));
     }
     out.push_str(
-        "\nScopes: the first row is the gas goal's scope (token, `transfer`, amount <= cap, valid until); the \
+        "\nScopes: the first row is the gas goal's scope (token, `transfer`, amount <= cap, valid until), and so \
+         are the P-256 rows (a P-256 session key verified by the P256VERIFY precompile, docs/gas.md); the \
          other session rows add recipient == R, a use cap and native caps, which the validator counts on every \
          operation; gated adds one gate (the account must hold an ERC-721 session pass; the price of one gate is \
          the difference from the full-scope row); spend-limited adds a weekly ERC-20 cap. MetaMask: an EOA delegate redeems directly (no EntryPoint overhead); its caveats mirror the session's \

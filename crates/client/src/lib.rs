@@ -29,6 +29,7 @@ mod error;
 mod node;
 mod owner;
 mod send;
+mod signer;
 mod state;
 mod status;
 
@@ -43,6 +44,7 @@ pub use error::ClientError;
 pub use node::{Node, TRANSACTION_TIMEOUT};
 pub use owner::OwnerKey;
 pub use send::{Prepared, SendOptions};
+pub use signer::SessionSigner;
 pub use state::{SessionView, StateReader, session_usage_in};
 pub use status::{GateStatus, SessionReport, SessionState};
 pub use warrant_chain::bundler::UserOperationReceipt;

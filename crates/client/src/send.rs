@@ -3,21 +3,18 @@
 
 use std::time::Duration;
 
-use alloy::{
-    primitives::{Address, B256, Bytes, U256},
-    signers::{SignerSync, local::PrivateKeySigner},
-};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use warrant_chain::bundler::{UserOperationGasEstimate, UserOperationReceipt};
 use warrant_core::{
-    UserOperation,
+    CoreError, UserOperation,
     account::AccountKind,
     grant::{self, Scope},
     policy::{Call, Denial, Presentation},
-    session_op::{GasFields, SessionKey, SessionOp},
+    session_op::{GasFields, SessionOp},
     token::SignedGrant,
 };
 
-use crate::{Client, ClientError, SessionView, StateReader};
+use crate::{Client, ClientError, SessionSigner, SessionView, StateReader};
 
 /// How to send a session operation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,7 +48,7 @@ impl Client {
     /// session key). The pre-flight runs on the estimation operation and again on the final one, so a refusal
     /// is [`ClientError::Denied`] before anything is signed; the gas limits come from the bundler, fitted into
     /// the scope's `maxGasLimit` and `maxFeePerGas`.
-    pub async fn prepare<S: SignerSync + ?Sized>(
+    pub async fn prepare<S: SessionSigner + ?Sized>(
         &self,
         grant: &SignedGrant,
         key: &S,
@@ -61,7 +58,10 @@ impl Client {
         self.check_chain("the grant", grant.chain_id)?;
         self.bundler()?;
         // A wrong key is named now, not after the estimate.
-        SessionKey::new(key, grant.grant.session.signer)?;
+        if key.signer() != grant.grant.session.signer {
+            let (expected, actual) = (grant.grant.session.signer, key.signer());
+            return Err(CoreError::SessionKeyMismatch { expected, actual }.into());
+        }
         let scope = &grant.grant.session.scope;
         if scope.paymaster != Address::ZERO {
             return Err(ClientError::Unsupported(format!(
@@ -118,7 +118,7 @@ impl Client {
         //    the validator then skips the gas and fee caps (rule C.4) while every other rule runs, so the
         //    bundler can simulate with its own large limits. The EntryPoint would refuse it if sent.
         let mut estimation_op = builder.unsigned()?;
-        estimation_op.signature = dummy_signature(&builder, presentation, grant)?;
+        estimation_op.signature = estimation_signature(&builder, presentation, grant, key)?;
         if let Err(d) = view.check(presentation, &estimation_op, false) {
             deny(d)?;
         }
@@ -141,10 +141,17 @@ impl Client {
             return Err(e.into());
         }
 
-        // 3. Sign for real.
+        // 3. Sign for real (the builder checks the signature proves the session's signer, as the validator will).
+        let session = &grant.grant.session;
         let signed = match presentation {
-            Presentation::Enable => builder.sign_enable(grant, key)?,
-            Presentation::Use => builder.sign_use(&grant.grant.session, key)?,
+            Presentation::Enable => {
+                let digest = builder.enable_digest_for(grant, &final_op)?;
+                builder.with_enable_signature(grant, final_op, &key.sign_digest(digest)?)?
+            }
+            Presentation::Use => {
+                let digest = builder.use_digest_for(session, &final_op)?;
+                builder.with_use_signature(session, final_op, &key.sign_digest(digest)?)?
+            }
         };
         Ok(Prepared {
             nonce: signed.op.nonce,
@@ -174,7 +181,7 @@ impl Client {
 
     /// [`Client::prepare`], [`Client::submit`] and [`Client::wait`] (for [`crate::ClientOptions`]'s receipt
     /// timeout): the receipt of the included operation, whose `success` says whether its calls ran.
-    pub async fn send<S: SignerSync + ?Sized>(
+    pub async fn send<S: SessionSigner + ?Sized>(
         &self,
         grant: &SignedGrant,
         key: &S,
@@ -188,35 +195,23 @@ impl Client {
 }
 
 /// A module signature for estimation: the layout of the real one (same length, so the same calldata gas), with
-/// a well-formed session signature by a throwaway key (so `ecrecover` runs and costs what it will), which
-/// therefore recovers to another address than the session key.
-fn dummy_signature(
+/// the key's estimation signature ([`SessionSigner::estimation_signature`]): well formed, by another key, so the
+/// validator runs every check at a real signature's cost and then reports a signature failure.
+fn estimation_signature<S: SessionSigner + ?Sized>(
     builder: &SessionOp,
     presentation: Presentation,
     grant: &SignedGrant,
+    key: &S,
 ) -> Result<Bytes, ClientError> {
-    let throwaway = loop {
-        let k = PrivateKeySigner::random();
-        if k.address() != grant.grant.session.signer {
-            break k;
-        }
-    };
     let op = builder.unsigned()?;
-    let hash = builder.hash(&op)?;
-    let id = grant.session_id();
-    let sign = |digest: B256| -> Result<Vec<u8>, ClientError> {
-        let signature =
-            throwaway.sign_hash_sync(&digest).map_err(|e| warrant_core::CoreError::Signing(e.to_string()))?;
-        Ok(signature.as_bytes().to_vec())
-    };
+    let session = &grant.grant.session;
     Ok(match presentation {
         Presentation::Use => {
-            let sig = sign(grant::use_digest(hash, id, builder.period))?;
-            grant::use_signature(&grant.grant.session, builder.period, &sig)
+            let sig = key.estimation_signature(builder.use_digest_for(session, &op)?)?;
+            grant::use_signature(session, builder.period, &sig)
         }
         Presentation::Enable => {
-            let grant_digest = grant.grant.digest(builder.module, builder.chain_id);
-            let sig = sign(grant::enable_digest(hash, id, builder.period, grant_digest))?;
+            let sig = key.estimation_signature(builder.enable_digest_for(grant, &op)?)?;
             grant::enable_signature(&grant.grant, builder.period, &grant.owner_signature, &sig)
         }
     })

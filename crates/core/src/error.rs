@@ -76,6 +76,20 @@ pub enum CoreError {
         /// The address the signature recovers to.
         actual: Address,
     },
+    /// A P-256 public key that is not a point on the curve, or not in the encoding asked for.
+    #[error("invalid P-256 session key: {0}")]
+    InvalidP256Key(String),
+    /// P-256 signature halves the validator would refuse.
+    #[error("invalid P-256 signature: {0}")]
+    InvalidP256Signature(String),
+    /// A session signature that the validator would not accept for the session's signer.
+    #[error("the session signature is not one the validator accepts for signer {signer}: {reason}")]
+    BadSessionSignature {
+        /// The session's signer.
+        signer: Address,
+        /// Why.
+        reason: String,
+    },
     /// The EIP-7702 authorization carried by an operation does not match it.
     #[error("the EIP-7702 authorization {0}")]
     AuthorizationMismatch(String),

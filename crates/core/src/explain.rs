@@ -266,7 +266,8 @@ pub fn explain_policy(policy: &CallPolicy, tokens: &TokenHints) -> String {
     } else if let Some(f) = known {
         format!("`{}`", f.signature)
     } else if policy.selector.0 == [0; 4] {
-        "with empty calldata (a plain ETH transfer) or selector 0x00000000".to_string()
+        "with empty calldata only (a plain ETH transfer; calldata starting with 0x00000000 does not match)"
+            .to_string()
     } else {
         format!("unknown function {}", policy.selector)
     };
@@ -588,6 +589,36 @@ pub fn explain_grant(grant: &Grant, tokens: &TokenHints) -> String {
     format!(
         "Session key {} may act for account {} (revocation epoch {}, session id {}):\n{}",
         grant.session.signer.to_checksum(None),
+        grant.account.to_checksum(None),
+        grant.epoch,
+        grant.session.id(grant.account),
+        explain_scope(&grant.session.scope, tokens)
+    )
+}
+
+/// A signed grant in words: [`explain_grant`], naming the session key as the token knows it. For a grant that
+/// carries its P-256 session key ([`crate::token::SignedGrant::session_key`]) the key is named with its kind and
+/// coordinates, after checking that its identifier is the session's signer (a mismatch is said, loudly: such a
+/// token was not written by Warrant and its key can't act).
+pub fn explain_signed_grant(signed: &crate::token::SignedGrant, tokens: &TokenHints) -> String {
+    let grant = &signed.grant;
+    let who = match &signed.session_key {
+        None => format!("Session key {}", grant.session.signer.to_checksum(None)),
+        Some(key) if key.signer() == grant.session.signer => format!(
+            "P-256 ({}) session key {} (public key x {}, y {})",
+            key.kind,
+            grant.session.signer.to_checksum(None),
+            key.x,
+            key.y
+        ),
+        Some(key) => format!(
+            "⚠ MISMATCH: the P-256 key carried (identifier {}) is not the session's signer; session key {}",
+            key.signer().to_checksum(None),
+            grant.session.signer.to_checksum(None)
+        ),
+    };
+    format!(
+        "{who} may act for account {} (revocation epoch {}, session id {}):\n{}",
         grant.account.to_checksum(None),
         grant.epoch,
         grant.session.id(grant.account),

@@ -514,6 +514,33 @@ pub fn enable_signature(
     out.into()
 }
 
+/// The signer a session signature proves for the session digest `digest`, exactly as `WarrantValidator` derives
+/// it; `None` where the validator reports a signature failure. 65 bytes `r ‖ s ‖ v` are secp256k1 (`v` 27 or 28,
+/// `s ≤ n/2`, recovered as `ecrecover` does); 129 bytes `kind ‖ x ‖ y ‖ r ‖ s` are a P-256 key
+/// ([`crate::p256::p256_session_signer`]); any other length is a failure.
+pub fn session_signer(digest: B256, signature: &[u8]) -> Option<Address> {
+    match signature.len() {
+        65 => {
+            let v = signature[64];
+            if v != 27 && v != 28 {
+                return None;
+            }
+            let s = U256::from_be_slice(&signature[32..64]);
+            if s > SECP256K1_HALF_N {
+                return None;
+            }
+            let sig = alloy_primitives::Signature::from_raw(signature).ok()?;
+            sig.recover_address_from_prehash(&digest).ok()
+        }
+        crate::p256::P256_SESSION_SIGNATURE_LEN => crate::p256::p256_session_signer(digest, signature),
+        _ => None,
+    }
+}
+
+/// `floor(secp256k1n / 2)`: the largest `s` the validator's `ecrecover` path accepts.
+const SECP256K1_HALF_N: U256 =
+    alloy_primitives::uint!(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0_U256);
+
 /// Who pays an operation's gas under a scope, and what bounds it (rule C of `docs/gas.md`): with no paymaster the
 /// account pays, and the op's maximum cost counts against the session's native budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -410,6 +410,7 @@ impl From<SignedGrantJson> for SignedGrant {
             module: g.module,
             grant: g.grant.into(),
             owner_signature: g.owner_signature,
+            session_key: None,
         }
     }
 }

@@ -14,11 +14,13 @@
 pub mod account;
 pub mod constants;
 pub mod eip7702;
+pub mod erc7715;
 mod error;
 pub mod explain;
 pub mod gate;
 pub mod grant;
 pub mod grant_json;
+pub mod p256;
 pub mod policy;
 pub mod revert;
 pub mod session_op;

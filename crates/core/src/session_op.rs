@@ -17,7 +17,8 @@ use crate::{
     CoreError, UserOperation,
     account::AccountKind,
     constants::ENTRY_POINT_V08,
-    grant::{Grant, Session, enable_digest, enable_signature, use_digest, use_signature},
+    grant::{Grant, Session, enable_digest, enable_signature, session_signer, use_digest, use_signature},
+    p256::P256Signer,
     policy::Call,
     token::SignedGrant,
 };
@@ -206,29 +207,64 @@ impl SessionOp {
         op.hash(ENTRY_POINT_V08, self.chain_id, self.eip7702.as_ref().map(|s| s.delegate))
     }
 
-    /// Signs in USE mode (the session is already enabled for the account): the session key signs
-    /// [`use_digest`]`(userOpHash, id, period)`.
-    pub fn sign_use<S: SignerSync + ?Sized>(
+    /// The session digest a USE operation `op` (built by [`SessionOp::unsigned`], signature not read) asks the
+    /// session key to sign: [`use_digest`]`(userOpHash, id, period)`. For an external signer (a WebCrypto key in
+    /// a page): sign this, then [`SessionOp::with_use_signature`].
+    pub fn use_digest_for(&self, session: &Session, op: &UserOperation) -> Result<B256, CoreError> {
+        Ok(use_digest(self.hash(op)?, session.id(self.account), self.period))
+    }
+
+    /// The session digest an ENABLE operation `op` asks the session key to sign:
+    /// [`enable_digest`]`(userOpHash, id, period, grantDigest)`. Refuses a grant for another account, module or
+    /// chain.
+    pub fn enable_digest_for(&self, grant: &SignedGrant, op: &UserOperation) -> Result<B256, CoreError> {
+        self.check_grant_matches(grant)?;
+        let id = grant.grant.session.id(self.account);
+        Ok(enable_digest(self.hash(op)?, id, self.period, grant.grant.digest(self.module, self.chain_id)))
+    }
+
+    /// `op` signed in USE mode with `session_signature`, the raw session signature of
+    /// [`SessionOp::use_digest_for`] (65-byte secp256k1 `r ‖ s ‖ v`, or the 129-byte P-256 form of
+    /// [`crate::p256::P256Key::session_signature`]). Checks, as the validator will, that it proves the session's
+    /// signer ([`session_signer`]): a wrong key or a malformed signature is refused here, not on chain.
+    pub fn with_use_signature(
         &self,
         session: &Session,
-        key: &S,
+        op: UserOperation,
+        session_signature: &[u8],
     ) -> Result<SignedOp, CoreError> {
-        let mut op = self.unsigned()?;
+        let digest = self.use_digest_for(session, &op)?;
+        check_session_signature(digest, session_signature, session.signer)?;
+        self.attach_use(session, op, session_signature)
+    }
+
+    /// `op` signed in ENABLE mode: the owner's grant and `session_signature`, the raw session signature of
+    /// [`SessionOp::enable_digest_for`], checked like [`SessionOp::with_use_signature`].
+    pub fn with_enable_signature(
+        &self,
+        grant: &SignedGrant,
+        mut op: UserOperation,
+        session_signature: &[u8],
+    ) -> Result<SignedOp, CoreError> {
+        let digest = self.enable_digest_for(grant, &op)?;
+        check_session_signature(digest, session_signature, grant.grant.session.signer)?;
         let hash = self.hash(&op)?;
-        let digest = use_digest(hash, session.id(self.account), self.period);
-        let sig = sign_as(key, &digest, session.signer)?;
-        op.signature = use_signature(session, self.period, &sig);
+        op.signature = enable_signature(&grant.grant, self.period, &grant.owner_signature, session_signature);
         Ok(SignedOp { op, hash })
     }
 
-    /// Signs in ENABLE mode: the operation carries the owner's signed grant, which enables the session in
-    /// the same validation; the session key signs [`enable_digest`]`(userOpHash, id, period, grantDigest)`.
-    /// Refuses a grant for another account, module or chain.
-    pub fn sign_enable<S: SignerSync + ?Sized>(
+    fn attach_use(
         &self,
-        grant: &SignedGrant,
-        key: &S,
+        session: &Session,
+        mut op: UserOperation,
+        session_signature: &[u8],
     ) -> Result<SignedOp, CoreError> {
+        op.signature = use_signature(session, self.period, session_signature);
+        let hash = self.hash(&op)?;
+        Ok(SignedOp { op, hash })
+    }
+
+    fn check_grant_matches(&self, grant: &SignedGrant) -> Result<(), CoreError> {
         let mismatch = |field, g: String, o: String| Err(CoreError::GrantMismatch { field, grant: g, op: o });
         if grant.grant.account != self.account {
             return mismatch("account", grant.grant.account.to_string(), self.account.to_string());
@@ -239,13 +275,49 @@ impl SessionOp {
         if grant.chain_id != self.chain_id {
             return mismatch("chain id", grant.chain_id.to_string(), self.chain_id.to_string());
         }
-        let mut op = self.unsigned()?;
-        let hash = self.hash(&op)?;
-        let id = grant.grant.session.id(self.account);
-        let digest = enable_digest(hash, id, self.period, grant.grant.digest(self.module, self.chain_id));
-        let sig = sign_as(key, &digest, grant.grant.session.signer)?;
-        op.signature = enable_signature(&grant.grant, self.period, &grant.owner_signature, &sig);
-        Ok(SignedOp { op, hash })
+        Ok(())
+    }
+
+    /// Signs in USE mode (the session is already enabled for the account) with a secp256k1 key: the session key
+    /// signs [`use_digest`]`(userOpHash, id, period)` ([`SessionOp::use_digest_for`], then
+    /// [`SessionOp::with_use_signature`]).
+    pub fn sign_use<S: SignerSync + ?Sized>(
+        &self,
+        session: &Session,
+        key: &S,
+    ) -> Result<SignedOp, CoreError> {
+        let op = self.unsigned()?;
+        let digest = self.use_digest_for(session, &op)?;
+        let sig = key.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
+        self.with_use_signature(session, op, &sig.as_bytes())
+    }
+
+    /// Signs in ENABLE mode with a secp256k1 key: the operation carries the owner's signed grant, which enables
+    /// the session in the same validation; the session key signs [`enable_digest`]`(userOpHash, id, period,
+    /// grantDigest)`. Refuses a grant for another account, module or chain.
+    pub fn sign_enable<S: SignerSync + ?Sized>(
+        &self,
+        grant: &SignedGrant,
+        key: &S,
+    ) -> Result<SignedOp, CoreError> {
+        let op = self.unsigned()?;
+        let digest = self.enable_digest_for(grant, &op)?;
+        let sig = key.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
+        self.with_enable_signature(grant, op, &sig.as_bytes())
+    }
+
+    /// [`SessionOp::sign_use`] with a P-256 key.
+    pub fn sign_use_p256(&self, session: &Session, key: &P256Signer) -> Result<SignedOp, CoreError> {
+        let op = self.unsigned()?;
+        let sig = key.sign_digest(self.use_digest_for(session, &op)?)?;
+        self.with_use_signature(session, op, &sig)
+    }
+
+    /// [`SessionOp::sign_enable`] with a P-256 key.
+    pub fn sign_enable_p256(&self, grant: &SignedGrant, key: &P256Signer) -> Result<SignedOp, CoreError> {
+        let op = self.unsigned()?;
+        let sig = key.sign_digest(self.enable_digest_for(grant, &op)?)?;
+        self.with_enable_signature(grant, op, &sig)
     }
 
     /// Signs in USE mode with a key checked once by [`SessionKey::new`]: the same operation as
@@ -259,12 +331,30 @@ impl SessionOp {
         if key.address != session.signer {
             return Err(CoreError::SessionKeyMismatch { expected: session.signer, actual: key.address });
         }
-        let mut op = self.unsigned()?;
-        let hash = self.hash(&op)?;
-        let digest = use_digest(hash, session.id(self.account), self.period);
+        let op = self.unsigned()?;
+        let digest = self.use_digest_for(session, &op)?;
         let sig = key.key.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
-        op.signature = use_signature(session, self.period, &sig.as_bytes());
-        Ok(SignedOp { op, hash })
+        self.attach_use(session, op, &sig.as_bytes())
+    }
+}
+
+/// Refuses a session signature that does not prove `expected` for `digest` as the validator derives signers
+/// ([`session_signer`]): a wrong key would only fail on chain (AA24).
+fn check_session_signature(digest: B256, signature: &[u8], expected: Address) -> Result<(), CoreError> {
+    match session_signer(digest, signature) {
+        Some(actual) if actual == expected => Ok(()),
+        Some(actual) => Err(CoreError::SessionKeyMismatch { expected, actual }),
+        None => Err(CoreError::BadSessionSignature {
+            signer: expected,
+            reason: match signature.len() {
+                65 => "the secp256k1 signature does not recover (v not 27/28, s above n/2, or r, s out of range)"
+                    .into(),
+                crate::p256::P256_SESSION_SIGNATURE_LEN => "the P-256 signature does not verify (unknown kind, \
+                    a point off the curve, r or s out of range, s above n/2, or another message)"
+                    .into(),
+                n => format!("{n} bytes: a session signature has 65 (secp256k1) or 129 (P-256)"),
+            },
+        }),
     }
 }
 
@@ -348,7 +438,7 @@ pub fn sign_grant_unchecked<S: SignerSync + ?Sized>(
     let digest = grant.erc7739_digest(module, chain_id);
     let raw = owner.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
     let owner_signature = grant.erc7739_signature(module, chain_id, &raw.as_bytes());
-    Ok(SignedGrant { chain_id, module, grant, owner_signature })
+    Ok(SignedGrant { chain_id, module, grant, owner_signature, session_key: None })
 }
 
 /// The owner of an account of `kind` signs `grant` for `module` on `chain_id`, wrapped as that account's
@@ -368,5 +458,5 @@ pub fn sign_grant_for<S: SignerSync + ?Sized>(
     let raw = owner.sign_hash_sync(&digest).map_err(|e| CoreError::Signing(e.to_string()))?;
     let owner_signature =
         adapter.wrap_grant_signature(&grant, module, chain_id, owner_validator, &raw.as_bytes())?;
-    Ok(SignedGrant { chain_id, module, grant, owner_signature })
+    Ok(SignedGrant { chain_id, module, grant, owner_signature, session_key: None })
 }

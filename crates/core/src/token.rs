@@ -2,9 +2,11 @@
 //! signs, the session key's device uses). The format is specified in `docs/grant-token.md`:
 //!
 //! ```text
-//! warrant1 ‖ base64url-no-padding( version=3 ‖ chainId u64 ‖ module ‖ u32 len ‖ abi.encode(grant)
-//!                                  ‖ signature kind ‖ u16 len ‖ signature ‖ CRC-32 )
+//! warrant1 ‖ base64url-no-padding( version ‖ chainId u64 ‖ module ‖ u32 len ‖ abi.encode(grant)
+//!                                  ‖ signature kind ‖ u16 len ‖ signature ‖ [key kind ‖ x ‖ y] ‖ CRC-32 )
 //! ```
+//!
+//! Version 3 has no key section; version 4 (written only for a grant that carries a P-256 session key) has one.
 //!
 //! Decoding is strict: every corruption is refused with an error naming it, and only the one canonical
 //! encoding of a signed grant is accepted, so a token and the grant it carries correspond one to one.
@@ -14,14 +16,20 @@ use alloy_sol_types::{SolStruct, SolValue};
 use base64::Engine as _;
 
 use crate::grant::{Grant, validator_domain};
+use crate::p256::{P256Key, P256Kind};
 
 /// Every token starts with this (the `1` is the family's separator, not the payload version).
 pub const TOKEN_PREFIX: &str = "warrant1";
 
-/// The payload version this build writes and reads. Version 2: `ArgCondition` carries `argType`; version 3:
-/// `Scope` carries `gates`. An older token's grant no longer hashes to what its owner signed, so it is refused
-/// by version.
+/// The payload version this build writes for a grant without a P-256 session key (and reads). Version 2:
+/// `ArgCondition` carries `argType`; version 3: `Scope` carries `gates`. An older token's grant no longer hashes
+/// to what its owner signed, so it is refused by version.
 pub const TOKEN_VERSION: u8 = 3;
+
+/// The payload version this build writes for a grant that carries its P-256 session key ([`SignedGrant::
+/// session_key`]), and reads: version 3 followed by the key section `kind ‖ x ‖ y` (65 bytes) before the
+/// checksum. A grant without one is still written as version 3, which older builds read.
+pub const TOKEN_VERSION_P256: u8 = 4;
 
 /// Signature kind: a 65-byte ECDSA signature of [`Grant::erc7739_digest`], stored raw and expanded into the
 /// ERC-7739 envelope ([`Grant::erc7739_signature`]) on decoding.
@@ -47,8 +55,8 @@ pub enum TokenError {
     Empty,
     /// A version this build does not read.
     #[error(
-        "unsupported grant token version {0} (this build reads version 3; versions 1 and 2 predate argument \
-         types and gates: sign the grant again)"
+        "unsupported grant token version {0} (this build reads versions 3 and 4; versions 1 and 2 predate \
+         argument types and gates: sign the grant again)"
     )]
     UnsupportedVersion(u8),
     /// The payload ends before a field its lengths announce.
@@ -90,6 +98,19 @@ pub enum TokenError {
     /// A compact ERC-7739 ECDSA signature whose length is not 65.
     #[error("grant token's ERC-7739 ECDSA owner signature has {0} bytes; it must have 65")]
     BadSignatureLength(usize),
+    /// The P-256 session key the token carries is not a valid key of a known kind.
+    #[error("the grant token's P-256 session key is invalid: {0}")]
+    InvalidSessionKey(String),
+    /// The P-256 session key the token carries is not the grant's session signer.
+    #[error(
+        "the grant token's P-256 session key has identifier {key_id}, but the grant's session signer is {signer}"
+    )]
+    SessionKeyMismatch {
+        /// The grant's `session.signer`.
+        signer: Address,
+        /// The identifier of the key the token carries.
+        key_id: Address,
+    },
     /// A field too long for its length prefix.
     #[error("cannot encode a grant token: the {field} has {len} bytes, more than {max}")]
     TooLarge {
@@ -115,9 +136,26 @@ pub struct SignedGrant {
     /// The owner signature exactly as the validator receives it in ENABLE mode (for an ECDSA owner, the
     /// ERC-7739 envelope from [`Grant::erc7739_signature`]).
     pub owner_signature: Bytes,
+    /// The session key's P-256 public key, when the session's signer is a P-256 identifier
+    /// ([`P256Key::signer`]); `None` for a secp256k1 session key (or a P-256 one the token does not name). Set it
+    /// with [`SignedGrant::with_session_key`], which checks it.
+    pub session_key: Option<P256Key>,
 }
 
 impl SignedGrant {
+    /// The grant carrying `key`, its P-256 session key; refuses a key whose identifier is not the session's
+    /// signer.
+    pub fn with_session_key(mut self, key: P256Key) -> Result<Self, TokenError> {
+        if key.signer() != self.grant.session.signer {
+            return Err(TokenError::SessionKeyMismatch {
+                signer: self.grant.session.signer,
+                key_id: key.signer(),
+            });
+        }
+        self.session_key = Some(key);
+        Ok(self)
+    }
+
     /// The session id the grant enables (`sessionId(account, session)`).
     pub fn session_id(&self) -> B256 {
         self.grant.session.id(self.grant.account)
@@ -160,8 +198,16 @@ impl SignedGrant {
             len: signature.len(),
             max: u16::MAX as usize,
         })?;
-        let mut payload = Vec::with_capacity(40 + grant.len() + signature.len());
-        payload.push(TOKEN_VERSION);
+        let mut payload = Vec::with_capacity(105 + grant.len() + signature.len());
+        if let Some(key) = &self.session_key
+            && key.signer() != self.grant.session.signer
+        {
+            return Err(TokenError::SessionKeyMismatch {
+                signer: self.grant.session.signer,
+                key_id: key.signer(),
+            });
+        }
+        payload.push(if self.session_key.is_some() { TOKEN_VERSION_P256 } else { TOKEN_VERSION });
         payload.extend_from_slice(&self.chain_id.to_be_bytes());
         payload.extend_from_slice(self.module.as_slice());
         payload.extend_from_slice(&grant_len.to_be_bytes());
@@ -169,6 +215,11 @@ impl SignedGrant {
         payload.push(kind);
         payload.extend_from_slice(&sig_len.to_be_bytes());
         payload.extend_from_slice(signature);
+        if let Some(key) = &self.session_key {
+            payload.push(key.kind.byte());
+            payload.extend_from_slice(key.x.as_slice());
+            payload.extend_from_slice(key.y.as_slice());
+        }
         let checksum = CRC32.checksum(&payload);
         payload.extend_from_slice(&checksum.to_be_bytes());
         Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload)))
@@ -184,7 +235,7 @@ impl SignedGrant {
         let mut r = Reader { data: &payload, pos: 0 };
         let version = *payload.first().ok_or(TokenError::Empty)?;
         // The version comes first and is checked first: a later version may change everything after it.
-        if version != TOKEN_VERSION {
+        if version != TOKEN_VERSION && version != TOKEN_VERSION_P256 {
             return Err(TokenError::UnsupportedVersion(version));
         }
         r.take("version", 1)?;
@@ -195,6 +246,14 @@ impl SignedGrant {
         let [kind] = r.array("signature kind")?;
         let sig_len = u16::from_be_bytes(r.array("signature length")?) as usize;
         let signature = r.take("owner signature", sig_len)?;
+        let key_section = if version == TOKEN_VERSION_P256 {
+            let [kind] = r.array("session key kind")?;
+            let x = B256::from(r.array::<32>("session key x")?);
+            let y = B256::from(r.array::<32>("session key y")?);
+            Some((kind, x, y))
+        } else {
+            None
+        };
         let covered = r.pos;
         let stored = u32::from_be_bytes(r.array("checksum")?);
         let computed = CRC32.checksum(&payload[..covered]);
@@ -224,7 +283,26 @@ impl SignedGrant {
             SIG_KIND_OPAQUE => Bytes::copy_from_slice(signature),
             other => return Err(TokenError::UnknownSignatureKind(other)),
         };
-        let signed = Self { chain_id, module, grant, owner_signature };
+        let session_key = match key_section {
+            None => None,
+            Some((kind, x, y)) => {
+                let kind = P256Kind::from_byte(kind).ok_or_else(|| {
+                    TokenError::InvalidSessionKey(format!(
+                        "unknown kind {kind} (known: 1 = raw, 2 = WebCrypto)"
+                    ))
+                })?;
+                let key =
+                    P256Key::new(kind, x, y).map_err(|e| TokenError::InvalidSessionKey(e.to_string()))?;
+                if key.signer() != grant.session.signer {
+                    return Err(TokenError::SessionKeyMismatch {
+                        signer: grant.session.signer,
+                        key_id: key.signer(),
+                    });
+                }
+                Some(key)
+            }
+        };
+        let signed = Self { chain_id, module, grant, owner_signature, session_key };
         if kind == SIG_KIND_OPAQUE && signed.erc7739_ecdsa_signature().is_some() {
             return Err(TokenError::NonCanonical(
                 "an ERC-7739 ECDSA owner signature must use the compact kind 0",

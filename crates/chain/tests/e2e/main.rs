@@ -37,6 +37,7 @@ use warrant_core::{
         CallPolicy, Gate, Grant, IWarrantValidator, Scope, Session, WarrantErrors, enable_digest,
         enable_signature, gate_kind, use_digest, use_signature,
     },
+    p256::{P256Kind, P256Signer, estimation_signature},
     policy::{
         Denial, OpCheck, Presentation, SessionStatus, SessionUsage, check_operation, check_time, max_gas_cost,
     },
@@ -85,6 +86,12 @@ enum Signer<'a> {
     Use(&'a PrivateKeySigner, &'a Session),
     /// A session key whose operation carries the owner's grant (ENABLE mode).
     Enable(&'a PrivateKeySigner, &'a Grant, &'a Bytes),
+    /// A P-256 session key (USE mode).
+    UseP256(&'a P256Signer, &'a Session),
+    /// A P-256 session key presenting the owner's grant (ENABLE mode).
+    EnableP256(&'a P256Signer, &'a Grant, &'a Bytes),
+    /// The estimation signature of a P-256 key of this kind (`p256::estimation_signature`), USE or ENABLE.
+    EstimateP256(P256Kind, &'a Session, Option<(&'a Grant, &'a Bytes)>),
 }
 
 impl Signer<'_> {
@@ -103,6 +110,28 @@ impl Signer<'_> {
                 let digest =
                     enable_digest(hash, grant.session.id(account), 0, grant.digest(module, chain_id));
                 enable_signature(grant, 0, owner_signature, &raw(key, digest))
+            }
+            Self::UseP256(key, session) => {
+                let sig = key.sign_digest(use_digest(hash, session.id(account), 0)).expect("signs");
+                use_signature(session, 0, &sig)
+            }
+            Self::EnableP256(key, grant, owner_signature) => {
+                let digest =
+                    enable_digest(hash, grant.session.id(account), 0, grant.digest(module, chain_id));
+                enable_signature(grant, 0, owner_signature, &key.sign_digest(digest).expect("signs"))
+            }
+            Self::EstimateP256(kind, session, None) => {
+                let digest = use_digest(hash, session.id(account), 0);
+                use_signature(session, 0, &estimation_signature(*kind, digest).expect("signs"))
+            }
+            Self::EstimateP256(kind, session, Some((grant, owner_signature))) => {
+                let digest = enable_digest(hash, session.id(account), 0, grant.digest(module, chain_id));
+                enable_signature(
+                    grant,
+                    0,
+                    owner_signature,
+                    &estimation_signature(*kind, digest).expect("signs"),
+                )
             }
         }
     }
@@ -206,6 +235,15 @@ impl Harness {
             Signer::Owner(key) => Signer::Owner(key),
             Signer::Use(_, session) => Signer::Use(&throwaway, session),
             Signer::Enable(_, grant, owner_signature) => Signer::Enable(&throwaway, grant, owner_signature),
+            // P-256: a valid signature by a throwaway key of the same kind, so the precompile runs once, as for
+            // the real signature.
+            Signer::UseP256(key, session) => Signer::EstimateP256(key.kind(), session, None),
+            Signer::EnableP256(key, grant, owner_signature) => {
+                Signer::EstimateP256(key.kind(), &grant.session, Some((grant, owner_signature)))
+            }
+            Signer::EstimateP256(kind, session, presented) => {
+                Signer::EstimateP256(*kind, session, *presented)
+            }
         };
         self.sign(&mut op, &estimating).await;
         let estimate = self
@@ -551,6 +589,58 @@ async fn factory_account_session_through_alto() {
     h.sign(&mut op, &use_signer).await;
     let e = h.refused(&op, "proxy account: payment to a stranger").await;
     assert_eq!(e.warrant_rule_name(), Some("CallNotPermitted"));
+}
+
+/// A WebCrypto P-256 session key on a proxy account, through Alto in safe mode: the validator's STATICCALL to the
+/// P256VERIFY precompile (0x100) passes Alto's ERC-7562 tracing (OP-062; see `e2e/patch-alto.mjs`), estimation
+/// with a throwaway P-256 key's signature works, ENABLE and USE are mined, and a signature by another P-256 key is
+/// refused as a signature error.
+#[tokio::test]
+async fn p256_session_through_alto() {
+    let h = Harness::start().await;
+    let WarrantContracts { factory, validator, .. } = h.contracts;
+    let owner = PrivateKeySigner::random();
+    let salt = random_b256();
+    let account = h.view(factory, IFactory::getAddressCall { owner: owner.address(), salt }).await;
+    h.net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
+    let recipient = random_address();
+    let mut op = h.op(account, U192::ZERO, install_validator(validator)).await;
+    op.factory = Some(factory);
+    op.factory_data = Some(IFactory::createAccountCall { owner: owner.address(), salt }.abi_encode().into());
+    let op = h.prepare(op, None, &Signer::Owner(&owner)).await;
+    h.submit(&op, "P-256: factory deployment + installModule").await;
+
+    let key = P256Signer::from_bytes(P256Kind::WebCrypto, &random_b256().0).unwrap();
+    let session = payment_session(key.signer(), recipient, h.now().await);
+    let grant = h.grant(account, &session).await;
+    let owner_signature = h.owner_grant_signature(&owner, &grant);
+    let nonce_key = validator_key(validator);
+    let pay = execute_single(recipient, U256::from(ETH / 100), &[]);
+
+    let enable_signer = Signer::EnableP256(&key, &grant, &owner_signature);
+    let op = h.prepare(h.op(account, nonce_key, pay.clone()).await, None, &enable_signer).await;
+    assert_eq!(preflight(&h, &session, Presentation::Enable, &op).await, Ok(()));
+    let enabled = h.submit(&op, "P-256 (WebCrypto) session ENABLE op").await;
+
+    let use_signer = Signer::UseP256(&key, &session);
+    let op = h.prepare(h.op(account, nonce_key, pay.clone()).await, None, &use_signer).await;
+    assert_eq!(preflight(&h, &session, Presentation::Use, &op).await, Ok(()));
+    let used = h.submit(&op, "P-256 (WebCrypto) session USE op").await;
+    let usage = h.usage(account, session.id(account)).await;
+    assert_eq!((usage.status, usage.uses), (SessionStatus::Enabled, 2));
+    assert_eq!(h.balance(recipient).await, U256::from(2 * ETH / 100));
+    println!(
+        "P-256 through Alto: ENABLE {} gas and USE {} gas charged to the operations",
+        enabled.actual_gas_used, used.actual_gas_used
+    );
+
+    // Another P-256 key signs the next op: refused by Alto as a signature error (AA24), not as an ERC-7562 breach.
+    let stranger = P256Signer::from_bytes(P256Kind::WebCrypto, &random_b256().0).unwrap();
+    let mut op = op.clone();
+    op.nonce = h.entry_point_nonce(account, nonce_key).await;
+    h.sign(&mut op, &Signer::UseP256(&stranger, &session)).await;
+    let e = h.refused(&op, "P-256: another key's signature").await;
+    assert_eq!(e.kind, BundlerErrorKind::InvalidSignature, "{e}");
 }
 
 /// Deploys `name` from `contracts/out/Mocks.sol`, with `args` (ABI-encoded constructor arguments) appended.

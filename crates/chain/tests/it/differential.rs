@@ -8,6 +8,10 @@
 //! comparisons), gas and fee extremes with and without a paymaster (pinned or not), session signatures that
 //! fail (re-pointed at another session, another period, the old bare-hash format, another key, bad lengths)
 //! and so take the validator's estimation path, and period fields on sessions with and without periods.
+//! Two single-operation cases in five have a P-256 session key (raw or WebCrypto), with failing shapes of their
+//! own (kind swapped, the other kind's message, another key's signature, off-curve points, unknown kinds, `r` or
+//! `s` out of range, high `s`, bad lengths); the off-chain signer check (`grant::session_signer`) must find the
+//! session's signer for exactly the valid ones, and the chain must agree with it.
 //! A second part drives sequences of operations and bundles of one session, with the evaluator reading the
 //! module's counters before each bundle and chaining its own debits inside it.
 //!
@@ -34,8 +38,9 @@ use warrant_core::{
     gate::MAX_GATES,
     grant::{
         ArgCondition, CallPolicy, Gate, IWarrantValidator, NO_CAP, PERMIT2, Scope, Session, SpendLimit,
-        WarrantErrors, arg_type, gate_kind, use_digest, use_signature,
+        WarrantErrors, arg_type, gate_kind, session_signer, use_digest, use_signature,
     },
+    p256::{P256_N, P256Kind, P256Signer},
     policy::{
         Debit, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, check_operation, check_spend_rules,
     },
@@ -127,6 +132,25 @@ enum SigShape {
     OtherKey,
     WrongLength,
     HighS,
+    /// P-256: the kind byte swapped (raw ↔ WebCrypto): another message and another identifier.
+    SwappedKind,
+    /// P-256: the message of the other kind (sha256 of the digest under raw, the digest under WebCrypto).
+    OtherKindsMessage,
+    /// P-256: the session key's coordinates with another key's signature.
+    ForeignSignature,
+    /// P-256: a coordinate changed so the point is off the curve.
+    OffCurve,
+    /// P-256: kind byte 0, 3 or 0xff.
+    UnknownKind,
+    /// P-256: r or s zero or not below n.
+    OutOfRange,
+}
+
+/// The session key of a single-operation case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyChoice {
+    Secp256k1,
+    P256(P256Kind),
 }
 
 impl SigShape {
@@ -137,8 +161,14 @@ impl SigShape {
             Self::RepointedSession => "signature fails: re-pointed session bytes",
             Self::RepointedPeriod => "signature fails: re-pointed period",
             Self::OtherKey => "signature fails: another key",
-            Self::WrongLength => "signature fails: 64 or 66 bytes",
+            Self::WrongLength => "signature fails: wrong length",
             Self::HighS => "signature fails: high s",
+            Self::SwappedKind => "signature fails: P-256 kind byte swapped",
+            Self::OtherKindsMessage => "signature fails: P-256 other kind's message",
+            Self::ForeignSignature => "signature fails: P-256 another key's signature on this key",
+            Self::OffCurve => "signature fails: P-256 point off the curve",
+            Self::UnknownKind => "signature fails: P-256 unknown kind byte",
+            Self::OutOfRange => "signature fails: P-256 r or s out of range",
         }
     }
 }
@@ -1008,6 +1038,12 @@ struct Harness {
     session_key: PrivateKeySigner,
     /// Signs where a failing signature is wanted.
     other_key: PrivateKeySigner,
+    /// P-256 session keys, raw and WebCrypto, and another P-256 key for failing signatures.
+    p256_raw: P256Signer,
+    p256_webcrypto: P256Signer,
+    p256_other: P256Signer,
+    /// The session key of the current case (secp256k1 unless a single-operation case picks P-256).
+    case_key: KeyChoice,
     disagreements: Vec<String>,
     tally: std::collections::BTreeMap<String, usize>,
     gate_tokens: GateTokens,
@@ -1023,6 +1059,7 @@ impl Harness {
             .unwrap();
         let session_key = PrivateKeySigner::from_bytes(&keccak256("differential session key")).unwrap();
         let other_key = PrivateKeySigner::from_bytes(&keccak256("differential other key")).unwrap();
+        let p256 = |kind, seed: &str| P256Signer::from_bytes(kind, &keccak256(seed).0).unwrap();
         let mut mock =
             |name: &str| chain.deploy(artifacts::warrant_creation_code("Mocks.sol", name).unwrap()).unwrap();
         let gate_tokens =
@@ -1032,6 +1069,10 @@ impl Harness {
             module,
             session_key,
             other_key,
+            p256_raw: p256(P256Kind::Raw, "differential P-256 raw key"),
+            p256_webcrypto: p256(P256Kind::WebCrypto, "differential P-256 WebCrypto key"),
+            p256_other: p256(P256Kind::Raw, "differential P-256 other key"),
+            case_key: KeyChoice::Secp256k1,
             disagreements: Vec::new(),
             tally: Default::default(),
             gate_tokens,
@@ -1142,6 +1183,34 @@ impl Harness {
             SigShape::RepointedPeriod => use_digest(hash, id, period.wrapping_add(1)),
             _ => use_digest(hash, id, period),
         };
+        let sig = match self.case_key {
+            KeyChoice::Secp256k1 => self.secp256k1_signature(g, shape, digest),
+            KeyChoice::P256(kind) => self.p256_signature(g, kind, shape, digest),
+        };
+        // The off-chain signature check (what `SessionOp::with_use_signature` runs) on the digest the validator
+        // computes: it must find the session's signer exactly for the valid shape; the chain's verdict is
+        // compared with it below.
+        let signature_valid = session_signer(use_digest(hash, id, period), &sig) == Some(session.signer);
+        assert_eq!(
+            signature_valid,
+            shape == SigShape::Valid,
+            "off-chain session signature check, {:?} key, shape {shape:?}",
+            self.case_key
+        );
+        op.signature = use_signature(session, period, &sig);
+        (hash, signature_valid)
+    }
+
+    /// The session signer of the current case's key.
+    fn case_signer(&self) -> Address {
+        match self.case_key {
+            KeyChoice::Secp256k1 => self.session_key.address(),
+            KeyChoice::P256(P256Kind::Raw) => self.p256_raw.signer(),
+            KeyChoice::P256(P256Kind::WebCrypto) => self.p256_webcrypto.signer(),
+        }
+    }
+
+    fn secp256k1_signature(&self, g: &mut Gen, shape: SigShape, digest: B256) -> Vec<u8> {
         let key = if shape == SigShape::OtherKey { &self.other_key } else { &self.session_key };
         let mut sig = key.sign_hash_sync(&digest).unwrap().as_bytes().to_vec();
         match shape {
@@ -1163,8 +1232,66 @@ impl Harness {
             }
             _ => {}
         }
-        op.signature = use_signature(session, period, &sig);
-        (hash, shape == SigShape::Valid)
+        sig
+    }
+
+    /// A 129-byte P-256 session signature `kind ‖ x ‖ y ‖ r ‖ s` of `digest` in `shape`.
+    fn p256_signature(&self, g: &mut Gen, kind: P256Kind, shape: SigShape, digest: B256) -> Vec<u8> {
+        let key = match kind {
+            P256Kind::Raw => &self.p256_raw,
+            P256Kind::WebCrypto => &self.p256_webcrypto,
+        };
+        let other_kind = match kind {
+            P256Kind::Raw => P256Kind::WebCrypto,
+            P256Kind::WebCrypto => P256Kind::Raw,
+        };
+        let mut sig = match shape {
+            SigShape::OtherKey => self.p256_other.sign_digest(digest).unwrap().to_vec(),
+            SigShape::OtherKindsMessage => {
+                // The same key signing the other kind's message, labelled with this kind.
+                let twin = P256Signer::from_bytes(other_kind, &self.p256_secret(kind)).unwrap();
+                let mut s = twin.sign_digest(digest).unwrap().to_vec();
+                s[0] = kind.byte();
+                s
+            }
+            _ => key.sign_digest(digest).unwrap().to_vec(),
+        };
+        let word = |sig: &[u8], i: usize| U256::from_be_slice(&sig[i..i + 32]);
+        match shape {
+            SigShape::WrongLength => match g.rng.random_range(0..3) {
+                0 => sig.truncate(128),
+                1 => sig.push(0),
+                _ => sig.truncate(65), // the secp256k1 length: read as r ‖ s ‖ v, recovers to nothing useful
+            },
+            SigShape::HighS => {
+                let high = P256_N - word(&sig, 97);
+                sig[97..129].copy_from_slice(&high.to_be_bytes::<32>());
+            }
+            SigShape::SwappedKind => sig[0] = other_kind.byte(),
+            SigShape::ForeignSignature => {
+                let foreign = self.p256_other.sign_digest(digest).unwrap();
+                sig[65..129].copy_from_slice(&foreign[65..129]);
+            }
+            SigShape::OffCurve => {
+                let i = if g.chance(0.5) { 32 } else { 64 }; // last byte of x or of y
+                sig[i] ^= 1;
+            }
+            SigShape::UnknownKind => sig[0] = *[0u8, 3, 0xff].choose(&mut g.rng).unwrap(),
+            SigShape::OutOfRange => {
+                let at = if g.chance(0.5) { 65 } else { 97 }; // r or s
+                let value = *[U256::ZERO, P256_N, U256::MAX].choose(&mut g.rng).unwrap();
+                sig[at..at + 32].copy_from_slice(&value.to_be_bytes::<32>());
+            }
+            _ => {}
+        }
+        sig
+    }
+
+    fn p256_secret(&self, kind: P256Kind) -> [u8; 32] {
+        match kind {
+            P256Kind::Raw => keccak256("differential P-256 raw key").0,
+            P256Kind::WebCrypto => keccak256("differential P-256 WebCrypto key").0,
+        }
     }
 
     /// Runs validateUserOp as the account: committed (`commit`, as in a bundle) or not.
@@ -1256,11 +1383,12 @@ fn seed() -> u64 {
 }
 
 impl Gen {
-    fn sig_shape(&mut self) -> SigShape {
+    /// A signature shape for a key: valid three times in four; P-256 keys get their own failures too.
+    fn sig_shape_for(&mut self, key: KeyChoice) -> SigShape {
         if self.chance(0.75) {
             return SigShape::Valid;
         }
-        *[
+        let common = [
             SigShape::BareHash,
             SigShape::RepointedSession,
             SigShape::RepointedSession,
@@ -1268,9 +1396,32 @@ impl Gen {
             SigShape::OtherKey,
             SigShape::WrongLength,
             SigShape::HighS,
-        ]
-        .choose(&mut self.rng)
-        .unwrap()
+        ];
+        let p256 = [
+            SigShape::SwappedKind,
+            SigShape::OtherKindsMessage,
+            SigShape::ForeignSignature,
+            SigShape::OffCurve,
+            SigShape::UnknownKind,
+            SigShape::OutOfRange,
+        ];
+        match key {
+            KeyChoice::Secp256k1 => *common.choose(&mut self.rng).unwrap(),
+            KeyChoice::P256(_) => {
+                let mut all = common.to_vec();
+                all.extend(p256);
+                *all.choose(&mut self.rng).unwrap()
+            }
+        }
+    }
+
+    /// The session key of a single-operation case: secp256k1 in three cases of five, else P-256 raw or WebCrypto.
+    fn key_choice(&mut self) -> KeyChoice {
+        match self.rng.random_range(0..5) {
+            0 => KeyChoice::P256(P256Kind::Raw),
+            1 => KeyChoice::P256(P256Kind::WebCrypto),
+            _ => KeyChoice::Secp256k1,
+        }
     }
 }
 
@@ -1294,7 +1445,13 @@ fn evaluator_agrees_with_the_deployed_validator() {
             1 => B256::with_last_byte(case as u8),
             _ => B256::from(g.rng.random::<[u8; 32]>()),
         };
-        let session = Session { signer: h.session_key.address(), salt, scope: g.scope() };
+        h.case_key = g.key_choice();
+        g.tag(match h.case_key {
+            KeyChoice::Secp256k1 => "key: secp256k1",
+            KeyChoice::P256(P256Kind::Raw) => "key: P-256 raw",
+            KeyChoice::P256(P256Kind::WebCrypto) => "key: P-256 WebCrypto",
+        });
+        let session = Session { signer: h.case_signer(), salt, scope: g.scope() };
         let id = session.id(account);
         // The session bytes (what a USE operation carries and the id hashes) are the module's, byte for byte;
         // ill-formed spend rules are refused there, as everywhere a session is enabled.
@@ -1341,7 +1498,7 @@ fn evaluator_agrees_with_the_deployed_validator() {
         if session.scope.period == 0 && period != 0 {
             g.tag("period: named by a session without a period");
         }
-        let shape = g.sig_shape();
+        let shape = g.sig_shape_for(h.case_key);
         g.tag(shape.tag());
         let (hash, signature_valid) = h.sign(&mut g, &session, period, shape, &mut op);
         let usage = SessionUsage { status, ..Default::default() };
@@ -1366,6 +1523,7 @@ fn evaluator_agrees_with_the_deployed_validator() {
         h.compare(format!("case {case} ({:?})", g.tags), &rust, signature_valid, got, &op.callData);
         g.flush();
     }
+    h.case_key = KeyChoice::Secp256k1;
     h.report("single operations", cases, seed, &g.shapes, started.elapsed().as_secs_f64());
 }
 
@@ -1714,7 +1872,7 @@ fn through_a_foreign_account(kind: warrant_core::account::AccountKind, salt: u64
         // The account's layout (Kernel: mode 0, type 1, the validator, parallel key 0; Nexus: mode 0, the validator).
         op.nonce = kind.nonce(module, 0, g.rng.random()).unwrap();
         let period = g.period_index();
-        let shape = g.sig_shape();
+        let shape = g.sig_shape_for(h.case_key);
         g.tag(shape.tag());
         let (hash, signature_valid) = h.sign(&mut g, &session, period, shape, &mut op);
         let usage = SessionUsage { status, ..Default::default() };

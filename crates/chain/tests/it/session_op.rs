@@ -528,6 +528,7 @@ fn grant_hashes_agree_with_the_deployed_module() {
             module: m,
             grant: grant.clone(),
             owner_signature: Bytes::from_static(&[1]),
+            session_key: None,
         }
         .to_token()
         .unwrap();
@@ -628,4 +629,63 @@ fn a_periodic_session_works_with_any_nonce_key_suffix() {
         w.chain.call_sol(w.module, &IWarrantValidator::periodStateCall { account, id: session.id(account) });
     let p = p.unwrap();
     assert_eq!((p.periodIndex, p.usesInPeriod), (2, 1));
+}
+
+/// A WebCrypto P-256 session key on a proxy account, as a page uses it: the owner's grant travels as a token that
+/// carries the key; the page asks the builder for the digest, signs it (here the Rust signer of the same kind),
+/// and hands back the signature. ENABLE, then USE; a raw-kind signature of the same key and a key of the other
+/// account's signer are refused (AA24). The in-process chain runs Osaka, so P256VERIFY is there.
+#[test]
+fn p256_webcrypto_session_key_enables_and_uses_through_the_builder() {
+    use warrant_core::p256::{P256Kind, P256Signer};
+    let mut w = world();
+    let (owner, account) = w.proxy_account_with_module(B256::with_last_byte(0x25));
+    let key = P256Signer::from_bytes(P256Kind::WebCrypto, &keccak256("builder P-256 key").0).unwrap();
+    let scope = w.scope();
+    let grant = Grant {
+        account,
+        epoch: 0,
+        session: Session { signer: key.signer(), salt: B256::with_last_byte(2), scope },
+    };
+    let token = sign_grant(grant.clone(), w.module, w.chain.chain_id(), &owner)
+        .unwrap()
+        .with_session_key(key.key())
+        .unwrap()
+        .to_token()
+        .unwrap();
+    let received = SignedGrant::from_token(&token).unwrap();
+    assert_eq!(received.session_key, Some(key.key()));
+
+    let builder = w.session_op(account, vec![w.token_transfer(3 * USDC)], None);
+    let unsigned = builder.unsigned().unwrap();
+    let digest = builder.enable_digest_for(&received, &unsigned).unwrap();
+    let enable =
+        builder.with_enable_signature(&received, unsigned, &key.sign_digest(digest).unwrap()).unwrap();
+    let enable_gas = w.run(&enable.op);
+    let id = grant.session.id(account);
+    assert_eq!(w.state(account, id), (1, 1));
+
+    let use_op = w
+        .session_op(account, vec![w.token_transfer(USDC)], None)
+        .sign_use_p256(&grant.session, &key)
+        .unwrap();
+    let use_gas = w.run(&use_op.op);
+    assert_eq!(w.token_balance(RECIPIENT), U256::from(4 * USDC));
+    assert_eq!(w.state(account, id), (1, 2));
+
+    // The same key signing as raw (its digest, not its SHA-256), presented under the raw kind: another
+    // identifier, so the off-chain check refuses it, and the chain too when it is sent anyway.
+    let raw = P256Signer::from_bytes(P256Kind::Raw, &keccak256("builder P-256 key").0).unwrap();
+    let builder = w.session_op(account, vec![w.token_transfer(USDC)], None);
+    let mut op = builder.unsigned().unwrap();
+    let digest = builder.use_digest_for(&grant.session, &op).unwrap();
+    let raw_sig = raw.sign_digest(digest).unwrap();
+    assert!(builder.with_use_signature(&grant.session, op.clone(), &raw_sig).is_err());
+    op.signature = use_signature(&grant.session, 0, &raw_sig);
+    let outcome = w.chain.handle_ops(vec![op.pack()], w.chain.dev_account(9)).unwrap();
+    match outcome.failure {
+        Some(IEntryPoint::IEntryPointErrors::FailedOp(f)) => assert_eq!(f.reason, "AA24 signature error"),
+        other => panic!("expected AA24, got {other:?}"),
+    }
+    println!("P-256 (WebCrypto) builder ops on a proxy account: ENABLE {enable_gas} gas, USE {use_gas} gas");
 }

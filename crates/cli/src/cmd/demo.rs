@@ -537,6 +537,7 @@ fn tell(demo: &mut Demo) -> Result<(), CliError> {
         module: demo.validator,
         grant: grant.clone(),
         owner_signature: owner_signature.clone(),
+        session_key: None,
     };
     let op = demo.session_enable_op(&signed, call)?;
     let before = demo.token_balance(demo.recipient)?;

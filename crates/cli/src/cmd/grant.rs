@@ -8,6 +8,7 @@ use std::{
 use alloy::primitives::{Address, B256, U256, Uint};
 use warrant_core::{
     account::AccountKind,
+    erc7715,
     explain::explain_grant,
     gate::MAX_GATES,
     grant::{GasBudget, Gate, Grant, Scope, Session, SpendLimit},
@@ -25,14 +26,15 @@ use crate::{
 /// Arguments of `warrant grant`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct GrantArgs {
-    /// The account the session acts for (a WarrantAccount: a 7702-delegated EOA or a proxy).
-    #[arg(long, value_parser = scope_spec::parse_address)]
-    pub(crate) account: Address,
+    /// The account the session acts for (a WarrantAccount: a 7702-delegated EOA or a proxy). With --from-7715:
+    /// the request's `from`, or this when it has none.
+    #[arg(long, value_parser = scope_spec::parse_address, required_unless_present = "from_7715")]
+    pub(crate) account: Option<Address>,
     /// The WarrantValidator module installed in the account.
     #[arg(long, value_parser = scope_spec::parse_address)]
     pub(crate) module: Address,
-    /// Chain the grant is for (part of the signed domain). Default: the node's (--rpc-url / ETH_RPC_URL);
-    /// required without a node.
+    /// Chain the grant is for (part of the signed domain). Default: the node's (--rpc-url / ETH_RPC_URL), or the
+    /// --from-7715 request's; required without either.
     #[arg(long)]
     pub(crate) chain_id: Option<u64>,
     /// The account's revocation epoch at the module (`revokeAll` bumps it; a grant of another epoch is dead).
@@ -40,10 +42,25 @@ pub(crate) struct GrantArgs {
     #[arg(long)]
     pub(crate) epoch: Option<u64>,
     /// The session key's address.
-    #[arg(long, value_parser = scope_spec::parse_address)]
-    pub(crate) session_key: Address,
+    #[arg(long, value_parser = scope_spec::parse_address, required_unless_present = "from_7715")]
+    pub(crate) session_key: Option<Address>,
+    /// An ERC-7715 permission request (JSON file: one request, current or legacy `wallet_grantPermissions`
+    /// shape, or an array of one) instead of the scope flags: its chain, account, session key (`to`), limits
+    /// and rules, translated exactly or refused (docs/erc7715.md). Gas: --paymaster, or (an ERC-20 permission)
+    /// --max-value as the gas budget; a native permission's own limit bounds its gas. --max-gas,
+    /// --max-fee-per-gas and --salt apply as usual.
+    #[arg(long = "from-7715", value_name = "REQUEST.json", conflicts_with_all = [
+        "allow", "valid_until", "valid_after", "max_uses", "spend", "spend_native", "require_balance",
+        "max_uses_per_period", "period", "period_start", "unbounded_gas", "chain_id", "session_key",
+    ])]
+    pub(crate) from_7715: Option<std::path::PathBuf>,
     /// A permitted call: TARGET:FUNCTION[:RULE,…] (repeatable). See `warrant grant --help`.
-    #[arg(long = "allow", required = true, value_name = "TARGET:FUNCTION[:RULES]", long_help = ALLOW_HELP)]
+    #[arg(
+        long = "allow",
+        required_unless_present = "from_7715",
+        value_name = "TARGET:FUNCTION[:RULES]",
+        long_help = ALLOW_HELP
+    )]
     pub(crate) allow: Vec<String>,
     /// Latest time the session may act: unix seconds, RFC 3339 (`2026-12-01T12:00:00Z`) or `+1h`, `+30m`, `+7d`.
     #[arg(long)]
@@ -212,7 +229,82 @@ impl GrantArgs {
         };
         check_gas_budget(&scope, self.unbounded_gas)?;
         let salt = self.salt.unwrap_or_else(B256::random);
-        Ok(Session { signer: self.session_key, salt, scope })
+        let signer =
+            self.session_key.ok_or_else(|| CliError::InvalidInput("--session-key is required".into()))?;
+        Ok(Session { signer, salt, scope })
+    }
+
+    /// The account, the chain (when known without a node) and the session: from the scope flags, or translated
+    /// from --from-7715.
+    fn plan(&self, now: u64) -> Result<(Address, Option<u64>, Session), CliError> {
+        let Some(path) = &self.from_7715 else {
+            let account =
+                self.account.ok_or_else(|| CliError::InvalidInput("--account is required".into()))?;
+            return Ok((account, self.chain_id, self.session(now)?));
+        };
+        let translation = self.translate_7715(path, now)?;
+        let salt = self.salt.unwrap_or_else(B256::random);
+        // Only the session is taken: the epoch is the grant's, decided by `domain`.
+        let session = translation.grant(0, salt).session;
+        Ok((translation.account, Some(translation.chain_id), session))
+    }
+
+    /// Reads and translates the --from-7715 request with the gas and fee flags as the owner's terms.
+    fn translate_7715(&self, path: &std::path::Path, now: u64) -> Result<erc7715::Translation, CliError> {
+        let bad = |e: String| CliError::InvalidInput(format!("ERC-7715 request {}: {e}", path.display()));
+        let text = crate::input::read_file(path, "ERC-7715 request")?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let mut requests =
+            erc7715::PermissionRequest::list_from_json(&json).map_err(|e| bad(e.to_string()))?;
+        if requests.len() != 1 {
+            return Err(bad(format!("{} requests; a grant translates one (split the file)", requests.len())));
+        }
+        let request = requests.remove(0);
+        let amount = |text: &str, what: &str| {
+            scope_spec::parse_amount(text).map_err(|e| CliError::InvalidInput(format!("{what}: {e}")))
+        };
+        let gas = match (self.paymaster, &self.max_value) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "--paymaster and --max-value together: a sponsored grant's native budget is the permission's \
+                     own"
+                    .into(),
+                ));
+            }
+            (Some(paymaster), None) => erc7715::GasTerms::Sponsored { paymaster },
+            (None, Some(text)) => {
+                erc7715::GasTerms::AccountPays { max_value_total: amount(text, "--max-value")? }
+            }
+            // As --spend-native without --max-value: the native limit governs, gas included. An ERC-20
+            // permission then has no native budget for gas, which the translation refuses by name.
+            (None, None) => erc7715::GasTerms::AccountPays {
+                max_value_total: match request.permission.asset {
+                    erc7715::Asset::Native => U256::MAX,
+                    erc7715::Asset::Erc20(_) => U256::ZERO,
+                },
+            },
+        };
+        let max_fee_per_gas = match &self.max_fee_per_gas {
+            Some(t) => u128::try_from(amount(t, "--max-fee-per-gas")?)
+                .map_err(|_| CliError::InvalidInput("--max-fee-per-gas does not fit 128 bits".into()))?,
+            None => 0,
+        };
+        let terms = erc7715::GrantTerms {
+            now,
+            account: self.account,
+            gas,
+            max_gas_limit: self.max_gas,
+            max_fee_per_gas,
+        };
+        erc7715::translate(&request, &terms).map_err(|e| {
+            let hint = if matches!(&e, erc7715::Erc7715Error::Invalid { field, .. } if field.starts_with("gas")) {
+                " (--max-value sets the native budget, gas included; --paymaster pins a sponsor)"
+            } else {
+                ""
+            };
+            bad(format!("{e}{hint}"))
+        })
     }
 }
 
@@ -256,7 +348,7 @@ impl GrantArgs {
                 gates.len()
             )));
         }
-        if let Some(g) = gates.iter().find(|g| g.token == self.account) {
+        if let Some(g) = gates.iter().find(|g| Some(g.token) == self.account) {
             return Err(CliError::InvalidInput(format!(
                 "--require-balance names the account itself ({}) as the token",
                 g.token
@@ -305,23 +397,29 @@ pub(crate) fn now() -> u64 {
 }
 
 pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
-    let session = args.session(now())?;
+    let (account, chain_id, session) = args.plan(now())?;
     if !session.scope.gates.is_empty() {
-        probe(args, &session.scope)?;
+        probe(args, account, &session.scope)?;
     }
-    let (chain_id, epoch) = domain(args)?;
+    let (chain_id, epoch) = domain(args, account, chain_id)?;
     let owner = args.owner.signer("owner")?;
-    let grant = Grant { account: args.account, epoch, session };
+    let grant = Grant { account, epoch, session };
     let signed =
         sign_grant_for(args.account_kind, args.owner_validator, grant, args.module, chain_id, &owner)?;
     let token = signed.to_token().map_err(|e| CliError::InvalidInput(format!("grant token: {e}")))?;
     if args.json {
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "token": token,
             "sessionId": signed.session_id(),
             "owner": owner.address(),
             "grant": SignedGrantJson::from(&signed),
         });
+        if args.from_7715.is_some() {
+            // What a wallet answers the dApp: the request as granted, the token as context.
+            let response = erc7715::PermissionResponse::from_grant(&signed, vec![])
+                .map_err(|e| CliError::InvalidInput(e.to_string()))?;
+            value["erc7715Response"] = response.to_json();
+        }
         crate::args::print_json(&value)?;
     } else {
         // The grant carries no parameter names: say which parameter of each --allow signature a condition reads.
@@ -345,12 +443,12 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
 }
 
 /// The chain id and the account's epoch: as given, else read from the node; without a node both are required.
-fn domain(args: &GrantArgs) -> Result<(u64, u64), CliError> {
-    if let (Some(chain_id), Some(epoch)) = (args.chain_id, args.epoch) {
+fn domain(args: &GrantArgs, account: Address, known_chain: Option<u64>) -> Result<(u64, u64), CliError> {
+    if let (Some(chain_id), Some(epoch)) = (known_chain, args.epoch) {
         return Ok((chain_id, epoch));
     }
     let Some(url) = args.rpc_url.clone() else {
-        let missing: Vec<&str> = [(args.chain_id.is_none(), "--chain-id"), (args.epoch.is_none(), "--epoch")]
+        let missing: Vec<&str> = [(known_chain.is_none(), "--chain-id"), (args.epoch.is_none(), "--epoch")]
             .into_iter()
             .filter_map(|(missing, flag)| missing.then_some(flag))
             .collect();
@@ -369,7 +467,7 @@ fn domain(args: &GrantArgs) -> Result<(u64, u64), CliError> {
         let node = |method: &str, e: &dyn std::fmt::Display| {
             CliError::InvalidInput(format!("reading the grant's domain from the node: {method}: {e}"))
         };
-        let chain_id = match args.chain_id {
+        let chain_id = match known_chain {
             Some(id) => id,
             None => provider.get_chain_id().await.map_err(|e| node("eth_chainId", &e))?,
         };
@@ -384,7 +482,7 @@ fn domain(args: &GrantArgs) -> Result<(u64, u64), CliError> {
                         args.module
                     )));
                 }
-                let call = warrant_core::grant::IWarrantValidator::epochOfCall { account: args.account };
+                let call = warrant_core::grant::IWarrantValidator::epochOfCall { account };
                 let tx = alloy::rpc::types::TransactionRequest::default()
                     .with_to(args.module)
                     .with_input(call.abi_encode());
@@ -394,7 +492,7 @@ fn domain(args: &GrantArgs) -> Result<(u64, u64), CliError> {
                 u64::try_from(epoch).map_err(|_| {
                     CliError::InvalidInput(format!(
                         "the module's epoch of {} is {epoch}, above 2^64",
-                        args.account
+                        account
                     ))
                 })?
             }
@@ -402,9 +500,9 @@ fn domain(args: &GrantArgs) -> Result<(u64, u64), CliError> {
         if !args.json {
             eprintln!(
                 "chain id {chain_id}{}, epoch {epoch}{} of {} at {}",
-                if args.chain_id.is_none() { " (the node's)" } else { "" },
+                if known_chain.is_none() { " (the node's)" } else { "" },
                 if args.epoch.is_none() { " (the module's, on the node)" } else { "" },
-                args.account,
+                account,
                 args.module
             );
         }
@@ -413,7 +511,7 @@ fn domain(args: &GrantArgs) -> Result<(u64, u64), CliError> {
 }
 
 /// Probes the gates' tokens on the node before anything is signed: a gate a bundler would refuse is refused here.
-fn probe(args: &GrantArgs, scope: &Scope) -> Result<(), CliError> {
+fn probe(args: &GrantArgs, account: Address, scope: &Scope) -> Result<(), CliError> {
     if args.skip_gate_probe {
         eprintln!(
             "warning: --skip-gate-probe: the gates' tokens were not checked against ERC-7562; a token that reads \
@@ -430,7 +528,7 @@ fn probe(args: &GrantArgs, scope: &Scope) -> Result<(), CliError> {
     };
     runtime()?.block_on(async {
         let provider = provider(url)?;
-        let verdict = warrant_chain::gate::probe_gates(&provider, scope, args.account, args.module).await?;
+        let verdict = warrant_chain::gate::probe_gates(&provider, scope, account, args.module).await?;
         verdict.map_err(|e| CliError::InvalidInput(format!("not signed: {e}")))
     })
 }

@@ -64,6 +64,7 @@ pub(crate) fn stderr(out: &std::process::Output) -> String {
 
 mod auth;
 mod bad_input;
+mod erc7715;
 mod gates;
 mod grant;
 mod input;

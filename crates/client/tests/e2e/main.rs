@@ -15,7 +15,9 @@ use alloy::{
 use warrant_chain::devnet::{Devnet, DevnetConfig, check_tools};
 use warrant_client::{Client, ClientError, ClientOptions, OwnerKey, Restore, SendOptions, SessionState};
 use warrant_core::{
+    CoreError,
     grant::{CallPolicy, Grant, Scope, Session},
+    p256::{P256Kind, P256Signer},
     policy::{Call, Denial},
     session_op::sign_grant,
     token::SignedGrant,
@@ -187,4 +189,41 @@ async fn a_grant_for_another_chain_and_a_missing_bundler_are_named() {
     let fresh = sign_grant(fresh, Address::with_last_byte(1), client.chain_id(), &key).unwrap();
     let sent = client.send(&fresh, &key, vec![], &SendOptions::default()).await;
     assert!(matches!(sent, Err(ClientError::NoBundler)), "{sent:?}");
+}
+
+/// A WebCrypto P-256 session key sends through the same flow: estimated with a P-256 estimation signature,
+/// ENABLE then USE mined through Alto, a wrong key named before anything is sent.
+#[tokio::test]
+async fn a_p256_session_key_sends_through_the_client() {
+    check_tools().unwrap();
+    let net = Devnet::start(DevnetConfig::default()).await.unwrap();
+    let contracts = net.deploy_warrant().await.unwrap();
+    let client =
+        Client::connect(net.rpc_url().clone(), Some(net.bundler_url().clone()), ClientOptions::default())
+            .await
+            .unwrap();
+    let eoa = PrivateKeySigner::random();
+    net.set_balance(eoa.address(), U256::from(10 * ETH)).await.unwrap();
+    let d = client.delegate(&eoa, contracts.implementation, Some(contracts.validator), false).await.unwrap();
+    assert!(d.succeeded());
+
+    let key = P256Signer::from_bytes(P256Kind::WebCrypto, &B256::random().0).unwrap();
+    let recipient = Address::random();
+    let mut session = payments(key.signer(), recipient);
+    session.scope.maxUsesPerPeriod = 0;
+    session.scope.period = 0;
+    session.scope.periodStart = U48::ZERO;
+    let grant = Grant { account: eoa.address(), epoch: 1, session };
+    let grant = sign_grant(grant, contracts.validator, client.chain_id(), &eoa).unwrap();
+    for _ in 0..2 {
+        let receipt =
+            client.send(&grant, &key, pay(recipient, ETH / 100), &SendOptions::default()).await.unwrap();
+        assert!(receipt.success);
+    }
+    assert_eq!(net.provider().get_balance(recipient).await.unwrap(), U256::from(2 * ETH / 100));
+    assert_eq!(client.status(&grant).await.unwrap().uses, 2);
+
+    let other = P256Signer::from_bytes(P256Kind::WebCrypto, &B256::random().0).unwrap();
+    let wrong = client.send(&grant, &other, pay(recipient, ETH / 100), &SendOptions::default()).await;
+    assert!(matches!(wrong, Err(ClientError::Core(CoreError::SessionKeyMismatch { .. }))), "{wrong:?}");
 }

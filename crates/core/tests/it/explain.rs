@@ -302,8 +302,8 @@ fn wildcards_value_caps_and_flags_are_loud() {
              sending ANY amount of ETH per call (flag bits 0x80 mean nothing to the validator)",
             "- ⚠ may call ANY FUNCTION on ANY CONTRACT (except the account, this module and the EntryPoint); \
              sending no ETH",
-            "- may call with empty calldata (a plain ETH transfer) or selector 0x00000000 on \
-             0x000000000000000000000000000000000000bEEF; sending no ETH",
+            "- may call with empty calldata only (a plain ETH transfer; calldata starting with 0x00000000 does not \
+             match) on 0x000000000000000000000000000000000000bEEF; sending no ETH",
         ]
     );
 }

@@ -2,9 +2,11 @@
 //! form, plain-words rendering and the session operation builder.
 
 mod eip7702_vectors;
+mod erc7715;
 mod errors;
 mod explain;
 mod grant_json;
+mod p256;
 mod policy;
 mod session_op;
 mod support;

@@ -37,6 +37,11 @@ fn session(key: &Key) -> Session {
     Session { signer: key.address(), salt: B256::ZERO, scope: usdc_scope() }
 }
 
+/// A one-transfer operation of the test account (for the P-256 tests).
+pub(crate) fn base_op() -> SessionOp {
+    op(vec![transfer(5)])
+}
+
 fn op(calls: Vec<Call>) -> SessionOp {
     SessionOp {
         account: ACCOUNT,
