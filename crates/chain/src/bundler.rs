@@ -43,8 +43,46 @@ pub fn http_client(url: Url, timeout: Duration) -> Result<RpcClient, ChainError>
     Ok(RpcClient::new(alloy::transports::http::Http::with_client(http, url), is_local))
 }
 
+/// `text` with every URL in it cut to its scheme, host and port: RPC providers put API keys in the path
+/// (`https://host/v3/KEY`), the query (`?apikey=KEY`) or the user info (`https://user:KEY@host`), and errors
+/// quote the URL they failed on. What was cut is marked `…` (`https://host/…`).
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["http://", "https://", "ws://", "wss://"].iter().filter_map(|s| rest.find(s)).min()
+    {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '<' | '>' | ',' | ']' | '}'))
+            .unwrap_or(tail.len());
+        let (candidate, after) = tail.split_at(end);
+        match Url::parse(candidate) {
+            Ok(url) => {
+                let host = url.host_str().unwrap_or("");
+                let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+                let secret_part = !url.username().is_empty()
+                    || url.password().is_some()
+                    || url.query().is_some()
+                    || url.fragment().is_some()
+                    || !matches!(url.path(), "" | "/");
+                out.push_str(&format!(
+                    "{}://{host}{port}{}",
+                    url.scheme(),
+                    if secret_part { "/…" } else { "" }
+                ));
+            }
+            // Not a URL after all: keep only its scheme, in case the rest is a key.
+            Err(_) => out.push_str(&candidate[..candidate.find("//").map_or(0, |i| i + 2)]),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A transport error as a [`ChainError`]: [`ChainError::Timeout`] when the request ran out of time (anywhere in
-/// its error chain), else [`ChainError::Transport`].
+/// its error chain), else [`ChainError::Transport`], with any URL in the message redacted ([`redact_urls`]).
 pub fn transport_error(method: &str, e: &(dyn std::error::Error + 'static), timeout: Duration) -> ChainError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
@@ -58,7 +96,7 @@ pub fn transport_error(method: &str, e: &(dyn std::error::Error + 'static), time
         }
         cause = c.source();
     }
-    ChainError::Transport { method: method.into(), reason: e.to_string() }
+    ChainError::Transport { method: method.into(), reason: redact_urls(&e.to_string()) }
 }
 
 /// The ERC-7769 error codes a bundler answers with.
@@ -172,6 +210,32 @@ impl BundlerRpcError {
     /// recovered.
     pub fn denial(&self) -> Option<warrant_core::policy::Denial> {
         warrant_core::policy::Denial::from_revert_data(&self.warrant_rule()?.abi_encode())
+    }
+}
+
+impl BundlerRpcError {
+    /// The refusal by name, whatever refused: the validator's rule (as [`Self::denial`]), a token's error or the
+    /// EntryPoint's `AAxx` check found in the revert data, else an `AAxx` code quoted in the message. `None` when
+    /// the bundler's answer names nothing the SDK knows (bad fields, a fee below its price, …).
+    pub fn named(&self) -> Option<warrant_core::revert::NamedRevert> {
+        use warrant_core::revert::{NamedRevert, entry_point_rule, name_revert};
+        if let Some(denial) = self.denial() {
+            return Some(NamedRevert { name: denial.name(), detail: denial.to_string() });
+        }
+        if let Some(named) = self.hex_blobs().iter().find_map(|blob| name_revert(blob)) {
+            return Some(named);
+        }
+        let (code, name, meaning) = entry_point_rule(&self.message)?;
+        Some(NamedRevert { name, detail: format!("{code}: {meaning}") })
+    }
+}
+
+impl UserOperationReceipt {
+    /// The revert reason of a failed execution by name (a token's error, one of the validator's), if the SDK
+    /// knows it.
+    pub fn named_reason(&self) -> Option<warrant_core::revert::NamedRevert> {
+        let data = hex::decode(self.reason.as_deref()?.trim()).ok()?;
+        warrant_core::revert::name_revert(&data)
     }
 }
 
@@ -421,6 +485,22 @@ impl BundlerClient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn api_keys_in_urls_are_redacted() {
+        let text = "error sending request for url (https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef): \
+                    connect; also https://eth.example.com/?apikey=SECRETKEY and https://user:pw@host.example:8545/x, \
+                    plain http://127.0.0.1:8545 and http://localhost:8545/";
+        let redacted = super::redact_urls(text);
+        for secret in ["0123456789abcdef", "SECRETKEY", "pw@", "user", "/x"] {
+            assert!(!redacted.contains(secret), "{secret} left in {redacted}");
+        }
+        assert!(redacted.contains("(https://mainnet.infura.io/…)"), "{redacted}");
+        assert!(redacted.contains("https://eth.example.com/…"), "{redacted}");
+        assert!(redacted.contains("https://host.example:8545/…"), "{redacted}");
+        assert!(redacted.contains("plain http://127.0.0.1:8545 and http://localhost:8545"), "{redacted}");
+        assert_eq!(super::redact_urls("no url here"), "no url here");
+    }
+
     use super::*;
     use alloy::sol_types::SolError;
     use warrant_core::constants::EIP7702_INITCODE_MARKER;

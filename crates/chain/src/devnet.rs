@@ -58,6 +58,27 @@ const TX_TIMEOUT: Duration = Duration::from_secs(30);
 const GRACE: Duration = Duration::from_secs(2);
 /// Lines of each log printed when a run fails.
 const LOG_TAIL_LINES: usize = 40;
+/// Loaded into Alto's node process (`node --require`): Alto 0.0.20 listens on 0.0.0.0 with no option to change it
+/// (`esm/rpc/server.js`: `fastify.listen({ port, host: "0.0.0.0" })`), which would expose an unauthenticated
+/// bundler (and its executor key's funds) to the network. This keeps every server of that process on loopback.
+const ALTO_LOOPBACK_PRELOAD: &str = r#"// warrant-chain devnet: every server of this process listens on 127.0.0.1 only.
+"use strict";
+const net = require("node:net");
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+    const first = args[0];
+    if (first !== null && typeof first === "object" && first.path === undefined) {
+        args[0] = { ...first, host: "127.0.0.1" };
+    } else if (typeof first === "number" || (typeof first === "string" && /^[0-9]+$/.test(first))) {
+        if (typeof args[1] === "string") {
+            args[1] = "127.0.0.1";
+        } else {
+            args.splice(1, 0, "127.0.0.1");
+        }
+    }
+    return listen.apply(this, args);
+};
+"#;
 
 /// Dev account 0 deploys contracts and funds accounts.
 pub const DEPLOYER: usize = 0;
@@ -348,6 +369,8 @@ impl Devnet {
         let key = |i: usize| alloy::primitives::hex::encode_prefixed(devnet.signers[i].to_bytes());
         let mut alto_cmd = Command::new(node_path()?);
         alto_cmd
+            .arg("--require")
+            .arg(write_loopback_preload(&devnet.log_dir)?)
             .arg(alto_path())
             .args(["--entrypoints", &ENTRY_POINT_V08.to_string()])
             .args(["--rpc-url", devnet.rpc_url.as_str()])
@@ -636,8 +659,22 @@ impl Devnet {
 fn node_error(method: &str, e: alloy::transports::TransportError) -> ChainError {
     match e.as_error_resp() {
         Some(p) => ChainError::Node { method: method.into(), code: p.code, message: p.message.to_string() },
-        None => ChainError::Transport { method: method.into(), reason: e.to_string() },
+        None => ChainError::Transport {
+            method: method.into(),
+            reason: crate::bundler::redact_urls(&e.to_string()),
+        },
     }
+}
+
+/// Writes [`ALTO_LOOPBACK_PRELOAD`] into the devnet's log directory and returns its path.
+fn write_loopback_preload(dir: &Path) -> Result<PathBuf, ChainError> {
+    let path = dir.join("alto-loopback.cjs");
+    std::fs::write(&path, ALTO_LOOPBACK_PRELOAD).map_err(|e| ChainError::Process {
+        process: "alto",
+        reason: format!("cannot write {}: {e}", path.display()),
+        log: path.clone(),
+    })?;
+    Ok(path)
 }
 
 fn log_dir() -> Result<PathBuf, ChainError> {
@@ -673,5 +710,99 @@ impl Drop for Devnet {
         } else {
             let _ = std::fs::remove_dir_all(&self.log_dir);
         }
+    }
+}
+
+sol! {
+    /// `MockToken` of the Solidity tests (`contracts/test/mocks/Mocks.sol`): an 18-decimal ERC-20 anyone may mint.
+    interface IMockToken {
+        function mint(address to, uint256 amount) external;
+        function balanceOf(address owner) external view returns (uint256);
+    }
+}
+
+/// Dev account that [`Devnet::dev_environment`] hands to a person as their EOA.
+pub const DEV_EOA: usize = FIRST_FREE_ACCOUNT;
+/// Dev account that [`Devnet::dev_environment`] names as a payee ("Bob").
+pub const DEV_RECIPIENT: usize = FIRST_FREE_ACCOUNT + 1;
+/// Whole tokens of `MockToken` minted to the dev EOA (18 decimals).
+pub const DEV_TOKEN_MINTED: u64 = 1_000_000;
+
+/// What a fresh [`Devnet`] gets for a person (or a tool) to use it by hand: Warrant's contracts, a funded EOA
+/// whose key is public (derived from a fixed string: a devnet key, never a real one), a test token minted to it,
+/// and a payee. `warrant devnet` prints it as environment variables ([`DevEnvironment::env`]).
+#[derive(Clone, Debug)]
+pub struct DevEnvironment {
+    /// Warrant's contracts.
+    pub contracts: WarrantContracts,
+    /// The dev EOA (funded with the dev accounts' ether, holding the test token).
+    pub eoa: PrivateKeySigner,
+    /// A second funded dev account to pay.
+    pub recipient: Address,
+    /// `MockToken` (symbol `MOCK`, 18 decimals).
+    pub token: Address,
+    /// The EOA's token balance, smallest units.
+    pub token_balance: U256,
+}
+
+impl DevEnvironment {
+    /// The environment variables that point Warrant's CLI (and Foundry's `cast`) at the devnet, in the order to
+    /// print them. The EOA's key is in `WARRANT_PRIVATE_KEY`: the devnet's keys are public.
+    pub fn env(&self, net: &Devnet) -> Vec<(&'static str, String)> {
+        let checksum = |a: Address| a.to_checksum(None);
+        vec![
+            ("ETH_RPC_URL", net.rpc_url().as_str().trim_end_matches('/').to_owned()),
+            ("WARRANT_BUNDLER_URL", net.bundler_url().as_str().trim_end_matches('/').to_owned()),
+            ("CHAIN_ID", net.chain_id().to_string()),
+            ("ENTRY_POINT", checksum(ENTRY_POINT_V08)),
+            ("WARRANT_ACCOUNT", checksum(self.contracts.implementation)),
+            ("WARRANT_FACTORY", checksum(self.contracts.factory)),
+            ("VALIDATOR", checksum(self.contracts.validator)),
+            ("EOA", checksum(self.eoa.address())),
+            ("WARRANT_PRIVATE_KEY", alloy::primitives::hex::encode_prefixed(self.eoa.to_bytes())),
+            ("MOCK", checksum(self.token)),
+            ("BOB", checksum(self.recipient)),
+        ]
+    }
+}
+
+impl Devnet {
+    /// Deploys a `MockToken` (from forge's output) from the deployer.
+    pub async fn deploy_mock_token(&self) -> Result<Address, ChainError> {
+        self.deploy(artifacts::warrant_creation_code("Mocks.sol", "MockToken")?).await
+    }
+
+    /// Mints `amount` of a `MockToken` to `to`.
+    pub async fn mint_mock_token(&self, token: Address, to: Address, amount: U256) -> Result<(), ChainError> {
+        use alloy::sol_types::SolCall;
+        let data = IMockToken::mintCall { to, amount }.abi_encode();
+        self.send(TransactionRequest::default().with_to(token).with_input(data)).await.map(|_| ())
+    }
+
+    /// Deploys Warrant's contracts and a `MockToken`, and mints [`DEV_TOKEN_MINTED`] tokens to the dev EOA
+    /// ([`DEV_EOA`], already funded with ether): what a person needs to try Warrant by hand.
+    pub async fn dev_environment(&self) -> Result<DevEnvironment, ChainError> {
+        let contracts = self.deploy_warrant().await?;
+        let token = self.deploy_mock_token().await?;
+        let eoa = self.signers[DEV_EOA].clone();
+        let token_balance = U256::from(DEV_TOKEN_MINTED) * U256::from(10).pow(U256::from(18));
+        self.mint_mock_token(token, eoa.address(), token_balance).await?;
+        Ok(DevEnvironment {
+            contracts,
+            eoa,
+            recipient: self.signers[DEV_RECIPIENT].address(),
+            token,
+            token_balance,
+        })
+    }
+}
+
+impl Devnet {
+    /// An error naming the process (with the end of its log) if anvil or Alto has exited.
+    pub fn check_running(&mut self) -> Result<(), ChainError> {
+        for service in self.anvil.iter_mut().chain(self.alto.iter_mut()) {
+            service.check_alive()?;
+        }
+        Ok(())
     }
 }

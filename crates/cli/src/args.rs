@@ -104,21 +104,58 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::InvalidInput(format!("cannot start the async runtime: {e}")))
 }
 
-/// Prints a user operation's receipt (one line, or JSON).
+/// Prints `value` as pretty JSON on stdout, with every address checksummed (EIP-55): alloy writes addresses in
+/// lowercase, and a script comparing them to what it was given should not have to normalise case.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    fn checksum(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                if s.len() == 42
+                    && let Ok(address) = s.parse::<Address>()
+                    && s.starts_with("0x")
+                {
+                    *s = address.to_checksum(None);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(checksum),
+            serde_json::Value::Object(map) => map.values_mut().for_each(checksum),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(value)?;
+    checksum(&mut value);
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// Prints a user operation's receipt (one line, or JSON); a failed execution's revert reason by name when the
+/// SDK knows it (a token's error, say).
 pub(crate) fn print_receipt(receipt: &UserOperationReceipt, json: bool) -> Result<(), CliError> {
+    let reverted = (!receipt.success).then(|| receipt.named_reason());
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+        print_json(&serde_json::json!({
                 "userOpHash": receipt.user_op_hash,
                 "success": receipt.success,
                 "transactionHash": receipt.receipt.transaction_hash,
-                "blockNumber": receipt.receipt.block_number,
-                "actualGasUsed": receipt.actual_gas_used,
-                "actualGasCost": receipt.actual_gas_cost,
-            }))?
-        );
+                "blockNumber": receipt.receipt.block_number.map(|n| n.to_string()),
+                "actualGasUsed": receipt.actual_gas_used.to_string(),
+                "actualGasCost": receipt.actual_gas_cost.to_string(),
+                "revertRule": reverted.as_ref().and_then(|n| n.as_ref().map(|n| n.name)),
+                "revertReason": reverted.as_ref().map(|n| match n {
+                    Some(named) => named.to_string(),
+                    None => receipt.reason.clone().unwrap_or_default(),
+                }),
+        }))?;
     } else {
+        if let Some(reverted) = &reverted {
+            eprintln!(
+                "the operation's calls reverted: {}",
+                match reverted {
+                    Some(named) => named.to_string(),
+                    None => format!("revert data {}", receipt.reason.as_deref().unwrap_or("(none)")),
+                }
+            );
+        }
         println!(
             "{} user operation {} in transaction {} (block {}), {} gas charged",
             if receipt.success { "included" } else { "REVERTED in execution:" },
@@ -158,8 +195,9 @@ pub(crate) struct SignerArgs {
     /// Name of the key in the keystore.
     #[arg(long, conflicts_with = "private_key")]
     key: Option<String>,
-    /// Raw private key (hex); prefer `--key` or the environment variable.
-    #[arg(long, env = "WARRANT_PRIVATE_KEY", hide_env_values = true)]
+    /// Raw private key (hex); prefer `--key`, or `WARRANT_PRIVATE_KEY` (read when neither --key nor
+    /// --private-key is given, so an exported owner key does not get in the way of `--key` for another role).
+    #[arg(long)]
     private_key: Option<String>,
     #[command(flatten)]
     keystore: KeystoreArgs,
@@ -176,10 +214,26 @@ impl SignerArgs {
                 Ok(keystore.unlock(name, password.as_bytes())?)
             }
             (None, Some(text)) => parse_private_key(text),
+            (None, None) if std::env::var_os("WARRANT_PRIVATE_KEY").is_some() => {
+                let text =
+                    Zeroizing::new(std::env::var("WARRANT_PRIVATE_KEY").map_err(|_| {
+                        CliError::InvalidInput("WARRANT_PRIVATE_KEY is not UTF-8 hex".into())
+                    })?);
+                parse_private_key(&text)
+                    .map_err(|e| CliError::InvalidInput(format!("WARRANT_PRIVATE_KEY: {}", bare(e))))
+            }
             (None, None) => Err(CliError::InvalidInput(format!(
                 "no {what} key: pass --key NAME (keystore) or --private-key (or WARRANT_PRIVATE_KEY)"
             ))),
         }
+    }
+}
+
+/// The message of an input error, without its "invalid input: " prefix.
+fn bare(e: CliError) -> String {
+    match e {
+        CliError::InvalidInput(message) => message,
+        other => other.to_string(),
     }
 }
 
@@ -195,12 +249,27 @@ pub(crate) fn parse_private_key(text: &str) -> Result<PrivateKeySigner, CliError
 
 /// The keystore password: `WARRANT_PASSWORD`, else a prompt (twice when `confirm`).
 pub(crate) fn password(prompt: &str, confirm: bool) -> Result<Zeroizing<String>, CliError> {
-    if let Ok(password) = std::env::var("WARRANT_PASSWORD") {
-        return Ok(Zeroizing::new(password));
+    if let Some(password) = std::env::var_os("WARRANT_PASSWORD") {
+        let password = Zeroizing::new(
+            password
+                .into_string()
+                .map_err(|_| CliError::InvalidInput("WARRANT_PASSWORD is not UTF-8".into()))?,
+        );
+        // As the prompt does: no key is stored (or opened) with an empty password.
+        if password.is_empty() {
+            return Err(CliError::InvalidInput(
+                "WARRANT_PASSWORD is set but empty: refusing an empty password".into(),
+            ));
+        }
+        return Ok(password);
     }
     let read = |prompt: &str| {
         rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|_| {
-            CliError::InvalidInput("no password: set WARRANT_PASSWORD or run in a terminal".into())
+            CliError::InvalidInput(
+                "no password: there is no terminal to ask on; set the keystore password in the environment \
+                 variable WARRANT_PASSWORD"
+                    .into(),
+            )
         })
     };
     let first = read(prompt)?;

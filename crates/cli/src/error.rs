@@ -30,19 +30,35 @@ pub(crate) enum CliError {
         /// What the argument was and which bound it broke.
         detail: Option<String>,
     },
+    /// The command refused before anything was sent, by a rule of the chain's state it names (a session already
+    /// revoked, an EOA not delegated): nothing to do, and no gas spent.
+    #[error("refused — {rule}: {detail}")]
+    Refused {
+        /// The rule's name.
+        rule: &'static str,
+        /// What the state is.
+        detail: String,
+    },
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),
 }
 
 impl CliError {
-    /// Whether the operation was refused (by the pre-flight or the bundler, naming the rule when there is one)
-    /// rather than the command failing.
+    /// Whether the operation was refused by a rule the error names (the pre-flight's, or a bundler's refusal
+    /// that names the validator's rule, an EntryPoint `AAxx` check or a token's error): exit 1. A refusal that
+    /// names nothing, like any other failure, is an error: exit 2.
     pub(crate) fn is_refusal(&self) -> bool {
+        self.rule().is_some()
+    }
+
+    /// The name of the rule that refused, if any.
+    pub(crate) fn rule(&self) -> Option<&'static str> {
         match self {
-            Self::Denied { .. } => true,
-            Self::Client(e) => e.is_refusal(),
-            _ => false,
+            Self::Denied { denial, .. } => Some(denial.name()),
+            Self::Refused { rule, .. } => Some(rule),
+            Self::Client(e) if e.is_refusal() => e.named().map(|n| n.name),
+            _ => None,
         }
     }
 }

@@ -10,7 +10,7 @@ mod error;
 mod input;
 mod scope_spec;
 
-use cmd::{auth, check, delegate, demo, explain, grant, key, revoke, send, status, undelegate};
+use cmd::{auth, check, delegate, demo, devnet, explain, grant, key, revoke, send, status, undelegate};
 
 pub(crate) use error::CliError;
 
@@ -26,6 +26,9 @@ struct Cli {
 enum Command {
     /// Run the end-to-end demo on an in-process chain (no set-up needed).
     Demo(demo::DemoArgs),
+    /// Start a local network to try Warrant on: anvil and Alto on 127.0.0.1 with EntryPoint v0.8, Warrant's
+    /// contracts, a funded dev EOA and a test token; prints the environment to export; Ctrl-C stops it.
+    Devnet(devnet::DevnetArgs),
     /// Manage the encrypted keystore of owner and session keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -57,9 +60,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // `--json` anywhere on the command line makes errors JSON too (stderr), for scripts.
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Devnet(args) => devnet::run(&args),
         Command::Key(command) => key::run(&command),
         Command::Grant(args) => grant::run(&args),
         Command::Explain(args) => explain::run(&args),
@@ -75,13 +81,23 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // A refusal of the operation names its rule (`pre-flight: denied — Rule: …`, `bundler: denied — …`):
         // exit 1. Anything else is an error: exit 2.
-        Err(e) if e.is_refusal() => {
-            eprintln!("{e}");
-            ExitCode::from(1)
-        }
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+            let refusal = e.is_refusal();
+            // Whatever formed the message, no URL's API key is printed (`https://host/v3/KEY` → `https://host/…`).
+            let message = warrant_chain::bundler::redact_urls(&e.to_string());
+            if json {
+                let value = serde_json::json!({
+                    "error": if refusal { "refused" } else { "error" },
+                    "rule": e.rule(),
+                    "detail": message,
+                });
+                eprintln!("{value}");
+            } else if refusal {
+                eprintln!("{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(if refusal { 1 } else { 2 })
         }
     }
 }

@@ -259,6 +259,21 @@ impl Client {
         Ok(Delegation { receipt, delegated, module_was_installed, restore })
     }
 
+    /// The contract `account` delegates to (its EIP-7702 designator), `None` for a plain EOA (no code); an error
+    /// for an account whose code is a contract's own, which no authorization can restore.
+    pub async fn delegation_of(&self, account: Address) -> Result<Option<Address>, ClientError> {
+        let code = self.node.code(account).await?;
+        if code.is_empty() {
+            return Ok(None);
+        }
+        warrant_core::eip7702::parse_delegation_designator(&code).map(Some).ok_or_else(|| {
+            ClientError::Unsupported(format!(
+                "{account} is a contract ({} bytes of code), not a delegated EOA: there is nothing to restore",
+                code.len()
+            ))
+        })
+    }
+
     /// Restores an EOA to a plain one (a zero-address authorization), as `how` says.
     pub async fn undelegate(&self, how: Restore<'_>) -> Result<Undelegation, ClientError> {
         let (account, raw, validator) = match how {

@@ -13,7 +13,11 @@ pub enum ClientError {
     #[error("pre-flight: denied — {0}")]
     Denied(Denial),
     /// The bundler refused the operation. `rule` is the validator's rule when its revert data came back.
-    #[error("bundler: {} — {refusal}", match .rule { Some(rule) => format!("denied — {rule}"), None => "refused".into() })]
+    #[error("bundler: {} — {refusal}", match (.rule, refusal.named()) {
+        (Some(rule), _) => format!("denied — {rule}"),
+        (None, Some(named)) => format!("refused — {named}"),
+        (None, None) => "refused".into(),
+    })]
     Refused {
         /// The validator's rule, decoded from the bundler's answer.
         rule: Option<Denial>,
@@ -61,6 +65,18 @@ impl ClientError {
         match self {
             Self::Denied(denial) => Some(denial),
             Self::Refused { rule, .. } => rule.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The refusal by name: the validator's rule, or (from a bundler) an EntryPoint `AAxx` check or a token's
+    /// error the SDK knows. `None` for failures and for refusals that name nothing.
+    pub fn named(&self) -> Option<warrant_core::revert::NamedRevert> {
+        match self {
+            Self::Denied(denial) => {
+                Some(warrant_core::revert::NamedRevert { name: denial.name(), detail: denial.to_string() })
+            }
+            Self::Refused { refusal, .. } => refusal.named(),
             _ => None,
         }
     }

@@ -112,6 +112,35 @@ impl Client {
         self.module_call(account, module, data, owner).await
     }
 
+    /// Why revoking session `id` of `account` at `module` would change nothing, read from the chain before any
+    /// gas is spent: [`Denial::SessionRevoked`] when it is revoked already, [`Denial::GrantEpochStale`] when
+    /// `grant_epoch` (the grant's, if known) is not the account's epoch any more (every session of it ended with
+    /// `revokeAll`). `None` when a revocation would take effect.
+    ///
+    /// [`Denial::SessionRevoked`]: warrant_core::policy::Denial::SessionRevoked
+    /// [`Denial::GrantEpochStale`]: warrant_core::policy::Denial::GrantEpochStale
+    pub async fn revocation_needless(
+        &self,
+        account: Address,
+        module: Address,
+        id: B256,
+        grant_epoch: Option<u64>,
+    ) -> Result<Option<warrant_core::policy::Denial>, ClientError> {
+        use warrant_core::policy::{Denial, SessionStatus};
+        let mut node = self.node.clone();
+        if let Some(grant_epoch) = grant_epoch {
+            let current = node.epoch(module, account).await?;
+            if current != U256::from(grant_epoch) {
+                return Ok(Some(Denial::GrantEpochStale { grant_epoch, current_epoch: current }));
+            }
+        }
+        let state = node.view(module, IWarrantValidator::sessionStateCall { account, id }).await?;
+        Ok(match SessionStatus::from_u8(state.status) {
+            Some(SessionStatus::Revoked) => Some(Denial::SessionRevoked { id }),
+            _ => None,
+        })
+    }
+
     async fn module_call(
         &self,
         account: Address,

@@ -361,20 +361,85 @@ pub fn explain_scope(scope: &Scope, tokens: &TokenHints) -> String {
         0 => "any number of times".to_string(),
         n => format!("at most {}", times(n)),
     });
-    let account_pays = scope.paymaster == Address::ZERO;
-    let gas_included = if account_pays { ", gas included" } else { "" };
-    lines.push(if scope.maxValueTotal.is_zero() {
-        "may not send ETH".to_string()
-    } else if scope.maxValueTotal >= U256::from(u128::MAX) {
-        format!("⚠ may send ANY amount of ETH{gas_included}")
-    } else {
-        format!("may send at most {} in total{gas_included}", eth(scope.maxValueTotal))
-    });
+    lines.push(explain_native_budget(scope));
+    lines.extend(whole_balance_warnings(scope));
 
     lines.extend(explain_spend(scope, tokens));
     lines.extend(scope.gates.iter().map(|g| explain_gate(g, tokens)));
     lines.push(explain_gas(scope));
     lines.join("\n")
+}
+
+/// The session's native budget (`maxValueTotal`) in words, agreeing with the per-call ETH of the policies and
+/// with the native spend limits: what the chain enforces is the smaller of all of them, gas included when the
+/// account pays for it.
+fn explain_native_budget(scope: &Scope) -> String {
+    let account_pays = scope.paymaster == Address::ZERO;
+    let gas_included = if account_pays { ", gas included" } else { "" };
+    let calls_may_send = scope.calls.iter().any(|p| !p.maxValue.is_zero());
+    let native_capped = scope.limits.iter().any(|l| {
+        l.token == Address::ZERO
+            && (l.perPeriod != crate::grant::NO_CAP || l.lifetime != crate::grant::NO_CAP)
+    });
+    if scope.maxValueTotal.is_zero() {
+        let unusable =
+            if calls_may_send { ": the per-call ETH a policy allows can never be used" } else { "" };
+        let gas = if account_pays { "; with no paymaster it cannot pay for gas either" } else { "" };
+        format!("may not send ETH: the session's native budget (--max-value) is 0{unusable}{gas}")
+    } else if scope.maxValueTotal >= U256::from(u128::MAX) {
+        if native_capped {
+            format!(
+                "no native budget of its own: the native spend limit below caps the ETH it may spend{gas_included}"
+            )
+        } else {
+            format!("⚠ may send ANY amount of ETH{gas_included}")
+        }
+    } else if calls_may_send {
+        format!("may send at most {} in total{gas_included}", eth(scope.maxValueTotal))
+    } else if account_pays {
+        format!(
+            "may spend at most {} in total, on gas only (no policy lets a call attach ETH)",
+            eth(scope.maxValueTotal)
+        )
+    } else {
+        format!(
+            "may not send ETH (no policy lets a call attach any; gas is sponsored); native budget {}",
+            eth(scope.maxValueTotal)
+        )
+    }
+}
+
+/// Warnings for policies that can hand over a token's whole balance: an `approve` / `increaseAllowance` or a
+/// `transfer` / `transferFrom` with no rule on its amount, on a token with no spend limit (or on any target).
+fn whole_balance_warnings(scope: &Scope) -> Vec<String> {
+    // (selector, name, index of the amount parameter)
+    const MOVERS: [([u8; 4], &str, u16); 4] = [
+        ([0x09, 0x5e, 0xa7, 0xb3], "approve", 1),
+        ([0x39, 0x50, 0x93, 0x51], "increaseAllowance", 1),
+        ([0xa9, 0x05, 0x9c, 0xbb], "transfer", 1),
+        ([0x23, 0xb8, 0x72, 0xdd], "transferFrom", 2),
+    ];
+    let mut out = Vec::new();
+    for (i, policy) in scope.calls.iter().enumerate() {
+        if policy.flags & ANY_SELECTOR != 0 {
+            continue;
+        }
+        let Some((_, name, amount)) = MOVERS.iter().find(|(sel, _, _)| policy.selector.0 == *sel) else {
+            continue;
+        };
+        let any_target = policy.flags & ANY_TARGET != 0;
+        let limited = !any_target && scope.limits.iter().any(|l| l.token == policy.target);
+        let amount_rule = policy.conditions.iter().any(|c| c.argIndex == *amount);
+        if !limited && !amount_rule {
+            let on = if any_target { "any token".to_string() } else { policy.target.to_checksum(None) };
+            out.push(format!(
+                "⚠ policy {} allows `{name}` on {on} with no rule on its amount and no spend limit: the session \
+                 can hand over the account's whole balance (add an amount rule such as `amount<=…` or --spend)",
+                i + 1
+            ));
+        }
+    }
+    out
 }
 
 /// One gate in words, with what it does not protect against: anyone who can give the account the token can

@@ -109,6 +109,152 @@ pub fn describe_validator_error(data: &[u8]) -> String {
     }
 }
 
+alloy_sol_types::sol! {
+    /// OpenZeppelin 5's token errors (ERC-6093), which a session's token call reverts with.
+    #[derive(Debug, PartialEq, Eq)]
+    interface TokenErrors {
+        error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed);
+        error ERC20InvalidSender(address sender);
+        error ERC20InvalidReceiver(address receiver);
+        error ERC20InsufficientAllowance(address spender, uint256 allowance, uint256 needed);
+        error ERC20InvalidApprover(address approver);
+        error ERC20InvalidSpender(address spender);
+        error ERC721InvalidOwner(address owner);
+        error ERC721NonexistentToken(uint256 tokenId);
+        error ERC721IncorrectOwner(address sender, uint256 tokenId, address owner);
+        error ERC721InvalidSender(address sender);
+        error ERC721InvalidReceiver(address receiver);
+        error ERC721InsufficientApproval(address operator, uint256 tokenId);
+        error ERC721InvalidApprover(address approver);
+        error ERC721InvalidOperator(address operator);
+        error ERC1155InsufficientBalance(address sender, uint256 balance, uint256 needed, uint256 tokenId);
+        error ERC1155InvalidSender(address sender);
+        error ERC1155InvalidReceiver(address receiver);
+        error ERC1155MissingApprovalForAll(address operator, address owner);
+        error ERC1155InvalidApprover(address approver);
+        error ERC1155InvalidOperator(address operator);
+        error ERC1155InvalidArrayLength(uint256 idsLength, uint256 valuesLength);
+    }
+}
+
+/// A refusal or revert the SDK can name: one of the validator's rules, one of the EntryPoint's `AAxx` checks,
+/// or a token's error. `name` is one word per rule (the Solidity error's name; for the EntryPoint's string
+/// reasons, the name in [`entry_point_rule`]); `detail` says the rest in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedRevert {
+    /// The rule's name.
+    pub name: &'static str,
+    /// What happened, with the values.
+    pub detail: String,
+}
+
+impl std::fmt::Display for NamedRevert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.detail.starts_with(self.name) {
+            f.write_str(&self.detail)
+        } else {
+            write!(f, "{}: {}", self.name, self.detail)
+        }
+    }
+}
+
+/// The EntryPoint v0.8's `AAxx` reason codes by name, with what each means for the account (one name per code).
+const ENTRY_POINT_RULES: &[(&str, &str, &str)] = &[
+    ("AA10", "SenderAlreadyConstructed", "the operation carries initCode but the account exists"),
+    ("AA13", "InitCodeFailed", "the account's initCode failed or ran out of gas"),
+    ("AA14", "InitCodeWrongSender", "initCode must return the sender"),
+    ("AA15", "InitCodeNoAccount", "initCode must create the sender"),
+    (
+        "AA20",
+        "AccountNotDeployed",
+        "the account has no code: an EOA not delegated (run `warrant delegate`) or an undeployed account",
+    ),
+    (
+        "AA21",
+        "InsufficientPrefund",
+        "the account cannot pay the operation's maximum gas cost (its ETH balance is below the prefund)",
+    ),
+    ("AA22", "OutsideValidityWindow", "the operation is expired or not yet due"),
+    (
+        "AA23",
+        "AccountValidationReverted",
+        "the account's validation reverted (an account not delegated to WarrantAccount, or a module not installed)",
+    ),
+    ("AA24", "InvalidSignature", "the signature does not check out"),
+    ("AA25", "InvalidAccountNonce", "the nonce is not the account's next one for its key"),
+    ("AA26", "VerificationGasExceeded", "validation used more than verificationGasLimit"),
+    ("AA30", "PaymasterNotDeployed", "the paymaster has no code"),
+    ("AA31", "PaymasterDepositTooLow", "the paymaster's deposit is below the prefund"),
+    ("AA32", "PaymasterWindow", "the paymaster's validity window is expired or not due"),
+    ("AA33", "PaymasterValidationReverted", "the paymaster's validation reverted"),
+    ("AA34", "PaymasterSignatureInvalid", "the paymaster's signature does not check out"),
+    ("AA36", "PaymasterVerificationGasExceeded", "the paymaster used more than its verification gas"),
+    ("AA40", "VerificationGasLimitTooHigh", "over verificationGasLimit"),
+    ("AA41", "VerificationGasTooLow", "too little verificationGas"),
+    ("AA50", "PostOpReverted", "the paymaster's postOp reverted"),
+    ("AA51", "PrefundBelowCost", "the prefund is below the actual gas cost"),
+    ("AA90", "InvalidBeneficiary", "the bundle's beneficiary is invalid"),
+    ("AA91", "BeneficiaryPaymentFailed", "paying the beneficiary failed"),
+    ("AA92", "InternalCallOnly", "an EntryPoint-internal function was called"),
+    ("AA93", "InvalidPaymasterAndData", "paymasterAndData is malformed"),
+    ("AA94", "GasValuesOverflow", "a gas value does not fit in 128 bits"),
+    ("AA95", "BundleOutOfGas", "the bundle ran out of gas"),
+    ("AA96", "InvalidAggregator", "the signature aggregator is invalid"),
+];
+
+/// The name and meaning of the EntryPoint's `AAxx` code found in `text` (a `FailedOp` reason, or a bundler's
+/// message quoting one), if any.
+pub fn entry_point_rule(text: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    let at = text.find("AA")?;
+    let code = text.get(at..at + 4)?;
+    let found = ENTRY_POINT_RULES.iter().find(|(c, _, _)| *c == code).copied();
+    found.or_else(|| entry_point_rule(&text[at + 2..]))
+}
+
+/// One of OpenZeppelin's token errors by name, with its values.
+pub fn token_error(data: &[u8]) -> Option<NamedRevert> {
+    use TokenErrors::TokenErrorsErrors as T;
+    let error = T::abi_decode(data).ok()?;
+    let name = T::name_by_selector(error.selector())?;
+    let detail = match &error {
+        T::ERC20InsufficientBalance(e) => {
+            format!("{} holds {} of the token, the call needs {}", e.sender, e.balance, e.needed)
+        }
+        T::ERC20InsufficientAllowance(e) => {
+            format!("{} may spend {}, the call needs {}", e.spender, e.allowance, e.needed)
+        }
+        T::ERC1155InsufficientBalance(e) => {
+            format!("{} holds {} of id {}, the call needs {}", e.sender, e.balance, e.tokenId, e.needed)
+        }
+        T::ERC721NonexistentToken(e) => format!("token {} does not exist", e.tokenId),
+        T::ERC721IncorrectOwner(e) => format!("token {} belongs to {}, not {}", e.tokenId, e.owner, e.sender),
+        T::ERC721InsufficientApproval(e) => format!("{} may not move token {}", e.operator, e.tokenId),
+        other => format!("{other:?}"),
+    };
+    Some(NamedRevert { name, detail })
+}
+
+/// Names revert data the SDK knows: the validator's errors (as their [`Denial`]), a token's errors, the
+/// EntryPoint's `FailedOp` / `FailedOpWithRevert` (by the inner error when it is one of those, else by the
+/// `AAxx` code). `None` for anything else.
+pub fn name_revert(data: &[u8]) -> Option<NamedRevert> {
+    if let Some(denial) = Denial::from_revert_data(data) {
+        return Some(NamedRevert { name: denial.name(), detail: denial.to_string() });
+    }
+    if let Some(token) = token_error(data) {
+        return Some(token);
+    }
+    let (reason, inner) = match IEntryPoint::IEntryPointErrors::abi_decode(data).ok()? {
+        IEntryPoint::IEntryPointErrors::FailedOp(e) => (e.reason, None),
+        IEntryPoint::IEntryPointErrors::FailedOpWithRevert(e) => (e.reason, Some(e.inner)),
+    };
+    if let Some(inner) = inner.as_ref().and_then(|inner| name_revert(inner)) {
+        return Some(NamedRevert { name: inner.name, detail: format!("{reason}: {inner}") });
+    }
+    let (_, name, meaning) = entry_point_rule(&reason)?;
+    Some(NamedRevert { name, detail: format!("{reason} ({meaning})") })
+}
+
 #[cfg(test)]
 mod tests {
     use alloy_primitives::{Address, B256, FixedBytes};
@@ -149,6 +295,48 @@ mod tests {
         let data = IEntryPoint::FailedOp { opIndex: U256::ZERO, reason: "AA22 expired or not due".into() }
             .abi_encode();
         assert_eq!(describe_entry_point_error(&data).unwrap(), "AA22 expired or not due");
+    }
+
+    #[test]
+    fn entry_point_codes_and_token_errors_are_named() {
+        let data = IEntryPoint::FailedOp { opIndex: U256::ZERO, reason: "AA21 didn't pay prefund".into() }
+            .abi_encode();
+        let named = name_revert(&data).unwrap();
+        assert_eq!(named.name, "InsufficientPrefund");
+        assert!(named.to_string().starts_with("InsufficientPrefund: AA21 didn't pay prefund"), "{named}");
+        // AA23 with the validator's owner-signature error: the validator's rule, not the bare code.
+        let inner = WarrantErrors::InvalidOwnerSignature {}.abi_encode();
+        let data = IEntryPoint::FailedOpWithRevert {
+            opIndex: U256::ZERO,
+            reason: "AA23 reverted".into(),
+            inner: inner.into(),
+        }
+        .abi_encode();
+        assert_eq!(name_revert(&data).unwrap().name, "InvalidOwnerSignature");
+        // AA23 with data nobody knows: the code's name.
+        let data = IEntryPoint::FailedOpWithRevert {
+            opIndex: U256::ZERO,
+            reason: "AA23 reverted".into(),
+            inner: vec![0xde, 0xad, 0xbe, 0xef].into(),
+        }
+        .abi_encode();
+        assert_eq!(name_revert(&data).unwrap().name, "AccountValidationReverted");
+        let data = TokenErrors::ERC20InsufficientBalance {
+            sender: Address::with_last_byte(1),
+            balance: U256::from(5),
+            needed: U256::from(50),
+        }
+        .abi_encode();
+        let named = name_revert(&data).unwrap();
+        assert_eq!(named.name, "ERC20InsufficientBalance");
+        assert!(named.detail.contains("holds 5") && named.detail.contains("needs 50"), "{named}");
+        assert_eq!(entry_point_rule("reason: AA20 account not deployed").unwrap().1, "AccountNotDeployed");
+        assert_eq!(entry_point_rule("no code here, AAH"), None);
+        // One name per code.
+        let mut names: Vec<_> = ENTRY_POINT_RULES.iter().map(|r| r.1).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ENTRY_POINT_RULES.len());
     }
 
     #[test]

@@ -20,6 +20,10 @@ use crate::{
 
 /// Extension of key files.
 const KEY_FILE_EXT: &str = "json";
+/// log2 of scrypt's n for new keys: 2^18 = 262,144, geth's standard cost (256 MiB with r = 8).
+const STANDARD_SCRYPT_LOG_N: u8 = 18;
+/// The least cost [`Keystore::with_scrypt_log_n`] accepts: eth-keystore 0.5's 2^13.
+const MIN_SCRYPT_LOG_N: u8 = 13;
 /// Key files larger than this are refused as corrupt without being parsed.
 const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
 /// Largest scrypt memory cost (`128 * r * n` bytes) accepted from a key file: 256 MiB, geth's
@@ -45,6 +49,7 @@ pub struct KeyInfo {
 #[derive(Debug, Clone)]
 pub struct Keystore {
     dir: PathBuf,
+    scrypt_log_n: u8,
 }
 
 /// The parts of a key file this crate reads without decrypting.
@@ -79,7 +84,28 @@ impl Keystore {
             return Err(KeystoreError::io(&dir, io::Error::other("not a directory")));
         }
         check_directory_permissions(&dir, &meta)?;
-        Ok(Self { dir })
+        Ok(Self { dir, scrypt_log_n: STANDARD_SCRYPT_LOG_N })
+    }
+
+    /// Writes new keys at scrypt cost n = 2^`log_n` instead of the standard 2^18 (reading is unaffected: every
+    /// file carries its own cost). For tests of everything but the cost, and for devices that cannot spend
+    /// 256 MiB; `warrant` itself never lowers it.
+    ///
+    /// # Errors
+    ///
+    /// [`KeystoreError::Io`] naming the bounds if `log_n` is below 13
+    /// (eth-keystore's own cost, the least this crate writes) or above 18 (the 256 MiB cap on reading).
+    pub fn with_scrypt_log_n(mut self, log_n: u8) -> Result<Self> {
+        if !(MIN_SCRYPT_LOG_N..=STANDARD_SCRYPT_LOG_N).contains(&log_n) {
+            return Err(KeystoreError::io(
+                &self.dir,
+                io::Error::other(format!(
+                    "scrypt log2(n) = {log_n} is outside {MIN_SCRYPT_LOG_N}..={STANDARD_SCRYPT_LOG_N}"
+                )),
+            ));
+        }
+        self.scrypt_log_n = log_n;
+        Ok(self)
     }
 
     /// The keystore directory.
@@ -198,6 +224,50 @@ impl Keystore {
         Ok(signer)
     }
 
+    /// Decrypts a Web3 Secret Storage v3 key file from elsewhere (geth, Foundry's `cast wallet`, MetaMask's
+    /// export…) with its `password`, for [`import`](Self::import). The file is checked as the keystore's own are
+    /// (size, version, cipher, KDF cost capped at 256 MiB) but may lack the `address` field; its permissions
+    /// are not checked (it is not kept).
+    ///
+    /// # Errors
+    ///
+    /// [`KeystoreError::WrongPassword`], [`KeystoreError::Corrupt`], [`KeystoreError::Io`].
+    pub fn decrypt_file(path: &Path, password: impl AsRef<[u8]>) -> Result<SecretKey> {
+        let mut file = File::open(path).map_err(|e| KeystoreError::io(path, e))?;
+        let meta = file.metadata().map_err(|e| KeystoreError::io(path, e))?;
+        if !meta.is_file() {
+            return Err(KeystoreError::corrupt(path, "not a regular file"));
+        }
+        if meta.len() > MAX_KEY_FILE_LEN {
+            return Err(KeystoreError::corrupt(path, format!("larger than {MAX_KEY_FILE_LEN} bytes")));
+        }
+        let mut json = String::new();
+        file.read_to_string(&mut json).map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => KeystoreError::corrupt(path, "not UTF-8 text"),
+            _ => KeystoreError::io(path, e),
+        })?;
+        let key_file: KeyFile = serde_json::from_str(&json).map_err(|e| {
+            KeystoreError::corrupt(path, format!("not a v3 key file: {}", describe_json_error(&e)))
+        })?;
+        let address = check_crypto(path, &key_file)?;
+        let password = password.as_ref();
+        let decrypted = panic::catch_unwind(AssertUnwindSafe(|| eth_keystore::decrypt_key(path, password)))
+            .map_err(|_| KeystoreError::corrupt(path, "malformed crypto parameters"))?;
+        let secret = Zeroizing::new(decrypted.map_err(|e| map_decrypt_error(path, e))?);
+        let secret = SecretKey::from_bytes(&secret).map_err(|_| {
+            KeystoreError::corrupt(path, "decrypted data is not a valid secp256k1 secret key")
+        })?;
+        if let Some(address) = address
+            && secret.address() != address
+        {
+            return Err(KeystoreError::corrupt(
+                path,
+                format!("decrypted key has address {}, but the file says {address}", secret.address()),
+            ));
+        }
+        Ok(secret)
+    }
+
     /// Errors unless `name` is valid and no key file (or anything else) has its path.
     fn check_free(&self, name: &str) -> Result<PathBuf> {
         let path = self.key_path(name)?;
@@ -213,32 +283,13 @@ impl Keystore {
         let path = self.check_free(name)?;
         let address = secret.address();
 
-        // eth-keystore writes its output straight to `dir/<file name>`, so let it write a
-        // uniquely named temporary file in the same directory, which we then complete.
+        // Written fully and synced under a unique temporary name in the same directory, then published.
         let mut nonce = [0u8; 8];
         rand_08::RngCore::fill_bytes(&mut rand_08::rngs::OsRng, &mut nonce);
-        let tmp_name = format!(".{name}.{}.tmp", hex::encode(nonce));
-        let tmp = TempFile(self.dir.join(&tmp_name));
-        eth_keystore::encrypt_key(
-            &self.dir,
-            &mut rand_08::rngs::OsRng,
-            secret.as_bytes(),
-            password,
-            Some(&tmp_name),
-        )
-        .map_err(|e| KeystoreError::io(&tmp.0, io::Error::other(e.to_string())))?;
-        set_private(&tmp.0)?;
-
-        // Add the address (geth style: lowercase hex, no 0x) so `list` never has to decrypt.
-        let json = fs::read_to_string(&tmp.0).map_err(|e| KeystoreError::io(&tmp.0, e))?;
-        let mut value: serde_json::Value = serde_json::from_str(&json)
-            .map_err(|e| KeystoreError::io(&tmp.0, io::Error::new(io::ErrorKind::InvalidData, e)))?;
-        let Some(object) = value.as_object_mut() else {
-            return Err(KeystoreError::io(&tmp.0, io::Error::other("eth-keystore wrote a non-object")));
-        };
-        object.insert("address".into(), hex::encode(address).into());
+        let tmp = TempFile(self.dir.join(format!(".{name}.{}.tmp", hex::encode(nonce))));
+        let value = crate::v3::encrypt(secret, password, self.scrypt_log_n)?;
         let json = serde_json::to_vec_pretty(&value).map_err(|e| KeystoreError::io(&tmp.0, e.into()))?;
-        write_private(&tmp.0, &json)?;
+        write_new_private(&tmp.0, &json)?;
 
         // Publish atomically. A hard link, unlike rename, fails if the target exists, so even a
         // concurrent writer can never make us replace (and lose) a key.
@@ -281,15 +332,21 @@ impl Keystore {
 
 /// Checks everything eth-keystore's decryption relies on, and returns the stored address.
 fn check_key_file(path: &Path, key_file: &KeyFile) -> Result<Address> {
+    check_crypto(path, key_file)?.ok_or_else(|| KeystoreError::corrupt(path, "no \"address\" field"))
+}
+
+/// Checks the version and the crypto parameters, and returns the stored address, if any.
+fn check_crypto(path: &Path, key_file: &KeyFile) -> Result<Option<Address>> {
     let bad = |reason: String| Err(KeystoreError::corrupt(path, reason));
     if key_file.version != 3 {
         return bad(format!("unsupported version {} (expected 3)", key_file.version));
     }
-    let Some(address) = &key_file.address else {
-        return bad("no \"address\" field".into());
-    };
-    let Ok(address) = address.parse::<Address>() else {
-        return bad(format!("\"address\" is not a 20-byte hex address: {}", shown(address)));
+    let address = match &key_file.address {
+        None => None,
+        Some(address) => match address.parse::<Address>() {
+            Ok(address) => Some(address),
+            Err(_) => return bad(format!("\"address\" is not a 20-byte hex address: {}", shown(address))),
+        },
     };
     let crypto = &key_file.crypto;
     if crypto.cipher != "aes-128-ctr" {
@@ -411,23 +468,10 @@ fn check_directory_permissions(_path: &Path, _meta: &fs::Metadata) -> Result<()>
     Ok(())
 }
 
-/// Makes `path` readable and writable by its owner only.
-fn set_private(path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-            .map_err(|e| KeystoreError::io(path, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
-}
-
-/// Replaces the contents of the (private, unpublished) file `path` and syncs it to disk.
-fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+/// Creates the (private, unpublished) file `path` with `contents` and syncs it to disk.
+fn write_new_private(path: &Path, contents: &[u8]) -> Result<()> {
     let mut options = OpenOptions::new();
-    options.write(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

@@ -2,9 +2,10 @@
 //!
 //! A [`Keystore`] is a directory of key files in the
 //! [Web3 Secret Storage v3](https://ethereum.org/en/developers/docs/data-structures-and-encoding/web3-secret-storage/)
-//! format (scrypt KDF with n = 2^13, r = 8, p = 1; AES-128-CTR; Keccak-256 MAC), encrypted and
-//! decrypted by the [`eth-keystore`](https://docs.rs/eth-keystore/0.5) crate. The caller chooses
-//! the directory; the crate has no global state.
+//! format (scrypt KDF; AES-128-CTR; Keccak-256 MAC). New keys are written at geth's standard cost
+//! (n = 2^18, r = 8, p = 1) with the RustCrypto crates [`eth-keystore`](https://docs.rs/eth-keystore/0.5)
+//! uses (it writes only n = 2^13); every file, old n = 2^13 ones included, is decrypted by eth-keystore.
+//! The caller chooses the directory; the crate has no global state.
 //!
 //! ```no_run
 //! use warrant_keystore::Keystore;
@@ -66,6 +67,7 @@ mod error;
 mod keystore;
 mod name;
 mod secret;
+mod v3;
 
 pub use alloy::signers::local::PrivateKeySigner;
 pub use error::{KeystoreError, Result};

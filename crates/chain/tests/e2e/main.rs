@@ -847,7 +847,26 @@ fn random_b256() -> B256 {
     B256::from(rand::random::<[u8; 32]>())
 }
 
-/// Dropping the network stops every process it started, and their process groups with them.
+/// The local addresses (hex, as `/proc/net/tcp{,6}` writes them) of every socket listening on `port`.
+fn listening_addresses(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st …; st 0A is LISTEN.
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else { continue };
+            let Some((address, hex_port)) = local.split_once(':') else { continue };
+            if *state == "0A" && u16::from_str_radix(hex_port, 16) == Ok(port) {
+                out.push(address.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Both servers listen on 127.0.0.1 only, and dropping the network stops every process it started, and their
+/// process groups with them.
 #[tokio::test]
 async fn devnet_stops_every_process_on_drop() {
     if let Err(e) = check_tools() {
@@ -861,6 +880,16 @@ async fn devnet_stops_every_process_on_drop() {
         unsafe { libc::kill(pid as i32, 0) == 0 }
     };
     assert!(pids.iter().all(|&pid| alive(pid)));
+    // Both servers listen on loopback only (Alto would bind 0.0.0.0 without the harness's preload).
+    for url in [net.rpc_url(), net.bundler_url()] {
+        let port = url.port().expect("a port");
+        let listening = listening_addresses(port);
+        assert!(!listening.is_empty(), "nothing listens on port {port} ({url})");
+        assert!(
+            listening.iter().all(|a| a == "0100007F" || a == "0000000000000000FFFF00000100007F"),
+            "{url} listens beyond loopback: {listening:?} (hex addresses of /proc/net/tcp)"
+        );
+    }
     let log_dir = net.log_dir().to_owned();
     drop(net);
     for pid in pids {

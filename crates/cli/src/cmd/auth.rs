@@ -66,7 +66,7 @@ fn print(auth: &SignedAuthorization, authority: Address, json: bool) -> Result<(
     if json {
         let mut value = serde_json::to_value(auth)?;
         value["authority"] = serde_json::Value::String(authority.to_checksum(None));
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::args::print_json(&value)?;
     } else {
         println!("authority  {authority}");
         println!("delegate   {}", auth.address);

@@ -29,10 +29,13 @@ pub(crate) struct CheckArgs {
     /// Judge the call at this time (unix seconds, RFC 3339 or +1h); default: now.
     #[arg(long)]
     at: Option<String>,
-    /// Operations the session has already made (after the first, which presents the grant).
+    /// How many operations the session has already made (as `warrant status` shows them). 0: the call would be
+    /// the session's first, which presents the grant (ENABLE); N > 0: the session is enabled and this call is
+    /// operation N + 1, checked against --max-uses.
     #[arg(long, default_value_t = 0)]
     uses: u32,
-    /// Native value the session has already sent, in wei.
+    /// Native value the session has already spent, gas included when the account pays for gas (wei, or units
+    /// like `0.01ether`).
     #[arg(long, default_value = "0")]
     value_spent: String,
     /// What the account holds of each --require-balance gate's token, in the grant's gate order (one per gate;
@@ -148,7 +151,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
                 "detail": detail,
             }),
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::args::print_json(&value)?;
         return Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
     match verdict {

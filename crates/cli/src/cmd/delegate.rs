@@ -58,21 +58,18 @@ pub(crate) fn run(args: &DelegateArgs) -> Result<ExitCode, CliError> {
         _ => None,
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+        crate::args::print_json(&serde_json::json!({
                 "account": account,
                 "delegate": args.delegate,
                 "transactionHash": d.receipt.transaction_hash,
-                "gasUsed": d.receipt.gas_used,
+                "gasUsed": d.receipt.gas_used.to_string(),
                 "delegated": d.delegated,
                 "success": d.receipt.status(),
                 "module": args.install_module,
                 "moduleWasInstalled": d.module_was_installed,
                 "restoreFile": written.map(|p| p.display().to_string()),
                 "restoreTransactionHash": d.restore.as_ref().map(|r| r.transaction_hash),
-            }))?
-        );
+        }))?;
     } else {
         println!(
             "{account} {} {} in transaction {} ({} gas)",
@@ -99,7 +96,7 @@ pub(crate) fn run(args: &DelegateArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Writes a new file, mode 0600 (it holds a signed transaction); never overwrites one.
-fn write_new_file(path: &Path, contents: &str) -> Result<(), CliError> {
+pub(crate) fn write_new_file(path: &Path, contents: &str) -> Result<(), CliError> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;

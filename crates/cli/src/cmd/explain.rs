@@ -134,7 +134,7 @@ pub(crate) fn run(args: &ExplainArgs) -> Result<ExitCode, CliError> {
             "grant": SignedGrantJson::from(&signed),
             "explanation": text,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::args::print_json(&value)?;
     } else {
         println!("{text}");
         match owner {

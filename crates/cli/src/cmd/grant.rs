@@ -33,12 +33,14 @@ pub(crate) struct GrantArgs {
     /// The WarrantValidator module installed in the account.
     #[arg(long, value_parser = scope_spec::parse_address)]
     pub(crate) module: Address,
-    /// Chain the grant is for (part of the signed domain).
-    #[arg(long, required_unless_present = "from_7715")]
-    pub(crate) chain_id: Option<u64>,
-    /// The account's revocation epoch at the module (`revokeAll` bumps it; a grant of an older epoch is dead).
+    /// Chain the grant is for (part of the signed domain). Default: the node's (--rpc-url / ETH_RPC_URL), or the
+    /// --from-7715 request's; required without either.
     #[arg(long)]
-    pub(crate) epoch: u64,
+    pub(crate) chain_id: Option<u64>,
+    /// The account's revocation epoch at the module (`revokeAll` bumps it; a grant of another epoch is dead).
+    /// Default: the module's `epochOf(account)` on the node (--rpc-url / ETH_RPC_URL); required without a node.
+    #[arg(long)]
+    pub(crate) epoch: Option<u64>,
     /// The session key's address.
     #[arg(long, value_parser = scope_spec::parse_address, required_unless_present = "from_7715")]
     pub(crate) session_key: Option<Address>,
@@ -91,7 +93,8 @@ pub(crate) struct GrantArgs {
     /// validation (a proxy, for one; ERC-7562) is refused here. See docs/gating.md.
     #[arg(long = "require-balance", value_name = "KIND:TOKEN[:ID]:MIN")]
     pub(crate) require_balance: Vec<String>,
-    /// Node to probe --require-balance tokens on (debug_traceCall with a JavaScript tracer, as bundlers use).
+    /// Node to read the chain id and the account's epoch from (when --chain-id / --epoch are not given) and to
+    /// probe --require-balance tokens on (debug_traceCall with a JavaScript tracer, as bundlers use).
     #[arg(long, env = "ETH_RPC_URL")]
     pub(crate) rpc_url: Option<alloy::transports::http::reqwest::Url>,
     /// Sign a gated grant without probing its tokens (when no node with debug_traceCall is at hand). The op may
@@ -231,18 +234,19 @@ impl GrantArgs {
         Ok(Session { signer, salt, scope })
     }
 
-    /// The account, the chain and the session: from the scope flags, or translated from --from-7715.
-    fn plan(&self, now: u64) -> Result<(Address, u64, Session), CliError> {
+    /// The account, the chain (when known without a node) and the session: from the scope flags, or translated
+    /// from --from-7715.
+    fn plan(&self, now: u64) -> Result<(Address, Option<u64>, Session), CliError> {
         let Some(path) = &self.from_7715 else {
-            let missing = |flag: &str| CliError::InvalidInput(format!("{flag} is required"));
-            let account = self.account.ok_or_else(|| missing("--account"))?;
-            let chain_id = self.chain_id.ok_or_else(|| missing("--chain-id"))?;
-            return Ok((account, chain_id, self.session(now)?));
+            let account =
+                self.account.ok_or_else(|| CliError::InvalidInput("--account is required".into()))?;
+            return Ok((account, self.chain_id, self.session(now)?));
         };
         let translation = self.translate_7715(path, now)?;
         let salt = self.salt.unwrap_or_else(B256::random);
-        let session = translation.grant(self.epoch, salt).session;
-        Ok((translation.account, translation.chain_id, session))
+        // Only the session is taken: the epoch is the grant's, decided by `domain`.
+        let session = translation.grant(0, salt).session;
+        Ok((translation.account, Some(translation.chain_id), session))
     }
 
     /// Reads and translates the --from-7715 request with the gas and fee flags as the owner's terms.
@@ -397,8 +401,9 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
     if !session.scope.gates.is_empty() {
         probe(args, account, &session.scope)?;
     }
+    let (chain_id, epoch) = domain(args, account, chain_id)?;
     let owner = args.owner.signer("owner")?;
-    let grant = Grant { account, epoch: args.epoch, session };
+    let grant = Grant { account, epoch, session };
     let signed =
         sign_grant_for(args.account_kind, args.owner_validator, grant, args.module, chain_id, &owner)?;
     let token = signed.to_token().map_err(|e| CliError::InvalidInput(format!("grant token: {e}")))?;
@@ -415,7 +420,7 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
                 .map_err(|e| CliError::InvalidInput(e.to_string()))?;
             value["erc7715Response"] = response.to_json();
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::args::print_json(&value)?;
     } else {
         // The grant carries no parameter names: say which parameter of each --allow signature a condition reads.
         let signatures: Vec<Option<Signature>> = args
@@ -435,6 +440,74 @@ pub(crate) fn run(args: &GrantArgs) -> Result<ExitCode, CliError> {
         println!("{token}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The chain id and the account's epoch: as given, else read from the node; without a node both are required.
+fn domain(args: &GrantArgs, account: Address, known_chain: Option<u64>) -> Result<(u64, u64), CliError> {
+    if let (Some(chain_id), Some(epoch)) = (known_chain, args.epoch) {
+        return Ok((chain_id, epoch));
+    }
+    let Some(url) = args.rpc_url.clone() else {
+        let missing: Vec<&str> = [(known_chain.is_none(), "--chain-id"), (args.epoch.is_none(), "--epoch")]
+            .into_iter()
+            .filter_map(|(missing, flag)| missing.then_some(flag))
+            .collect();
+        return Err(CliError::InvalidInput(format!(
+            "{} not given and no node to read {} from: pass {}, or --rpc-url (or ETH_RPC_URL) to take {} from \
+             the node",
+            missing.join(" and "),
+            if missing.len() == 2 { "them" } else { "it" },
+            missing.join(" and "),
+            if missing.len() == 2 { "them" } else { "it" },
+        )));
+    };
+    runtime()?.block_on(async {
+        use alloy::{network::TransactionBuilder, providers::Provider, sol_types::SolCall};
+        let provider = provider(url)?;
+        let node = |method: &str, e: &dyn std::fmt::Display| {
+            CliError::InvalidInput(format!("reading the grant's domain from the node: {method}: {e}"))
+        };
+        let chain_id = match known_chain {
+            Some(id) => id,
+            None => provider.get_chain_id().await.map_err(|e| node("eth_chainId", &e))?,
+        };
+        let epoch = match args.epoch {
+            Some(epoch) => epoch,
+            None => {
+                let code = provider.get_code_at(args.module).await.map_err(|e| node("eth_getCode", &e))?;
+                if code.is_empty() {
+                    return Err(CliError::InvalidInput(format!(
+                        "--module {}: no contract there on chain {chain_id}, so no epoch to read (is it the \
+                         WarrantValidator's address on this chain?)",
+                        args.module
+                    )));
+                }
+                let call = warrant_core::grant::IWarrantValidator::epochOfCall { account };
+                let tx = alloy::rpc::types::TransactionRequest::default()
+                    .with_to(args.module)
+                    .with_input(call.abi_encode());
+                let out = provider.call(tx).await.map_err(|e| node("eth_call epochOf", &e))?;
+                let epoch = warrant_core::grant::IWarrantValidator::epochOfCall::abi_decode_returns(&out)
+                    .map_err(|e| node("epochOf's answer", &e))?;
+                u64::try_from(epoch).map_err(|_| {
+                    CliError::InvalidInput(format!(
+                        "the module's epoch of {} is {epoch}, above 2^64",
+                        account
+                    ))
+                })?
+            }
+        };
+        if !args.json {
+            eprintln!(
+                "chain id {chain_id}{}, epoch {epoch}{} of {} at {}",
+                if known_chain.is_none() { " (the node's)" } else { "" },
+                if args.epoch.is_none() { " (the module's, on the node)" } else { "" },
+                account,
+                args.module
+            );
+        }
+        Ok((chain_id, epoch))
+    })
 }
 
 /// Probes the gates' tokens on the node before anything is signed: a gate a bundler would refuse is refused here.

@@ -4,6 +4,7 @@ pub(crate) mod auth;
 pub(crate) mod check;
 pub(crate) mod delegate;
 pub(crate) mod demo;
+pub(crate) mod devnet;
 pub(crate) mod explain;
 pub(crate) mod grant;
 pub(crate) mod key;

@@ -43,6 +43,21 @@ pub(crate) struct RevokeArgs {
 
 pub(crate) fn run(args: &RevokeArgs) -> Result<ExitCode, CliError> {
     let grant = args.grant.as_deref().map(load_grant).transpose()?;
+    // --account / --module next to a grant must agree with it: a mismatch is a mistake, never ignored.
+    if let Some(grant) = &grant {
+        for (flag, given, granted) in
+            [("--account", args.account, grant.grant.account), ("--module", args.module, grant.module)]
+        {
+            if let Some(given) = given
+                && given != granted
+            {
+                return Err(CliError::InvalidInput(format!(
+                    "{flag} {given} disagrees with the grant, which is for {granted}; drop {flag} or pass the \
+                     grant it belongs to"
+                )));
+            }
+        }
+    }
     let account = grant
         .as_ref()
         .map(|s| s.grant.account)
@@ -65,6 +80,16 @@ pub(crate) fn run(args: &RevokeArgs) -> Result<ExitCode, CliError> {
     let owner = args.account_kind.owner(&key);
     runtime()?.block_on(async {
         let client = args.net.connect(Some(&args.gas)).await?;
+        // Read before spending gas: revoking what is already revoked changes nothing.
+        if let Some(id) = id
+            && let Some(denial) =
+                client.revocation_needless(account, module, id, grant.as_ref().map(|g| g.grant.epoch)).await?
+        {
+            return Err(CliError::Refused {
+                rule: denial.name(),
+                detail: format!("{denial}; nothing to revoke, nothing sent"),
+            });
+        }
         let receipt = match id {
             Some(id) => client.revoke(account, module, id, &owner).await?,
             None => client.revoke_all(account, module, &owner).await?,

@@ -64,23 +64,35 @@ pub(crate) fn run(args: &UndelegateArgs) -> Result<ExitCode, CliError> {
         (None, Some(eoa)) => Restore::Sign { eoa, module: args.module },
         (None, None) => unreachable!("a key is read when there is no file"),
     };
-    let u = runtime()?
-        .block_on(async { Ok::<_, CliError>(args.net.connect(None).await?.undelegate(how).await?) })?;
+    let account = match &how {
+        Restore::Presigned(file) => file.account,
+        Restore::Sign { eoa, .. } => eoa.address(),
+    };
+    let u = runtime()?.block_on(async {
+        let client = args.net.connect(None).await?;
+        // Read before spending gas: a plain EOA has nothing to restore.
+        if client.delegation_of(account).await?.is_none() {
+            return Err(CliError::Refused {
+                rule: "NotDelegated",
+                detail: format!(
+                    "{account} is a plain EOA already (no code): nothing to restore, nothing sent"
+                ),
+            });
+        }
+        Ok::<_, CliError>(client.undelegate(how).await?)
+    })?;
     let account = u.account;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+        crate::args::print_json(&serde_json::json!({
                 "account": account,
                 "transactionHash": u.receipt.transaction_hash,
-                "gasUsed": u.receipt.gas_used,
+                "gasUsed": u.receipt.gas_used.to_string(),
                 "restored": u.restored,
                 "validator": u.validator,
                 "sessionsEnded": u.sessions_ended,
-                "epoch": u.epoch,
+                "epoch": u.epoch.map(|e| e.to_string()),
                 "success": u.succeeded(),
-            }))?
-        );
+        }))?;
     } else if u.succeeded() {
         println!(
             "{account} is a plain EOA again (transaction {}, {} gas){}",

@@ -10,6 +10,9 @@
 //! Run with `cargo test -p warrant-cli --test e2e` (a step of `scripts/test`); it fails, never skips, when
 //! anvil, node or Alto are missing.
 
+mod readme;
+mod refusals;
+
 use std::process::{Command, Output};
 
 use alloy::{

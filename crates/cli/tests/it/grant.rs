@@ -209,3 +209,57 @@ fn zero_fields_are_refused_before_signing() {
         assert!(out.stdout.is_empty(), "{flag}: nothing signed");
     }
 }
+
+/// Without a node, `--chain-id` and `--epoch` are required, and the error says which are missing and that a
+/// node (--rpc-url / ETH_RPC_URL) would supply them; nothing is signed. (With a node they default to its chain
+/// id and the module's epochOf: the README session in the CLI e2e test.)
+#[test]
+fn chain_id_and_epoch_are_required_without_a_node() {
+    let allow = format!("{TOKEN}:transfer(address to,uint256 amount):to=={ACCOUNT}");
+    let base = [
+        "grant",
+        "--account",
+        ACCOUNT,
+        "--module",
+        MODULE,
+        "--session-key",
+        SESSION_KEY,
+        "--allow",
+        &allow,
+        "--max-value",
+        "1ether",
+    ];
+    let env = [("WARRANT_PRIVATE_KEY", OWNER_KEY)];
+    let out = warrant_env(&base, &env);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("--chain-id and --epoch not given") && e.contains("--rpc-url (or ETH_RPC_URL)"),
+        "{e}"
+    );
+    assert!(out.stdout.is_empty(), "no token");
+    let mut only_epoch = base.to_vec();
+    only_epoch.extend(["--chain-id", "1"]);
+    let out = warrant_env(&only_epoch, &env);
+    assert!(stderr(&out).contains("--epoch not given and no node to read it from"), "{}", stderr(&out));
+    // A node that is not there: the error names the request, not a silent default.
+    let mut unreachable = only_epoch.clone();
+    unreachable.extend(["--rpc-url", "http://127.0.0.1:9"]);
+    let out = warrant_env(&unreachable, &env);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("reading the grant's domain from the node"), "{}", stderr(&out));
+    // An API key in the node's URL (path or query) is never printed, in text or JSON errors.
+    for url in ["http://127.0.0.1:9/v3/SECRETAPIKEY0123", "http://127.0.0.1:9/?apikey=SECRETAPIKEY0123"] {
+        for json in [false, true] {
+            let mut args = only_epoch.clone();
+            args.extend(["--rpc-url", url]);
+            if json {
+                args.push("--json");
+            }
+            let out = warrant_env(&args, &env);
+            assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+            assert!(!stderr(&out).contains("SECRETAPIKEY"), "the key leaks: {}", stderr(&out));
+            assert!(stderr(&out).contains("http://127.0.0.1:9/…"), "{}", stderr(&out));
+        }
+    }
+}

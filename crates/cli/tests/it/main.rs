@@ -9,10 +9,53 @@ pub(crate) fn warrant(args: &[&str]) -> std::process::Output {
 /// Runs `warrant` with only the given Warrant variables set (none leak in from the caller's environment).
 pub(crate) fn warrant_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
-    for var in ["WARRANT_PASSWORD", "WARRANT_PRIVATE_KEY", "WARRANT_KEYSTORE", "ETH_RPC_URL"] {
+    for var in [
+        "WARRANT_PASSWORD",
+        "WARRANT_PRIVATE_KEY",
+        "WARRANT_KEYSTORE",
+        "ETH_RPC_URL",
+        "WARRANT_IMPORT_PASSWORD",
+    ] {
         command.env_remove(var);
     }
     command.envs(env.iter().copied()).args(args).output().expect("warrant runs")
+}
+
+/// As [`warrant_env`], in a new session (no controlling terminal, so nothing can prompt on one), with `stdin`
+/// piped in.
+pub(crate) fn warrant_detached(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> std::process::Output {
+    use std::{io::Write, os::unix::process::CommandExt, process::Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    for var in [
+        "WARRANT_PASSWORD",
+        "WARRANT_PRIVATE_KEY",
+        "WARRANT_KEYSTORE",
+        "ETH_RPC_URL",
+        "WARRANT_IMPORT_PASSWORD",
+    ] {
+        command.env_remove(var);
+    }
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("warrant runs");
+    let mut input = child.stdin.take().unwrap();
+    // The command may end before reading stdin (a refused name): a broken pipe is not the test's failure.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().unwrap()
 }
 
 pub(crate) fn stderr(out: &std::process::Output) -> String {
@@ -20,6 +63,7 @@ pub(crate) fn stderr(out: &std::process::Output) -> String {
 }
 
 mod auth;
+mod bad_input;
 mod erc7715;
 mod gates;
 mod grant;

@@ -50,7 +50,7 @@ fn erc20_transfer_scope_with_token_hint() {
             "{USDC_LINE}\n\
              valid until 2026-12-01 12:00 UTC\n\
              at most 10 times\n\
-             may send at most 0.01 ETH (raw 10000000000000000 wei) in total, gas included\n\
+             may spend at most 0.01 ETH (raw 10000000000000000 wei) in total, on gas only (no policy lets a call attach ETH)\n\
              gas: paid by the account, counted in the native budget of at most 0.01 ETH (raw 10000000000000000 \
              wei) in total (each operation's maximum cost, (gas limits + preVerificationGas) × maxFeePerGas); at \
              most 500000 gas at ≤ 20.0 gwei per operation (≤ 0.01 ETH per operation)"
@@ -320,7 +320,7 @@ fn limits_time_uses_eth_and_gas() {
         "may call nothing (the scope has no call policies)\n\
          ⚠ valid from now on with NO EXPIRY\n\
          any number of times\n\
-         may not send ETH\n\
+         may not send ETH: the session's native budget (--max-value) is 0; with no paymaster it cannot pay for gas either\n\
          ⚠ gas: paid by the account, but the session may spend NO native value, so EVERY OPERATION IS REFUSED \
          (set a native budget, gas included, or pin a paymaster); no per-operation gas or fee cap"
     );
@@ -337,7 +337,8 @@ fn limits_time_uses_eth_and_gas() {
         "may call nothing (the scope has no call policies)\n\
          valid after 2000-02-29 00:00 UTC until 2099-12-31 23:59:59 UTC\n\
          at most once\n\
-         may send at most 1.5 ETH (raw 1500000000000000000 wei) in total\n\
+         may not send ETH (no policy lets a call attach any; gas is sponsored); native budget 1.5 ETH (raw \
+         1500000000000000000 wei)\n\
          gas: sponsored by paymaster 0x9000000000000000000000000000000000000009 (every operation must use it; \
          the account's ETH is not spent on gas); at most 300000 gas per operation, at any fee"
     );
@@ -417,4 +418,60 @@ fn spend_limits_and_rate_limits() {
             "at most 3 times per 1 day (periods from 2026-01-01 00:00 UTC)",
         ]
     );
+}
+
+/// What `explain` says about ETH is what the chain enforces: a per-call allowance under a session budget of 0 is
+/// said to be unusable (not "1 ETH per call" and "no ETH" side by side); a native spend limit with no session
+/// budget of its own is said to cap the ETH, not "ANY amount".
+#[test]
+fn eth_lines_agree_with_each_other() {
+    use warrant_core::grant::{ANY_SELECTOR, ANY_TARGET, NO_CAP, SpendLimit};
+    let any = CallPolicy {
+        target: Address::ZERO,
+        selector: Default::default(),
+        flags: ANY_TARGET | ANY_SELECTOR,
+        maxValue: U256::from(10).pow(U256::from(18)),
+        conditions: vec![],
+    };
+    let mut scope = warrant_core::grant::Scope { calls: vec![any], ..Default::default() };
+    let text = explain_scope(&scope, &TokenHints::default());
+    assert!(text.contains("sending at most 1.0 ETH"), "{text}");
+    assert!(text.contains("the per-call ETH a policy allows can never be used"), "{text}");
+    // --spend-native: no budget of its own, a native spend limit.
+    scope.calls[0].maxValue = U256::ZERO;
+    scope.maxValueTotal = U256::MAX;
+    scope.period = 86_400;
+    scope.limits = vec![SpendLimit { token: Address::ZERO, perPeriod: 5u128.pow(17), lifetime: NO_CAP }];
+    let text = explain_scope(&scope, &TokenHints::default());
+    assert!(!text.contains("ANY amount of ETH"), "{text}");
+    assert!(text.contains("the native spend limit below caps the ETH it may spend, gas included"), "{text}");
+}
+
+/// A scope that can hand over a whole balance is flagged: unrestricted approve, transfer with no amount rule and
+/// no spend limit; an amount rule or a spend limit on the token silences it.
+#[test]
+fn whole_balance_scopes_are_flagged() {
+    use warrant_core::grant::SpendLimit;
+    let token = Address::with_last_byte(0x70);
+    let policy = |selector: [u8; 4]| CallPolicy {
+        target: token,
+        selector: selector.into(),
+        flags: 0,
+        maxValue: U256::ZERO,
+        conditions: vec![],
+    };
+    let mut scope = warrant_core::grant::Scope {
+        calls: vec![policy([0x09, 0x5e, 0xa7, 0xb3]), policy([0xa9, 0x05, 0x9c, 0xbb])],
+        maxValueTotal: U256::from(1),
+        ..Default::default()
+    };
+    let text = explain_scope(&scope, &TokenHints::default());
+    assert!(
+        text.contains("policy 1 allows `approve`") && text.contains("policy 2 allows `transfer`"),
+        "{text}"
+    );
+    assert!(text.contains("whole balance"), "{text}");
+    scope.limits = vec![SpendLimit { token, perPeriod: warrant_core::grant::NO_CAP, lifetime: 100 }];
+    let text = explain_scope(&scope, &TokenHints::default());
+    assert!(!text.contains("whole balance"), "a spend limit bounds both: {text}");
 }

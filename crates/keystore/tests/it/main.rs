@@ -16,9 +16,10 @@ const SECRET_HEX: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d
 const SECRET_ADDRESS: Address = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
 const PASSWORD: &str = "hunter2-correct-horse";
 
+/// A keystore writing at scrypt n = 2^13, so that only the test of the cost pays for the standard 2^18.
 fn keystore() -> (TempDir, Keystore) {
     let tmp = TempDir::new().unwrap();
-    let ks = Keystore::open(tmp.path().join("keys")).unwrap();
+    let ks = Keystore::open(tmp.path().join("keys")).unwrap().with_scrypt_log_n(13).unwrap();
     (tmp, ks)
 }
 
@@ -439,4 +440,61 @@ fn group_or_other_writable_directory_is_refused() {
 
 fn ks_address(dir: &Path) -> Address {
     Keystore::open(dir).unwrap().address("k").unwrap()
+}
+
+/// New keys are written at geth's standard scrypt cost (n = 2^18, r = 8, p = 1), not eth-keystore 0.5's 2^13,
+/// and eth-keystore (an implementation other than the writer's) decrypts them. One scrypt of each kind, timed
+/// once for the record.
+#[test]
+fn new_keys_use_the_standard_scrypt_cost() {
+    let tmp = TempDir::new().unwrap();
+    let ks = Keystore::open(tmp.path().join("keys")).unwrap();
+    assert!(Keystore::open(tmp.path().join("keys")).unwrap().with_scrypt_log_n(12).is_err());
+    let start = std::time::Instant::now();
+    let path = imported(&ks, "standard");
+    let write = start.elapsed();
+    let value: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let params = &value["crypto"]["kdfparams"];
+    assert_eq!(
+        (params["n"].as_u64(), params["r"].as_u64(), params["p"].as_u64()),
+        (Some(262_144), Some(8), Some(1))
+    );
+    assert_eq!(params["dklen"].as_u64(), Some(32));
+    assert_eq!(value["crypto"]["cipher"], "aes-128-ctr");
+    assert_eq!(value["version"], 3);
+    assert_eq!(mode(&path), 0o600);
+    let id = value["id"].as_str().unwrap();
+    assert_eq!((id.len(), &id[14..15]), (36, "4"), "a version-4 UUID: {id}");
+    // eth-keystore's own decryption, independent of the writer.
+    let secret = eth_keystore::decrypt_key(&path, PASSWORD).unwrap();
+    assert_eq!(alloy::hex::encode(secret), SECRET_HEX);
+    assert_eq!(ks.unlock("standard", PASSWORD).unwrap().address(), SECRET_ADDRESS);
+    assert!(matches!(ks.unlock("standard", "wrong"), Err(KeystoreError::WrongPassword)));
+    eprintln!("scrypt n = 2^18: one key written in {} ms", write.as_millis());
+}
+
+/// A key file written at n = 2^13 (eth-keystore 0.5's cost, which earlier versions of this crate used) still
+/// opens, as a keystore entry and through `decrypt_file`; a file from elsewhere without the `address` field is
+/// accepted by `decrypt_file` (not by the keystore, which lists without decrypting).
+#[test]
+fn old_cost_files_still_open() {
+    let (tmp, ks) = keystore();
+    let secret = alloy::hex::decode(SECRET_HEX).unwrap();
+    eth_keystore::encrypt_key(ks.dir(), &mut rand_08::rngs::OsRng, &secret, PASSWORD, Some("old.json"))
+        .unwrap();
+    let path = ks.dir().join("old.json");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(value["crypto"]["kdfparams"]["n"].as_u64(), Some(8192));
+    // No address field: a foreign file. decrypt_file takes it; the keystore refuses to list it.
+    let foreign = tmp.path().join("foreign.json");
+    fs::copy(&path, &foreign).unwrap();
+    assert_eq!(Keystore::decrypt_file(&foreign, PASSWORD).unwrap().address(), SECRET_ADDRESS);
+    assert!(matches!(Keystore::decrypt_file(&foreign, "wrong"), Err(KeystoreError::WrongPassword)));
+    assert!(matches!(ks.info("old"), Err(KeystoreError::Corrupt { .. })));
+    edit_json(&path, |v| v["address"] = alloy::hex::encode(SECRET_ADDRESS).into());
+    assert_eq!(ks.unlock("old", PASSWORD).unwrap().address(), SECRET_ADDRESS);
+    // decrypt_file checks a stated address too.
+    edit_json(&foreign, |v| v["address"] = alloy::hex::encode(Address::repeat_byte(1)).into());
+    assert!(matches!(Keystore::decrypt_file(&foreign, PASSWORD), Err(KeystoreError::Corrupt { .. })));
 }
