@@ -303,6 +303,24 @@ impl Harness {
         grant.erc7739_signature(self.contracts.validator, self.chain_id, &raw)
     }
 
+    /// A `WarrantAccount` proxy of `owner`, funded with 10 ETH while counterfactual and deployed by the initCode
+    /// of its first operation (an owner op installing the validator), sent through Alto as `what`.
+    async fn deploy_by_init_code(&self, owner: &PrivateKeySigner, what: &str) -> Address {
+        let WarrantContracts { factory, validator, .. } = self.contracts;
+        let salt = random_b256();
+        let account = self.view(factory, IFactory::getAddressCall { owner: owner.address(), salt }).await;
+        assert!(self.code(account).await.is_empty(), "counterfactual");
+        self.net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
+        let mut op = self.op(account, U192::ZERO, install_validator(validator)).await;
+        op.factory = Some(factory);
+        op.factory_data =
+            Some(IFactory::createAccountCall { owner: owner.address(), salt }.abi_encode().into());
+        let op = self.prepare(op, None, &Signer::Owner(owner)).await;
+        self.submit(&op, what).await;
+        assert!(!self.code(account).await.is_empty(), "deployed");
+        account
+    }
+
     async fn grant(&self, account: Address, session: &Session) -> Grant {
         let epoch = self.view(self.contracts.validator, IWarrantValidator::epochOfCall { account }).await;
         Grant { account, epoch: epoch.to(), session: session.clone() }
@@ -545,22 +563,14 @@ async fn eip7702_account_sessions_through_alto() {
 #[tokio::test]
 async fn factory_account_session_through_alto() {
     let h = Harness::start().await;
-    let WarrantContracts { factory, validator, .. } = h.contracts;
+    let WarrantContracts { validator, .. } = h.contracts;
     let owner = PrivateKeySigner::random();
-    let salt = random_b256();
-    let account = h.view(factory, IFactory::getAddressCall { owner: owner.address(), salt }).await;
-    assert!(h.code(account).await.is_empty(), "counterfactual");
-    h.net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
     let recipient = random_address();
 
     // 6. Deployment by initCode in the first operation, which installs the validator. The session can't be
     //    enabled in this operation (docs/e2e.md: no validator at validation time, and ERC-7562 STO-022).
-    let mut op = h.op(account, U192::ZERO, install_validator(validator)).await;
-    op.factory = Some(factory);
-    op.factory_data = Some(IFactory::createAccountCall { owner: owner.address(), salt }.abi_encode().into());
-    let op = h.prepare(op, None, &Signer::Owner(&owner)).await;
-    h.submit(&op, "factory deployment + installModule (owner op with initCode)").await;
-    assert!(!h.code(account).await.is_empty(), "deployed");
+    let account =
+        h.deploy_by_init_code(&owner, "factory deployment + installModule (owner op with initCode)").await;
 
     let session_key = PrivateKeySigner::random();
     let session = payment_session(session_key.address(), recipient, h.now().await);
@@ -598,17 +608,10 @@ async fn factory_account_session_through_alto() {
 #[tokio::test]
 async fn p256_session_through_alto() {
     let h = Harness::start().await;
-    let WarrantContracts { factory, validator, .. } = h.contracts;
+    let WarrantContracts { validator, .. } = h.contracts;
     let owner = PrivateKeySigner::random();
-    let salt = random_b256();
-    let account = h.view(factory, IFactory::getAddressCall { owner: owner.address(), salt }).await;
-    h.net.set_balance(account, U256::from(10 * ETH)).await.unwrap();
     let recipient = random_address();
-    let mut op = h.op(account, U192::ZERO, install_validator(validator)).await;
-    op.factory = Some(factory);
-    op.factory_data = Some(IFactory::createAccountCall { owner: owner.address(), salt }.abi_encode().into());
-    let op = h.prepare(op, None, &Signer::Owner(&owner)).await;
-    h.submit(&op, "P-256: factory deployment + installModule").await;
+    let account = h.deploy_by_init_code(&owner, "P-256: factory deployment + installModule").await;
 
     let key = P256Signer::from_bytes(P256Kind::WebCrypto, &random_b256().0).unwrap();
     let session = payment_session(key.signer(), recipient, h.now().await);
