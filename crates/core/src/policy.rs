@@ -1,7 +1,8 @@
 //! The pre-flight evaluator: decides, before anything is signed, whether `WarrantValidator` will accept a
 //! session operation, and if not which rule refuses it — named exactly as the Solidity custom error, with the
-//! offending call, argument and bound. It mirrors `WarrantValidator._checkAndDebit` step by step, in the same
-//! order, so the first failing rule is the one the chain reports; the differential test holds the two together.
+//! offending call, argument and bound. It mirrors `WarrantValidator._checkSession` and the validator's libraries
+//! `CallChecks` and `SpendAccounting` step by step, in the same order, so the first failing rule is the one the
+//! chain reports; the differential test holds the two together.
 
 use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
 
@@ -706,7 +707,7 @@ fn check_call(
     Ok(())
 }
 
-/// Decodes a batch exactly as `WarrantValidator._batchLength` does: only the canonical ABI encoding of
+/// Decodes a batch exactly as `CallChecks.batchLength` does: only the canonical ABI encoding of
 /// `Execution[]`, every offset and length bounded against `ec` itself (spec E of the formats). The whole encoding
 /// is checked before any call is (as on chain, so a malformed batch is reported as such even when an earlier call
 /// would fail its policy). Anything else is `MalformedCalldata`; a zero-length array is `EmptyBatch`. Canonical
@@ -777,7 +778,7 @@ pub fn check_calls(
     check_calls_and_spend(scope, call_data, account, module).map(|(value, _)| value)
 }
 
-/// Index of the first limit on `token`, if any (as `WarrantValidator._limitOf`).
+/// Index of the first limit on `token`, if any (as `SpendAccounting.limitOf`).
 fn limit_of(limits: &[SpendLimit], token: Address) -> Option<usize> {
     limits.iter().position(|l| l.token == token)
 }
@@ -787,7 +788,7 @@ fn low_address(word: U256) -> Address {
 }
 
 /// What call `index` moves of each limited asset, added to `amounts`; the routes of `docs/spend-limits.md`, as
-/// `WarrantValidator._accountTokenCall`.
+/// `SpendAccounting.accountTokenCall`.
 fn account_token_call(
     limits: &[SpendLimit],
     amounts: &mut [U256],
@@ -1063,7 +1064,7 @@ impl Scope {
 /// (ERC-7562's associated storage).
 pub const MAX_SPEND_LIMITS: usize = 127;
 
-/// The period rules and spend limits, as `WarrantValidator._debitSpend`, in its order.
+/// The period rules and spend limits, as `SpendAccounting.debitSpend`, in its order.
 fn debit_spend(
     scope: &Scope,
     usage: &SessionUsage,
