@@ -45,6 +45,9 @@ pub(crate) enum CliError {
     /// `warrant serve` could not start or stopped on an error (storage, master key, node, listener).
     #[error("service: {0}")]
     ServiceStopped(String),
+    /// The Warrant service did not answer (not running, wrong URL, timeout).
+    #[error("cannot reach the Warrant service at {0}")]
+    ServiceUnreachable(String),
     /// A service run ended other than included: refused or skipped by a rule (exit 1), reverted, failed or
     /// cancelled (exit 2).
     #[error("run {state}{}: {detail}", .rule.as_ref().map(|r| format!(" — {r}")).unwrap_or_default())]

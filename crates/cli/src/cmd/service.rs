@@ -117,8 +117,8 @@ impl Http {
         }
         self.runtime.block_on(async {
             let response = request.send().await.map_err(|e| {
-                CliError::InvalidInput(format!(
-                    "cannot reach the Warrant service at {}: {}",
+                CliError::ServiceUnreachable(format!(
+                    "{}: {}",
                     warrant_chain::bundler::redact_urls(&self.base),
                     e.without_url()
                 ))
@@ -158,6 +158,14 @@ pub(crate) fn text(value: &Value, key: &str) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => "-".into(),
         Some(other) => other.to_string(),
+    }
+}
+
+/// A JSON unix time as UTC for human output (`-` when missing).
+pub(crate) fn time(value: &Value, key: &str) -> String {
+    match value.get(key).and_then(Value::as_u64) {
+        Some(t) => warrant_core::explain::format_utc(t),
+        None => "-".into(),
     }
 }
 

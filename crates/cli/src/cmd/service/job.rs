@@ -6,7 +6,7 @@ use std::{process::ExitCode, time::Duration};
 
 use serde_json::{Value, json};
 
-use super::{Http, segment, show, text};
+use super::{Http, segment, show, text, time};
 use crate::{CliError, args::ServiceCallArgs};
 
 #[derive(Debug, clap::Subcommand)]
@@ -143,7 +143,7 @@ pub(super) fn print(j: &Value) {
         text(j, "id"),
         text(j, "session"),
         text(j, "state"),
-        text(j, "next_run_at"),
+        time(j, "next_run_at"),
         text(j, "on_refused"),
         text(j, "catch_up")
     );
@@ -157,12 +157,18 @@ pub(super) fn print_with_runs(v: &Value) {
         println!("  no runs yet");
     }
     for r in runs {
-        let mut line = format!("  run {} for slot {}: {}", text(r, "id"), text(r, "slot"), text(r, "state"));
+        let state = text(r, "state");
+        let mut line = format!("  run {} for slot {}: {state}", text(r, "id"), time(r, "slot"));
         if r["in_doubt"] == true {
             line.push_str(" (in doubt until its receipt is read)");
         }
         if let Some(rule) = r["rule"].as_str() {
-            line.push_str(&format!(", rule {rule}"));
+            // A run that went after waiting keeps the rule of its last refusal.
+            if matches!(state.as_str(), "included" | "reverted") {
+                line.push_str(&format!(", after a refusal by rule {rule}"));
+            } else {
+                line.push_str(&format!(", rule {rule}"));
+            }
         }
         if let Some(hash) = r["user_op_hash"].as_str() {
             line.push_str(&format!(", userOpHash {hash} (nonce {})", text(r, "nonce")));

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::{Http, show, text};
+use super::{Http, show, text, time};
 use crate::CliError;
 
 pub(super) fn run(http: &Http, json: bool) -> Result<ExitCode, CliError> {
@@ -35,13 +35,18 @@ fn print_chain(c: &Value) {
     };
     println!("  chain: {}, {uses}, {} wei of native value spent", text(c, "state"), text(c, "value_spent"));
     for l in c.get("limits").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-        let refill = l.get("refills_at").and_then(Value::as_u64).map(|t| format!(", refills at {t}"));
-        println!(
-            "  limit on {}: {} left this period, {} left in all{}",
-            text(l, "token"),
-            l.get("remaining_in_period").and_then(Value::as_str).unwrap_or("no cap"),
-            l.get("remaining_lifetime").and_then(Value::as_str).unwrap_or("no cap"),
-            refill.unwrap_or_default()
-        );
+        let period = match l.get("remaining_in_period").and_then(Value::as_str) {
+            Some(left) => format!("{left} left this period"),
+            None => "no per-period cap".into(),
+        };
+        let lifetime = match l.get("remaining_lifetime").and_then(Value::as_str) {
+            Some(left) => format!("{left} left in all"),
+            None => "no lifetime cap".into(),
+        };
+        let refill = l
+            .get("refills_at")
+            .is_some_and(|t| !t.is_null())
+            .then(|| format!(", refills {}", time(l, "refills_at")));
+        println!("  limit on {}: {period}, {lifetime}{}", text(l, "token"), refill.unwrap_or_default());
     }
 }
