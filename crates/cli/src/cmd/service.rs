@@ -71,6 +71,8 @@ pub(crate) fn run(cli: &ServiceCli) -> Result<ExitCode, CliError> {
 /// A client of the service's API: one request at a time on the CLI's single-threaded runtime.
 pub(crate) struct Http {
     base: String,
+    /// Scheme, host and port only, for messages (no path or credentials a URL might carry).
+    origin: String,
     token: Option<String>,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
@@ -83,8 +85,9 @@ impl Http {
             .build()
             .map_err(|e| CliError::InvalidInput(format!("cannot build an HTTP client: {e}")))?;
         let base = conn.service_url.as_str().trim_end_matches('/').to_string();
+        let origin = conn.service_url.origin().ascii_serialization();
         let token = conn.service_token.as_ref().map(|t| t.trim().to_string());
-        Ok(Self { base, token, client, runtime: runtime()? })
+        Ok(Self { base, origin, token, client, runtime: runtime()? })
     }
 
     pub(crate) fn get(&self, path: &str) -> Result<Value, CliError> {
@@ -117,15 +120,12 @@ impl Http {
         }
         self.runtime.block_on(async {
             let response = request.send().await.map_err(|e| {
-                CliError::ServiceUnreachable(format!(
-                    "{}: {}",
-                    warrant_chain::bundler::redact_urls(&self.base),
-                    e.without_url()
-                ))
+                CliError::ServiceUnreachable(format!("{} ({})", self.origin, causes(&e.without_url())))
             })?;
             let status = response.status();
             let text = response.text().await.map_err(|e| {
-                CliError::InvalidInput(format!("reading the service's answer: {}", e.without_url()))
+                let e = causes(&e.without_url());
+                CliError::ServiceUnreachable(format!("{} (reading its answer: {e})", self.origin))
             })?;
             let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
             if status.is_success() {
@@ -140,6 +140,17 @@ impl Http {
             })
         })
     }
+}
+
+/// An error and its causes, `a: b: c` (reqwest's own message is only "error sending request").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// Prints `value` as JSON (`--json`) or runs `human` on it.

@@ -383,4 +383,9 @@ async fn warrant_serve_and_service_commands_through_alto() {
     assert!(status.success(), "{status}: {}", std::fs::read_to_string(&log).unwrap_or_default());
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!log_text.contains(secret) && !log_text.contains(admin_token.split_once('.').unwrap().1));
+    // Stopped: the CLI names where it looked (exit 2).
+    let out = warrant(&["service", "health"], &admin);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("cannot reach the Warrant service at {url} (")), "{}", text(&out));
 }
