@@ -382,3 +382,51 @@ pub(crate) fn spinner(message: String) -> Option<indicatif::ProgressBar> {
         bar
     })
 }
+
+/// Where a running Warrant service is, and the API token to call it with (`warrant service …`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServiceArgs {
+    /// The service's base URL.
+    #[arg(long, env = "WARRANT_SERVICE_URL", default_value = "http://127.0.0.1:8645", global = true)]
+    pub(crate) service_url: Url,
+    /// An API token of the service (`wst_…`); better through `WARRANT_SERVICE_TOKEN` than on the command line.
+    #[arg(long, env = "WARRANT_SERVICE_TOKEN", hide_env_values = true, global = true)]
+    pub(crate) service_token: Option<String>,
+    /// Seconds one request to the service may take.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub(crate) service_timeout: u64,
+}
+
+/// One call for the service to send, as `send` takes it: `--to`, then `--sig` and arguments, `--data` or
+/// nothing (a plain transfer), and `--value`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServiceCallArgs {
+    /// The call's target.
+    #[arg(long, value_parser = parse_address)]
+    to: Address,
+    /// The function, e.g. `transfer(address,uint256)`; its arguments follow.
+    #[arg(long, conflicts_with = "data")]
+    sig: Option<String>,
+    /// Raw calldata instead of --sig and arguments.
+    #[arg(long)]
+    data: Option<Bytes>,
+    /// The function's arguments (negative numbers as they are: `-5`).
+    #[arg(allow_negative_numbers = true)]
+    args: Vec<String>,
+    /// Native value sent with the call (e.g. `0.01ether`, or wei).
+    #[arg(long, default_value = "0")]
+    value: String,
+}
+
+impl ServiceCallArgs {
+    /// The call as the service's API takes it: `[{"to", "value" (decimal wei), "data" (hex)}]`.
+    pub(crate) fn calls_json(&self) -> Result<serde_json::Value, CliError> {
+        let data = call_data(self.sig.as_deref(), self.data.as_ref(), &self.args)?;
+        let value = parse_amount(&self.value).map_err(|e| CliError::InvalidInput(format!("--value: {e}")))?;
+        Ok(serde_json::json!([{
+            "to": self.to.to_checksum(None),
+            "value": value.to_string(),
+            "data": Bytes::from(data).to_string(),
+        }]))
+    }
+}

@@ -42,6 +42,45 @@ pub(crate) enum CliError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// `warrant serve` could not start or stopped on an error (storage, master key, node, listener).
+    #[error("service: {0}")]
+    ServiceStopped(String),
+    /// The Warrant service did not answer (not running, wrong URL, timeout).
+    #[error("cannot reach the Warrant service at {0}")]
+    ServiceUnreachable(String),
+    /// A service run ended other than included: refused or skipped by a rule (exit 1), reverted, failed or
+    /// cancelled (exit 2).
+    #[error("run {state}{}: {detail}", .rule.as_ref().map(|r| format!(" — {r}")).unwrap_or_default())]
+    RunEnded {
+        /// The run's state.
+        state: String,
+        /// The rule that refused it.
+        rule: Option<String>,
+        /// The run's error.
+        detail: String,
+    },
+    /// The Warrant service answered an error: `{"error", "message", "rule"?}`. With a rule it is a refusal (exit
+    /// 1); bad input and the rest exit 2.
+    #[error("{}", service_text(*.status, .code, .message, .rule.as_deref()))]
+    Service {
+        /// The HTTP status.
+        status: u16,
+        /// The API's error code (`bad_request`, `forbidden`, …).
+        code: String,
+        /// What the service said.
+        message: String,
+        /// The rule that refused it.
+        rule: Option<String>,
+    },
+}
+
+/// How a service's error answer is printed: a refusal as the other commands print one, the rest with the HTTP
+/// status and the API's code.
+fn service_text(status: u16, code: &str, message: &str, rule: Option<&str>) -> String {
+    match rule {
+        Some(rule) => format!("refused — {rule}: {message}"),
+        None => format!("service: {code} ({status}): {message}"),
+    }
 }
 
 impl CliError {
@@ -53,10 +92,11 @@ impl CliError {
     }
 
     /// The name of the rule that refused, if any.
-    pub(crate) fn rule(&self) -> Option<&'static str> {
+    pub(crate) fn rule(&self) -> Option<&str> {
         match self {
             Self::Denied { denial, .. } => Some(denial.name()),
             Self::Refused { rule, .. } => Some(rule),
+            Self::Service { rule, .. } | Self::RunEnded { rule, .. } => rule.as_deref(),
             Self::Client(e) if e.is_refusal() => e.named().map(|n| n.name),
             _ => None,
         }

@@ -10,7 +10,10 @@ mod error;
 mod input;
 mod scope_spec;
 
-use cmd::{auth, check, delegate, demo, devnet, explain, grant, key, revoke, send, status, undelegate};
+use cmd::{
+    auth, check, delegate, demo, devnet, explain, grant, key, revoke, send, serve, service, status,
+    undelegate,
+};
 
 pub(crate) use error::CliError;
 
@@ -51,6 +54,11 @@ enum Command {
     /// Sign and recover EIP-7702 authorizations.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
+    /// Run the Warrant service: session keys for unattended programs (jobs, agents, backends), an HTTP API on
+    /// 127.0.0.1:8645; SQLite in the data directory by default. Settings: config file < environment < flags.
+    Serve(Box<warrant_service::ServeArgs>),
+    /// Talk to a running Warrant service: keys, grants, sessions, sends, jobs, API tokens.
+    Service(Box<service::ServiceCli>),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +84,8 @@ fn main() -> ExitCode {
         Command::Delegate(args) => delegate::run(&args),
         Command::Undelegate(args) => undelegate::run(&args),
         Command::Auth(command) => auth::run(&command),
+        Command::Serve(args) => serve::run(&args),
+        Command::Service(cli) => service::run(&cli),
     };
     match result {
         Ok(code) => code,

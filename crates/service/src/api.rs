@@ -19,6 +19,9 @@ use subtle::ConstantTimeEq;
 use utoipa::{OpenApi, ToSchema};
 use warrant_core::token::SignedGrant;
 
+// API token management (`/v1/tokens`, admin tokens only).
+pub mod tokens;
+
 use crate::{
     calls::{CallSpec, parse_calls},
     executor::{Executor, Session, SessionStatus},
@@ -144,6 +147,7 @@ pub fn new_token(sessions: &[String], label: &str) -> Result<(String, TokenRow),
         label: label.into(),
         created_at: now(),
         revoked_at: None,
+        admin: false,
     };
     Ok((format!("{TOKEN_PREFIX}{id}.{secret}"), row))
 }
@@ -154,6 +158,8 @@ pub struct Caller {
     /// The token's id (the audit log's actor).
     pub token_id: String,
     sessions: Vec<String>,
+    /// May manage API tokens ([`tokens`]).
+    admin: bool,
 }
 
 impl Caller {
@@ -194,9 +200,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller
     let stored = row.as_ref().and_then(|r| hex::decode(&r.secret_hash).ok()).unwrap_or_else(|| vec![0u8; 32]);
     let matches: bool = presented[..].ct_eq(stored.as_slice()).into();
     match row {
-        Some(row) if matches && row.revoked_at.is_none() => {
-            Ok(Caller { token_id: row.id, sessions: row.sessions.split(',').map(str::to_string).collect() })
-        }
+        Some(row) if matches && row.revoked_at.is_none() => Ok(Caller {
+            token_id: row.id,
+            sessions: row.sessions.split(',').map(str::to_string).collect(),
+            admin: row.admin,
+        }),
         _ => Err(unauthorized("unknown or revoked API token")),
     }
 }
@@ -902,7 +910,9 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
 #[openapi(
     info(title = "Warrant service", description = "Session keys for programs that run unattended: keys, grants, jobs."),
     paths(health, metrics, openapi, create_key, attach_grant, forget_key, list_sessions, send_now, create_job, list_jobs,
-        get_job, job_runs, pause_job, resume_job, cancel_job, audit_log),
+        get_job, job_runs, pause_job, resume_job, cancel_job, audit_log,
+        // API token management.
+        tokens::create_token, tokens::list_tokens, tokens::revoke_token),
     modifiers(&Security)
 )]
 pub struct ApiDoc;
@@ -940,6 +950,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}/resume", post(resume_job))
         .route("/v1/jobs/{id}/cancel", post(cancel_job))
         .route("/v1/audit", get(audit_log))
+        // API token management (admin tokens only).
+        .merge(tokens::routes())
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)

@@ -167,6 +167,16 @@ impl ServeArgs {
     }
 }
 
+impl ServeArgs {
+    /// [`Self::resolve`] for the commands that only need storage and the master key (no node, no bundler).
+    pub fn resolve_offline(&self) -> Result<Config, ServiceError> {
+        let mut args = self.clone();
+        args.rpc_url.get_or_insert_with(|| "http://unused.invalid".into());
+        args.bundler_url.get_or_insert_with(|| "http://unused.invalid".into());
+        args.resolve()
+    }
+}
+
 fn read_file(path: &Path) -> Result<ServeArgs, ServiceError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ServiceError::Config(format!("cannot read the config file {}: {e}", path.display())))?;

@@ -65,6 +65,26 @@ pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, ServiceEr
     Ok(storage::open(&config.database_url).await?)
 }
 
+/// Creates an API token straight in the storage `serve` names (the operator's way to the first admin token: no
+/// running service or node needed), audited as `operator`. Answers the token, shown once; only its hash is kept.
+pub async fn issue_token(
+    serve: &ServeArgs,
+    sessions: &[String],
+    label: &str,
+    admin: bool,
+) -> Result<String, ServiceError> {
+    let config = serve.resolve_offline()?;
+    let storage = open_storage(&config).await?;
+    let master = load_master_key(&config)?;
+    keys::check_master_key(storage.as_ref(), &master).await?;
+    let (token, mut row) = api::new_token(sessions, label).map_err(ServiceError::Config)?;
+    row.admin = admin;
+    storage.insert_token(&row).await?;
+    let detail = serde_json::json!({ "sessions": row.sessions, "label": label, "admin": admin }).to_string();
+    storage.audit("operator", "token.create", &row.id, &detail, ids::now()).await?;
+    Ok(token)
+}
+
 /// A running service.
 pub struct Running {
     /// Where the API listens.

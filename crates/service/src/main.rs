@@ -4,7 +4,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use warrant_service::{ServeArgs, ServiceError, api, keys};
+use warrant_service::{ServeArgs, ServiceError, keys};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +46,9 @@ enum TokenCommand {
         /// What to call it (shown in the audit log).
         #[arg(long, default_value = "")]
         label: String,
+        /// An admin token: it may also create, list and revoke API tokens over the API (`/v1/tokens`).
+        #[arg(long)]
+        admin: bool,
     },
 }
 
@@ -67,14 +70,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Settings for the commands that only need storage (no node).
-fn offline(serve: &ServeArgs) -> Result<warrant_service::Config, ServiceError> {
-    let mut args = serve.clone();
-    args.rpc_url.get_or_insert_with(|| "http://unused.invalid".into());
-    args.bundler_url.get_or_insert_with(|| "http://unused.invalid".into());
-    args.resolve()
-}
-
 async fn run(cli: Cli) -> Result<(), ServiceError> {
     match cli.command {
         Command::Serve(args) => {
@@ -82,20 +77,12 @@ async fn run(cli: Cli) -> Result<(), ServiceError> {
             warrant_service::init_logging(config.log_json);
             warrant_service::serve(config).await
         }
-        Command::Token(TokenCommand::Create { serve, sessions, label }) => {
-            let config = offline(&serve)?;
-            let storage = warrant_service::open_storage(&config).await?;
-            let master = warrant_service::load_master_key(&config)?;
-            keys::check_master_key(storage.as_ref(), &master).await?;
-            let (token, row) = api::new_token(&sessions, &label).map_err(ServiceError::Config)?;
-            storage.insert_token(&row).await?;
-            let detail = serde_json::json!({ "sessions": row.sessions, "label": label }).to_string();
-            storage.audit("operator", "token.create", &row.id, &detail, warrant_service::ids::now()).await?;
-            println!("{token}");
+        Command::Token(TokenCommand::Create { serve, sessions, label, admin }) => {
+            println!("{}", warrant_service::issue_token(&serve, &sessions, &label, admin).await?);
             Ok(())
         }
         Command::RotateMasterKey { serve, new_master_key_file } => {
-            let config = offline(&serve)?;
+            let config = serve.resolve_offline()?;
             let storage = warrant_service::open_storage(&config).await?;
             let old = warrant_service::load_master_key(&config)?;
             let new = if new_master_key_file.exists() {

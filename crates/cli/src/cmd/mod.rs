@@ -10,5 +10,7 @@ pub(crate) mod grant;
 pub(crate) mod key;
 pub(crate) mod revoke;
 pub(crate) mod send;
+pub(crate) mod serve;
+pub(crate) mod service;
 pub(crate) mod status;
 pub(crate) mod undelegate;

@@ -10,8 +10,10 @@
 //! Run with `cargo test -p warrant-cli --test e2e` (a step of `scripts/test`); it fails, never skips, when
 //! anvil, node or Alto are missing.
 
+mod demo_service;
 mod readme;
 mod refusals;
+mod service;
 
 use std::process::{Command, Output};
 

@@ -83,6 +83,8 @@ pub struct TokenRow {
     pub created_at: i64,
     /// Unix seconds, once revoked.
     pub revoked_at: Option<i64>,
+    /// May create, list and revoke API tokens (`/v1/tokens`).
+    pub admin: bool,
 }
 
 /// A job: calls to send once or on a schedule.
@@ -253,6 +255,10 @@ pub trait Storage: Send + Sync + 'static {
     async fn insert_token(&self, token: &TokenRow) -> Result<()>;
     /// An API token by id.
     async fn token(&self, id: &str) -> Result<Option<TokenRow>>;
+    /// Every API token (revoked ones too), oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenRow>>;
+    /// Marks a token revoked; false if it is unknown or revoked already. Its row stays (the audit log names it).
+    async fn revoke_token(&self, id: &str, now: i64) -> Result<bool>;
 
     /// Adds a job; with an idempotency key already used for this key, returns the existing job instead.
     async fn insert_job(&self, job: &JobRow) -> Result<JobRow>;

@@ -106,6 +106,19 @@ macro_rules! sql_storage {
             })
         }
 
+        fn token_row(r: &Row) -> $crate::storage::Result<$crate::storage::TokenRow> {
+            use sqlx::Row as _;
+            Ok($crate::storage::TokenRow {
+                id: r.try_get("id")?,
+                secret_hash: r.try_get("secret_hash")?,
+                sessions: r.try_get("sessions")?,
+                label: r.try_get("label")?,
+                created_at: r.try_get("created_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+                admin: r.try_get::<i64, _>("admin")? != 0,
+            })
+        }
+
         fn rows<T>(
             rows: Vec<Row>,
             f: fn(&Row) -> $crate::storage::Result<T>,
@@ -263,8 +276,8 @@ macro_rules! sql_storage {
 
             async fn insert_token(&self, t: &$crate::storage::TokenRow) -> $crate::storage::Result<()> {
                 sqlx::query(
-                    "INSERT INTO api_tokens (id, secret_hash, sessions, label, created_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO api_tokens (id, secret_hash, sessions, label, created_at, revoked_at, admin) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&t.id)
                 .bind(&t.secret_hash)
@@ -272,25 +285,29 @@ macro_rules! sql_storage {
                 .bind(&t.label)
                 .bind(t.created_at)
                 .bind(t.revoked_at)
+                .bind(i64::from(t.admin))
                 .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
             async fn token(&self, id: &str) -> $crate::storage::Result<Option<$crate::storage::TokenRow>> {
-                use sqlx::Row as _;
                 let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-                row.map(|r| {
-                    Ok($crate::storage::TokenRow {
-                        id: r.try_get("id")?,
-                        secret_hash: r.try_get("secret_hash")?,
-                        sessions: r.try_get("sessions")?,
-                        label: r.try_get("label")?,
-                        created_at: r.try_get("created_at")?,
-                        revoked_at: r.try_get("revoked_at")?,
-                    })
-                })
-                .transpose()
+                row.as_ref().map(token_row).transpose()
+            }
+
+            async fn tokens(&self) -> $crate::storage::Result<Vec<$crate::storage::TokenRow>> {
+                let all = sqlx::query("SELECT * FROM api_tokens ORDER BY created_at, id").fetch_all(&self.pool).await?;
+                rows(all, token_row)
+            }
+
+            async fn revoke_token(&self, id: &str, now: i64) -> $crate::storage::Result<bool> {
+                let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn insert_job(&self, job: &$crate::storage::JobRow) -> $crate::storage::Result<$crate::storage::JobRow> {

@@ -370,6 +370,98 @@ async fn api_refuses_bad_tokens_and_bad_input() {
     running.stop().await.unwrap();
 }
 
+/// API tokens over the API: only an admin token may create, list or revoke them (not a session-scoped one, not
+/// even one for every session); a new token's secret is answered once and never listed; a revoked token gets 401;
+/// bad input names the field; every change is audited without secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_are_managed_by_admin_tokens_only() {
+    let w = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let running = warrant_service::start(config(&w, dir.path(), None), None).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let (admin_secret, mut row) = api::new_token(&["*".to_string()], "root").unwrap();
+    row.admin = true;
+    running.storage.insert_token(&row).await.unwrap();
+    let admin = Api::new(&base, admin_secret);
+    let everything = admin.with_token(&admin_token(running.storage.as_ref(), &["*"]).await);
+
+    // The admin mints a token for one session: the secret once, in the answer.
+    let (status, alice) =
+        admin.post("/v1/tokens", &json!({ "sessions": ["alice"], "label": "alice's agent" })).await;
+    assert_eq!(status, 201, "{alice}");
+    let alice_token = alice["token"].as_str().unwrap().to_string();
+    let alice_id = alice["id"].as_str().unwrap().to_string();
+    assert!(alice_token.starts_with(&format!("wst_{alice_id}.")), "{alice}");
+    assert_eq!((alice["admin"].as_bool(), alice["sessions"].clone()), (Some(false), json!(["alice"])));
+    let alice_api = admin.with_token(&alice_token);
+    let (status, key) = alice_api.post("/v1/keys", &json!({ "name": "alice" })).await;
+    assert_eq!(status, 201, "the new token works: {key}");
+
+    // Neither a session-scoped token nor one for every session may manage tokens.
+    for (who, api) in [("alice", &alice_api), ("*", &everything)] {
+        let (status, e) = api.post("/v1/tokens", &json!({ "sessions": ["*"], "admin": true })).await;
+        assert_eq!((status, e["error"].as_str()), (403, Some("forbidden")), "{who}: {e}");
+        assert!(e["message"].as_str().unwrap().contains("admin token"), "{e}");
+        let (status, _) = api.get("/v1/tokens").await;
+        assert_eq!(status, 403, "{who} lists tokens");
+        let (status, _) = api.post(&format!("/v1/tokens/{}/revoke", row.id), &json!({})).await;
+        assert_eq!(status, 403, "{who} revokes the admin");
+    }
+
+    // Listings carry no secret, nor a hash of one.
+    let (status, list) = admin.get("/v1/tokens").await;
+    assert_eq!(status, 200);
+    let text = list.to_string();
+    let (_, alice_secret) = alice_token.split_once('.').unwrap();
+    assert!(
+        !text.contains(alice_secret) && !text.contains("secret") && !text.contains(&row.secret_hash),
+        "{list}"
+    );
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&alice_id.as_str()) && ids.contains(&row.id.as_str()), "{list}");
+
+    // Bad input names the problem.
+    for (body, needle) in [
+        (json!({ "sessions": [] }), "sessions"),
+        (json!({ "sessions": ["Bad Name!"] }), "session name"),
+        (json!({ "sessions": ["a"], "scope": "all" }), "unknown field `scope`"),
+        (json!({ "sessions": ["a"], "admin": "yes" }), "admin"),
+    ] {
+        let (status, e) = admin.post("/v1/tokens", &body).await;
+        assert_eq!(status, 400, "{body}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(needle), "{body}: {e} should name {needle:?}");
+    }
+
+    // A minted admin token may mint; revocation takes effect at once, and only once.
+    let (status, second) = admin.post("/v1/tokens", &json!({ "sessions": ["*"], "admin": true })).await;
+    assert_eq!(status, 201, "{second}");
+    let second_admin = admin.with_token(second["token"].as_str().unwrap());
+    let (status, revoked) = second_admin.post(&format!("/v1/tokens/{alice_id}/revoke"), &json!({})).await;
+    assert_eq!(status, 200, "{revoked}");
+    assert!(revoked["revoked_at"].is_i64(), "{revoked}");
+    let (status, e) = alice_api.get("/v1/sessions").await;
+    assert_eq!((status, e["error"].as_str()), (401, Some("unauthorized")), "a revoked token: {e}");
+    let (status, _) = second_admin.post(&format!("/v1/tokens/{alice_id}/revoke"), &json!({})).await;
+    assert_eq!(status, 409, "revoked already");
+    let (status, _) = second_admin.post("/v1/tokens/tok_nobody/revoke", &json!({})).await;
+    assert_eq!(status, 404);
+
+    // Audited, by who did it, without secrets.
+    let (status, log) = admin.get("/v1/audit").await;
+    assert_eq!(status, 200);
+    let entries = log.as_array().unwrap();
+    let find = |action: &str, subject: &str| {
+        entries.iter().find(|e| e["action"] == action && e["subject"] == subject).cloned()
+    };
+    let created = find("token.create", &alice_id).expect("token.create audited");
+    assert_eq!(created["actor"], row.id.as_str(), "{created}");
+    let second_id = second["id"].as_str().unwrap();
+    let revoke = find("token.revoke", &alice_id).expect("token.revoke audited");
+    assert_eq!(revoke["actor"], second_id, "{revoke}");
+    assert!(!log.to_string().contains(alice_secret), "no secret in the audit log");
+    running.stop().await.unwrap();
+}
+
 /// What the chain shows against what the service recorded: per amount, how many transfers.
 async fn compare(w: &World, recipient: Address, amounts: &[u64]) -> (usize, usize, usize) {
     let mut seen: HashMap<u64, usize> = HashMap::new();
