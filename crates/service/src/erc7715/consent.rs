@@ -1,7 +1,7 @@
 //! The consent page (`GET /consent`): the owner sees each pending permission request in plain words (`explain`,
 //! computed in the page by the browser package from the very grant it then asks the wallet to sign), signs the
 //! grant with their EIP-1193 wallet (`eth_signTypedData_v4`, ERC-7739 explicit mode), and the page sends the
-//! signed grant back. [`approve`] completes the request only if the signature is the account's (its
+//! signed grant back. `approve` completes the request only if the signature is the account's (its
 //! `isValidSignature` on chain) and the signed scope is exactly the request's translation.
 //!
 //! These routes send no CORS headers and take only `application/json` bodies, and a request whose `Origin` is
@@ -227,7 +227,7 @@ async fn list(State(state): State<Arc<Erc7715State>>) -> Result<Json<Value>> {
         }
         let account = signed.grant.account;
         let revoke = IWarrantValidator::revokeSessionCall { id: signed.session_id() }.abi_encode();
-        let data = execute_batch(&[Call { target: signed.module, value: U256::ZERO, data: revoke.into() }]);
+        let data = execute_batch(&[Call { target: signed.module, value: U256::ZERO, data: revoke }]);
         revocations.push(json!({
             "id": row.id,
             "origin": row.origin,
