@@ -322,27 +322,39 @@ async fn erc7715_requests_approved_on_the_consent_api_and_spent_through_alto() {
     let refused = client.prepare(&from_context, &session_key, vec![pay(1)], &options).await.unwrap_err();
     assert_eq!(refused.denial().map(|d| d.name()), Some("SessionRevoked"), "{refused}");
 
-    // A request the owner rejects ends with EIP-1193's 4001.
-    let second = kit_request(&w, PrivateKeySigner::random().address(), 5, now + 86_400);
+    // A request the owner rejects ends with EIP-1193's 4001; this one in the legacy wallet_grantPermissions
+    // shape, which the consent page shows in the current one.
+    let legacy_key = PrivateKeySigner::random().address();
+    let second = json!({
+        "chainId": format!("{:#x}", w.net.chain_id()),
+        "address": w.account.to_checksum(None),
+        "expiry": now + 86_400,
+        "signer": { "type": "account", "data": { "address": legacy_key.to_checksum(None) } },
+        "permissions": [{ "type": "native-token-transfer", "data": { "allowance": "0x2386f26fc10000" } }],
+    });
     let held = {
         let (http, base) = (rpc.http.clone(), rpc.base.clone());
         tokio::spawn(async move {
             let rpc = Rpc { http, base };
             loop {
-                let r = rpc.call("wallet_requestExecutionPermissions", json!([second.clone()])).await;
+                let r = rpc.call("wallet_grantPermissions", json!([second.clone()])).await;
                 if problem(&r).0 != "Pending" {
                     return r;
                 }
             }
         })
     };
-    let id = loop {
+    let (id, shown) = loop {
         let (_, list) = rpc.consent("/consent/requests", None).await;
         if let Some(id) = list["pending"][0]["id"].as_str() {
-            break id.to_string();
+            break (id.to_string(), list["pending"][0].clone());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    assert_eq!(shown["method"], "wallet_grantPermissions");
+    assert_eq!(shown["request"]["to"], legacy_key.to_checksum(None), "{shown}");
+    assert_eq!(shown["request"]["permission"]["type"], "native-token-allowance", "{shown}");
+    assert_eq!(shown["request"]["rules"][0]["type"], "expiry", "{shown}");
     let (status, _) =
         rpc.consent(&format!("/consent/requests/{id}/reject"), Some(json!({ "reason": "too much" }))).await;
     assert_eq!(status, 200);
