@@ -282,8 +282,13 @@ async fn request_permissions(
     let mut ids = Vec::with_capacity(items.len());
     for item in &items {
         let fp = fingerprint(origin, method, item);
-        // The same request sent again (a dApp retrying after "still pending") waits on the same pending grant.
+        // The same request sent again (a dApp retrying after "still pending") waits on the same pending grant,
+        // or gets the grant the owner made of it meanwhile while the chain still has it live.
         if let Some(row) = state.storage.pending_permission(&fp).await? {
+            ids.push(row.id);
+            continue;
+        }
+        if let Some(row) = live_grant_of(state, &fp).await? {
             ids.push(row.id);
             continue;
         }
@@ -377,6 +382,26 @@ async fn request_permissions(
             changed = stop.changed() => stopping = changed.is_err() || *stop.borrow(),
         }
     }
+}
+
+/// The newest granted row of this fingerprint whose session the chain still has usable.
+async fn live_grant_of(state: &Erc7715State, fingerprint: &str) -> Result<Option<PermissionRow>, RpcError> {
+    for row in state.storage.granted_permissions(fingerprint).await? {
+        let Ok(signed) = SignedGrant::from_token(row.grant_token.as_deref().unwrap_or_default()) else {
+            continue;
+        };
+        let report = state
+            .client()
+            .await?
+            .status(&signed)
+            .await
+            .map_err(|e| RpcError::unavailable(format!("reading {} from the chain: {e}", row.id)))?;
+        let valid_until: u64 = signed.grant.session.scope.validUntil.to();
+        if report.state.is_usable() && (valid_until == 0 || report.now <= valid_until) {
+            return Ok(Some(row));
+        }
+    }
+    Ok(None)
 }
 
 /// The granted rows of `origin` with their signed grants.

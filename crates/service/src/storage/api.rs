@@ -338,6 +338,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn permission(&self, id: &str) -> Result<Option<PermissionRow>>;
     /// The pending request with this fingerprint, if any.
     async fn pending_permission(&self, fingerprint: &str) -> Result<Option<PermissionRow>>;
+    /// Granted requests with this fingerprint, newest first.
+    async fn granted_permissions(&self, fingerprint: &str) -> Result<Vec<PermissionRow>>;
     /// Permission requests in `state`, oldest first.
     async fn permissions_in(&self, state: &str) -> Result<Vec<PermissionRow>>;
     /// Counts pending permission requests (a bound on what unauthenticated dApps can store).

@@ -656,6 +656,20 @@ macro_rules! sql_storage {
                 row.as_ref().map(permission_row).transpose()
             }
 
+            async fn granted_permissions(
+                &self,
+                fingerprint: &str,
+            ) -> $crate::storage::Result<Vec<$crate::storage::PermissionRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM permission_requests WHERE fingerprint = $1 AND state = 'granted' \
+                     ORDER BY created_at DESC, id",
+                )
+                .bind(fingerprint)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(permission_row).collect()
+            }
+
             async fn permissions_in(&self, state: &str) -> $crate::storage::Result<Vec<$crate::storage::PermissionRow>> {
                 let rows = sqlx::query("SELECT * FROM permission_requests WHERE state = $1 ORDER BY created_at, id")
                     .bind(state)

@@ -268,6 +268,11 @@ async fn erc7715_requests_approved_on_the_consent_api_and_spent_through_alto() {
     assert_eq!(from_context, signed);
     let (_, r) = rpc.consent(&format!("/consent/requests/{id}/approve"), Some(json!({ "token": "x" }))).await;
     assert_eq!(r["error"], "NotPending", "decided once");
+    // The dApp sends the same request again (it missed the answer): the same grant, at once, no new prompt.
+    let again = rpc.call("wallet_requestExecutionPermissions", json!([request.clone()])).await;
+    assert_eq!(again["result"][0]["context"], json!(context), "{again}");
+    let (_, list) = rpc.consent("/consent/requests", None).await;
+    assert_eq!(list["pending"], json!([]), "nothing new for the owner");
 
     // The dApp's session key spends with the context through Alto: within the period, then refused above it.
     let client = warrant_client::Client::connect(
