@@ -44,6 +44,10 @@ use crate::{
 /// service store is bounded.
 pub const MAX_PENDING: i64 = 64;
 
+/// A request nobody decided within this many seconds expires (the dApp stopped waiting long ago), so stale
+/// requests neither fill [`MAX_PENDING`] nor wait on the consent page forever.
+pub const PENDING_TTL: i64 = 3600;
+
 /// What the ERC-7715 endpoints share.
 pub struct Erc7715State {
     /// Storage (the `permission_requests` table).
@@ -279,6 +283,7 @@ async fn request_permissions(
     for (i, request) in requests.iter().enumerate() {
         check_request(state, request, &format!("params[{i}]: "), u64::try_from(t).unwrap_or_default())?;
     }
+    state.storage.expire_permissions(t - PENDING_TTL, t).await?;
     let mut ids = Vec::with_capacity(items.len());
     for item in &items {
         let fp = fingerprint(origin, method, item);
@@ -345,6 +350,14 @@ async fn request_permissions(
                     responses.push(serde_json::from_str::<Value>(&text).map_err(|_| {
                         RpcError::unavailable(format!("the stored response of {id} does not decode"))
                     })?);
+                }
+                "expired" => {
+                    return Err(RpcError::new(
+                        4001,
+                        "Expired",
+                        format!("permission request {id} expired: nobody decided it within {PENDING_TTL} s"),
+                    )
+                    .with("id", id.clone()));
                 }
                 "rejected" => {
                     // EIP-1193's 4001: the user rejected the request.

@@ -199,6 +199,8 @@ async fn pending(state: &Erc7715State, id: &str) -> Result<PermissionRow> {
 /// `GET /consent/requests`: what waits for the owner. Pending requests (in the current shape), and granted
 /// permissions whose dApp asked for a revocation, with the owner's revoking transaction.
 async fn list(State(state): State<Arc<Erc7715State>>) -> Result<Json<Value>> {
+    let t = now();
+    state.storage.expire_permissions(t - super::PENDING_TTL, t).await?;
     let mut pending = Vec::new();
     for row in state.storage.permissions_in("pending").await? {
         let request = request_of(&row)?;

@@ -98,7 +98,7 @@ pub struct PermissionRow {
     pub request: String,
     /// SHA-256 of origin and request: the same request sent again waits on the same row.
     pub fingerprint: String,
-    /// `pending`, `granted` or `rejected`.
+    /// `pending`, `granted`, `rejected` or `expired`.
     pub state: String,
     /// Why it was rejected.
     pub reason: Option<String>,
@@ -342,6 +342,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn granted_permissions(&self, fingerprint: &str) -> Result<Vec<PermissionRow>>;
     /// Permission requests in `state`, oldest first.
     async fn permissions_in(&self, state: &str) -> Result<Vec<PermissionRow>>;
+    /// Marks requests pending since before `before` as `expired` (nobody decided them); returns how many.
+    async fn expire_permissions(&self, before: i64, now: i64) -> Result<u64>;
     /// Counts pending permission requests (a bound on what unauthenticated dApps can store).
     async fn pending_permission_count(&self) -> Result<i64>;
     /// Decides a pending request (compare-and-set on `pending`): `granted` with the grant, or `rejected` with

@@ -678,6 +678,18 @@ macro_rules! sql_storage {
                 rows.iter().map(permission_row).collect()
             }
 
+            async fn expire_permissions(&self, before: i64, now: i64) -> $crate::storage::Result<u64> {
+                let done = sqlx::query(
+                    "UPDATE permission_requests SET state = 'expired', reason = 'nobody decided it in time', \
+                     decided_at = $2 WHERE state = 'pending' AND created_at < $1",
+                )
+                .bind(before)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn pending_permission_count(&self) -> $crate::storage::Result<i64> {
                 use sqlx::Row as _;
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM permission_requests WHERE state = 'pending'")

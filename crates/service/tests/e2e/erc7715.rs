@@ -143,8 +143,27 @@ async fn erc7715_requests_approved_on_the_consent_api_and_spent_through_alto() {
     assert_eq!(problem(&r), ("InvalidRequest", -32600), "{r}");
     let r = rpc.call("eth_sendTransaction", json!([])).await;
     assert_eq!(problem(&r), ("MethodNotFound", -32601), "{r}");
+    // A request nobody decided for over an hour expires: it no longer waits on the page or fills the pending slots.
+    let stale = warrant_service::storage::PermissionRow {
+        id: "perm_stale".into(),
+        origin: DAPP.into(),
+        method: "wallet_requestExecutionPermissions".into(),
+        request: kit_request(&w, session_key.address(), 10, now + 86_400).to_string(),
+        fingerprint: "stale".into(),
+        state: "pending".into(),
+        reason: None,
+        grant_token: None,
+        account: None,
+        session_id: None,
+        response: None,
+        created_at: i64::try_from(now).unwrap() - 3601,
+        decided_at: None,
+        revoke_requested_at: None,
+    };
+    running.storage.insert_permission(&stale).await.unwrap();
     let (_, list) = rpc.consent("/consent/requests", None).await;
-    assert_eq!(list["pending"], json!([]), "no refused request was stored");
+    assert_eq!(list["pending"], json!([]), "no refused request was stored, the stale one expired");
+    assert_eq!(running.storage.permission("perm_stale").await.unwrap().unwrap().state, "expired");
 
     // CORS: the dApp's origin may call /rpc from a browser, another origin gets no CORS grant.
     for (origin, allowed) in [(DAPP, true), ("http://evil.localhost", false)] {
