@@ -214,6 +214,12 @@ impl ServeArgs {
     }
 }
 
+fn read_file(path: &Path) -> Result<ServeArgs, ServiceError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ServiceError::Config(format!("cannot read the config file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| ServiceError::Config(format!("{}: {e}", path.display())))
+}
+
 /// `scheme://host[:port]` origins, comma-separated; a path, a wildcard or an empty entry is refused (CORS
 /// compares origins exactly).
 fn parse_origins(text: &str) -> Result<Vec<String>, ServiceError> {
@@ -233,10 +239,4 @@ fn parse_origins(text: &str) -> Result<Vec<String>, ServiceError> {
             }
         })
         .collect()
-}
-
-fn read_file(path: &Path) -> Result<ServeArgs, ServiceError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ServiceError::Config(format!("cannot read the config file {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| ServiceError::Config(format!("{}: {e}", path.display())))
 }
