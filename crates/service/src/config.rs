@@ -62,6 +62,19 @@ pub struct ServeArgs {
     /// Logs as JSON lines instead of text.
     #[arg(long, env = "WARRANT_LOG_JSON")]
     pub log_json: Option<bool>,
+    /// Serves ERC-7715 permission requests (`POST /rpc`) and the consent page (`/consent`) for accounts with
+    /// this `WarrantValidator` module installed (docs/erc7715.md). Unset: neither is served.
+    #[arg(long, env = "WARRANT_ERC7715_MODULE")]
+    pub erc7715_module: Option<String>,
+    /// Origins of dApps allowed to call `/rpc` from a browser (CORS), comma-separated (`http://localhost:3000`).
+    #[arg(long, env = "WARRANT_DAPP_ORIGINS")]
+    pub dapp_origins: Option<String>,
+    /// The browser package the consent page loads (`warrant.js`, `pkg/`): `web/` after `scripts/build-web`.
+    #[arg(long, env = "WARRANT_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+    /// Seconds a permission request is held open waiting for the owner before it answers "still pending".
+    #[arg(long, env = "WARRANT_PERMISSION_WAIT_SECS")]
+    pub permission_wait_secs: Option<u64>,
 }
 
 /// The settings the service runs with, every default applied.
@@ -95,6 +108,21 @@ pub struct Config {
     pub max_keys: usize,
     /// JSON logs.
     pub log_json: bool,
+    /// ERC-7715 permission requests and the consent page (`None`: not served).
+    pub erc7715: Option<Erc7715Config>,
+}
+
+/// Settings of the ERC-7715 endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Erc7715Config {
+    /// The `WarrantValidator` module the grants are for (the responses' `delegationManager`).
+    pub module: alloy::primitives::Address,
+    /// dApp origins allowed to call `/rpc` from a browser.
+    pub dapp_origins: Vec<String>,
+    /// The browser package's directory (`warrant.js`, `pkg/`).
+    pub web_dir: PathBuf,
+    /// How long a permission request is held open for the owner's decision.
+    pub wait: Duration,
 }
 
 /// Where the master key comes from.
@@ -160,6 +188,25 @@ impl ServeArgs {
             ),
             max_keys: self.max_keys.or(file.max_keys).unwrap_or(16).max(1),
             log_json: self.log_json.or(file.log_json).unwrap_or(false),
+            erc7715: match self.erc7715_module.clone().or(file.erc7715_module) {
+                None => None,
+                Some(module) => Some(Erc7715Config {
+                    module: module.trim().parse().map_err(|e| {
+                        ServiceError::Config(format!("--erc7715-module {module:?} is not an address: {e}"))
+                    })?,
+                    dapp_origins: self
+                        .dapp_origins
+                        .clone()
+                        .or(file.dapp_origins)
+                        .map(|o| parse_origins(&o))
+                        .transpose()?
+                        .unwrap_or_default(),
+                    web_dir: self.web_dir.clone().or(file.web_dir).unwrap_or_else(|| PathBuf::from("web")),
+                    wait: Duration::from_secs(
+                        self.permission_wait_secs.or(file.permission_wait_secs).unwrap_or(300).clamp(1, 3600),
+                    ),
+                }),
+            },
             data_dir,
             database_url,
             master_key,
@@ -181,4 +228,25 @@ fn read_file(path: &Path) -> Result<ServeArgs, ServiceError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ServiceError::Config(format!("cannot read the config file {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| ServiceError::Config(format!("{}: {e}", path.display())))
+}
+
+/// `scheme://host[:port]` origins, comma-separated; a path, a wildcard or an empty entry is refused (CORS
+/// compares origins exactly).
+fn parse_origins(text: &str) -> Result<Vec<String>, ServiceError> {
+    text.split(',')
+        .map(str::trim)
+        .map(|o| {
+            let ok = (o.starts_with("http://") || o.starts_with("https://"))
+                && !o.ends_with('/')
+                && o.split("://").nth(1).is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+                && !o.contains('*');
+            if ok {
+                Ok(o.to_string())
+            } else {
+                Err(ServiceError::Config(format!(
+                    "--dapp-origins: {o:?} is not an origin (scheme://host[:port], no path, no wildcard)"
+                )))
+            }
+        })
+        .collect()
 }

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod calls;
 pub mod config;
+pub mod erc7715;
 mod error;
 pub mod executor;
 pub mod ids;
@@ -21,7 +22,7 @@ pub mod worker;
 
 use std::{net::SocketAddr, sync::Arc};
 
-pub use config::{Config, MasterKeySource, ServeArgs};
+pub use config::{Config, Erc7715Config, MasterKeySource, ServeArgs};
 pub use error::ServiceError;
 use tokio::sync::watch;
 use tracing::info;
@@ -155,6 +156,7 @@ pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Resul
             ids::now(),
         )
         .await?;
+    let chain_id = executor.chain_id();
     let state =
         api::AppState { storage: storage.clone(), executor, master, metrics, instance: instance.clone() };
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -162,7 +164,19 @@ pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Resul
         .map_err(|e| ServiceError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr().map_err(|e| ServiceError::Io(e.to_string()))?;
     info!(%addr, storage = storage.backend(), "listening");
-    let app = api::router(state);
+    let mut app = api::router(state);
+    if let Some(settings) = config.erc7715.clone() {
+        // ERC-7715 requests and the consent page (src/erc7715.rs): a router of their own, merged here.
+        let erc7715 = erc7715::Erc7715State::new(
+            storage.clone(),
+            settings,
+            chain_id,
+            config.rpc_url.clone(),
+            config.rpc_timeout,
+            stop_rx.clone(),
+        );
+        app = app.merge(erc7715::router(Arc::new(erc7715)));
+    }
     let mut api_stop = stop_rx.clone();
     let task = tokio::spawn(async move {
         let worker_task = tokio::spawn(worker.run());

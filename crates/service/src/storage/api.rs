@@ -87,6 +87,39 @@ pub struct TokenRow {
     pub admin: bool,
 }
 
+/// An ERC-7715 permission request: pending until the owner approves (signs the grant) or rejects it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermissionRow {
+    /// Its id (`perm_…`).
+    pub id: String,
+    /// The dApp's `Origin` header (`""` without one).
+    pub origin: String,
+    /// `wallet_requestExecutionPermissions` or the legacy `wallet_grantPermissions`.
+    pub method: String,
+    /// The one request, as the dApp sent it (JSON text).
+    pub request: String,
+    /// SHA-256 of origin and request: the same request sent again waits on the same row.
+    pub fingerprint: String,
+    /// `pending`, `granted`, `rejected` or `expired`.
+    pub state: String,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// The owner-signed grant token (granted only).
+    pub grant_token: Option<String>,
+    /// The grant's account.
+    pub account: Option<String>,
+    /// The grant's session id.
+    pub session_id: Option<String>,
+    /// The ERC-7715 response (JSON text).
+    pub response: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// When the owner decided.
+    pub decided_at: Option<i64>,
+    /// When the dApp asked for a revocation (the chain decides when it happened).
+    pub revoke_requested_at: Option<i64>,
+}
+
 /// A job: calls to send once or on a schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobRow {
@@ -304,6 +337,26 @@ pub trait Storage: Send + Sync + 'static {
     async fn record_attempt(&self, a: &AttemptRow, expect: &str, owner: &str, now: i64) -> Result<bool>;
     /// A run's attempts, oldest first.
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRow>>;
+
+    /// Stores a new permission request.
+    async fn insert_permission(&self, p: &PermissionRow) -> Result<()>;
+    /// A permission request by id.
+    async fn permission(&self, id: &str) -> Result<Option<PermissionRow>>;
+    /// The pending request with this fingerprint, if any.
+    async fn pending_permission(&self, fingerprint: &str) -> Result<Option<PermissionRow>>;
+    /// Granted requests with this fingerprint, newest first.
+    async fn granted_permissions(&self, fingerprint: &str) -> Result<Vec<PermissionRow>>;
+    /// Permission requests in `state`, oldest first.
+    async fn permissions_in(&self, state: &str) -> Result<Vec<PermissionRow>>;
+    /// Marks requests pending since before `before` as `expired` (nobody decided them); returns how many.
+    async fn expire_permissions(&self, before: i64, now: i64) -> Result<u64>;
+    /// Counts pending permission requests (a bound on what unauthenticated dApps can store).
+    async fn pending_permission_count(&self) -> Result<i64>;
+    /// Decides a pending request (compare-and-set on `pending`): `granted` with the grant, or `rejected` with
+    /// the reason. False when it was no longer pending.
+    async fn decide_permission(&self, decided: &PermissionRow, now: i64) -> Result<bool>;
+    /// Records that the dApp asked to revoke a granted permission.
+    async fn request_permission_revocation(&self, id: &str, now: i64) -> Result<bool>;
 
     /// Appends to the audit log.
     async fn audit(&self, actor: &str, action: &str, subject: &str, detail: &str, now: i64) -> Result<()>;

@@ -10,8 +10,8 @@ pub mod sqlite;
 use std::sync::Arc;
 
 pub use api::{
-    AttemptRow, AuditRow, JobRow, KeyRow, Materialize, Result, RunRow, RunUpdate, Storage, StorageError,
-    TokenRow,
+    AttemptRow, AuditRow, JobRow, KeyRow, Materialize, PermissionRow, Result, RunRow, RunUpdate, Storage,
+    StorageError, TokenRow,
 };
 pub use pg::PgStorage;
 pub use sqlite::SqliteStorage;
@@ -90,6 +90,26 @@ macro_rules! sql_storage {
                 error: r.try_get("error")?,
                 created_at: r.try_get("created_at")?,
                 updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn permission_row(r: &Row) -> $crate::storage::Result<$crate::storage::PermissionRow> {
+            use sqlx::Row as _;
+            Ok($crate::storage::PermissionRow {
+                id: r.try_get("id")?,
+                origin: r.try_get("origin")?,
+                method: r.try_get("method")?,
+                request: r.try_get("request")?,
+                fingerprint: r.try_get("fingerprint")?,
+                state: r.try_get("state")?,
+                reason: r.try_get("reason")?,
+                grant_token: r.try_get("grant_token")?,
+                account: r.try_get("account")?,
+                session_id: r.try_get("session_id")?,
+                response: r.try_get("response")?,
+                created_at: r.try_get("created_at")?,
+                decided_at: r.try_get("decided_at")?,
+                revoke_requested_at: r.try_get("revoke_requested_at")?,
             })
         }
 
@@ -604,6 +624,129 @@ macro_rules! sql_storage {
                     sqlx::query("SELECT * FROM attempts WHERE run_id = $1 ORDER BY n").bind(run_id).fetch_all(&self.pool).await?,
                     attempt_row,
                 )
+            }
+
+            async fn insert_permission(&self, p: &$crate::storage::PermissionRow) -> $crate::storage::Result<()> {
+                sqlx::query(
+                    "INSERT INTO permission_requests (id, origin, method, request, fingerprint, state, reason, \
+                     grant_token, account, session_id, response, created_at, decided_at, revoke_requested_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(&p.id)
+                .bind(&p.origin)
+                .bind(&p.method)
+                .bind(&p.request)
+                .bind(&p.fingerprint)
+                .bind(&p.state)
+                .bind(&p.reason)
+                .bind(&p.grant_token)
+                .bind(&p.account)
+                .bind(&p.session_id)
+                .bind(&p.response)
+                .bind(p.created_at)
+                .bind(p.decided_at)
+                .bind(p.revoke_requested_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn permission(&self, id: &str) -> $crate::storage::Result<Option<$crate::storage::PermissionRow>> {
+                let row = sqlx::query("SELECT * FROM permission_requests WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(permission_row).transpose()
+            }
+
+            async fn pending_permission(
+                &self,
+                fingerprint: &str,
+            ) -> $crate::storage::Result<Option<$crate::storage::PermissionRow>> {
+                let row = sqlx::query(
+                    "SELECT * FROM permission_requests WHERE fingerprint = $1 AND state = 'pending' \
+                     ORDER BY created_at, id LIMIT 1",
+                )
+                .bind(fingerprint)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(permission_row).transpose()
+            }
+
+            async fn granted_permissions(
+                &self,
+                fingerprint: &str,
+            ) -> $crate::storage::Result<Vec<$crate::storage::PermissionRow>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM permission_requests WHERE fingerprint = $1 AND state = 'granted' \
+                     ORDER BY created_at DESC, id",
+                )
+                .bind(fingerprint)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(permission_row).collect()
+            }
+
+            async fn permissions_in(&self, state: &str) -> $crate::storage::Result<Vec<$crate::storage::PermissionRow>> {
+                let rows = sqlx::query("SELECT * FROM permission_requests WHERE state = $1 ORDER BY created_at, id")
+                    .bind(state)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(permission_row).collect()
+            }
+
+            async fn expire_permissions(&self, before: i64, now: i64) -> $crate::storage::Result<u64> {
+                let done = sqlx::query(
+                    "UPDATE permission_requests SET state = 'expired', reason = 'nobody decided it in time', \
+                     decided_at = $2 WHERE state = 'pending' AND created_at < $1",
+                )
+                .bind(before)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn pending_permission_count(&self) -> $crate::storage::Result<i64> {
+                use sqlx::Row as _;
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM permission_requests WHERE state = 'pending'")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn decide_permission(
+                &self,
+                d: &$crate::storage::PermissionRow,
+                now: i64,
+            ) -> $crate::storage::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE permission_requests SET state = $2, reason = $3, grant_token = $4, account = $5, \
+                     session_id = $6, response = $7, decided_at = $8 WHERE id = $1 AND state = 'pending'",
+                )
+                .bind(&d.id)
+                .bind(&d.state)
+                .bind(&d.reason)
+                .bind(&d.grant_token)
+                .bind(&d.account)
+                .bind(&d.session_id)
+                .bind(&d.response)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn request_permission_revocation(&self, id: &str, now: i64) -> $crate::storage::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE permission_requests SET revoke_requested_at = COALESCE(revoke_requested_at, $2) \
+                     WHERE id = $1 AND state = 'granted'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn audit(

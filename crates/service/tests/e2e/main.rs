@@ -5,6 +5,7 @@
 //!
 //! Run with `cargo test -p warrant-service --test e2e -- --test-threads=1 --nocapture` (a step of scripts/test).
 
+mod erc7715;
 mod pg;
 mod world;
 
@@ -41,6 +42,7 @@ fn config(w: &World, dir: &Path, database_url: Option<String>) -> Config {
         max_backoff: Duration::from_secs(3),
         max_keys: 16,
         log_json: false,
+        erc7715: None,
     }
 }
 

@@ -243,3 +243,31 @@ fn flags_win_over_the_config_file_which_wins_over_defaults() {
     let e = Cli::parse_from(["x"]).serve.resolve().unwrap_err().to_string();
     assert!(e.contains("--rpc-url"), "{e}");
 }
+
+#[test]
+fn erc7715_settings_need_a_module_and_take_exact_origins_only() {
+    let base = ["x", "--rpc-url", "http://n:8545", "--bundler-url", "http://b:4337"];
+    let resolve = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        Cli::parse_from(args).serve.resolve()
+    };
+    assert!(resolve(&[]).unwrap().erc7715.is_none(), "not served without a module");
+    let module = "0x00000000000000000000000000000000000000aa";
+    let on = resolve(&[
+        "--erc7715-module",
+        module,
+        "--dapp-origins",
+        "http://localhost:3000, https://dapp.example",
+    ])
+    .unwrap()
+    .erc7715
+    .unwrap();
+    assert_eq!(on.dapp_origins, ["http://localhost:3000", "https://dapp.example"]);
+    assert_eq!((on.wait.as_secs(), on.web_dir.as_path()), (300, std::path::Path::new("web")));
+    for bad in ["*", "https://dapp.example/", "https://dapp.example/app", "dapp.example", ""] {
+        let e = resolve(&["--erc7715-module", module, "--dapp-origins", bad]).unwrap_err().to_string();
+        assert!(e.contains("is not an origin"), "{bad:?}: {e}");
+    }
+    let e = resolve(&["--erc7715-module", "0x12"]).unwrap_err().to_string();
+    assert!(e.contains("--erc7715-module"), "{e}");
+}
