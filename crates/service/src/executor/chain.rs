@@ -318,7 +318,24 @@ impl Executor for ChainExecutor {
         Ok(Some(OpReceipt { hash, success: event.data.success, transaction_hash }))
     }
 
+    /// Alto first (`pimlico_getUserOperationStatus`: its `eth_getUserOperationByHash` reads only the chain's logs,
+    /// so it never shows a pending operation), then ERC-7769's `eth_getUserOperationByHash` (a bundler that
+    /// reports pending operations answers them with a null transaction hash).
     async fn held_by_bundler(&self, hash: B256) -> Result<bool, ExecError> {
+        let status: Result<serde_json::Value, _> =
+            self.bundler_rpc.request("pimlico_getUserOperationStatus", (hash,)).await;
+        match status {
+            Ok(v) => {
+                // `not_submitted`: in the mempool; `submitted`: in a bundle transaction not yet mined. Everything
+                // else (`not_found`, `rejected`, `failed`, `included`, `reverted`) means it is not held: included
+                // ones are found by their receipt, the others may be sent again.
+                let status = v.get("status").and_then(|s| s.as_str()).unwrap_or_default();
+                return Ok(matches!(status, "not_submitted" | "submitted"));
+            }
+            // A bundler without the method answers an error (-32601 by JSON-RPC, others by some bundlers).
+            Err(e) if e.as_error_resp().is_some() => {}
+            Err(e) => return Err(transient(e)),
+        }
         let found: Option<serde_json::Value> =
             self.bundler_rpc.request("eth_getUserOperationByHash", (hash,)).await.map_err(transient)?;
         // Included operations are answered too (with a transaction hash); only a pending one counts here.
