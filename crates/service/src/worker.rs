@@ -44,6 +44,10 @@ pub struct WorkerConfig {
     pub max_backoff: Duration,
     /// Node or bundler failures before a run without a live operation is marked failed.
     pub max_tries: i64,
+    /// How long a submission may still be in flight at the bundler when its answer was not seen (the request
+    /// timeout): a run is not looked at again before that, so no instance sends an operation while an earlier
+    /// submission of it may still be in the bundler's validation.
+    pub submit_window: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -57,6 +61,7 @@ impl Default for WorkerConfig {
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             max_tries: 20,
+            submit_window: Duration::from_secs(45),
         }
     }
 }
@@ -503,25 +508,33 @@ impl Worker {
         self.storage.renew_lease(key_id, &self.config.instance, now(), self.lease_until()).await
     }
 
-    /// Submits a recorded operation once. The lease is renewed first: an instance that takes the key over waits a
-    /// full lease after this before it may send the operation again, so two submissions of one operation are never
-    /// in flight at once (a bundler can take both: Alto checks for a known hash before adding, with a node read in
-    /// between, and then holds a second copy it can never bundle).
-    async fn submit(&self, run: &RunRow, prepared: &Prepared) -> WResult<Submission> {
+    /// Submits a recorded operation once. First the run's `not_before` is moved past the submission window and
+    /// persisted: if this instance dies before the answer, no instance looks at the run again until the bundler
+    /// is done with this submission. Two submissions of one operation in flight at once can both be taken: Alto
+    /// checks for a known hash before adding, with a node read in between (and its second validation runs on an
+    /// operation already out of the mempool), and then holds a second copy it can never bundle and never drops,
+    /// ahead of the sender's next operation.
+    async fn submit(&self, run: &RunRow, prepared: &Prepared) -> WResult<(Submission, i64)> {
+        let fence = now() + i64::try_from(self.config.submit_window.as_secs()).unwrap_or(45).max(1);
         if !self.renew(&run.key_id).await? {
-            return Ok(Submission::LeaseLost);
+            return Ok((Submission::LeaseLost, fence));
         }
-        Ok(match self.executor.submit(prepared).await {
+        if !self.update(run, RunUpdate { not_before: fence, ..Self::keep(run) }).await? {
+            return Ok((Submission::LeaseLost, fence));
+        }
+        let answer = match self.executor.submit(prepared).await {
             Ok(_) => Submission::Accepted,
             Err(e) if already_known(&e) => Submission::Accepted,
             Err(ExecError::Rejected(msg)) => Submission::Refused(msg),
             Err(e) => Submission::Failed(e),
-        })
+        };
+        Ok((answer, fence))
     }
 
     /// Sends a recorded operation and waits for its receipt.
     async fn send(&self, run: &RunRow, prepared: &Prepared, started: std::time::Instant) -> WResult<Step> {
-        match self.submit(run, prepared).await? {
+        let (answer, fence) = self.submit(run, prepared).await?;
+        match answer {
             Submission::Accepted => self.submitted(run, prepared, started, true).await,
             Submission::LeaseLost => Ok(Step::Stop),
             Submission::Refused(msg) => {
@@ -533,11 +546,12 @@ impl Worker {
                 Ok(Step::Stop)
             }
             Submission::Failed(e) => {
+                // No answer seen: the submission may still be in flight, so not before the window ends.
                 self.metrics.retries.inc();
                 let tries = run.tries + 1;
                 let u = RunUpdate {
                     tries,
-                    not_before: self.backoff(tries),
+                    not_before: self.backoff(tries).max(fence),
                     error: Some(e.to_string()),
                     ..Self::keep(run)
                 };
@@ -700,7 +714,8 @@ impl Worker {
             nonce: latest_nonce,
             period: u32::try_from(latest.period).unwrap_or_default(),
         };
-        match self.submit(run, &prepared).await? {
+        let (answer, fence) = self.submit(run, &prepared).await?;
+        match answer {
             Submission::Accepted => {
                 self.metrics.reconciled.with_label_values(&["resubmitted"]).inc();
                 if run.state == "prepared" {
@@ -725,17 +740,23 @@ impl Worker {
             }
             // Anything else (throttling, a node failure): look again later; the operation may still land.
             Submission::Refused(msg) => self.retry_later(run, ExecError::Rejected(msg)).await,
-            Submission::Failed(e) => self.retry_later(run, e).await,
+            // No answer seen: not before the submission window ends (see `submit`).
+            Submission::Failed(e) => self.retry_after(run, e, fence).await,
         }
     }
 
     async fn retry_later(&self, run: &RunRow, e: ExecError) -> WResult<Step> {
+        self.retry_after(run, e, 0).await
+    }
+
+    /// [`Self::retry_later`], and not before `at_least` (unix seconds).
+    async fn retry_after(&self, run: &RunRow, e: ExecError, at_least: i64) -> WResult<Step> {
         self.metrics.retries.inc();
         let tries = run.tries + 1;
         warn!(run = %run.id, error = %e, tries, "settling the run failed; looking again later");
         let u = RunUpdate {
             tries,
-            not_before: self.backoff(tries),
+            not_before: self.backoff(tries).max(at_least),
             error: Some(e.to_string()),
             ..Self::keep(run)
         };
