@@ -570,15 +570,12 @@ impl Worker {
         wait: bool,
     ) -> WResult<Step> {
         self.metrics.ops_sent.inc();
-        let run = if run.state == "submitted" {
-            run.clone()
-        } else {
-            let u = RunUpdate { state: "submitted".into(), ..Self::keep(run) };
-            if !self.update(run, u).await? {
-                return Ok(Step::Stop);
-            }
-            RunRow { state: "submitted".into(), ..run.clone() }
-        };
+        // The answer was seen: the submission window (see `submit`) is lifted.
+        let u = RunUpdate { state: "submitted".into(), not_before: now(), ..Self::keep(run) };
+        if !self.update(run, u).await? {
+            return Ok(Step::Stop);
+        }
+        let run = RunRow { state: "submitted".into(), not_before: now(), ..run.clone() };
         if !wait {
             return Ok(Step::Stop);
         }
