@@ -24,6 +24,11 @@ pub struct SendOptions {
     /// Sign and send even when the pre-flight denies the operation (to watch the bundler or the chain refuse
     /// it; for testing). The denial is kept in [`Prepared::denial`].
     pub force: bool,
+    /// The nonce lane: the EntryPoint nonce key's suffix, one sequence per lane (0: the default lane). Senders
+    /// that send for one account at once (a service with several session keys on it) give each its own lane, so
+    /// they never race for a sequence. Accounts without lanes (Nexus) refuse any other than 0
+    /// (`CoreError::NonceKeySuffix`).
+    pub nonce_lane: u32,
 }
 
 /// A signed session operation, not yet sent, with what a caller records before sending it.
@@ -89,7 +94,8 @@ impl Client {
         }
 
         let account_kind = self.account_kind(account, options.account_kind).await?;
-        let sequence = node.entry_point_nonce(account, account_kind.nonce_key(module, 0)?).await?;
+        let nonce_key = account_kind.nonce_key(module, options.nonce_lane)?;
+        let sequence = node.entry_point_nonce(account, nonce_key).await?;
         let (max_fee_per_gas, max_priority_fee_per_gas) = self.node.user_op_fees(self.bundler()?).await?;
         let mut builder = SessionOp {
             account,
@@ -106,7 +112,7 @@ impl Client {
                 max_priority_fee_per_gas,
                 paymaster: None,
             },
-            key_suffix: 0,
+            key_suffix: options.nonce_lane,
             period: view.period(),
             // getNonce returns key ‖ sequence; the builder takes the sequence (the low 64 bits).
             sequence: (sequence & U256::from(u64::MAX)).to::<u64>(),

@@ -124,8 +124,11 @@ pub trait Executor: Send + Sync + 'static {
     /// Sends a prepared operation to the bundler. Sending the same operation again is harmless: its nonce lets
     /// it execute at most once.
     async fn submit(&self, prepared: &Prepared) -> Result<B256, ExecError>;
-    /// Whether the bundler holds this operation (`eth_getUserOperationByHash`): then it is not sent again, since
-    /// a bundler may take a second copy of an operation it holds and then refuse the sender's operations.
+    /// Whether the bundler holds this operation (in its mempool or in a bundle not yet mined): then it is not
+    /// sent again. Alto counts every submission of an operation it already holds against the sender's mempool
+    /// allowance (ERC-7562: 4 for an unstaked sender) and never gives it back, so resending held operations
+    /// ends with every operation of that sender refused (`InsufficientStake`). The default, for executors
+    /// without a bundler, is "not held".
     async fn held_by_bundler(&self, _hash: B256) -> Result<bool, ExecError> {
         Ok(false)
     }

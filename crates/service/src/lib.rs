@@ -134,6 +134,7 @@ pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Resul
         backoff: config.backoff,
         max_keys: config.max_keys,
         max_backoff: config.max_backoff,
+        submit_window: config.rpc_timeout,
         ..WorkerConfig::default()
     };
     let instance = worker_config.instance.clone();

@@ -44,6 +44,10 @@ pub struct WorkerConfig {
     pub max_backoff: Duration,
     /// Node or bundler failures before a run without a live operation is marked failed.
     pub max_tries: i64,
+    /// How long a submission may still be in flight at the bundler when its answer was not seen (the request
+    /// timeout): a run is not looked at again before that, so no instance sends an operation while an earlier
+    /// submission of it may still be in the bundler's validation.
+    pub submit_window: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -57,6 +61,7 @@ impl Default for WorkerConfig {
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             max_tries: 20,
+            submit_window: Duration::from_secs(45),
         }
     }
 }
@@ -112,6 +117,19 @@ enum Step {
     Stop,
 }
 
+/// What one submission of an operation came to.
+#[derive(Debug)]
+enum Submission {
+    /// The bundler took it, or already holds it.
+    Accepted,
+    /// The bundler refused it (its message).
+    Refused(String),
+    /// The bundler or the node failed.
+    Failed(ExecError),
+    /// The key's lease is no longer this instance's: nothing was sent.
+    LeaseLost,
+}
+
 type WResult<T> = Result<T, StorageError>;
 
 impl Worker {
@@ -158,7 +176,7 @@ impl Worker {
                 if let Some(key) = self.storage.key(key_id).await?
                     && let Some(session) = self.session(&key)
                 {
-                    let outcome = self.resolve(&run, &session).await?;
+                    let outcome = self.resolve(&run, &session, false).await?;
                     debug!(run = %run.id, ?outcome, "reconciled");
                 }
             }
@@ -250,7 +268,7 @@ impl Worker {
                     if attempts.is_empty() {
                         self.start(run, &key, &session, None).await?
                     } else {
-                        self.resolve(run, &session).await?
+                        self.resolve(run, &session, true).await?
                     }
                 }
                 None => self.unusable(run, &key).await?,
@@ -485,43 +503,83 @@ impl Worker {
         }
     }
 
+    /// Renews this instance's lease on a key; `false` if it is no longer this instance's.
+    async fn renew(&self, key_id: &str) -> WResult<bool> {
+        self.storage.renew_lease(key_id, &self.config.instance, now(), self.lease_until()).await
+    }
+
+    /// Submits a recorded operation once. First the run's `not_before` is moved past the submission window and
+    /// persisted: if this instance dies before the answer, no instance looks at the run again until the bundler
+    /// is done with this submission. Two submissions of one operation in flight at once can both be taken: Alto
+    /// checks for a known hash before adding, with a node read in between (and its second validation runs on an
+    /// operation already out of the mempool), and then holds a second copy it can never bundle and never drops,
+    /// ahead of the sender's next operation.
+    async fn submit(&self, run: &RunRow, prepared: &Prepared) -> WResult<(Submission, i64)> {
+        let fence = now() + i64::try_from(self.config.submit_window.as_secs()).unwrap_or(45).max(1);
+        if !self.renew(&run.key_id).await? {
+            return Ok((Submission::LeaseLost, fence));
+        }
+        if !self.update(run, RunUpdate { not_before: fence, ..Self::keep(run) }).await? {
+            return Ok((Submission::LeaseLost, fence));
+        }
+        let answer = match self.executor.submit(prepared).await {
+            Ok(_) => Submission::Accepted,
+            Err(e) if already_known(&e) => Submission::Accepted,
+            Err(ExecError::Rejected(msg)) => Submission::Refused(msg),
+            Err(e) => Submission::Failed(e),
+        };
+        Ok((answer, fence))
+    }
+
     /// Sends a recorded operation and waits for its receipt.
     async fn send(&self, run: &RunRow, prepared: &Prepared, started: std::time::Instant) -> WResult<Step> {
-        match self.executor.submit(prepared).await {
-            Ok(_) => {}
-            Err(e) if already_known(&e) => {}
-            Err(ExecError::Rejected(msg)) => {
+        let (answer, fence) = self.submit(run, prepared).await?;
+        match answer {
+            Submission::Accepted => self.submitted(run, prepared, started, true).await,
+            Submission::LeaseLost => Ok(Step::Stop),
+            Submission::Refused(msg) => {
                 warn!(run = %run.id, error = %msg, "the bundler refused the operation");
                 let tries = run.tries + 1;
                 let u =
                     RunUpdate { tries, not_before: self.backoff(tries), error: Some(msg), ..Self::keep(run) };
                 self.update(run, u).await?;
-                return Ok(Step::Stop);
+                Ok(Step::Stop)
             }
-            Err(e) => {
+            Submission::Failed(e) => {
+                // No answer seen: the submission may still be in flight, so not before the window ends.
                 self.metrics.retries.inc();
                 let tries = run.tries + 1;
                 let u = RunUpdate {
                     tries,
-                    not_before: self.backoff(tries),
+                    not_before: self.backoff(tries).max(fence),
                     error: Some(e.to_string()),
                     ..Self::keep(run)
                 };
                 self.update(run, u).await?;
-                return Ok(Step::Stop);
+                Ok(Step::Stop)
             }
         }
+    }
+
+    /// After the bundler took the operation: marks the run submitted, then (if `wait`) waits for the receipt.
+    async fn submitted(
+        &self,
+        run: &RunRow,
+        prepared: &Prepared,
+        started: std::time::Instant,
+        wait: bool,
+    ) -> WResult<Step> {
         self.metrics.ops_sent.inc();
-        let run = if run.state == "submitted" {
-            run.clone()
-        } else {
-            let u = RunUpdate { state: "submitted".into(), ..Self::keep(run) };
-            if !self.update(run, u).await? {
-                return Ok(Step::Stop);
-            }
-            RunRow { state: "submitted".into(), ..run.clone() }
-        };
-        match self.wait_receipt(prepared.hash).await {
+        // The answer was seen: the submission window (see `submit`) is lifted.
+        let u = RunUpdate { state: "submitted".into(), not_before: now(), ..Self::keep(run) };
+        if !self.update(run, u).await? {
+            return Ok(Step::Stop);
+        }
+        let run = RunRow { state: "submitted".into(), not_before: now(), ..run.clone() };
+        if !wait {
+            return Ok(Step::Stop);
+        }
+        match self.wait_receipt(&run.key_id, prepared.hash).await? {
             Some(receipt) => {
                 self.finish(&run, &receipt).await?;
                 self.metrics
@@ -531,7 +589,7 @@ impl Worker {
                 Ok(Step::Continue)
             }
             None => {
-                // Not included yet (or shutting down): in doubt until resolved.
+                // Not included yet (or shutting down, or the lease is lost): in doubt until resolved.
                 let u = RunUpdate { not_before: now() + 1, ..Self::keep(&run) };
                 self.update(&run, u).await?;
                 Ok(Step::Stop)
@@ -539,15 +597,26 @@ impl Worker {
         }
     }
 
-    async fn wait_receipt(&self, hash: B256) -> Option<OpReceipt> {
+    /// Waits for an operation's receipt, renewing the key's lease meanwhile (a wait is work on the key: without
+    /// renewal another instance would take the key over and send the operation again). Ends at the receipt
+    /// timeout, at shutdown, or when the lease is lost.
+    async fn wait_receipt(&self, key_id: &str, hash: B256) -> WResult<Option<OpReceipt>> {
         let deadline = std::time::Instant::now() + self.config.receipt_timeout;
+        let renew_every = self.config.lease / 3;
+        let mut renewed = std::time::Instant::now();
         while std::time::Instant::now() < deadline && !self.stopping() {
             if let Ok(Some(r)) = self.executor.receipt(hash).await {
-                return Some(r);
+                return Ok(Some(r));
+            }
+            if renewed.elapsed() >= renew_every {
+                if !self.renew(key_id).await? {
+                    return Ok(None);
+                }
+                renewed = std::time::Instant::now();
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        None
+        Ok(None)
     }
 
     async fn finish(&self, run: &RunRow, receipt: &OpReceipt) -> WResult<()> {
@@ -564,9 +633,11 @@ impl Worker {
         Ok(())
     }
 
-    /// Settles a run that has recorded operations: included if any of them has a receipt; otherwise sends the
-    /// latest again if its nonce is still free, or starts a new operation once every recorded one is dead.
-    async fn resolve(&self, run: &RunRow, session: &Session) -> WResult<Step> {
+    /// Settles a run that has recorded operations: included if any of them has a receipt; otherwise waits while
+    /// the bundler holds the latest, sends it again (once) if its nonce is still free and the bundler does not
+    /// hold it, or starts a new operation once every recorded one is dead. `wait`: wait for receipts (the worker);
+    /// reconciliation at start does not, so the API is not held up.
+    async fn resolve(&self, run: &RunRow, session: &Session, wait: bool) -> WResult<Step> {
         let attempts = self.storage.attempts(&run.id).await?;
         let Some(latest) = attempts.last() else { return Ok(Step::Continue) };
         // The nonce first, then the receipts: an operation that lands after the nonce read is found by the
@@ -591,6 +662,10 @@ impl Worker {
         }
         let latest_nonce = U256::from_str_radix(&latest.nonce, 10)
             .map_err(|_| StorageError::Corrupt(format!("nonce of run {}", run.id)))?;
+        let hash = latest
+            .user_op_hash
+            .parse::<B256>()
+            .map_err(|_| StorageError::Corrupt(format!("userOpHash of run {}", run.id)))?;
         let Some(key) = self.storage.key(&run.key_id).await? else { return Ok(Step::Stop) };
         if chain_nonce > latest_nonce {
             // Every recorded operation is dead (its nonce was taken by another): the run starts over.
@@ -608,35 +683,47 @@ impl Worker {
             let pending = RunRow { state: "pending".into(), ..run.clone() };
             return self.start(&pending, &key, session, None).await;
         }
-        // The latest operation can still land. If the bundler holds it, wait for it rather than send it again.
-        if let Ok(true) = self.executor.held_by_bundler(latest.user_op_hash.parse().unwrap_or_default()).await
-        {
-            let hash = latest.user_op_hash.parse().unwrap_or_default();
-            if let Some(receipt) = self.wait_receipt(hash).await {
-                self.metrics.reconciled.with_label_values(&["included"]).inc();
-                self.finish(run, &receipt).await?;
-                return Ok(Step::Continue);
+        // The latest operation can still land. While the bundler holds it, wait for it: sending it again would
+        // count against the sender's mempool allowance at Alto (see `Executor::held_by_bundler`). If the bundler
+        // can't say, look again later rather than send blindly.
+        match self.executor.held_by_bundler(hash).await {
+            Ok(true) => {
+                debug!(run = %run.id, %hash, "the bundler holds the operation; waiting for it");
+                let receipt = if wait { self.wait_receipt(&run.key_id, hash).await? } else { None };
+                if let Some(receipt) = receipt {
+                    self.metrics.reconciled.with_label_values(&["included"]).inc();
+                    self.finish(run, &receipt).await?;
+                    return Ok(Step::Continue);
+                }
+                let u = RunUpdate { not_before: now() + 1, ..Self::keep(run) };
+                self.update(run, u).await?;
+                return Ok(Step::Stop);
             }
-            let u = RunUpdate { not_before: now() + 1, ..Self::keep(run) };
-            self.update(run, u).await?;
-            return Ok(Step::Stop);
+            Ok(false) => {}
+            Err(e) => return self.retry_later(run, e).await,
         }
-        // Otherwise send it again (harmless: its nonce lets it execute at most once).
+        // Otherwise send the recorded bytes again, once (harmless: its nonce lets it execute at most once).
         let op = serde_json::from_str(&latest.user_op)
             .map_err(|_| StorageError::Corrupt(format!("op of run {}", run.id)))?;
         let prepared = Prepared {
             op,
-            hash: latest.user_op_hash.parse().unwrap_or_default(),
+            hash,
             nonce: latest_nonce,
             period: u32::try_from(latest.period).unwrap_or_default(),
         };
-        let sent = self.executor.submit(&prepared).await;
-        match sent {
-            Err(ExecError::Rejected(msg))
-                if replaceable(&msg) && !already_known(&ExecError::Rejected(msg.clone())) =>
-            {
-                // Not acceptable as it is (its period's window passed, fees too low): replace it with a new
-                // operation under the same nonce; of the two, at most one can land.
+        let (answer, fence) = self.submit(run, &prepared).await?;
+        match answer {
+            Submission::Accepted => {
+                self.metrics.reconciled.with_label_values(&["resubmitted"]).inc();
+                if run.state == "prepared" {
+                    debug!(run = %run.id, "sent a recorded operation that may never have been sent");
+                }
+                self.submitted(run, &prepared, std::time::Instant::now(), wait).await
+            }
+            Submission::LeaseLost => Ok(Step::Stop),
+            Submission::Refused(msg) if replaceable(&msg) => {
+                // Not acceptable as it is (its period's window passed): replace it with a new operation under
+                // the same nonce; of the two, at most one can land.
                 warn!(run = %run.id, error = %msg, "recorded operation refused; replacing it under the same nonce");
                 // The backoff is set first, so a replacement that fails too is not retried at once.
                 let tries = run.tries + 1;
@@ -648,28 +735,25 @@ impl Worker {
                 let run = RunRow { tries, not_before, ..run.clone() };
                 self.start(&run, &key, session, Some(latest_nonce)).await
             }
-            // Anything else (the bundler holds it or another operation of the sender, throttling): look again
-            // later; the operation may still land.
-            Err(e @ (ExecError::Transient(_) | ExecError::Rejected(_))) if !already_known(&e) => {
-                self.retry_later(run, e).await
-            }
-            _ => {
-                self.metrics.reconciled.with_label_values(&["resubmitted"]).inc();
-                if run.state == "prepared" {
-                    debug!(run = %run.id, "sending a recorded operation that may never have been sent");
-                }
-                self.send(run, &prepared, std::time::Instant::now()).await
-            }
+            // Anything else (throttling, a node failure): look again later; the operation may still land.
+            Submission::Refused(msg) => self.retry_later(run, ExecError::Rejected(msg)).await,
+            // No answer seen: not before the submission window ends (see `submit`).
+            Submission::Failed(e) => self.retry_after(run, e, fence).await,
         }
     }
 
     async fn retry_later(&self, run: &RunRow, e: ExecError) -> WResult<Step> {
+        self.retry_after(run, e, 0).await
+    }
+
+    /// [`Self::retry_later`], and not before `at_least` (unix seconds).
+    async fn retry_after(&self, run: &RunRow, e: ExecError, at_least: i64) -> WResult<Step> {
         self.metrics.retries.inc();
         let tries = run.tries + 1;
         warn!(run = %run.id, error = %e, tries, "settling the run failed; looking again later");
         let u = RunUpdate {
             tries,
-            not_before: self.backoff(tries),
+            not_before: self.backoff(tries).max(at_least),
             error: Some(e.to_string()),
             ..Self::keep(run)
         };

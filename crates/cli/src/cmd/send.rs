@@ -44,7 +44,8 @@ pub(crate) fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
             key.address()
         )));
     }
-    let options = SendOptions { account_kind: args.account.account_kind, force: args.force };
+    let options =
+        SendOptions { account_kind: args.account.account_kind, force: args.force, ..SendOptions::default() };
     runtime()?.block_on(async {
         let client = args.net.connect(Some(&args.gas)).await?;
         let prepared = client.prepare(&grant, &key, vec![call], &options).await?;

@@ -130,8 +130,12 @@ async fn an_eoa_life_through_the_client() {
     // anvil mines only on demand and Alto simulates on the latest block: a block now, as a live chain would
     // have, so the simulation's clock is in period 1 too.
     net.provider().raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
-    let prepared = client.prepare(&grant, &session_key, pay(recipient, ETH / 100), &options).await.unwrap();
+    // Through nonce lane 7: its own sequence (0), under the key the account reads the validator from.
+    let lane = SendOptions { nonce_lane: 7, ..SendOptions::default() };
+    let prepared = client.prepare(&grant, &session_key, pay(recipient, ETH / 100), &lane).await.unwrap();
     assert_eq!(prepared.period, 1);
+    let kind = client.account_kind(account, None).await.unwrap();
+    assert_eq!(prepared.nonce, kind.nonce(contracts.validator, 7, 0).unwrap(), "lane 7, sequence 0");
     let hash = client.submit(&prepared).await.unwrap();
     assert_eq!(hash, prepared.hash, "the bundler's userOpHash is the one recorded before sending");
     let receipt = client.wait(hash, Duration::from_secs(60)).await.unwrap();

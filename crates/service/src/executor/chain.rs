@@ -1,15 +1,15 @@
-//! [`Executor`] on a node and an ERC-4337 bundler, with warrant-core's pre-flight and signing and
-//! warrant-chain's bundler client: the flow of `warrant send` (crates/cli/src/net.rs), split into prepare /
-//! submit / receipt. To be replaced by `warrant-client` once it lands; the trait stays.
+//! [`Executor`] on a node and an ERC-4337 bundler. Each run goes through `warrant-client`: [`Client::prepare`]
+//! (the pre-flight on the final operation, then the signature, in the key's own nonce lane) and
+//! [`Client::submit`]. Receipts come from the node's logs rather than the bundler's memory, and the bundler is
+//! asked whether it holds an operation, both for reconciliation.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use alloy::{
     network::TransactionBuilder,
-    primitives::{Address, B256, Bytes, U256, aliases::U192},
+    primitives::{Address, B256, U256, aliases::U192},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
-    signers::{SignerSync, local::PrivateKeySigner},
     sol,
     sol_types::SolCall,
     transports::http::reqwest::Url,
@@ -17,15 +17,15 @@ use alloy::{
 use async_trait::async_trait;
 use warrant_chain::{
     ChainError,
-    bundler::{self, BundlerClient, BundlerErrorKind},
+    bundler::{self, BundlerErrorKind},
 };
+use warrant_client::{Client, ClientError, ClientOptions, SendOptions};
 use warrant_core::{
-    IEntryPoint, UserOperation,
+    IEntryPoint,
     account::AccountKind,
     constants::ENTRY_POINT_V08,
-    grant::{self, IWarrantValidator, NO_CAP, Scope},
-    policy::{self, Call, Denial, OpCheck, Presentation, SessionStatus as Status, SessionUsage},
-    session_op::{GasFields, SessionOp},
+    grant::{IWarrantValidator, NO_CAP, Scope},
+    policy::{self, Call, Denial, SessionStatus as Status, SessionUsage},
     token::SignedGrant,
 };
 
@@ -35,15 +35,12 @@ sol! {
     function accountId() external view returns (string);
 }
 
-/// Multiplier on the bundler's verificationGasLimit estimate (anvil's tracer under-reports a returned call's gas;
-/// unused verification gas is not charged). The CLI's default.
-const VERIFICATION_HEADROOM: u128 = 3;
-
 /// A node and a bundler.
 pub struct ChainExecutor {
     provider: DynProvider,
-    bundler: BundlerClient,
-    /// The bundler's JSON-RPC, for the standard methods `BundlerClient` lacks.
+    /// Prepares (pre-flight, sign) and submits each run's operation.
+    client: Client,
+    /// The bundler's JSON-RPC, for the methods `BundlerClient` lacks.
     bundler_rpc: alloy::rpc::client::RpcClient,
     chain_id: u64,
     /// The first block searched for receipts.
@@ -86,26 +83,17 @@ fn denied(denial: &Denial, refills_at: Option<u64>) -> ExecError {
 impl ChainExecutor {
     /// Connects to a node and a bundler serving EntryPoint v0.8 and checks they serve the same chain.
     pub async fn connect(rpc_url: Url, bundler_url: Url, timeout: Duration) -> Result<Self, ExecError> {
-        let client = bundler::http_client(rpc_url, timeout).map_err(chain_error)?;
-        let provider = ProviderBuilder::new().connect_client(client).erased();
+        let rpc = bundler::http_client(rpc_url.clone(), timeout).map_err(chain_error)?;
+        let provider = ProviderBuilder::new().connect_client(rpc).erased();
         let chain_id = provider.get_chain_id().await.map_err(transient)?;
         let bundler_rpc = bundler::http_client(bundler_url.clone(), timeout).map_err(chain_error)?;
-        let bundler =
-            BundlerClient::with_timeout(bundler_url, ENTRY_POINT_V08, timeout).map_err(chain_error)?;
-        let bundler_chain = bundler.chain_id().await.map_err(chain_error)?;
-        if bundler_chain != chain_id {
-            return Err(ExecError::Fatal(format!(
-                "the bundler serves chain {bundler_chain}, the node chain {chain_id}"
-            )));
-        }
-        Ok(Self {
-            provider,
-            bundler,
-            bundler_rpc,
-            chain_id,
-            from_block: 0,
-            kinds: Mutex::new(HashMap::new()),
-        })
+        // The client checks that the bundler serves the node's chain.
+        let options = ClientOptions { request_timeout: timeout, ..ClientOptions::default() };
+        let client = Client::connect(rpc_url, Some(bundler_url), options).await.map_err(|e| match e {
+            ClientError::Chain(e) => chain_error(e),
+            other => ExecError::Fatal(other.to_string()),
+        })?;
+        Ok(Self { provider, client, bundler_rpc, chain_id, from_block: 0, kinds: Mutex::new(HashMap::new()) })
     }
 
     /// Searches receipts from `block` on (the block the service's first operation could land in; 0 searches the
@@ -154,12 +142,24 @@ impl ChainExecutor {
             .ok_or_else(|| transient(format!("unknown session status {}", state.status)))
     }
 
-    async fn fees(&self) -> Result<(u128, u128), ExecError> {
-        if let Ok(price) = self.bundler.user_operation_gas_price().await {
-            return Ok((price.max_fee_per_gas.to(), price.max_priority_fee_per_gas.to()));
-        }
-        let fees = self.provider.estimate_eip1559_fees().await.map_err(transient)?;
-        Ok((fees.max_fee_per_gas, fees.max_priority_fee_per_gas))
+    /// A client error as the worker sees it: a denial (the pre-flight's, or the bundler's with the validator's
+    /// rule) names its rule and, for a period cap, when it refills; a node or bundler failure is transient;
+    /// the rest (wrong chain, a grant the client can't send for) can't be fixed by retrying.
+    async fn client_error(&self, e: ClientError, scope: &Scope) -> ExecError {
+        let denial = match e {
+            ClientError::Denied(d) | ClientError::Refused { rule: Some(d), .. } => d,
+            ClientError::Refused { rule: None, refusal } => {
+                return chain_error(ChainError::Bundler(*refusal));
+            }
+            ClientError::Chain(e) => return chain_error(e),
+            ClientError::UnknownAccount { .. } => return transient(e),
+            other => return ExecError::Fatal(other.to_string()),
+        };
+        let refills_at = match self.now().await {
+            Ok(now) => refill_time(&denial, scope, now),
+            Err(_) => None,
+        };
+        denied(&denial, refills_at)
     }
 }
 
@@ -192,104 +192,21 @@ impl Executor for ChainExecutor {
 
     async fn prepare(&self, session: &Session, calls: &[Call]) -> Result<Prepared, ExecError> {
         let signed = &session.grant;
-        let (account, module, scope) = (signed.grant.account, signed.module, &signed.grant.session.scope);
-        if signed.chain_id != self.chain_id {
-            return Err(ExecError::Fatal(format!(
-                "the grant is for chain {}, the node is chain {}",
-                signed.chain_id, self.chain_id
-            )));
-        }
-        if scope.paymaster != Address::ZERO {
-            return Err(ExecError::Fatal(format!(
-                "the grant requires paymaster {}; the service does not negotiate paymaster data yet",
-                scope.paymaster
-            )));
-        }
-        let id = signed.session_id();
-        let usage = self.usage(signed).await?;
-        let holdings = warrant_chain::gate::read_holdings(&self.provider, scope, account, module)
-            .await
-            .map_err(chain_error)?;
-        let presentation =
-            if usage.status == Status::None { Presentation::Enable } else { Presentation::Use };
-        if presentation == Presentation::Enable {
-            let epoch = self.view(module, IWarrantValidator::epochOfCall { account }).await?;
-            if epoch != U256::from(signed.grant.epoch) {
-                let denial =
-                    Denial::GrantEpochStale { grant_epoch: signed.grant.epoch, current_epoch: epoch };
-                return Err(denied(&denial, None));
-            }
-        }
-        let now = self.now().await?;
-        let period = policy::current_period(scope, now).unwrap_or(0);
-        let key = self.nonce_key(session).await?;
-        let nonce = self.view(ENTRY_POINT_V08, IEntryPoint::getNonceCall { sender: account, key }).await?;
-        let (max_fee, max_priority) = self.fees().await?;
-        let builder = SessionOp {
-            account,
-            module,
-            chain_id: self.chain_id,
-            account_kind: self.kind(account).await?,
-            calls: calls.to_vec(),
-            gas: GasFields {
-                call_gas_limit: 500_000,
-                verification_gas_limit: 1_000_000,
-                pre_verification_gas: 100_000,
-                max_fee_per_gas: max_fee,
-                max_priority_fee_per_gas: max_priority,
-                paymaster: None,
-            },
-            key_suffix: session.nonce_lane,
-            period,
-            sequence: (nonce & U256::from(u64::MAX)).to::<u64>(),
-            eip7702: None,
+        let options = SendOptions {
+            account_kind: Some(self.kind(signed.grant.account).await?),
+            nonce_lane: session.nonce_lane,
+            ..SendOptions::default()
         };
-        let check = |op: &UserOperation, signature_valid: bool| {
-            policy::check_operation(&OpCheck {
-                session_id: id,
-                scope,
-                usage: &usage,
-                presentation,
-                op: &op.pack(),
-                account,
-                module,
-                period,
-                signature_valid,
-                holdings: &holdings,
-            })
-            .and_then(|debit| policy::check_op_time(&debit, now).map(|()| debit))
-            .map_err(|denial| denied(&denial, refill_time(&denial, scope, now)))
-        };
-        // 1. Estimate with a dummy session signature (the validator skips the gas caps for a signature that does
-        //    not recover to the session key, so the bundler simulates with its own limits).
-        let mut estimation_op = builder.unsigned().map_err(|e| ExecError::Fatal(e.to_string()))?;
-        estimation_op.signature = dummy_signature(&builder, presentation, signed)?;
-        check(&estimation_op, false)?;
-        let estimate =
-            self.bundler.estimate_user_operation_gas(&estimation_op).await.map_err(|e| match &e {
-                ChainError::Bundler(refusal) if refusal.warrant_rule_name().is_some() => ExecError::Denied {
-                    rule: refusal.warrant_rule_name().unwrap_or_default().to_string(),
-                    message: refusal.to_string(),
-                    refills_at: None,
-                },
-                _ => chain_error(e),
-            })?;
-        // 2. Limits from the estimate, clamped to the session's caps; the pre-flight of the final operation.
-        let mut final_builder = builder.clone();
-        fit_gas(&mut final_builder.gas, &estimate, scope).map_err(|d| denied(&d, None))?;
-        let final_op = final_builder.unsigned().map_err(|e| ExecError::Fatal(e.to_string()))?;
-        check(&final_op, true)?;
-        // 3. Sign.
-        let signed_op = match presentation {
-            Presentation::Enable => final_builder.sign_enable(signed, &session.signer),
-            Presentation::Use => final_builder.sign_use(&signed.grant.session, &session.signer),
+        match self.client.prepare(signed, &session.signer, calls.to_vec(), &options).await {
+            Ok(p) => Ok(Prepared { nonce: p.nonce, hash: p.hash, op: p.op, period: p.period }),
+            Err(e) => Err(self.client_error(e, &signed.grant.session.scope).await),
         }
-        .map_err(|e| ExecError::Fatal(e.to_string()))?;
-        Ok(Prepared { nonce: signed_op.op.nonce, hash: signed_op.hash, op: signed_op.op, period })
     }
 
     async fn submit(&self, prepared: &Prepared) -> Result<B256, ExecError> {
-        let hash = self.bundler.send_user_operation(&prepared.op).await.map_err(chain_error)?;
+        // The client's bundler, without `Client::submit`'s wrapper (which takes the client's own `Prepared`).
+        let bundler = self.client.bundler().map_err(|e| ExecError::Fatal(e.to_string()))?;
+        let hash = bundler.send_user_operation(&prepared.op).await.map_err(chain_error)?;
         if hash != prepared.hash {
             return Err(ExecError::Fatal(format!(
                 "the bundler answered userOpHash {hash}, the service computed {}",
@@ -318,7 +235,24 @@ impl Executor for ChainExecutor {
         Ok(Some(OpReceipt { hash, success: event.data.success, transaction_hash }))
     }
 
+    /// Alto first (`pimlico_getUserOperationStatus`: its `eth_getUserOperationByHash` reads only the chain's logs,
+    /// so it never shows a pending operation), then ERC-7769's `eth_getUserOperationByHash` (a bundler that
+    /// reports pending operations answers them with a null transaction hash).
     async fn held_by_bundler(&self, hash: B256) -> Result<bool, ExecError> {
+        let status: Result<serde_json::Value, _> =
+            self.bundler_rpc.request("pimlico_getUserOperationStatus", (hash,)).await;
+        match status {
+            Ok(v) => {
+                // `not_submitted`: in the mempool; `submitted`: in a bundle transaction not yet mined. Everything
+                // else (`not_found`, `rejected`, `failed`, `included`, `reverted`) means it is not held: included
+                // ones are found by their receipt, the others may be sent again.
+                let status = v.get("status").and_then(|s| s.as_str()).unwrap_or_default();
+                return Ok(matches!(status, "not_submitted" | "submitted"));
+            }
+            // A bundler without the method answers an error (-32601 by JSON-RPC, others by some bundlers).
+            Err(e) if e.as_error_resp().is_some() => {}
+            Err(e) => return Err(transient(e)),
+        }
         let found: Option<serde_json::Value> =
             self.bundler_rpc.request("eth_getUserOperationByHash", (hash,)).await.map_err(transient)?;
         // Included operations are answered too (with a transaction hash); only a pending one counts here.
@@ -385,65 +319,4 @@ impl Executor for ChainExecutor {
             limits,
         })
     }
-}
-
-/// A module signature for estimation: the real one's layout, signed by a throwaway key (so it does not recover to
-/// the session key, and the validator skips the gas caps while every other rule runs).
-fn dummy_signature(
-    builder: &SessionOp,
-    presentation: Presentation,
-    signed: &SignedGrant,
-) -> Result<Bytes, ExecError> {
-    let throwaway = loop {
-        let k = PrivateKeySigner::random();
-        if k.address() != signed.grant.session.signer {
-            break k;
-        }
-    };
-    let fatal = |e: &dyn std::fmt::Display| ExecError::Fatal(e.to_string());
-    let op = builder.unsigned().map_err(|e| fatal(&e))?;
-    let hash = builder.hash(&op).map_err(|e| fatal(&e))?;
-    let id = signed.session_id();
-    let sign = |digest: B256| -> Result<Vec<u8>, ExecError> {
-        Ok(throwaway.sign_hash_sync(&digest).map_err(|e| fatal(&e))?.as_bytes().to_vec())
-    };
-    Ok(match presentation {
-        Presentation::Use => grant::use_signature(
-            &signed.grant.session,
-            builder.period,
-            &sign(grant::use_digest(hash, id, builder.period))?,
-        ),
-        Presentation::Enable => {
-            let grant_digest = signed.grant.digest(builder.module, builder.chain_id);
-            let sig = sign(grant::enable_digest(hash, id, builder.period, grant_digest))?;
-            grant::enable_signature(&signed.grant, builder.period, &signed.owner_signature, &sig)
-        }
-    })
-}
-
-/// Gas from the estimate with headroom, clamped into the session's `maxGasLimit` and `maxFeePerGas`.
-fn fit_gas(
-    gas: &mut GasFields,
-    estimate: &bundler::UserOperationGasEstimate,
-    scope: &Scope,
-) -> Result<(), Denial> {
-    let sat = |v: U256| u128::try_from(v).unwrap_or(u128::MAX);
-    let verification = sat(estimate.verification_gas_limit);
-    gas.call_gas_limit = sat(estimate.call_gas_limit);
-    gas.pre_verification_gas = sat(estimate.pre_verification_gas);
-    gas.verification_gas_limit = verification.saturating_mul(VERIFICATION_HEADROOM);
-    if scope.maxGasLimit != 0 {
-        let cap = scope.maxGasLimit;
-        let others = gas.call_gas_limit.saturating_add(gas.pre_verification_gas);
-        let bare = others.saturating_add(verification);
-        if bare > cap {
-            return Err(Denial::GasLimitExceeded { total: U256::from(bare), cap: U256::from(cap) });
-        }
-        gas.verification_gas_limit = gas.verification_gas_limit.min(cap - others);
-    }
-    if scope.maxFeePerGas != 0 {
-        gas.max_fee_per_gas = gas.max_fee_per_gas.min(scope.maxFeePerGas);
-        gas.max_priority_fee_per_gas = gas.max_priority_fee_per_gas.min(gas.max_fee_per_gas);
-    }
-    Ok(())
 }

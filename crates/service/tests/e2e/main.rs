@@ -558,6 +558,10 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
         "3000",
         "--receipt-timeout-secs",
         "10",
+        // A run whose submission's answer was not seen (the instance was killed) waits this long before it is
+        // looked at again (WorkerConfig::submit_window): Alto under load takes seconds to answer.
+        "--rpc-timeout",
+        "15",
     ];
     let spawn = || Proc::spawn(service_command(&args), &log);
     let api = Api::new(&base, &token);
@@ -638,6 +642,8 @@ async fn two_instances_share_jobs_on_postgres() {
             "200",
             "--max-backoff-ms",
             "3000",
+            "--rpc-timeout",
+            "15",
         ]);
         args.extend_from_slice(&["--max-keys", "2"]);
         let mut proc = Proc::spawn(service_command(&args), &dir.path().join(format!("{name}.log")));
