@@ -10,8 +10,15 @@ use warrant_core::{CoreError, policy::Denial};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The pre-flight refused the operation: the validator would refuse it with this rule. Nothing was signed.
-    #[error("pre-flight: denied — {0}")]
-    Denied(Denial),
+    /// `words` say it in the user's terms ([`warrant_core::explain_denial`]): parameter names, token units read
+    /// from the node, dates.
+    #[error("pre-flight: denied — {}: {words}", .denial.name())]
+    Denied {
+        /// The rule.
+        denial: Denial,
+        /// What broke it, in words.
+        words: String,
+    },
     /// The bundler refused the operation. `rule` is the validator's rule when its revert data came back.
     #[error("bundler: {} — {refusal}", match (.rule, refusal.named()) {
         (Some(rule), _) => format!("denied — {rule}"),
@@ -63,7 +70,7 @@ impl ClientError {
     /// The validator's rule that refused the operation, from the pre-flight or from the bundler.
     pub fn denial(&self) -> Option<&Denial> {
         match self {
-            Self::Denied(denial) => Some(denial),
+            Self::Denied { denial, .. } => Some(denial),
             Self::Refused { rule, .. } => rule.as_ref(),
             _ => None,
         }
@@ -73,9 +80,10 @@ impl ClientError {
     /// error the SDK knows. `None` for failures and for refusals that name nothing.
     pub fn named(&self) -> Option<warrant_core::revert::NamedRevert> {
         match self {
-            Self::Denied(denial) => {
-                Some(warrant_core::revert::NamedRevert { name: denial.name(), detail: denial.to_string() })
-            }
+            Self::Denied { denial, words } => Some(warrant_core::revert::NamedRevert {
+                name: denial.name(),
+                detail: format!("{}: {words}", denial.name()),
+            }),
             Self::Refused { refusal, .. } => refusal.named(),
             _ => None,
         }
@@ -83,7 +91,7 @@ impl ClientError {
 
     /// Whether this is a refusal of the operation (by the pre-flight or the bundler), not a failure to ask.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Self::Denied(_) | Self::Refused { .. })
+        matches!(self, Self::Denied { .. } | Self::Refused { .. })
     }
 }
 
