@@ -31,6 +31,21 @@ pub enum ClientError {
         /// The bundler's error as it answered.
         refusal: Box<BundlerRpcError>,
     },
+    /// A transaction reverts: the node's gas estimate (or the call it simulates) reverted, so nothing was sent.
+    /// `named` is its revert by name when the SDK knows the data (an account's, a token's or the validator's
+    /// error).
+    #[error("{method}: the transaction reverts — {}", match .named {
+        Some(named) => named.to_string(),
+        None => format!("revert data {data} (not an error the SDK knows)"),
+    })]
+    TransactionReverted {
+        /// The request that reverted (`eth_estimateGas` when alloy fills the gas).
+        method: String,
+        /// The revert by name.
+        named: Option<warrant_core::revert::NamedRevert>,
+        /// The revert data.
+        data: alloy::primitives::Bytes,
+    },
     /// A node or a bundler could not be asked, or answered with an error (connection refused, timeout, …).
     #[error(transparent)]
     Chain(ChainError),
@@ -85,13 +100,18 @@ impl ClientError {
                 detail: format!("{}: {words}", denial.name()),
             }),
             Self::Refused { refusal, .. } => refusal.named(),
+            Self::TransactionReverted { named, .. } => named.clone(),
             _ => None,
         }
     }
 
-    /// Whether this is a refusal of the operation (by the pre-flight or the bundler), not a failure to ask.
+    /// Whether this is a refusal of the operation (by the pre-flight or the bundler, or a transaction whose revert
+    /// names a rule), not a failure to ask.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Self::Denied { .. } | Self::Refused { .. })
+        matches!(
+            self,
+            Self::Denied { .. } | Self::Refused { .. } | Self::TransactionReverted { named: Some(_), .. }
+        )
     }
 }
 
