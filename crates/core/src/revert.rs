@@ -139,8 +139,8 @@ alloy_sol_types::sol! {
 
 alloy_sol_types::sol! {
     /// The errors of the account side of a transaction: OpenZeppelin 5's `Account`/ERC-7579 errors (WarrantAccount
-    /// is built on them), `Address`'s `FailedCall` (a call of a batch reverted with no data) and WarrantAccount's
-    /// own.
+    /// is built on them), `Address`'s `FailedCall` (a call of a batch reverted with no data), `MissingPrecompile`
+    /// (the validator's P-256 check on a chain without the precompile) and WarrantAccount's own.
     #[derive(Debug, PartialEq, Eq)]
     interface AccountErrors {
         error AccountUnauthorized(address sender);
@@ -152,6 +152,7 @@ alloy_sol_types::sol! {
         error ERC7579UnsupportedModuleType(uint256 moduleTypeId);
         error ERC7579MissingFallbackHandler(bytes4 selector);
         error FailedCall();
+        error MissingPrecompile(address precompile);
         error WarrantAccountUnauthorizedInitializer(address caller);
         error WarrantAccountInvalidInitialization();
     }
@@ -181,6 +182,15 @@ pub fn account_error(data: &[u8]) -> Option<NamedRevert> {
         A::FailedCall(_) => {
             "a call the account made reverted without a reason (a target without that function?)".into()
         }
+        // 0x100: P256VERIFY (RIP-7212, EIP-7951), which the validator's P-256 session keys need.
+        A::MissingPrecompile(e) if e.precompile == alloy_primitives::Address::left_padding_from(&[1, 0]) => {
+            format!(
+                "the chain has no P-256 precompile at {} (RIP-7212 / EIP-7951), so a P-256 session key can't be \
+                 verified on it; use a secp256k1 session key here",
+                e.precompile
+            )
+        }
+        A::MissingPrecompile(e) => format!("the chain has no precompile at {}", e.precompile),
         other => format!("{other:?}"),
     };
     Some(NamedRevert { name, detail })
@@ -401,6 +411,24 @@ mod tests {
         let module = Address::with_last_byte(9);
         let mismatch =
             AccountErrors::ERC7579MismatchedModuleTypeId { moduleTypeId: U256::from(1), module }.abi_encode();
+        let missing =
+            AccountErrors::MissingPrecompile { precompile: Address::with_last_byte(0) }.abi_encode();
+        assert_eq!(name_revert(&missing).unwrap().name, "MissingPrecompile");
+        // As the validator reverts inside the EntryPoint's validation: AA23 with the inner error named.
+        let p256 = Address::from_word(B256::from(U256::from(0x100)));
+        let inner = AccountErrors::MissingPrecompile { precompile: p256 }.abi_encode();
+        let op = IEntryPoint::FailedOpWithRevert {
+            opIndex: U256::ZERO,
+            reason: "AA23 reverted".into(),
+            inner: inner.into(),
+        }
+        .abi_encode();
+        let named = name_revert(&op).unwrap();
+        assert_eq!(named.name, "MissingPrecompile");
+        assert!(
+            named.detail.contains("no P-256 precompile at 0x0000000000000000000000000000000000000100"),
+            "{named}"
+        );
         assert_eq!(
             name_revert(&mismatch).unwrap().to_string(),
             format!("ERC7579MismatchedModuleTypeId: {module} is not a module of type 1 (not a validator?)")
