@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, process::ExitCode};
 
 use warrant_core::{
-    explain::{TokenHints, TokenInfo, explain_grant},
+    explain::{TokenHints, TokenInfo, explain_signed_grant},
     grant::{ANY_SELECTOR, ArgCondition, CallPolicy, Scope, arg_type},
     grant_json::SignedGrantJson,
 };
@@ -101,7 +101,8 @@ pub(crate) fn parse_signatures(sigs: &[String]) -> Result<Vec<Signature>, CliErr
 
 pub(crate) fn run(args: &ExplainArgs) -> Result<ExitCode, CliError> {
     let signed = load_grant(&args.grant)?;
-    let mut text = explain_grant(&signed.grant, &parse_hints(&args.tokens)?);
+    // The signed grant's words name a P-256 session key the token carries (its kind and coordinates).
+    let mut text = explain_signed_grant(&signed, &parse_hints(&args.tokens)?);
     let signatures = parse_signatures(&args.sigs)?;
     let by_selector = |_, p: &CallPolicy| signatures.iter().find(|s| s.selector == p.selector.0);
     if let Some(legend) = parameter_legend(&signed.grant.session.scope, by_selector) {

@@ -277,3 +277,50 @@ fn an_unreachable_node_is_an_error_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.starts_with("error: "), "{err}");
 }
+
+/// `explain` names a P-256 session key the token carries (kind and coordinates), not just its identifier.
+#[test]
+fn explain_names_a_p256_session_key() {
+    use warrant_core::{
+        p256::{P256Kind, P256Signer},
+        token::SignedGrant,
+    };
+    let key = P256Signer::from_bytes(P256Kind::WebCrypto, &[7; 32]).unwrap();
+    let identifier = key.signer().to_string();
+    let allow = format!("{BOB}:receive:value<=0.01ether");
+    let out = warrant_env(
+        &[
+            "grant",
+            "--account",
+            ACCOUNT,
+            "--module",
+            MODULE,
+            "--chain-id",
+            "1",
+            "--epoch",
+            "1",
+            "--session-key",
+            &identifier,
+            "--allow",
+            &allow,
+            "--max-value",
+            "0.05ether",
+        ],
+        &[("WARRANT_PRIVATE_KEY", OWNER_KEY)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plain = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let carrying =
+        SignedGrant::from_token(&plain).unwrap().with_session_key(key.key()).unwrap().to_token().unwrap();
+    let out = warrant(&["explain", &carrying]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let k = key.key();
+    assert!(
+        text.starts_with(&format!(
+            "P-256 (WebCrypto) session key {identifier} (public key x {}, y {})",
+            k.x, k.y
+        )),
+        "{text}"
+    );
+}
