@@ -289,7 +289,7 @@ pub(crate) fn load_grant(input: &str) -> Result<SignedGrant, CliError> {
     if text.starts_with('{') {
         let json: SignedGrantJson =
             serde_json::from_str(text).map_err(|e| CliError::InvalidInput(format!("grant JSON: {e}")))?;
-        Ok(json.into())
+        SignedGrant::try_from(json).map_err(|e| CliError::InvalidInput(format!("grant JSON: {e}")))
     } else {
         SignedGrant::from_token(text).map_err(|e| CliError::InvalidInput(format!("grant token: {e}")))
     }

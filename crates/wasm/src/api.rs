@@ -99,7 +99,7 @@ fn session_of(v: &Value) -> ApiResult<Session> {
 }
 
 fn signed_of(v: &Value) -> ApiResult<SignedGrant> {
-    Ok(parse::<SignedGrantJson>("signed grant", v)?.into())
+    Ok(SignedGrant::try_from(parse::<SignedGrantJson>("signed grant", v)?)?)
 }
 
 /// A P-256 session key in JSON: `{ kind: 1 | 2, publicKey: "0x04…" }` (1 raw, 2 WebCrypto).

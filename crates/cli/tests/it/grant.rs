@@ -67,10 +67,10 @@ fn signed_grant_binds_the_flags_and_verifies() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let signed = SignedGrant::from_token(v["token"].as_str().unwrap()).unwrap();
     assert_eq!((signed.chain_id, signed.module), (31337, MODULE.parse().unwrap()));
-    let from_json: SignedGrant =
-        serde_json::from_value::<warrant_core::grant_json::SignedGrantJson>(v["grant"].clone())
-            .unwrap()
-            .into();
+    let from_json = SignedGrant::try_from(
+        serde_json::from_value::<warrant_core::grant_json::SignedGrantJson>(v["grant"].clone()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(from_json, signed, "the token and the JSON form carry the same signed grant");
     let grant = signed.grant.clone();
     let account: Address = ACCOUNT.parse().unwrap();

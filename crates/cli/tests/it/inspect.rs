@@ -316,11 +316,13 @@ fn explain_names_a_p256_session_key() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     let k = key.key();
-    assert!(
-        text.starts_with(&format!(
-            "P-256 (WebCrypto) session key {identifier} (public key x {}, y {})",
-            k.x, k.y
-        )),
-        "{text}"
-    );
+    let named = format!("P-256 (WebCrypto) session key {identifier} (public key x {}, y {})", k.x, k.y);
+    assert!(text.starts_with(&named), "{text}");
+    // The JSON form keeps the key: explained from it, the key is named the same way.
+    let out = warrant(&["explain", &carrying, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["grant"]["sessionKey"]["kind"], 2, "{v}");
+    let out = warrant(&["explain", &v["grant"].to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with(&named));
 }
