@@ -1,4 +1,5 @@
-//! Contract bytecode, read from the pinned npm packages under `contracts/node_modules` (never committed).
+//! Contract bytecode, read from the pinned npm packages under `contracts/node_modules` (never committed), and
+//! Warrant's own from forge's output (or its committed copy, `contracts/prebuilt`).
 
 use std::path::{Path, PathBuf};
 
@@ -54,11 +55,25 @@ pub fn simple_7702_account_creation_code() -> Result<Bytes, ChainError> {
     account_abstraction_creation_code("Simple7702Account")
 }
 
-/// The creation code of one of Warrant's own contracts from forge's output (`contracts/out/<file>/<name>.json`).
+/// The creation code of one of Warrant's own contracts from forge's output (`contracts/out/<file>/<name>.json`),
+/// or, where nothing was built (a fresh clone running the demo), the committed copy of that output
+/// (`contracts/prebuilt/<name>.json`, written by `scripts/prebuilt`; `scripts/test` checks a fresh build gives
+/// the same bytecode).
 pub fn warrant_creation_code(file: &str, name: &str) -> Result<Bytes, ChainError> {
-    let path = contracts_dir().join("out").join(file).join(format!("{name}.json"));
-    let json = read_json(&path)?;
-    hex_field(&path, &json, "/bytecode/object")
+    let built = contracts_dir().join("out").join(file).join(format!("{name}.json"));
+    if built.exists() {
+        let json = read_json(&built)?;
+        return hex_field(&built, &json, "/bytecode/object");
+    }
+    let prebuilt = contracts_dir().join("prebuilt").join(format!("{name}.json"));
+    if !prebuilt.exists() {
+        return Err(ChainError::Artifact {
+            path: built,
+            reason: "not built, and no committed copy in contracts/prebuilt (run scripts/forge build)".into(),
+        });
+    }
+    let json = read_json(&prebuilt)?;
+    hex_field(&prebuilt, &json, "/bytecode")
 }
 
 /// The `accounts/` directory (third-party accounts from npm): `$WARRANT_ACCOUNTS_DIR` if set, else the one in this

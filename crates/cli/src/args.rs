@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 use crate::{
     CliError,
     cmd::explain::parse_signatures,
-    scope_spec::{Param, parse_address, parse_amount},
+    scope_spec::{parse_address, parse_amount},
 };
 
 /// Where the node and the bundler are.
@@ -289,7 +289,7 @@ pub(crate) fn load_grant(input: &str) -> Result<SignedGrant, CliError> {
     if text.starts_with('{') {
         let json: SignedGrantJson =
             serde_json::from_str(text).map_err(|e| CliError::InvalidInput(format!("grant JSON: {e}")))?;
-        Ok(json.into())
+        SignedGrant::try_from(json).map_err(|e| CliError::InvalidInput(format!("grant JSON: {e}")))
     } else {
         SignedGrant::from_token(text).map_err(|e| CliError::InvalidInput(format!("grant token: {e}")))
     }
@@ -319,9 +319,23 @@ pub(crate) struct GrantCallArgs {
 }
 
 impl GrantCallArgs {
-    /// The parameters of `--sig` (none without it), to name what a condition reads.
-    pub(crate) fn parameters(&self) -> Result<Vec<Param>, CliError> {
-        Ok(parse_signatures(self.sig.as_slice())?.pop().map(|s| s.params).unwrap_or_default())
+    /// The parameter names `--sig` gives (`transfer(address to,uint256 amount)`), by head word, for a denial's
+    /// words. An unnamed parameter is `argN`, as grant rules name it, unless the function is one of the
+    /// built-in table of `warrant_core::explain`, whose names (`to`, `amount`) say more.
+    pub(crate) fn param_names(&self) -> Result<warrant_core::explain_denial::ParamNames, CliError> {
+        Ok(parse_signatures(self.sig.as_slice())?
+            .into_iter()
+            .map(|s| {
+                let known = warrant_core::explain::function_signature(s.selector).is_some();
+                let named = s
+                    .params
+                    .iter()
+                    .filter(|p| p.name.is_some() || !known)
+                    .map(|p| (p.head, p.label()))
+                    .collect();
+                (s.selector, named)
+            })
+            .collect())
     }
 
     /// The grant and the call: `sig(args…)` encoded, raw `--data`, or a plain transfer.

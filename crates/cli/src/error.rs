@@ -21,14 +21,14 @@ pub(crate) enum CliError {
     /// The client library failed, or a bundler refused the operation ([`ClientError::is_refusal`]).
     #[error(transparent)]
     Client(warrant_client::ClientError),
-    /// Warrant's pre-flight denied the operation: the validator would refuse it with this rule. `detail` says
-    /// more about the argument that broke a condition.
-    #[error("pre-flight: denied — {denial}{}", .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    /// Warrant's pre-flight denied the operation: the validator would refuse it with this rule. `words` say what
+    /// broke it in the user's terms ([`warrant_core::explain_denial`]).
+    #[error("pre-flight: denied — {}: {words}", .denial.name())]
     Denied {
         /// The rule.
         denial: warrant_core::policy::Denial,
-        /// What the argument was and which bound it broke.
-        detail: Option<String>,
+        /// The parameter, its value and the bound it broke, in token units and dates where known.
+        words: String,
     },
     /// The command refused before anything was sent, by a rule of the chain's state it names (a session already
     /// revoked, an EOA not delegated): nothing to do, and no gas spent.
@@ -91,6 +91,14 @@ impl CliError {
         self.rule().is_some()
     }
 
+    /// What `--json` puts in `detail`: a denial's words (the rule is in `rule`), else the whole message.
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            Self::Denied { words, .. } => words.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The name of the rule that refused, if any.
     pub(crate) fn rule(&self) -> Option<&str> {
         match self {
@@ -107,7 +115,7 @@ impl From<ClientError> for CliError {
     /// The pre-flight's denial is printed one way wherever it comes from.
     fn from(e: ClientError) -> Self {
         match e {
-            ClientError::Denied(denial) => Self::Denied { denial, detail: None },
+            ClientError::Denied { denial, words } => Self::Denied { denial, words },
             other => Self::Client(other),
         }
     }

@@ -40,7 +40,7 @@ enum Command {
     /// Say in plain words what a grant allows.
     Explain(explain::ExplainArgs),
     /// Pre-flight: would the session be allowed this call? Exit 0 if allowed, 1 if denied (naming the rule).
-    Check(check::CheckArgs),
+    Check(Box<check::CheckArgs>),
     /// Build, check, sign and send a session operation through a bundler.
     Send(Box<send::SendArgs>),
     /// What a grant's session has used and has left: uses, value, spend limits in the current period.
@@ -99,7 +99,7 @@ fn main() -> ExitCode {
                 let value = serde_json::json!({
                     "error": if refusal { "refused" } else { "error" },
                     "rule": e.rule(),
-                    "detail": message,
+                    "detail": warrant_chain::bundler::redact_urls(&e.detail()),
                 });
                 eprintln!("{value}");
             } else if refusal {

@@ -10,8 +10,15 @@ use warrant_core::{CoreError, policy::Denial};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The pre-flight refused the operation: the validator would refuse it with this rule. Nothing was signed.
-    #[error("pre-flight: denied — {0}")]
-    Denied(Denial),
+    /// `words` say it in the user's terms ([`warrant_core::explain_denial`]): parameter names, token units read
+    /// from the node, dates.
+    #[error("pre-flight: denied — {}: {words}", .denial.name())]
+    Denied {
+        /// The rule.
+        denial: Denial,
+        /// What broke it, in words.
+        words: String,
+    },
     /// The bundler refused the operation. `rule` is the validator's rule when its revert data came back.
     #[error("bundler: {} — {refusal}", match (.rule, refusal.named()) {
         (Some(rule), _) => format!("denied — {rule}"),
@@ -23,6 +30,21 @@ pub enum ClientError {
         rule: Option<Denial>,
         /// The bundler's error as it answered.
         refusal: Box<BundlerRpcError>,
+    },
+    /// A transaction reverts: the node's gas estimate (or the call it simulates) reverted, so nothing was sent.
+    /// `named` is its revert by name when the SDK knows the data (an account's, a token's or the validator's
+    /// error).
+    #[error("{method}: the transaction reverts — {}", match .named {
+        Some(named) => named.to_string(),
+        None => format!("revert data {data} (not an error the SDK knows)"),
+    })]
+    TransactionReverted {
+        /// The request that reverted (`eth_estimateGas` when alloy fills the gas).
+        method: String,
+        /// The revert by name.
+        named: Option<warrant_core::revert::NamedRevert>,
+        /// The revert data.
+        data: alloy::primitives::Bytes,
     },
     /// A node or a bundler could not be asked, or answered with an error (connection refused, timeout, …).
     #[error(transparent)]
@@ -63,7 +85,7 @@ impl ClientError {
     /// The validator's rule that refused the operation, from the pre-flight or from the bundler.
     pub fn denial(&self) -> Option<&Denial> {
         match self {
-            Self::Denied(denial) => Some(denial),
+            Self::Denied { denial, .. } => Some(denial),
             Self::Refused { rule, .. } => rule.as_ref(),
             _ => None,
         }
@@ -73,17 +95,23 @@ impl ClientError {
     /// error the SDK knows. `None` for failures and for refusals that name nothing.
     pub fn named(&self) -> Option<warrant_core::revert::NamedRevert> {
         match self {
-            Self::Denied(denial) => {
-                Some(warrant_core::revert::NamedRevert { name: denial.name(), detail: denial.to_string() })
-            }
+            Self::Denied { denial, words } => Some(warrant_core::revert::NamedRevert {
+                name: denial.name(),
+                detail: format!("{}: {words}", denial.name()),
+            }),
             Self::Refused { refusal, .. } => refusal.named(),
+            Self::TransactionReverted { named, .. } => named.clone(),
             _ => None,
         }
     }
 
-    /// Whether this is a refusal of the operation (by the pre-flight or the bundler), not a failure to ask.
+    /// Whether this is a refusal of the operation (by the pre-flight or the bundler, or a transaction whose revert
+    /// names a rule), not a failure to ask.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Self::Denied(_) | Self::Refused { .. })
+        matches!(
+            self,
+            Self::Denied { .. } | Self::Refused { .. } | Self::TransactionReverted { named: Some(_), .. }
+        )
     }
 }
 

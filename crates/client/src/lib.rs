@@ -13,7 +13,7 @@
 //! )
 //! .await?;
 //! // The pre-flight runs on the final operation before anything is signed: a refusal is
-//! // `ClientError::Denied(denial)`, naming the validator's rule.
+//! // `ClientError::Denied { denial, words }`, naming the validator's rule and saying what broke it.
 //! let receipt = client.send(&grant, &key, vec![call], &SendOptions::default()).await?;
 //! let status = client.status(&grant).await?; // what each limit has left, and when it refills
 //! # Ok(()) }
@@ -32,6 +32,7 @@ mod send;
 mod signer;
 mod state;
 mod status;
+mod words;
 
 use std::time::Duration;
 

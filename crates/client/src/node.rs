@@ -52,6 +52,19 @@ impl Node {
         ClientError::Chain(bundler::transport_error(method, &e, self.timeout))
     }
 
+    /// A failed `send_transaction`: a revert in the node's gas estimate (the data named when the SDK knows it),
+    /// else the request's error.
+    fn revert_or_error(&self, e: alloy::transports::TransportError) -> ClientError {
+        match e.as_error_resp().and_then(|payload| payload.as_revert_data()) {
+            Some(data) => ClientError::TransactionReverted {
+                method: "eth_estimateGas".into(),
+                named: warrant_core::revert::name_revert(&data),
+                data,
+            },
+            None => self.error("eth_sendTransaction", e),
+        }
+    }
+
     /// An answer that could not be used.
     pub(crate) fn fault(method: &str, reason: impl std::fmt::Display) -> ClientError {
         ClientError::Chain(ChainError::Transport { method: method.into(), reason: reason.to_string() })
@@ -118,8 +131,7 @@ impl Node {
         let client = bundler::http_client(self.url.clone(), self.timeout)?;
         let provider =
             ProviderBuilder::new().wallet(EthereumWallet::from(wallet.clone())).connect_client(client);
-        let pending =
-            provider.send_transaction(tx).await.map_err(|e| self.error("eth_sendTransaction", e))?;
+        let pending = provider.send_transaction(tx).await.map_err(|e| self.revert_or_error(e))?;
         pending
             .with_timeout(Some(TRANSACTION_TIMEOUT))
             .get_receipt()

@@ -80,17 +80,18 @@ impl Client {
         let presentation = view.presentation();
         // With `force`, the first denial is kept and the operation is signed anyway.
         let mut denial = None;
-        let mut deny = |d: Denial| -> Result<(), ClientError> {
+        // `Err` when the pre-flight's denial stops the operation (said in words below, where awaiting is possible).
+        let mut deny = |d: Denial| -> Result<(), Denial> {
             if !options.force {
-                return Err(ClientError::Denied(d));
+                return Err(d);
             }
             denial.get_or_insert(d);
             Ok(())
         };
         if presentation == Presentation::Enable
-            && let Err(d) = view.check_grant_epoch(grant.grant.epoch)
+            && let Err(d) = view.check_grant_epoch(grant.grant.epoch).or_else(&mut deny)
         {
-            deny(d)?;
+            return Err(self.denied(d, scope, &calls).await);
         }
 
         let account_kind = self.account_kind(account, options.account_kind).await?;
@@ -125,8 +126,8 @@ impl Client {
         //    bundler can simulate with its own large limits. The EntryPoint would refuse it if sent.
         let mut estimation_op = builder.unsigned()?;
         estimation_op.signature = estimation_signature(&builder, presentation, grant, key)?;
-        if let Err(d) = view.check(presentation, &estimation_op, false) {
-            deny(d)?;
+        if let Err(d) = view.check(presentation, &estimation_op, false).map(|_| ()).or_else(&mut deny) {
+            return Err(self.denied(d, scope, &builder.calls).await);
         }
         let estimate = self.bundler()?.estimate_user_operation_gas(&estimation_op).await;
 
@@ -138,8 +139,10 @@ impl Client {
             Err(_) => Ok(()),
         };
         let final_op = builder.unsigned()?;
-        if let Err(d) = fitted.and_then(|()| view.check(presentation, &final_op, true).map(|_| ())) {
-            deny(d)?;
+        if let Err(d) =
+            fitted.and_then(|()| view.check(presentation, &final_op, true).map(|_| ())).or_else(&mut deny)
+        {
+            return Err(self.denied(d, scope, &builder.calls).await);
         }
         if let Err(e) = estimate
             && !options.force

@@ -30,7 +30,7 @@ pub struct TokenInfo {
 pub type TokenHints = BTreeMap<Address, TokenInfo>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Arg {
+pub(crate) enum Arg {
     Address,
     /// An amount in the target token's units.
     Amount,
@@ -39,9 +39,9 @@ enum Arg {
     Other,
 }
 
-struct KnownFunction {
-    signature: &'static str,
-    args: &'static [(&'static str, Arg)],
+pub(crate) struct KnownFunction {
+    pub(crate) signature: &'static str,
+    pub(crate) args: &'static [(&'static str, Arg)],
 }
 
 const KNOWN: &[KnownFunction] = &[
@@ -109,7 +109,7 @@ const KNOWN: &[KnownFunction] = &[
     },
 ];
 
-fn known_function(selector: [u8; 4]) -> Option<&'static KnownFunction> {
+pub(crate) fn known_function(selector: [u8; 4]) -> Option<&'static KnownFunction> {
     KNOWN.iter().find(|f| keccak256(f.signature.as_bytes())[..4] == selector)
 }
 
@@ -148,7 +148,7 @@ pub fn format_utc(timestamp: u64) -> String {
 
 /// Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras of 146,097 days that
 /// start on March 1st (so the leap day is the last day of its year).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
     let era = z / 146_097;
     let doe = z % 146_097;

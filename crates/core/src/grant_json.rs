@@ -9,7 +9,9 @@ use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256, aliases::U48};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
 use crate::{
+    CoreError,
     grant::{ArgCondition, CallPolicy, Gate, Grant, Scope, Session, SpendLimit},
+    p256::{P256Key, P256Kind},
     token::SignedGrant,
 };
 
@@ -260,6 +262,23 @@ pub struct SignedGrantJson {
     pub grant: GrantJson,
     /// The owner signature as the validator receives it, `0x` hex.
     pub owner_signature: Bytes,
+    /// The P-256 session key the session's signer identifies, when it is one (absent for a secp256k1 key):
+    /// what a version-4 token carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<SessionKeyJson>,
+}
+
+/// A P-256 session key: `{ "kind": 1 | 2, "x": "0x…", "y": "0x…" }` (kind 1 raw, 2 WebCrypto; the affine
+/// coordinates, big-endian).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionKeyJson {
+    /// How it signs: 1 raw, 2 WebCrypto.
+    pub kind: u8,
+    /// The x coordinate.
+    pub x: B256,
+    /// The y coordinate.
+    pub y: B256,
 }
 
 impl From<&ArgCondition> for ArgConditionJson {
@@ -399,18 +418,28 @@ impl From<&SignedGrant> for SignedGrantJson {
             module: g.module,
             grant: (&g.grant).into(),
             owner_signature: g.owner_signature.clone(),
+            session_key: g.session_key.map(|k| SessionKeyJson { kind: k.kind.byte(), x: k.x, y: k.y }),
         }
     }
 }
 
-impl From<SignedGrantJson> for SignedGrant {
-    fn from(g: SignedGrantJson) -> Self {
-        Self {
+impl TryFrom<SignedGrantJson> for SignedGrant {
+    type Error = CoreError;
+
+    /// The signed grant; a session key that is not a P-256 point of a known kind, or whose identifier is not the
+    /// session's signer, is refused (as a token carrying it would be).
+    fn try_from(g: SignedGrantJson) -> Result<Self, CoreError> {
+        let signed = Self {
             chain_id: g.chain_id.0,
             module: g.module,
             grant: g.grant.into(),
             owner_signature: g.owner_signature,
             session_key: None,
-        }
+        };
+        let Some(key) = g.session_key else { return Ok(signed) };
+        let kind = P256Kind::from_byte(key.kind).ok_or_else(|| {
+            CoreError::InvalidP256Key(format!("sessionKey.kind {} is not 1 (raw) or 2 (WebCrypto)", key.kind))
+        })?;
+        Ok(signed.with_session_key(P256Key::new(kind, key.x, key.y)?)?)
     }
 }

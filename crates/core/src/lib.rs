@@ -17,6 +17,7 @@ pub mod eip7702;
 pub mod erc7715;
 mod error;
 pub mod explain;
+pub mod explain_denial;
 pub mod gate;
 pub mod grant;
 pub mod grant_json;

@@ -658,6 +658,17 @@ pub struct Call {
     pub data: Vec<u8>,
 }
 
+/// The policy that decides `call`: the first whose target and selector match, as the validator picks it.
+pub fn matching_policy<'a>(policies: &'a [CallPolicy], call: &Call) -> Option<&'a CallPolicy> {
+    let selector = FixedBytes::<4>::from_slice(call.data.get(..4).unwrap_or(&[0; 4]));
+    // A zero-selector policy means empty calldata (plain transfers), not calldata starting with four zero bytes.
+    let zero_selector_call = selector == FixedBytes::ZERO && !call.data.is_empty();
+    policies.iter().find(|p| {
+        (p.flags & ANY_TARGET != 0 || p.target == call.target)
+            && (p.flags & ANY_SELECTOR != 0 || (p.selector == selector && !zero_selector_call))
+    })
+}
+
 fn check_call(
     policies: &[CallPolicy],
     index: usize,
@@ -673,13 +684,8 @@ fn check_call(
     if !call.data.is_empty() && call.data.len() < 4 {
         return Err(Denial::CalldataTooShort { index });
     }
-    let selector = FixedBytes::<4>::from_slice(call.data.get(..4).unwrap_or(&[0; 4]));
-    // A zero-selector policy means empty calldata (plain transfers), not calldata starting with four zero bytes.
-    let zero_selector_call = selector == FixedBytes::ZERO && !call.data.is_empty();
-    let Some(policy) = policies.iter().find(|p| {
-        (p.flags & ANY_TARGET != 0 || p.target == target)
-            && (p.flags & ANY_SELECTOR != 0 || (p.selector == selector && !zero_selector_call))
-    }) else {
+    let Some(policy) = matching_policy(policies, call) else {
+        let selector = FixedBytes::<4>::from_slice(call.data.get(..4).unwrap_or(&[0; 4]));
         return Err(Denial::CallNotPermitted { index, target, selector });
     };
     if call.value > policy.maxValue {
@@ -861,6 +867,24 @@ pub fn check_calls_and_spend(
     module: Address,
 ) -> Result<(U256, Vec<U256>), Denial> {
     let mut amounts = vec![U256::ZERO; scope.limits.len()];
+    let calls = execute_calls(call_data)?;
+    let mut total = U256::ZERO;
+    for (i, call) in calls.iter().enumerate() {
+        check_call(&scope.calls, i, call, account, module)?;
+        total = total.saturating_add(call.value);
+    }
+    // The spend limits are a second pass once every call is permitted, as in the validator.
+    if !amounts.is_empty() {
+        for (i, call) in calls.iter().enumerate() {
+            account_token_call(&scope.limits, &mut amounts, i, call, account)?;
+        }
+    }
+    Ok((total, amounts))
+}
+
+/// The calls of the account's `execute(bytes32 mode, bytes executionCalldata)` calldata, decoded as the validator
+/// does: single (mode 0) or batch with revert-on-failure (mode `0x01…`), canonically encoded.
+pub fn execute_calls(call_data: &[u8]) -> Result<Vec<Call>, Denial> {
     let selector = FixedBytes::<4>::from_slice(&{
         let mut s = [0u8; 4];
         let n = call_data.len().min(4);
@@ -887,35 +911,18 @@ pub fn check_calls_and_spend(
         if ec.len() < 52 {
             return Err(Denial::MalformedCalldata);
         }
-        let call = Call {
+        return Ok(vec![Call {
             target: Address::from_slice(&ec[..20]),
             value: U256::from_be_slice(&ec[20..52]),
             data: ec[52..].to_vec(),
-        };
-        check_call(&scope.calls, 0, &call, account, module)?;
-        if !amounts.is_empty() {
-            account_token_call(&scope.limits, &mut amounts, 0, &call, account)?;
-        }
-        return Ok((call.value, amounts));
+        }]);
     }
     let mut batch_mode = [0u8; 32];
     batch_mode[0] = 0x01;
     if mode != B256::from(batch_mode) {
         return Err(Denial::UnsupportedExecutionMode { mode });
     }
-    let calls = decode_batch(ec)?;
-    let mut total = U256::ZERO;
-    for (i, call) in calls.iter().enumerate() {
-        check_call(&scope.calls, i, call, account, module)?;
-        total = total.saturating_add(call.value);
-    }
-    // The spend limits are a second pass once every call is permitted, as in the validator.
-    if !amounts.is_empty() {
-        for (i, call) in calls.iter().enumerate() {
-            account_token_call(&scope.limits, &mut amounts, i, call, account)?;
-        }
-    }
-    Ok((total, amounts))
+    decode_batch(ec)
 }
 
 /// What an accepted operation will debit, and the window the validator returns for it. The validator writes the

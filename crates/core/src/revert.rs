@@ -137,6 +137,65 @@ alloy_sol_types::sol! {
     }
 }
 
+alloy_sol_types::sol! {
+    /// The errors of the account side of a transaction: OpenZeppelin 5's `Account`/ERC-7579 errors (WarrantAccount
+    /// is built on them), `Address`'s `FailedCall` (a call of a batch reverted with no data), `MissingPrecompile`
+    /// (the validator's P-256 check on a chain without the precompile) and WarrantAccount's own.
+    #[derive(Debug, PartialEq, Eq)]
+    interface AccountErrors {
+        error AccountUnauthorized(address sender);
+        error ERC7579UnsupportedCallType(bytes1 callType);
+        error ERC7579UnsupportedExecType(bytes1 execType);
+        error ERC7579MismatchedModuleTypeId(uint256 moduleTypeId, address module);
+        error ERC7579UninstalledModule(uint256 moduleTypeId, address module);
+        error ERC7579AlreadyInstalledModule(uint256 moduleTypeId, address module);
+        error ERC7579UnsupportedModuleType(uint256 moduleTypeId);
+        error ERC7579MissingFallbackHandler(bytes4 selector);
+        error FailedCall();
+        error MissingPrecompile(address precompile);
+        error WarrantAccountUnauthorizedInitializer(address caller);
+        error WarrantAccountInvalidInitialization();
+    }
+}
+
+/// One of the account's errors by name ([`AccountErrors`]), with what it means.
+pub fn account_error(data: &[u8]) -> Option<NamedRevert> {
+    use AccountErrors::AccountErrorsErrors as A;
+    let error = A::abi_decode(data).ok()?;
+    let name = A::name_by_selector(error.selector())?;
+    let detail = match &error {
+        A::AccountUnauthorized(e) => {
+            format!("{} may not call the account (only the account or its owner)", e.sender)
+        }
+        A::ERC7579MismatchedModuleTypeId(e) => {
+            format!("{} is not a module of type {} (not a validator?)", e.module, e.moduleTypeId)
+        }
+        A::ERC7579UninstalledModule(e) => {
+            format!("module {} (type {}) is not installed", e.module, e.moduleTypeId)
+        }
+        A::ERC7579AlreadyInstalledModule(e) => {
+            format!("module {} (type {}) is installed already", e.module, e.moduleTypeId)
+        }
+        A::ERC7579UnsupportedModuleType(e) => {
+            format!("the account takes no modules of type {}", e.moduleTypeId)
+        }
+        A::FailedCall(_) => {
+            "a call the account made reverted without a reason (a target without that function?)".into()
+        }
+        // 0x100: P256VERIFY (RIP-7212, EIP-7951), which the validator's P-256 session keys need.
+        A::MissingPrecompile(e) if e.precompile == alloy_primitives::Address::left_padding_from(&[1, 0]) => {
+            format!(
+                "the chain has no P-256 precompile at {} (RIP-7212 / EIP-7951), so a P-256 session key can't be \
+                 verified on it; use a secp256k1 session key here",
+                e.precompile
+            )
+        }
+        A::MissingPrecompile(e) => format!("the chain has no precompile at {}", e.precompile),
+        other => format!("{other:?}"),
+    };
+    Some(NamedRevert { name, detail })
+}
+
 /// A refusal or revert the SDK can name: one of the validator's rules, one of the EntryPoint's `AAxx` checks,
 /// or a token's error. `name` is one word per rule (the Solidity error's name; for the EntryPoint's string
 /// reasons, the name in [`entry_point_rule`]); `detail` says the rest in words.
@@ -234,7 +293,8 @@ pub fn token_error(data: &[u8]) -> Option<NamedRevert> {
     Some(NamedRevert { name, detail })
 }
 
-/// Names revert data the SDK knows: the validator's errors (as their [`Denial`]), a token's errors, the
+/// Names revert data the SDK knows: the validator's errors (as their [`Denial`]), a token's errors, the account's
+/// ([`account_error`]), the
 /// EntryPoint's `FailedOp` / `FailedOpWithRevert` (by the inner error when it is one of those, else by the
 /// `AAxx` code). `None` for anything else.
 pub fn name_revert(data: &[u8]) -> Option<NamedRevert> {
@@ -243,6 +303,9 @@ pub fn name_revert(data: &[u8]) -> Option<NamedRevert> {
     }
     if let Some(token) = token_error(data) {
         return Some(token);
+    }
+    if let Some(account) = account_error(data) {
+        return Some(account);
     }
     let (reason, inner) = match IEntryPoint::IEntryPointErrors::abi_decode(data).ok()? {
         IEntryPoint::IEntryPointErrors::FailedOp(e) => (e.reason, None),
@@ -337,6 +400,39 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ENTRY_POINT_RULES.len());
+    }
+
+    #[test]
+    fn account_errors_are_named() {
+        let failed = AccountErrors::FailedCall {}.abi_encode();
+        let named = name_revert(&failed).unwrap();
+        assert_eq!(named.name, "FailedCall");
+        assert!(named.detail.contains("reverted without a reason"), "{named}");
+        let module = Address::with_last_byte(9);
+        let mismatch =
+            AccountErrors::ERC7579MismatchedModuleTypeId { moduleTypeId: U256::from(1), module }.abi_encode();
+        let missing =
+            AccountErrors::MissingPrecompile { precompile: Address::with_last_byte(0) }.abi_encode();
+        assert_eq!(name_revert(&missing).unwrap().name, "MissingPrecompile");
+        // As the validator reverts inside the EntryPoint's validation: AA23 with the inner error named.
+        let p256 = Address::from_word(B256::from(U256::from(0x100)));
+        let inner = AccountErrors::MissingPrecompile { precompile: p256 }.abi_encode();
+        let op = IEntryPoint::FailedOpWithRevert {
+            opIndex: U256::ZERO,
+            reason: "AA23 reverted".into(),
+            inner: inner.into(),
+        }
+        .abi_encode();
+        let named = name_revert(&op).unwrap();
+        assert_eq!(named.name, "MissingPrecompile");
+        assert!(
+            named.detail.contains("no P-256 precompile at 0x0000000000000000000000000000000000000100"),
+            "{named}"
+        );
+        assert_eq!(
+            name_revert(&mismatch).unwrap().to_string(),
+            format!("ERC7579MismatchedModuleTypeId: {module} is not a module of type 1 (not a validator?)")
+        );
     }
 
     #[test]

@@ -13,12 +13,13 @@ use warrant_core::{
     account::AccountKind,
     constants::ENTRY_POINT_V08,
     explain::{TokenHints, TokenInfo, explain_signed_grant},
+    explain_denial::{DenialContext, ParamNames, denial_message},
     grant::{Grant, IWarrantValidator, Session, enable_signature, use_signature, validator_domain},
     grant_json::{Dec, GrantJson, SessionJson, SignedGrantJson},
     p256::{P256Key, P256Kind},
     policy::{
         Call, Denial, OpCheck, Presentation, SessionStatus, SessionUsage, SpendUsage, check_op_time,
-        check_operation, spend_status,
+        check_operation, execute_calls, spend_status,
     },
     session_op::{EIP7702_MARKER, GasFields, SessionOp},
     token::SignedGrant,
@@ -98,7 +99,7 @@ fn session_of(v: &Value) -> ApiResult<Session> {
 }
 
 fn signed_of(v: &Value) -> ApiResult<SignedGrant> {
-    Ok(parse::<SignedGrantJson>("signed grant", v)?.into())
+    Ok(SignedGrant::try_from(parse::<SignedGrantJson>("signed grant", v)?)?)
 }
 
 /// A P-256 session key in JSON: `{ kind: 1 | 2, publicKey: "0x04…" }` (1 raw, 2 WebCrypto).
@@ -181,11 +182,8 @@ pub fn encode_token(signed: &Value, session_key: &Value) -> ApiResult<String> {
     signed.to_token().map_err(|e| CoreError::from(e).into())
 }
 
-/// The grant in plain words (`warrant_core::explain`), naming its P-256 session key when one is given; `hints`
-/// maps token addresses to `{ symbol, decimals }`.
-pub fn explain(grant: &Value, hints: &Value, session_key: &Value) -> ApiResult<String> {
-    let grant = grant_of(grant)?;
-    let session_key = session_key_of(session_key)?;
+/// Token hints, `{ ADDRESS: { symbol, decimals } }` (anything but an object: none).
+fn hints_of(hints: &Value) -> ApiResult<TokenHints> {
     let mut tokens = TokenHints::new();
     if let Some(map) = hints.as_object() {
         for (addr, info) in map {
@@ -199,6 +197,15 @@ pub fn explain(grant: &Value, hints: &Value, session_key: &Value) -> ApiResult<S
             tokens.insert(address("token hint", addr)?, TokenInfo { symbol, decimals });
         }
     }
+    Ok(tokens)
+}
+
+/// The grant in plain words (`warrant_core::explain`), naming its P-256 session key when one is given; `hints`
+/// maps token addresses to `{ symbol, decimals }`.
+pub fn explain(grant: &Value, hints: &Value, session_key: &Value) -> ApiResult<String> {
+    let grant = grant_of(grant)?;
+    let session_key = session_key_of(session_key)?;
+    let tokens = hints_of(hints)?;
     // Explained before the owner signs: no owner signature, no module or chain (explain names neither).
     let signed =
         SignedGrant { chain_id: 0, module: Address::ZERO, grant, owner_signature: Bytes::new(), session_key };
@@ -646,6 +653,9 @@ struct CheckJson {
     now: u64,
     #[serde(default)]
     holdings: Vec<Option<Dec<U256>>>,
+    /// Token hints for a denial's words, as [`explain`] takes them.
+    #[serde(default)]
+    tokens: Value,
 }
 
 /// The pre-flight check: would `WarrantValidator` (and the EntryPoint's time window) accept this operation now?
@@ -662,6 +672,14 @@ pub fn check(input: &Value) -> ApiResult<Value> {
     };
     let module = address("module", &c.module)?;
     let holdings: Vec<Option<U256>> = c.holdings.iter().map(|h| h.map(|d| d.0)).collect();
+    let tokens = hints_of(&c.tokens)?;
+    // A denial in the words the CLI uses (warrant_core::explain_denial): parameter names, token units, dates.
+    let in_words = |denial: Denial| {
+        let calls = execute_calls(&op.call_data).unwrap_or_default();
+        let names = ParamNames::new();
+        let ctx = DenialContext { scope: &session.scope, calls: &calls, tokens: &tokens, names: &names };
+        ApiError { kind: "denial", rule: Some(denial.name()), message: denial_message(&denial, &ctx) }
+    };
     let debit = check_operation(&OpCheck {
         session_id: session.id(op.sender),
         scope: &session.scope,
@@ -673,8 +691,9 @@ pub fn check(input: &Value) -> ApiResult<Value> {
         period: c.period,
         signature_valid: true,
         holdings: &holdings,
-    })?;
-    check_op_time(&debit, c.now)?;
+    })
+    .map_err(in_words)?;
+    check_op_time(&debit, c.now).map_err(in_words)?;
     Ok(json!({
         "usageAfter": to_value(&usage_to_json(&debit.usage_after())),
         "validAfter": debit.valid_after,

@@ -11,7 +11,7 @@ use warrant_core::eip7702::{
     recover_authority, sign_authorization,
 };
 
-use crate::{CliError, args::parse_private_key};
+use crate::{CliError, args::SignerArgs};
 
 /// `warrant auth` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -25,9 +25,10 @@ pub(crate) enum AuthCommand {
 /// Arguments of `warrant auth sign`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SignArgs {
-    /// The EOA's private key (hex). Prefer the environment variable over the command line.
-    #[arg(long, env = "WARRANT_PRIVATE_KEY", hide_env_values = true)]
-    private_key: String,
+    /// The EOA's key, as every command takes it: `--key NAME` (keystore), else `--private-key` or
+    /// `WARRANT_PRIVATE_KEY`.
+    #[command(flatten)]
+    key: SignerArgs,
     /// Chain the authorization is valid on. 0 (every chain) is refused without `--any-chain`.
     #[arg(long)]
     chain_id: u64,
@@ -82,7 +83,7 @@ fn print(auth: &SignedAuthorization, authority: Address, json: bool) -> Result<(
 }
 
 fn sign(args: &SignArgs) -> Result<ExitCode, CliError> {
-    let signer = parse_private_key(&args.private_key)?;
+    let signer = args.key.signer("EOA")?;
     let scope = if args.any_chain { ChainScope::AnyChain } else { ChainScope::ThisChainOnly };
     let auth = authorization(args.chain_id, args.address, args.nonce, scope).map_err(|e| match e {
         warrant_core::CoreError::AnyChainAuthorizationRefused => {

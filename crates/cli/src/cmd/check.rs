@@ -3,22 +3,20 @@
 
 use std::process::ExitCode;
 
-use alloy::primitives::{Address, B256};
+use alloy::{primitives::Address, transports::http::reqwest::Url};
 use warrant_core::{
     PackedUserOperation, UserOperation,
-    grant::{ANY_SELECTOR, ANY_TARGET, CallPolicy, Scope, arg_type},
-    policy::{self, Call, Denial, OpCheck, Presentation, SessionStatus, SessionUsage},
+    explain::TokenHints,
+    explain_denial::{DenialContext, denial_message, explain_denial},
+    policy::{self, Call, OpCheck, Presentation, SessionStatus, SessionUsage},
     session_op::execute_single,
 };
 
 use crate::{
     CliError,
     args::GrantCallArgs,
-    cmd::{
-        explain::{describe_head, show_word},
-        grant::now,
-    },
-    scope_spec::{Param, parse_amount},
+    cmd::{explain::parse_hints, grant::now},
+    scope_spec::parse_amount,
 };
 
 /// Arguments of `warrant check`.
@@ -42,48 +40,36 @@ pub(crate) struct CheckArgs {
     /// required when the grant has gates). `warrant send` reads it from the chain.
     #[arg(long = "holding", value_name = "AMOUNT")]
     holdings: Vec<String>,
+    /// Show amounts of a token in its units in a denial: ADDRESS:DECIMALS or ADDRESS:DECIMALS:SYMBOL
+    /// (repeatable; read from --rpc-url when it is given).
+    #[arg(long = "token", value_name = "ADDRESS:DECIMALS[:SYMBOL]")]
+    tokens: Vec<String>,
+    /// A node to read the decimals and symbol of the tokens a denial names (optional: the check itself needs no
+    /// network; without a node or a --token hint amounts are shown in raw units).
+    #[arg(long, env = "ETH_RPC_URL")]
+    rpc_url: Option<Url>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
-/// For a failed argument condition: which parameter it reads (from `--sig`, when given), the argument's
-/// value and the bound it broke, from the matching policy.
-fn argument_detail(denial: &Denial, scope: &Scope, call: &Call, params: &[Param]) -> Option<String> {
-    let (arg_index, condition) = match denial {
-        Denial::ArgumentConditionFailed { arg_index, condition, .. } => (*arg_index, Some(*condition)),
-        Denial::ArgumentNotCanonical { arg_index, .. } => (*arg_index, None),
-        _ => return None,
-    };
-    let selector = call.data.get(..4)?;
-    let policy: &CallPolicy = scope.calls.iter().find(|p| {
-        (p.flags & ANY_TARGET != 0 || p.target == call.target)
-            && (p.flags & ANY_SELECTOR != 0 || p.selector.as_slice() == selector)
-    })?;
-    let c = policy
-        .conditions
-        .iter()
-        .find(|c| c.argIndex == arg_index && condition.is_none_or(|kind| c.condition == kind))?;
-    let head =
-        if params.is_empty() { format!("argument word {arg_index}") } else { describe_head(c, params) };
-    let at = 4 + 32 * usize::from(arg_index);
-    let word = B256::from_slice(call.data.get(at..at + 32)?);
-    let Some(kind) = condition else {
-        return Some(format!(
-            "{head}: the word {word} is not a canonical {}",
-            arg_type::name(c.argType).unwrap_or_default()
-        ));
-    };
-    if c.argType == arg_type::DYNAMIC {
-        return Some(format!("{head}; {} {}", policy::condition_name(kind), c.values[0]));
+/// Token hints for a denial: `--token` first, then what the node at `rpc_url` says of the other tokens (a node
+/// that does not answer leaves them in raw units, which the words say).
+fn token_hints(args: &CheckArgs, scope: &warrant_core::Scope, call: &Call) -> Result<TokenHints, CliError> {
+    let mut hints = parse_hints(&args.tokens)?;
+    if let Some(url) = &args.rpc_url {
+        let read = crate::args::runtime()?.block_on(async {
+            let node =
+                warrant_client::Node::connect(url.clone(), warrant_chain::bundler::DEFAULT_RPC_TIMEOUT)
+                    .await
+                    .ok()?;
+            Some(node.token_hints(scope, std::slice::from_ref(call)).await)
+        });
+        for (token, info) in read.unwrap_or_default() {
+            hints.entry(token).or_insert(info);
+        }
     }
-    let bounds: Vec<String> = c.values.iter().map(|v| show_word(c.argType, v)).collect();
-    Some(format!(
-        "{head}, is {}; {} {}",
-        show_word(c.argType, &word),
-        policy::condition_name(kind),
-        bounds.join(" | ")
-    ))
+    Ok(hints)
 }
 
 pub(crate) fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
@@ -139,16 +125,25 @@ pub(crate) fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     };
     let verdict = policy::check_operation(&check).and_then(|_| policy::check_time(scope, at));
 
-    let params = args.call.parameters()?;
-    let detail = verdict.as_ref().err().and_then(|d| argument_detail(d, scope, &call, &params));
+    // A denial in the user's words: parameter names from --sig, token units, dates.
+    let words = match &verdict {
+        Ok(_) => None,
+        Err(denial) => {
+            let tokens = token_hints(args, scope, &call)?;
+            let names = args.call.param_names()?;
+            let calls = std::slice::from_ref(&call);
+            let ctx = DenialContext { scope, calls, tokens: &tokens, names: &names };
+            Some((denial_message(denial, &ctx), explain_denial(denial, &ctx)))
+        }
+    };
     if args.json {
         let value = match &verdict {
             Ok(_) => serde_json::json!({ "allowed": true }),
             Err(denial) => serde_json::json!({
                 "allowed": false,
                 "rule": denial.name(),
-                "message": denial.to_string(),
-                "detail": detail,
+                "message": words.as_ref().map(|(message, _)| message),
+                "detail": words.as_ref().map(|(_, detail)| detail),
             }),
         };
         crate::args::print_json(&value)?;
@@ -160,6 +155,6 @@ pub(crate) fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         // Printed the one way every denial is (stderr, exit 1).
-        Err(denial) => Err(CliError::Denied { denial, detail }),
+        Err(denial) => Err(CliError::Denied { denial, words: words.map(|(_, w)| w).unwrap_or_default() }),
     }
 }

@@ -2,9 +2,8 @@
 
 use std::{collections::BTreeMap, process::ExitCode};
 
-use alloy::primitives::{Address, B256, I256, U256};
 use warrant_core::{
-    explain::{TokenHints, TokenInfo, explain_grant},
+    explain::{TokenHints, TokenInfo, explain_signed_grant},
     grant::{ANY_SELECTOR, ArgCondition, CallPolicy, Scope, arg_type},
     grant_json::SignedGrantJson,
 };
@@ -16,7 +15,7 @@ use crate::{
 };
 
 /// `--token ADDR:DECIMALS[:SYMBOL]` hints, to show amounts in token units.
-fn parse_hints(hints: &[String]) -> Result<TokenHints, CliError> {
+pub(crate) fn parse_hints(hints: &[String]) -> Result<TokenHints, CliError> {
     let mut out = BTreeMap::new();
     for hint in hints {
         let bad = || CliError::InvalidInput(format!("--token {hint:?}: expected ADDRESS:DECIMALS[:SYMBOL]"));
@@ -45,24 +44,6 @@ pub(crate) struct ExplainArgs {
     /// Print JSON (the grant's JSON form, with its session id, owner and the text).
     #[arg(long)]
     json: bool,
-}
-
-/// A word of a condition in its type: `intN` signed, an address checksummed, `bytesN` as its N bytes; a word
-/// that is not canonical for the type in raw hex.
-pub(crate) fn show_word(code: u8, word: &B256) -> String {
-    let n = U256::from_be_bytes(word.0);
-    let name = arg_type::name(code).unwrap_or_default();
-    match code {
-        arg_type::ADDRESS if word[..12] == [0; 12] => Address::from_word(*word).to_checksum(None),
-        arg_type::BOOL if n <= U256::from(1) => (n == U256::from(1)).to_string(),
-        0x00..=0x1f => n.to_string(),
-        0x20..=0x3f => I256::from_raw(n).to_string(),
-        0x40..=0x5f => {
-            let len = usize::from(code - 0x3f);
-            format!("0x{}", alloy::hex::encode(&word[..len]))
-        }
-        _ => format!("{word} (raw {name} word)"),
-    }
 }
 
 /// What a condition's head word is in the function `params` describe: `` `amount` (parameter 1, uint256) ``,
@@ -120,7 +101,8 @@ pub(crate) fn parse_signatures(sigs: &[String]) -> Result<Vec<Signature>, CliErr
 
 pub(crate) fn run(args: &ExplainArgs) -> Result<ExitCode, CliError> {
     let signed = load_grant(&args.grant)?;
-    let mut text = explain_grant(&signed.grant, &parse_hints(&args.tokens)?);
+    // The signed grant's words name a P-256 session key the token carries (its kind and coordinates).
+    let mut text = explain_signed_grant(&signed, &parse_hints(&args.tokens)?);
     let signatures = parse_signatures(&args.sigs)?;
     let by_selector = |_, p: &CallPolicy| signatures.iter().find(|s| s.selector == p.selector.0);
     if let Some(legend) = parameter_legend(&signed.grant.session.scope, by_selector) {

@@ -4,7 +4,11 @@
 
 use std::process::ExitCode;
 
-use warrant_client::SendOptions;
+use warrant_client::{ClientError, SendOptions};
+use warrant_core::{
+    explain_denial::{DenialContext, explain_denial},
+    policy::Denial,
+};
 
 use crate::{
     CliError,
@@ -46,11 +50,29 @@ pub(crate) fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
     }
     let options =
         SendOptions { account_kind: args.account.account_kind, force: args.force, ..SendOptions::default() };
+    let names = args.call.param_names()?;
     runtime()?.block_on(async {
         let client = args.net.connect(Some(&args.gas)).await?;
-        let prepared = client.prepare(&grant, &key, vec![call], &options).await?;
+        let scope = &grant.grant.session.scope;
+        let calls = std::slice::from_ref(&call);
+        // The client's words name parameters from its built-in table; --sig's names, when it has them, win.
+        let words = async |denial: &Denial| {
+            let tokens = client.node().token_hints(scope, calls).await;
+            explain_denial(denial, &DenialContext { scope, calls, tokens: &tokens, names: &names })
+        };
+        let prepared = match client.prepare(&grant, &key, calls.to_vec(), &options).await {
+            Err(ClientError::Denied { denial, .. }) if names.values().any(|n| !n.is_empty()) => {
+                let words = words(&denial).await;
+                return Err(CliError::Denied { denial, words });
+            }
+            other => other?,
+        };
         if let Some(denial) = &prepared.denial {
-            eprintln!("pre-flight: denied — {denial}; sending anyway (--force)");
+            eprintln!(
+                "pre-flight: denied — {}: {}; sending anyway (--force)",
+                denial.name(),
+                words(denial).await
+            );
         }
         let hash = client.submit(&prepared).await?;
         let spinner = crate::args::spinner(format!("user operation {hash} sent; waiting for its receipt"));

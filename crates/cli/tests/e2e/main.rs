@@ -179,11 +179,15 @@ async fn cli_session_lifecycle_through_alto() {
     // A third 0.01 ETH today is over the daily limit: refused by the pre-flight, by name.
     let out = cli.run(&["send", &token, "--to", &recipient_s, "--value", "0.01ether"], &session);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let refused = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("pre-flight: denied — PeriodSpendLimitExceeded"),
+        refused.contains("pre-flight: denied — PeriodSpendLimitExceeded: the session would have moved"),
         "{}",
         text(&out)
     );
+    // Amounts in ETH and the refill as a date, not wei and seconds.
+    assert!(refused.contains("above its limit 0.03 ETH per period (period "), "{}", text(&out));
+    assert!(refused.contains("Z); it refills at 20"), "{}", text(&out));
 
     // Wait (real time: Alto judges windows by its own clock) until the next period, mine a block so the chain's
     // time is there too; the same send now succeeds (period k + 1 in the signed module signature, nonce key

@@ -193,7 +193,13 @@ fn readme_session_against_warrant_devnet() {
         let _ = devnet.kill();
     }
     assert!(ok, "the README session failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stderr.contains("ArgumentConditionFailed"), "check names the rule:\n{stderr}");
+    // In the user's words: the parameter's name, and MOCK's units read from the node (ETH_RPC_URL).
+    assert!(
+        stderr.contains(
+            "pre-flight: denied — ArgumentConditionFailed: amount 200 MOCK is above the limit 100 MOCK"
+        ),
+        "check names the rule, the parameter and the amounts:\n{stderr}"
+    );
     assert!(stdout.contains("included user operation"), "send went through:\n{stdout}");
     assert!(stdout.contains("is a plain EOA again"), "undelegate restored the EOA:\n{stdout}");
     assert!(dir.path().join("devnet.env").exists());

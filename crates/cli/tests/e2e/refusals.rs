@@ -2,7 +2,8 @@
 //! and commands that read the chain first instead of spending gas for nothing: `undelegate` of a plain EOA,
 //! `revoke` of a revoked session, `revoke` with `--account`/`--module` that disagree with the grant; a bundler's
 //! refusals named (`AccountNotDeployed` for an undelegated EOA, `InsufficientPrefund`, a token's
-//! `ERC20InsufficientBalance`), and `--json` errors as JSON on stderr.
+//! `ERC20InsufficientBalance`), a delegation transaction that would revert named (`FailedCall`), and `--json`
+//! errors as JSON on stderr.
 
 use alloy::{
     primitives::{Address, U256},
@@ -93,6 +94,17 @@ async fn refusals_are_named_and_read_the_chain_first() {
     let e = json_error(&out);
     assert_eq!(e["error"], "refused", "{e}");
     assert_eq!(e["rule"], "AccountNotDeployed", "{e}");
+
+    // A delegation whose transaction would revert (the "validator" is the token: its revokeAll call reverts with
+    // no data) is refused by the revert's name at the node's gas estimate, and nothing is sent.
+    let before = nonce(eoa.address()).await;
+    let out =
+        cli.run(&["delegate", "--delegate", &implementation, "--install-module", &token, "--json"], &eoa);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let e = json_error(&out);
+    assert_eq!((e["error"].as_str(), e["rule"].as_str()), (Some("refused"), Some("FailedCall")), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("reverted without a reason"), "{e}");
+    assert_eq!(nonce(eoa.address()).await, before, "nothing was sent");
 
     // Delegate; a grant of the new epoch (read from the node).
     let out = cli.run(&["delegate", "--delegate", &implementation, "--install-module", &validator], &eoa);

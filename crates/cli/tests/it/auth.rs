@@ -119,3 +119,32 @@ fn malformed_input_is_named() {
         assert!(!err.contains(&KEY[2..]), "no key material in errors");
     }
 }
+
+/// `auth sign --key NAME` signs with a keystore key, as every other command takes one: the same vector as
+/// the raw key gives, with no secret on the command line.
+#[test]
+fn sign_with_a_keystore_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = dir.path().to_str().unwrap();
+    let env = [("WARRANT_PASSWORD", "auth pw")];
+    let out = crate::warrant_detached(&["key", "import", "eoa", "--keystore", ks], &env, KEY.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sign = ["auth", "sign", "--key", "eoa", "--keystore", ks, "--chain-id", "1", "--address", DELEGATE];
+    let out = crate::warrant_detached(&[&sign[..], &["--nonce", "1", "--json"]].concat(), &env, b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["r"].as_str(), v["s"].as_str()), (Some(R), Some(S)));
+    assert_eq!(v["authority"], AUTHORITY);
+    // A wrong password is the keystore's refusal, not a signature.
+    let out =
+        crate::warrant_detached(&[&sign[..], &["--nonce", "1"]].concat(), &[("WARRANT_PASSWORD", "no")], b"");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    // No key at all names the ways to give one.
+    let out = crate::warrant(&["auth", "sign", "--chain-id", "1", "--address", DELEGATE, "--nonce", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pass --key NAME"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

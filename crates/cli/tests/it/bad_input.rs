@@ -4,12 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{stderr, warrant_env};
+use crate::{
+    grant::{ACCOUNT, MODULE, grant_args},
+    stderr, warrant_env,
+};
 
 const OWNER_KEY: &str = "0x0101010101010101010101010101010101010101010101010101010101010101";
 const SESSION_KEY: &str = "0x0202020202020202020202020202020202020202020202020202020202020202";
-const ACCOUNT: &str = "0x000000000000000000000000000000000000bEEF";
-const MODULE: &str = "0x1000000000000000000000000000000000000001";
 const BOB: &str = "0x0000000000000000000000000000000000000B0B";
 const NODE: &str = "http://127.0.0.1:9";
 /// A mixed-case address with a broken EIP-55 checksum (the valid one ends `bEEF`).
@@ -21,28 +22,9 @@ fn token() -> String {
         .address()
         .to_string();
     let allow = format!("{BOB}:receive:value<=0.01ether");
-    let out = warrant_env(
-        &[
-            "grant",
-            "--account",
-            ACCOUNT,
-            "--module",
-            MODULE,
-            "--chain-id",
-            "31337",
-            "--epoch",
-            "1",
-            "--session-key",
-            &session,
-            "--allow",
-            &allow,
-            "--max-value",
-            "0.05ether",
-            "--valid-until",
-            "+1h",
-        ],
-        &[("WARRANT_PRIVATE_KEY", OWNER_KEY)],
-    );
+    let args =
+        grant_args("1", &session, &["--allow", &allow, "--max-value", "0.05ether", "--valid-until", "+1h"]);
+    let out = warrant_env(&args, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)]);
     assert!(out.status.success(), "{}", stderr(&out));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
@@ -59,24 +41,8 @@ fn every_command_refuses_bad_input_by_name() {
     std::fs::write(&existing, "x").unwrap();
     let existing = existing.to_str().unwrap();
     let grant_base = |extra: &[&'static str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "grant",
-            "--account",
-            ACCOUNT,
-            "--module",
-            MODULE,
-            "--chain-id",
-            "1",
-            "--epoch",
-            "1",
-            "--session-key",
-            BOB,
-            "--max-value",
-            "1ether",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut v: Vec<String> =
+            grant_args("1", BOB, &["--max-value", "1ether"]).iter().map(|s| s.to_string()).collect();
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
@@ -197,27 +163,9 @@ fn leak(s: String) -> &'static str {
 /// JSON output writes addresses checksummed (alloy's serde writes them in lowercase) and leaves other hex alone.
 #[test]
 fn json_addresses_are_checksummed() {
-    let out = warrant_env(
-        &[
-            "grant",
-            "--account",
-            ACCOUNT,
-            "--module",
-            MODULE,
-            "--chain-id",
-            "1",
-            "--epoch",
-            "1",
-            "--session-key",
-            BOB,
-            "--allow",
-            &format!("{BOB}:receive"),
-            "--max-value",
-            "1ether",
-            "--json",
-        ],
-        &[("WARRANT_PRIVATE_KEY", OWNER_KEY)],
-    );
+    let allow = format!("{BOB}:receive");
+    let args = grant_args("1", BOB, &["--allow", &allow, "--max-value", "1ether", "--json"]);
+    let out = warrant_env(&args, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -11,7 +11,7 @@ use crate::{stderr, warrant_env};
 
 const OWNER_KEY: &str = "0x0101010101010101010101010101010101010101010101010101010101010101";
 pub(crate) const ACCOUNT: &str = "0x000000000000000000000000000000000000bEEF";
-const MODULE: &str = "0x1000000000000000000000000000000000000001";
+pub(crate) const MODULE: &str = "0x1000000000000000000000000000000000000001";
 const TOKEN: &str = "0x3000000000000000000000000000000000000003";
 const SESSION_KEY: &str = "0x2000000000000000000000000000000000000002";
 
@@ -21,11 +21,12 @@ pub(crate) fn grant(extra: &[&str]) -> std::process::Output {
 }
 
 fn grant_with(extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    warrant_env(&grant_args(extra), env)
+    warrant_env(&grant_args("3", SESSION_KEY, extra), env)
 }
 
-/// `grant --account --module --chain-id --epoch --session-key` (fixed test values), then `extra`.
-fn grant_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+/// `grant --account --module --chain-id 31337 --epoch EPOCH --session-key KEY` (the test account and module), then
+/// `extra`.
+pub(crate) fn grant_args<'a>(epoch: &'a str, session_key: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "grant",
         "--account",
@@ -35,9 +36,9 @@ fn grant_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
         "--chain-id",
         "31337",
         "--epoch",
-        "3",
+        epoch,
         "--session-key",
-        SESSION_KEY,
+        session_key,
     ];
     args.extend_from_slice(extra);
     args
@@ -66,10 +67,10 @@ fn signed_grant_binds_the_flags_and_verifies() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let signed = SignedGrant::from_token(v["token"].as_str().unwrap()).unwrap();
     assert_eq!((signed.chain_id, signed.module), (31337, MODULE.parse().unwrap()));
-    let from_json: SignedGrant =
-        serde_json::from_value::<warrant_core::grant_json::SignedGrantJson>(v["grant"].clone())
-            .unwrap()
-            .into();
+    let from_json = SignedGrant::try_from(
+        serde_json::from_value::<warrant_core::grant_json::SignedGrantJson>(v["grant"].clone()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(from_json, signed, "the token and the JSON form carry the same signed grant");
     let grant = signed.grant.clone();
     let account: Address = ACCOUNT.parse().unwrap();
@@ -200,7 +201,7 @@ fn zero_fields_are_refused_before_signing() {
         ("--account", "0x0000000000000000000000000000000000000000", "account is address 0"),
         ("--session-key", "0x0000000000000000000000000000000000000000", "session key is address 0"),
     ] {
-        let mut args = grant_args(&["--allow", &allow, "--max-value", "0.01ether"]);
+        let mut args = grant_args("3", SESSION_KEY, &["--allow", &allow, "--max-value", "0.01ether"]);
         let i = args.iter().position(|a| *a == flag).unwrap();
         args[i + 1] = value;
         let out = warrant_env(&args, &[("WARRANT_PRIVATE_KEY", OWNER_KEY)]);

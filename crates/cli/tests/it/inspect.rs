@@ -105,12 +105,48 @@ fn check_allows_in_scope_and_names_the_rule_otherwise() {
         assert_eq!(v["allowed"], false);
         assert_eq!(v["rule"], rule, "{extra:?}: {v}");
         if extra.get(4) == Some(&"100000000000000000001") {
+            // No node and no --token hint: the amount is raw, and says so.
+            let raw = format!("(raw units of {TOKEN})");
             assert_eq!(
-                v["detail"], "argument word 1 is 100000000000000000001; LTE 100000000000000000000",
+                v["detail"],
+                format!("amount 100000000000000000001 {raw} is above the limit 100000000000000000000 {raw}"),
                 "the failed bound is shown"
             );
         }
     }
+}
+
+/// The pre-flight speaks the user's words: the parameter by name, the amount in token units, the rule first
+/// and unchanged; `--json` carries the words in `detail` (and the whole sentence in `message`).
+#[test]
+fn check_names_the_parameter_and_shows_token_units() {
+    let token = token();
+    let hint = format!("{TOKEN}:18:MOCK");
+    let over = ["--to", TOKEN, "--sig", "transfer(address,uint256)", BOB, "500e18", "--token", &hint];
+    let mut args = vec!["check", token.as_str()];
+    args.extend_from_slice(&over);
+    let out = warrant(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        "pre-flight: denied — ArgumentConditionFailed: amount 500 MOCK is above the limit 100 MOCK"
+    );
+    args.push("--json");
+    let out = warrant(&args);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rule"], "ArgumentConditionFailed");
+    assert_eq!(v["detail"], "amount 500 MOCK is above the limit 100 MOCK");
+    assert_eq!(v["message"], "ArgumentConditionFailed: amount 500 MOCK is above the limit 100 MOCK");
+
+    // The wrong recipient, by name; an expired session, by date.
+    let out = warrant(&["check", &token, "--to", TOKEN, "--sig", "transfer(address,uint256)", ACCOUNT, "1"]);
+    let text = stderr(&out).to_lowercase();
+    let expected = format!("argumentconditionfailed: to is {ACCOUNT}, and the scope permits only {BOB}");
+    assert!(text.contains(&expected.to_lowercase()), "{text}");
+    let out = warrant(&["check", &token, "--to", BOB, "--at", "2100-01-01T00:00:00Z"]);
+    let text = stderr(&out);
+    assert!(text.contains("SessionExpired: the session expired at 20"), "{text}");
+    assert!(text.ends_with("; it is 2100-01-01T00:00:00Z now\n"), "{text:?}");
 }
 
 #[test]
@@ -240,4 +276,53 @@ fn an_unreachable_node_is_an_error_not_a_panic() {
     let err = stderr(&out);
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.starts_with("error: "), "{err}");
+}
+
+/// `explain` names a P-256 session key the token carries (kind and coordinates), not just its identifier.
+#[test]
+fn explain_names_a_p256_session_key() {
+    use warrant_core::{
+        p256::{P256Kind, P256Signer},
+        token::SignedGrant,
+    };
+    let key = P256Signer::from_bytes(P256Kind::WebCrypto, &[7; 32]).unwrap();
+    let identifier = key.signer().to_string();
+    let allow = format!("{BOB}:receive:value<=0.01ether");
+    let out = warrant_env(
+        &[
+            "grant",
+            "--account",
+            ACCOUNT,
+            "--module",
+            MODULE,
+            "--chain-id",
+            "1",
+            "--epoch",
+            "1",
+            "--session-key",
+            &identifier,
+            "--allow",
+            &allow,
+            "--max-value",
+            "0.05ether",
+        ],
+        &[("WARRANT_PRIVATE_KEY", OWNER_KEY)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plain = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let carrying =
+        SignedGrant::from_token(&plain).unwrap().with_session_key(key.key()).unwrap().to_token().unwrap();
+    let out = warrant(&["explain", &carrying]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let k = key.key();
+    let named = format!("P-256 (WebCrypto) session key {identifier} (public key x {}, y {})", k.x, k.y);
+    assert!(text.starts_with(&named), "{text}");
+    // The JSON form keeps the key: explained from it, the key is named the same way.
+    let out = warrant(&["explain", &carrying, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["grant"]["sessionKey"]["kind"], 2, "{v}");
+    let out = warrant(&["explain", &v["grant"].to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with(&named));
 }

@@ -105,10 +105,20 @@ async fn an_eoa_life_through_the_client() {
 
     // Out of scope: refused before anything is signed, by name.
     let over = client.send(&grant, &session_key, pay(recipient, ETH / 50), &options).await;
-    assert!(matches!(over, Err(ClientError::Denied(Denial::CallValueExceeded { .. }))), "{over:?}");
+    assert!(
+        matches!(over, Err(ClientError::Denied { denial: Denial::CallValueExceeded { .. }, .. })),
+        "{over:?}"
+    );
+    assert_eq!(
+        over.unwrap_err().to_string(),
+        "pre-flight: denied — CallValueExceeded: the call sends 0.02 ETH, above its policy's limit 0.01 ETH"
+    );
     // One operation per period: the second in period 0 is refused by the pre-flight.
     let again = client.send(&grant, &session_key, pay(recipient, ETH / 100), &options).await;
-    assert!(matches!(again, Err(ClientError::Denied(Denial::PeriodUsesExhausted { .. }))), "{again:?}");
+    assert!(
+        matches!(again, Err(ClientError::Denied { denial: Denial::PeriodUsesExhausted { .. }, .. })),
+        "{again:?}"
+    );
     // Forced past the pre-flight, the bundler refuses it with the same rule.
     let forced = SendOptions { force: true, ..SendOptions::default() };
     let prepared = client.prepare(&grant, &session_key, pay(recipient, ETH / 100), &forced).await.unwrap();
@@ -150,7 +160,10 @@ async fn an_eoa_life_through_the_client() {
     assert!(r.success);
     assert_eq!(client.status(&grant).await.unwrap().state, SessionState::Revoked);
     let after = client.send(&grant, &session_key, pay(recipient, ETH / 100), &options).await;
-    assert!(matches!(after, Err(ClientError::Denied(Denial::SessionRevoked { .. }))), "{after:?}");
+    assert!(
+        matches!(after, Err(ClientError::Denied { denial: Denial::SessionRevoked { .. }, .. })),
+        "{after:?}"
+    );
 
     // revoke_all: a second grant, never presented, dies with the epoch.
     let second = Grant { account, epoch: 1, session: payments(session_key.address(), recipient) };
@@ -158,7 +171,10 @@ async fn an_eoa_life_through_the_client() {
     assert!(client.revoke_all(account, contracts.validator, &owner).await.unwrap().success);
     assert_eq!(client.status(&second).await.unwrap().state, SessionState::EpochRevoked);
     let stale = client.send(&second, &session_key, pay(recipient, ETH / 100), &options).await;
-    assert!(matches!(stale, Err(ClientError::Denied(Denial::GrantEpochStale { .. }))), "{stale:?}");
+    assert!(
+        matches!(stale, Err(ClientError::Denied { denial: Denial::GrantEpochStale { .. }, .. })),
+        "{stale:?}"
+    );
 
     // undelegate: anyone broadcasts the pre-signed restore; the EOA is plain again and its sessions ended.
     let before = client.epoch(contracts.validator, account).await.unwrap();

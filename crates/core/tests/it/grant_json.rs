@@ -144,8 +144,38 @@ fn signed_grant_json_round_trip() {
     assert_eq!(json["chainId"], "1");
     assert_eq!(json["module"], "0x00000000000000000000000000000000000000AA");
     assert!(json["ownerSignature"].as_str().unwrap().starts_with("0x"));
+    assert!(json.get("sessionKey").is_none(), "a secp256k1 session writes no sessionKey");
     let back: SignedGrantJson = serde_json::from_value(json).unwrap();
-    assert_eq!(SignedGrant::from(back), signed);
+    assert_eq!(SignedGrant::try_from(back).unwrap(), signed);
+}
+
+/// The JSON form keeps a P-256 session key (as a version-4 token does), and refuses one that is not the
+/// session's signer or not of a known kind.
+#[test]
+fn signed_grant_json_keeps_a_p256_session_key() {
+    use warrant_core::p256::{P256Kind, P256Signer};
+    let key = P256Signer::from_bytes(P256Kind::Raw, &[9; 32]).unwrap();
+    let mut grant = usdc_grant();
+    grant.session.signer = key.signer();
+    let module = address!("0x00000000000000000000000000000000000000aa");
+    let signed =
+        sign_grant(grant, module, 1, &Key::from_seed("o")).unwrap().with_session_key(key.key()).unwrap();
+    let json = serde_json::to_value(SignedGrantJson::from(&signed)).unwrap();
+    assert_eq!(json["sessionKey"]["kind"], 1);
+    assert_eq!(json["sessionKey"]["x"], key.key().x.to_string());
+    let back: SignedGrantJson = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(SignedGrant::try_from(back).unwrap(), signed, "the key survives the round trip");
+
+    let mut wrong_kind = json.clone();
+    wrong_kind["sessionKey"]["kind"] = 3.into();
+    let err =
+        SignedGrant::try_from(serde_json::from_value::<SignedGrantJson>(wrong_kind).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("not 1 (raw) or 2 (WebCrypto)"), "{err}");
+    let mut other_key = json;
+    other_key["sessionKey"]["kind"] = 2.into(); // the same point as WebCrypto: another identifier
+    let err =
+        SignedGrant::try_from(serde_json::from_value::<SignedGrantJson>(other_key).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("session"), "a key that is not the signer is refused: {err}");
 }
 
 #[test]

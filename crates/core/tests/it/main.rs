@@ -5,6 +5,7 @@ mod eip7702_vectors;
 mod erc7715;
 mod errors;
 mod explain;
+mod explain_denial;
 mod grant_json;
 mod p256;
 mod policy;

@@ -236,11 +236,18 @@ fn check_passes_in_scope_and_names_the_rule_out_of_scope() {
             .unwrap();
     let e = check(&input(&stranger["op"], usage("enabled", 0))).unwrap_err();
     assert_eq!(e.rule, Some("CallNotPermitted"));
-    assert!(e.message.starts_with("CallNotPermitted"), "{}", e.message);
+    // The words the CLI prints (warrant_core::explain_denial).
+    assert_eq!(
+        e.message,
+        "CallNotPermitted: a plain transfer (empty calldata) on 0x5555555555555555555555555555555555555555 matches \
+         no policy of the scope"
+    );
 
     let mut late = input(&prepared["op"], usage("enabled", 0));
     late["now"] = json!(2_000_000_001u64);
-    assert_eq!(check(&late).unwrap_err().rule, Some("SessionExpired"));
+    let e = check(&late).unwrap_err();
+    assert_eq!(e.rule, Some("SessionExpired"));
+    assert!(e.message.ends_with("; it is 2033-05-18T03:33:21Z now"), "dates, not seconds: {}", e.message);
 }
 
 #[test]
