@@ -147,7 +147,7 @@ impl ChainExecutor {
     /// the rest (wrong chain, a grant the client can't send for) can't be fixed by retrying.
     async fn client_error(&self, e: ClientError, scope: &Scope) -> ExecError {
         let denial = match e {
-            ClientError::Denied(d) | ClientError::Refused { rule: Some(d), .. } => d,
+            ClientError::Denied { denial: d, .. } | ClientError::Refused { rule: Some(d), .. } => d,
             ClientError::Refused { rule: None, refusal } => {
                 return chain_error(ChainError::Bundler(*refusal));
             }
