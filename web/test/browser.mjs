@@ -9,66 +9,24 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { privateKeyToAccount } from 'viem/accounts';
 import { serve } from '../serve.mjs';
+import { env, injectWallet, launchChromium, recorder } from './harness.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const config = JSON.parse(env('WARRANT_CONFIG'));
 const owner = privateKeyToAccount(env('WARRANT_OWNER_KEY'));
 const stranger = env('WARRANT_STRANGER');
 const screenshot = env('WARRANT_SCREENSHOT');
 const STEP_TIMEOUT = 90_000;
 
-const result = { steps: [], console: [], pageErrors: [], walletCalls: [] };
-const step = (name, detail = {}) => {
-  result.steps.push({ name, ...detail });
-  console.error(`browser: ${name} ${JSON.stringify(detail)}`);
-};
+const { result, step } = recorder();
 
 const server = await serve({ config });
 const userDataDir = await mkdtemp(join(tmpdir(), 'warrant-chromium-'));
 let context;
 try {
-  // The flags matter on a closed network: without the background-networking ones Chromium keeps dialling out.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
-  // The owner's wallet, as an extension would inject it: window.ethereum.request → this process.
-  await context.exposeBinding('__warrantTestWallet', async (_source, method, params) => {
-    result.walletCalls.push(method);
-    switch (method) {
-      case 'eth_requestAccounts':
-      case 'eth_accounts':
-        return [owner.address];
-      case 'eth_chainId':
-        return '0x' + Number(config.chainId).toString(16);
-      case 'eth_signTypedData_v4': {
-        const [from, json] = params;
-        if (from.toLowerCase() !== owner.address.toLowerCase()) throw new Error(`unknown account ${from}`);
-        const typed = JSON.parse(json);
-        result.typedData = { primaryType: typed.primaryType, domain: typed.domain };
-        return owner.signTypedData(typed);
-      }
-      default:
-        throw new Error(`test wallet: ${method} is not supported`);
-    }
-  });
-  await context.addInitScript(() => {
-    window.ethereum = {
-      isWarrantTestWallet: true,
-      request: ({ method, params }) => window.__warrantTestWallet(method, params ?? []),
-    };
-  });
+  context = await launchChromium(userDataDir);
+  await injectWallet(context, { owner, chainId: config.chainId, result });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(STEP_TIMEOUT);
   page.on('console', (m) => result.console.push(`${m.type()}: ${m.text()}`));

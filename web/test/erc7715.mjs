@@ -14,27 +14,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { privateKeyToAccount } from 'viem/accounts';
+import { env, injectWallet, launchChromium, recorder } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = join(HERE, '..');
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const config = JSON.parse(env('WARRANT_CONFIG'));
 const owner = privateKeyToAccount(env('WARRANT_OWNER_KEY'));
 const shots = env('WARRANT_SCREENSHOTS');
 const STEP_TIMEOUT = 90_000;
 const LOCAL = new Set(['127.0.0.1', 'localhost']);
 
-const result = { steps: [], console: [], pageErrors: [], walletCalls: [], blocked: [] };
-const step = (name, detail = {}) => {
-  result.steps.push({ name, ...detail });
-  console.error(`browser: ${name} ${JSON.stringify(detail)}`);
-};
+const { result, step } = recorder({ blocked: [] });
 
 // The dApp: its page, its script bundled with the kit and viem (warrant.js and the wasm stay files of web/).
 const bundled = await build({
@@ -74,14 +65,7 @@ try {
   // 127.0.0.1 anyway: every other request is aborted below and listed in `blocked`).
   await mkdir(join(userDataDir, 'Default'), { recursive: true });
   await writeFile(join(userDataDir, 'Default/Preferences'), JSON.stringify({ enable_do_not_track: true }));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  context = await launchChromium(userDataDir);
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
     if (LOCAL.has(url.hostname)) return route.continue();
@@ -89,28 +73,7 @@ try {
     return route.abort();
   });
   // The owner's wallet on the consent page, as an extension injects it.
-  await context.exposeBinding('__warrantTestWallet', async (_source, method, params) => {
-    result.walletCalls.push(method);
-    switch (method) {
-      case 'eth_requestAccounts':
-      case 'eth_accounts':
-        return [owner.address];
-      case 'eth_chainId':
-        return '0x' + Number(config.chainId).toString(16);
-      case 'eth_signTypedData_v4': {
-        const [from, json] = params;
-        if (from.toLowerCase() !== owner.address.toLowerCase()) throw new Error(`unknown account ${from}`);
-        const typed = JSON.parse(json);
-        result.typedData = { primaryType: typed.primaryType, domain: typed.domain };
-        return owner.signTypedData(typed);
-      }
-      default:
-        throw new Error(`test wallet: ${method} is not supported`);
-    }
-  });
-  await context.addInitScript(() => {
-    window.ethereum = { request: ({ method, params }) => window.__warrantTestWallet(method, params ?? []) };
-  });
+  await injectWallet(context, { owner, chainId: config.chainId, result });
   const watch = (page, name) => {
     page.setDefaultTimeout(STEP_TIMEOUT);
     page.on('console', (m) => result.console.push(`${name} ${m.type()}: ${m.text()}`));
