@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Logs as JSON lines instead of text.
     #[arg(long, env = "WARRANT_LOG_JSON")]
     pub log_json: Option<bool>,
+    /// Dry run, for staging a schedule: runs are pre-flighted, signed and recorded as for real, then end
+    /// `signed` and are never sent. A database is for dry runs or for real sends, never both (checked at start).
+    #[arg(long, env = "WARRANT_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: Option<bool>,
 }
 
 /// The settings the service runs with, every default applied.
@@ -95,6 +99,8 @@ pub struct Config {
     pub max_keys: usize,
     /// JSON logs.
     pub log_json: bool,
+    /// Dry run: runs end `signed`, nothing is sent (`--dry-run`).
+    pub dry_run: bool,
 }
 
 /// Where the master key comes from.
@@ -160,6 +166,7 @@ impl ServeArgs {
             ),
             max_keys: self.max_keys.or(file.max_keys).unwrap_or(16).max(1),
             log_json: self.log_json.or(file.log_json).unwrap_or(false),
+            dry_run: self.dry_run.or(file.dry_run).unwrap_or(false),
             data_dir,
             database_url,
             master_key,

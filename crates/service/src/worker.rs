@@ -44,6 +44,8 @@ pub struct WorkerConfig {
     pub max_backoff: Duration,
     /// Node or bundler failures before a run without a live operation is marked failed.
     pub max_tries: i64,
+    /// Dry run (`--dry-run`): a recorded run ends `signed` and is never sent.
+    pub dry_run: bool,
 }
 
 impl Default for WorkerConfig {
@@ -57,6 +59,7 @@ impl Default for WorkerConfig {
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             max_tries: 20,
+            dry_run: false,
         }
     }
 }
@@ -298,7 +301,7 @@ impl Worker {
         if ok
             && matches!(
                 u.state.as_str(),
-                "included" | "reverted" | "refused" | "skipped" | "failed" | "cancelled"
+                "included" | "reverted" | "refused" | "skipped" | "failed" | "cancelled" | "signed"
             )
         {
             self.metrics.runs.with_label_values(&[u.state.as_str()]).inc();
@@ -404,6 +407,13 @@ impl Worker {
         }
         info!(run = %run.id, job = %run.job_id, nonce = %prepared.nonce, hash = %prepared.hash, "operation recorded");
         let recorded = RunRow { state: "prepared".into(), ..run.clone() };
+        // Dry run: the one branch of the worker for it. The run ends `signed`, recorded exactly as a real one,
+        // and is never sent (its nonce stays free, which is why a dry-run database never sends: `check_mode`).
+        if self.config.dry_run {
+            let u = RunUpdate { state: "signed".into(), ..Self::keep(&recorded) };
+            self.update(&recorded, u).await?;
+            return Ok(Step::Continue);
+        }
         self.send(&recorded, &prepared, std::time::Instant::now()).await
     }
 
