@@ -484,7 +484,8 @@ fn service_table(v: &Value) -> String {
         ("sign-only (`--dry-run`: until recorded `signed`)", "sign"),
         ("with the bundler (until `included`)", "bundler"),
     ] {
-        let Some(rate) = f(&format!("{key}_ops_per_sec"), 0) else { continue };
+        let Some(rate) = v[format!("{key}_ops_per_sec")].as_f64() else { continue };
+        let rate = if rate >= 100.0 { fmt_int(rate) } else { format!("{rate:.1}") };
         let cell = |k: &str| f(&format!("{key}_{k}"), 1).unwrap_or_else(|| "—".into());
         out.push_str(&format!(
             "| {name} | {rate} | {} | {} | {} / {} | {} |\n",

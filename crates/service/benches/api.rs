@@ -88,16 +88,19 @@ async fn client(
     api: Api,
     session: String,
     want: &'static str,
-    calls: Value,
+    calls: impl Fn(u64) -> Value,
     poll: Duration,
+    start: u32,
     end: Instant,
 ) -> Result<(Vec<f64>, Vec<f64>), String> {
     let mut done = Vec::new();
     let mut answers = Vec::new();
-    let mut n = 0u64;
+    let mut n = u64::from(start);
     while Instant::now() < end {
         n += 1;
-        let body = json!({ "calls": calls, "idempotency_key": format!("{session}-{n}") });
+        // A distinct amount per send: under --dry-run the nonce is not consumed, so identical calls would sign
+        // the identical operation again.
+        let body = json!({ "calls": calls(n), "idempotency_key": format!("{session}-{n}") });
         let t0 = Instant::now();
         let (status, sent) = api
             .try_post(&format!("/v1/sessions/{session}/send"), &body)
@@ -185,16 +188,27 @@ async fn run(a: Args) -> Result<Value, String> {
     running.storage.insert_token(&row).await.map_err(|e| e.to_string())?;
     let api = Api::new(format!("http://{}", running.addr), secret);
     for name in &sessions {
-        api.session(&w, name, w.token_scope(vec![], 0, 0)).await;
+        if sign_only {
+            api.session(&w, name, w.token_scope(vec![], 0, 0)).await;
+        } else {
+            // Alto holds one operation per unstaked sender (ERC-7562): one account per session when live.
+            let owner = w.other_account().await;
+            api.session_of(&w, &owner, name, w.token_scope(vec![], 0, 0)).await;
+        }
     }
-    let calls = w.transfer(Address::random(), 1);
+    let payee = Address::random();
+    let token = w.token;
+    let calls = move |n: u64| {
+        let data = transferCall { to: payee, amount: U256::from(n) }.abi_encode();
+        json!([{ "to": token.to_string(), "data": alloy::primitives::Bytes::from(data).to_string() }])
+    };
     let want = if sign_only { "signed" } else { "included" };
     let poll = Duration::from_millis(a.poll_ms);
     // Warm-up: one run per session (connections, caches, the grant's first use on chain when live).
     let warm = Instant::now() + Duration::from_secs(if sign_only { 2 } else { 1 });
     let mut tasks = tokio::task::JoinSet::new();
     for name in &sessions {
-        tasks.spawn(client(api.clone(), name.clone(), want, calls.clone(), poll, warm));
+        tasks.spawn(client(api.clone(), name.clone(), want, calls, poll, 0, warm));
     }
     while let Some(r) = tasks.join_next().await {
         r.map_err(|e| e.to_string())??;
@@ -202,7 +216,7 @@ async fn run(a: Args) -> Result<Value, String> {
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(a.seconds);
     for name in &sessions {
-        tasks.spawn(client(api.clone(), name.clone(), want, calls.clone(), poll, end));
+        tasks.spawn(client(api.clone(), name.clone(), want, calls, poll, 1_000_000, end));
     }
     let mut latencies = Vec::new();
     let mut answers = Vec::new();
@@ -243,6 +257,12 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // Warnings only unless RUST_LOG says otherwise (the service logs every run at info).
+    if std::env::var_os("RUST_LOG").is_none() {
+        // SAFETY: set before any thread of this program reads the environment.
+        unsafe { std::env::set_var("RUST_LOG", "warn") };
+    }
+    warrant_service::init_logging(false);
     let out = a.out.clone();
     match run(a).await {
         Ok(figures) => {
