@@ -38,17 +38,24 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
-    /// Combines the figures into results.json and results.md, and the README's table.
+    /// Combines the figures into results.json and results.md, and the README's table. Sections not measured
+    /// this time (no --gas/--sign/--viem, or no --service) are carried over from --previous.
     Report {
         /// Gas figures (`gas --out`).
-        #[arg(long)]
-        gas: PathBuf,
+        #[arg(long, requires_all = ["sign", "viem"])]
+        gas: Option<PathBuf>,
         /// Signing figures (`sign --out`).
-        #[arg(long)]
-        sign: PathBuf,
+        #[arg(long, requires_all = ["gas", "viem"])]
+        sign: Option<PathBuf>,
         /// viem's figures (`bench/viem-sign.mjs`).
+        #[arg(long, requires_all = ["gas", "sign"])]
+        viem: Option<PathBuf>,
+        /// The service's figures (`cargo bench -p warrant-service --bench api -- --out …`); repeatable.
         #[arg(long)]
-        viem: PathBuf,
+        service: Vec<PathBuf>,
+        /// The previous results.json, for the sections not measured this time.
+        #[arg(long)]
+        previous: Option<PathBuf>,
         /// Directory for results.json and results.md.
         #[arg(long)]
         out_dir: PathBuf,
@@ -81,8 +88,15 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             println!("{}", serde_json::to_string_pretty(&figures).expect("serializes"));
             write_json(&out, &figures)
         }
-        Command::Report { gas, sign, viem, out_dir, readme } => {
-            report::write_results(&gas, &sign, &viem, &out_dir, readme.as_deref())
+        Command::Report { gas, sign, viem, service, previous, out_dir, readme } => {
+            let inputs = report::Inputs {
+                gas: gas.as_deref(),
+                sign: sign.as_deref(),
+                viem: viem.as_deref(),
+                service: &service,
+                previous: previous.as_deref(),
+            };
+            report::write_results(&inputs, &out_dir, readme.as_deref())
         }
     }
 }

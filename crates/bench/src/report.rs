@@ -13,6 +13,17 @@ use crate::BenchError;
 const MAX_SESSION_OVERHEAD_GAS: f64 = 10_000.0;
 const MIN_RAW_FRACTION: f64 = 0.85;
 const MIN_VIEM_MULTIPLE: f64 = 20.0;
+const MIN_SERVICE_OPS_PER_SEC: f64 = 5_000.0;
+const MAX_SERVICE_P99_MS: f64 = 10.0;
+
+const SERVICE_METHOD: &str = "warrant-service through its HTTP API on SQLite (WAL, synchronous = FULL), the \
+     service, the load generator, anvil and Alto on the same 2-core machine (cargo bench -p warrant-service --bench \
+     api). N clients, one session each (a session's runs go one at a time), each in a loop: POST \
+     /v1/sessions/{name}/send, then GET /v1/jobs/{id} every poll_ms until the run ends. sign: the service runs \
+     with --dry-run (pre-flight with its node reads, signature, the operation recorded with nonce, period and \
+     userOpHash, the run ends signed, nothing sent); bundler: a live service, until the run is included (anvil \
+     mines on demand, Alto bundles). Latency from the POST until the client sees the end state. \
+     send_answer: the POST alone; prepare_alone: Executor::prepare (pre-flight + sign) timed outside the service";
 
 /// Where the README's benchmark section starts and ends.
 pub const README_BEGIN: &str = "<!-- bench:begin (written by scripts/bench) -->";
@@ -77,14 +88,11 @@ fn fmt_int(v: f64) -> String {
     out
 }
 
-/// Writes `results.json` and `results.md` into `out_dir`, and the README's section if `readme` is given.
-pub fn write_results(
-    gas_path: &Path,
-    sign_path: &Path,
-    viem_path: &Path,
-    out_dir: &Path,
-    readme: Option<&Path>,
-) -> Result<(), BenchError> {
+/// Gas, signing, their goals and the notes.
+type Sections = (Value, Value, Vec<Value>, serde_json::Map<String, Value>);
+
+/// The gas and signing sections, their goals and notes, from the three files of this run.
+fn gas_and_signing(gas_path: &Path, sign_path: &Path, viem_path: &Path) -> Result<Sections, BenchError> {
     let mut gas = read(gas_path)?;
     let sign = read(sign_path)?;
     let viem = read(viem_path)?;
@@ -142,33 +150,124 @@ pub fn write_results(
             });
         }
     };
-    let goals = json!([
-        { "goal": "session_erc20_transfer - owner_erc20_transfer <= 10000", "value": overhead,
-          "met": overhead <= MAX_SESSION_OVERHEAD_GAS },
-        { "goal": "warrant_ops_per_sec >= 0.85 * raw_secp256k1_signs_per_sec", "value": warrant / raw,
-          "met": warrant / raw >= MIN_RAW_FRACTION },
-        { "goal": "warrant_ops_per_sec >= 20 * viem_ops_per_sec", "value": warrant / viem_rate,
-          "met": warrant / viem_rate >= MIN_VIEM_MULTIPLE },
-    ]);
+    let goals = vec![
+        json!({ "goal": "session_erc20_transfer - owner_erc20_transfer <= 10000", "value": overhead,
+          "met": overhead <= MAX_SESSION_OVERHEAD_GAS }),
+        json!({ "goal": "warrant_ops_per_sec >= 0.85 * raw_secp256k1_signs_per_sec", "value": warrant / raw,
+          "met": warrant / raw >= MIN_RAW_FRACTION }),
+        json!({ "goal": "warrant_ops_per_sec >= 20 * viem_ops_per_sec", "value": warrant / viem_rate,
+          "met": warrant / viem_rate >= MIN_VIEM_MULTIPLE }),
+    ];
+    let signing = json!({
+        "warrant_ops_per_sec": warrant,
+        "raw_secp256k1_signs_per_sec": raw,
+        "viem_ops_per_sec": viem_rate,
+        "warrant_over_raw": warrant / raw,
+        "warrant_over_viem": warrant / viem_rate,
+        "warrant_ops_per_sec_k256": sign["warrant_ops_per_sec_k256"],
+        "raw_k256_signs_per_sec": sign["raw_k256_signs_per_sec"],
+        "warrant_ops_per_sec_sign_use_recovering": sign["warrant_ops_per_sec_sign_use_recovering"],
+        "breakdown_us": sign["breakdown_us"],
+        "viem_version": viem["viem_version"],
+        "node_version": viem["node_version"],
+    });
+    Ok((gas, signing, goals, notes))
+}
+
+/// The files `report` combines. Gas, signing and viem come together or not at all; what this run did not
+/// measure is carried over from `previous` (the last `results.json`) and said so in its notes.
+#[derive(Debug, Default)]
+pub struct Inputs<'a> {
+    /// Gas figures (`gas --out`).
+    pub gas: Option<&'a Path>,
+    /// Signing figures (`sign --out`).
+    pub sign: Option<&'a Path>,
+    /// viem's figures (`bench/viem-sign.mjs`).
+    pub viem: Option<&'a Path>,
+    /// The service's figures (`cargo bench -p warrant-service --bench api -- --out …`), one file per path.
+    pub service: &'a [std::path::PathBuf],
+    /// The previous `results.json`, for the sections not measured this time.
+    pub previous: Option<&'a Path>,
+}
+
+/// Writes `results.json` and `results.md` into `out_dir`, and the README's section if `readme` is given.
+pub fn write_results(inputs: &Inputs<'_>, out_dir: &Path, readme: Option<&Path>) -> Result<(), BenchError> {
+    let previous = inputs.previous.filter(|p| p.exists()).map(read).transpose()?;
+    let carried = |what: &str| -> Result<Value, BenchError> {
+        let Some(prev) = previous.as_ref().filter(|p| !p[what].is_null()) else {
+            return Err(BenchError::File {
+                path: inputs.previous.map(Path::to_owned).unwrap_or_else(|| out_dir.join("results.json")),
+                reason: format!("no {what} figures measured now or in the previous results"),
+            });
+        };
+        Ok(prev[what].clone())
+    };
+    let (gas, signing, mut goals, mut notes) = match (inputs.gas, inputs.sign, inputs.viem) {
+        (Some(g), Some(s), Some(v)) => gas_and_signing(g, s, v)?,
+        (None, None, None) => {
+            let prev = previous.as_ref();
+            let goals = carried("goals")?
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|g| !g["goal"].as_str().unwrap_or("").starts_with("service."))
+                .cloned()
+                .collect();
+            let mut notes = carried("notes")?.as_object().cloned().unwrap_or_default();
+            let date = prev.and_then(|p| p["gas_and_signing_date"].as_str().or(p["date"].as_str()));
+            notes.insert(
+                "carried_over".into(),
+                json!(format!(
+                    "gas and signing not measured in this run: carried over from the run of {}",
+                    date.unwrap_or("?")
+                )),
+            );
+            (carried("gas")?, carried("signing")?, goals, notes)
+        }
+        _ => {
+            return Err(BenchError::Mismatch("--gas, --sign and --viem come together or not at all".into()));
+        }
+    };
+    let service = if inputs.service.is_empty() {
+        previous.as_ref().map(|p| p["service"].clone()).unwrap_or(Value::Null)
+    } else {
+        let mut merged = serde_json::Map::new();
+        for path in inputs.service {
+            if let Value::Object(figures) = read(path)? {
+                merged.extend(figures);
+            }
+        }
+        Value::Object(merged)
+    };
+    if let Some(rate) = service["sign_ops_per_sec"].as_f64() {
+        goals.push(json!({ "goal": "service.sign_ops_per_sec >= 5000", "value": rate,
+            "met": rate >= MIN_SERVICE_OPS_PER_SEC }));
+    }
+    if let Some(p99) = service["sign_p99_ms"].as_f64() {
+        goals.push(json!({ "goal": "service.sign_p99_ms <= 10", "value": p99,
+            "met": p99 <= MAX_SERVICE_P99_MS }));
+    }
+    if !service.is_null() {
+        notes.insert("service".into(), json!(SERVICE_METHOD));
+    }
+    let gas_and_signing_date = if inputs.gas.is_some() {
+        today()
+    } else {
+        previous
+            .as_ref()
+            .and_then(|p| p["gas_and_signing_date"].as_str().or(p["date"].as_str()))
+            .unwrap_or("?")
+            .to_string()
+    };
     let date = today();
     let machine = machine();
     let results = json!({
         "date": date,
         "machine": machine,
+        "gas_and_signing_date": gas_and_signing_date,
         "gas": gas,
-        "signing": {
-            "warrant_ops_per_sec": warrant,
-            "raw_secp256k1_signs_per_sec": raw,
-            "viem_ops_per_sec": viem_rate,
-            "warrant_over_raw": warrant / raw,
-            "warrant_over_viem": warrant / viem_rate,
-            "warrant_ops_per_sec_k256": sign["warrant_ops_per_sec_k256"],
-            "raw_k256_signs_per_sec": sign["raw_k256_signs_per_sec"],
-            "warrant_ops_per_sec_sign_use_recovering": sign["warrant_ops_per_sec_sign_use_recovering"],
-            "breakdown_us": sign["breakdown_us"],
-            "viem_version": viem["viem_version"],
-            "node_version": viem["node_version"],
-        },
+        "signing": signing,
+        "service": service,
         "goals": goals,
         "notes": notes,
     });
@@ -325,6 +424,10 @@ fn markdown(r: &Value) -> String {
         rate(&b["recover_check_k256"]),
         fmt_int(rate(&s["warrant_ops_per_sec_sign_use_recovering"])),
     ));
+    out.push_str(&service_table(&r["service"]));
+    if let Some(carried) = r["notes"]["carried_over"].as_str() {
+        out.push_str(&format!("\nGas and signing {}.\n", carried.trim_start_matches("gas and signing ")));
+    }
     out.push_str("\n**Goals**\n\n| goal | value | met |\n|---|---:|---|\n");
     for goal in r["goals"].as_array().into_iter().flatten() {
         let v = goal["value"].as_f64().unwrap_or(0.0);
@@ -361,6 +464,46 @@ fn markdown(r: &Value) -> String {
     out
 }
 
+/// The service's table (signed operations through the API), empty if it was not measured.
+fn service_table(v: &Value) -> String {
+    if !v.is_object() {
+        return String::new();
+    }
+    let f = |k: &str, digits: usize| {
+        v[k].as_f64().map(|x| if digits == 0 { fmt_int(x) } else { format!("{x:.digits$}") })
+    };
+    let mut out = format!(
+        "\n**Service** (`warrant-service` through its HTTP API, {}; {} clients, one session each; service, \
+         clients, anvil and Alto on this machine)\n\n",
+        v["storage"].as_str().unwrap_or("sqlite"),
+        v["sign_clients"].as_u64().or(v["bundler_clients"].as_u64()).unwrap_or(0),
+    );
+    out.push_str("| path | signed ops/s | p50 ms | p99 ms | send answer p50 / p99 ms | prepare alone ms |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|\n");
+    for (name, key) in [
+        ("sign-only (`--dry-run`: until recorded `signed`)", "sign"),
+        ("with the bundler (until `included`)", "bundler"),
+    ] {
+        let Some(rate) = v[format!("{key}_ops_per_sec")].as_f64() else { continue };
+        let rate = if rate >= 100.0 { fmt_int(rate) } else { format!("{rate:.1}") };
+        let cell = |k: &str| f(&format!("{key}_{k}"), 1).unwrap_or_else(|| "—".into());
+        out.push_str(&format!(
+            "| {name} | {rate} | {} | {} | {} / {} | {} |\n",
+            cell("p50_ms"),
+            cell("p99_ms"),
+            cell("send_answer_p50_ms"),
+            cell("send_answer_p99_ms"),
+            cell("prepare_alone_ms"),
+        ));
+    }
+    out.push_str(
+        "\nLatency from `POST /v1/sessions/{name}/send` until the client, polling `GET /v1/jobs/{id}`, sees the \
+         run's end state. `prepare alone`: `Executor::prepare` (pre-flight with its node reads, then the signature) \
+         timed outside the service. Method and where the time goes: `docs/service.md`.\n",
+    );
+    out
+}
+
 #[cfg(test)]
 mod foreign_rows {
     use serde_json::json;
@@ -377,6 +520,7 @@ mod foreign_rows {
             "machine": {}, "signing": {},
         });
         let md = super::markdown(&results);
+        assert!(!md.contains("**Service**"), "no service table without service figures: {md}");
         assert!(md.contains("| WarrantAccount (EIP-7702) | 97,502 | 115,079 | +17,577 |"), "{md}");
         assert!(md.contains("| Biconomy Nexus 1.0.0 | 109,054 | 120,881 | +11,827 |"), "{md}");
         assert!(md.contains("| ZeroDev Kernel v3.1 | — | — | — |"), "{md}");

@@ -347,7 +347,8 @@ pub struct RunInfo {
     pub id: String,
     /// The slot (unix seconds).
     pub slot: i64,
-    /// `pending`, `prepared`, `submitted`, `included`, `reverted`, `refused`, `skipped`, `failed`, `cancelled`.
+    /// `pending`, `prepared`, `submitted`, `included`, `reverted`, `refused`, `skipped`, `failed`, `cancelled`;
+    /// `signed` under `--dry-run` (recorded, never sent).
     pub state: String,
     /// True while its recorded operation's fate is not known yet (`prepared`, `submitted`).
     pub in_doubt: bool,

@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// Seconds a permission request is held open waiting for the owner before it answers "still pending".
     #[arg(long, env = "WARRANT_PERMISSION_WAIT_SECS")]
     pub permission_wait_secs: Option<u64>,
+    /// Dry run, for staging a schedule: runs are pre-flighted, signed and recorded as for real, then end
+    /// `signed` and are never sent. A database is for dry runs or for real sends, never both (checked at start).
+    #[arg(long, env = "WARRANT_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: Option<bool>,
 }
 
 /// The settings the service runs with, every default applied.
@@ -123,6 +127,8 @@ pub struct Erc7715Config {
     pub web_dir: PathBuf,
     /// How long a permission request is held open for the owner's decision.
     pub wait: Duration,
+    /// Dry run: runs end `signed`, nothing is sent (`--dry-run`).
+    pub dry_run: bool,
 }
 
 /// Where the master key comes from.
@@ -207,6 +213,7 @@ impl ServeArgs {
                     ),
                 }),
             },
+            dry_run: self.dry_run.or(file.dry_run).unwrap_or(false),
             data_dir,
             database_url,
             master_key,

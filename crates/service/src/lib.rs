@@ -86,6 +86,34 @@ pub async fn issue_token(
     Ok(token)
 }
 
+/// The `meta` row that says whether a database is for dry runs (`dry-run`) or real sends (`live`).
+pub const MODE_META: &str = "mode";
+
+/// Binds the database to one mode on its first start and refuses the other afterwards. A dry run signs
+/// operations without consuming their nonces, so its recorded operations would collide with real ones: a dry-run
+/// database must never send, and a live one never holds dry-run records. A database from before this row
+/// existed that already has runs is a live one.
+pub async fn check_mode(storage: &dyn Storage, dry_run: bool) -> Result<(), ServiceError> {
+    let wanted = if dry_run { "dry-run" } else { "live" };
+    let mode = match storage.meta(MODE_META).await? {
+        Some(mode) => mode,
+        None => {
+            let first = if dry_run && storage.has_runs().await? { "live" } else { wanted };
+            storage.init_meta(MODE_META, first).await?
+        }
+    };
+    if mode != wanted {
+        return Err(ServiceError::Config(if dry_run {
+            "this database records real sends; --dry-run needs a database of its own".into()
+        } else {
+            "this database is a dry run's (its runs were signed, never sent, and their nonces not consumed); \
+             start it with --dry-run, or use another database for real sends"
+                .into()
+        }));
+    }
+    Ok(())
+}
+
 /// A running service.
 pub struct Running {
     /// Where the API listens.
@@ -114,6 +142,7 @@ pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Resul
     let storage = open_storage(&config).await?;
     let master = Arc::new(load_master_key(&config)?);
     keys::check_master_key(storage.as_ref(), &master).await?;
+    check_mode(storage.as_ref(), config.dry_run).await?;
     let executor: Arc<dyn Executor> = match executor {
         Some(e) => e,
         None => {
@@ -135,6 +164,7 @@ pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Resul
         max_keys: config.max_keys,
         max_backoff: config.max_backoff,
         submit_window: config.rpc_timeout,
+        dry_run: config.dry_run,
         ..WorkerConfig::default()
     };
     let instance = worker_config.instance.clone();

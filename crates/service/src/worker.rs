@@ -48,6 +48,8 @@ pub struct WorkerConfig {
     /// timeout): a run is not looked at again before that, so no instance sends an operation while an earlier
     /// submission of it may still be in the bundler's validation.
     pub submit_window: Duration,
+    /// Dry run (`--dry-run`): a recorded run ends `signed` and is never sent.
+    pub dry_run: bool,
 }
 
 impl Default for WorkerConfig {
@@ -62,6 +64,7 @@ impl Default for WorkerConfig {
             max_backoff: Duration::from_secs(60),
             max_tries: 20,
             submit_window: Duration::from_secs(45),
+            dry_run: false,
         }
     }
 }
@@ -316,7 +319,7 @@ impl Worker {
         if ok
             && matches!(
                 u.state.as_str(),
-                "included" | "reverted" | "refused" | "skipped" | "failed" | "cancelled"
+                "included" | "reverted" | "refused" | "skipped" | "failed" | "cancelled" | "signed"
             )
         {
             self.metrics.runs.with_label_values(&[u.state.as_str()]).inc();
@@ -422,6 +425,13 @@ impl Worker {
         }
         info!(run = %run.id, job = %run.job_id, nonce = %prepared.nonce, hash = %prepared.hash, "operation recorded");
         let recorded = RunRow { state: "prepared".into(), ..run.clone() };
+        // Dry run: the one branch of the worker for it. The run ends `signed`, recorded exactly as a real one,
+        // and is never sent (its nonce stays free, which is why a dry-run database never sends: `check_mode`).
+        if self.config.dry_run {
+            let u = RunUpdate { state: "signed".into(), ..Self::keep(&recorded) };
+            self.update(&recorded, u).await?;
+            return Ok(Step::Continue);
+        }
         self.send(&recorded, &prepared, std::time::Instant::now()).await
     }
 

@@ -266,6 +266,11 @@ pub trait Storage: Send + Sync + 'static {
     async fn meta(&self, k: &str) -> Result<Option<String>>;
     /// Sets a value of the `meta` table.
     async fn set_meta(&self, k: &str, v: &str) -> Result<()>;
+    /// Sets a value of the `meta` table unless it is set already (two instances starting at once agree on the
+    /// first); answers the value it holds.
+    async fn init_meta(&self, k: &str, v: &str) -> Result<String>;
+    /// Whether any run was ever created.
+    async fn has_runs(&self) -> Result<bool>;
 
     /// Adds a key; [`StorageError::Conflict`] if its name is taken.
     async fn insert_key(&self, key: &KeyRow) -> Result<()>;

@@ -187,6 +187,21 @@ macro_rules! sql_storage {
                 Ok(())
             }
 
+            async fn init_meta(&self, k: &str, v: &str) -> $crate::storage::Result<String> {
+                sqlx::query("INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING")
+                    .bind(k)
+                    .bind(v)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT v FROM meta WHERE k = $1").bind(k).fetch_one(&self.pool).await?)
+            }
+
+            async fn has_runs(&self) -> $crate::storage::Result<bool> {
+                let any: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM runs LIMIT 1").fetch_optional(&self.pool).await?;
+                Ok(any.is_some())
+            }
+
             async fn insert_key(&self, key: &$crate::storage::KeyRow) -> $crate::storage::Result<()> {
                 sqlx::query(
                     "INSERT INTO keys (id, name, address, sealed, nonce_lane, grant_token, account, session_id, \

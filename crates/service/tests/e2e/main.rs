@@ -43,6 +43,7 @@ fn config(w: &World, dir: &Path, database_url: Option<String>) -> Config {
         max_keys: 16,
         log_json: false,
         erc7715: None,
+        dry_run: false,
     }
 }
 
@@ -787,4 +788,64 @@ async fn schemas_match_on_sqlite_and_postgres() {
     }
     sqlite_unique.sort();
     assert_eq!(sqlite_unique, pg_unique, "unique constraints differ");
+}
+
+/// `--dry-run`: runs are pre-flighted, signed and recorded (nonce, period, userOpHash) and end `signed`, never
+/// sent: nothing moves on chain and the nonce is not consumed (two runs, one nonce). A pre-flight refusal is still
+/// recorded with its rule. The database is bound to its mode: started without `--dry-run` it is refused, and a
+/// live database is refused `--dry-run`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_signs_and_records_but_never_sends_and_never_mixes() {
+    warrant_service::init_logging(false);
+    let w = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dry = Config { dry_run: true, ..config(&w, dir.path(), None) };
+    let running = warrant_service::start(dry.clone(), None).await.unwrap();
+    let api =
+        Api::new(format!("http://{}", running.addr), admin_token(running.storage.as_ref(), &["*"]).await);
+    let payee = Address::random();
+    api.session(&w, "staging", w.token_scope(vec![], 0, 0)).await;
+    let mut runs = Vec::new();
+    for (amount, key) in [(3u64, "a"), (4, "b")] {
+        let body = json!({ "calls": w.transfer(payee, amount), "idempotency_key": key });
+        let (status, sent) = api.post("/v1/sessions/staging/send", &body).await;
+        assert_eq!(status, 202, "{sent}");
+        let id = sent["job"]["id"].as_str().unwrap().to_string();
+        let job = api.wait_job(&id, Duration::from_secs(60), all_final).await;
+        assert_eq!(run_states(&job), ["signed"], "{job:#}");
+        runs.push(job["runs"][0].clone());
+    }
+    for run in &runs {
+        assert_eq!(run["in_doubt"], false, "{run}");
+        assert!(run["user_op_hash"].as_str().is_some_and(|h| h.len() == 66), "{run}");
+        assert!(run["transaction_hash"].is_null(), "{run}");
+    }
+    assert_eq!(runs[0]["nonce"], runs[1]["nonce"], "a dry run does not consume its nonce");
+    assert_ne!(runs[0]["user_op_hash"], runs[1]["user_op_hash"]);
+    // An out-of-scope call is refused by the pre-flight with its rule, as for real.
+    let stray = json!([{ "to": Address::random().to_string(), "data": "0x" }]);
+    let (status, sent) =
+        api.post("/v1/sessions/staging/send", &json!({ "calls": stray, "idempotency_key": "c" })).await;
+    assert_eq!(status, 202, "{sent}");
+    let id = sent["job"]["id"].as_str().unwrap().to_string();
+    let job = api.wait_job(&id, Duration::from_secs(60), all_final).await;
+    assert_eq!(run_states(&job), ["refused"], "{job:#}");
+    assert_eq!(job["runs"][0]["rule"], "CallNotPermitted", "{job:#}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(w.transfers_to(payee).await.is_empty(), "a dry run sends nothing");
+    running.stop().await.unwrap();
+
+    // The dry run's database refuses real sends; a live database refuses a dry run.
+    let live = Config { dry_run: false, ..dry.clone() };
+    let err = warrant_service::start(live, None).await.err().expect("a dry-run database refuses real sends");
+    assert!(err.to_string().contains("dry run"), "{err}");
+    let again = warrant_service::start(dry, None).await.unwrap();
+    again.stop().await.unwrap();
+    let live_dir = tempfile::tempdir().unwrap();
+    let first = warrant_service::start(config(&w, live_dir.path(), None), None).await.unwrap();
+    first.stop().await.unwrap();
+    let dry_on_live = Config { dry_run: true, ..config(&w, live_dir.path(), None) };
+    let err =
+        warrant_service::start(dry_on_live, None).await.err().expect("a live database refuses --dry-run");
+    assert!(err.to_string().contains("--dry-run needs a database of its own"), "{err}");
 }
