@@ -181,6 +181,7 @@ async fn run(a: Args) -> Result<Value, String> {
         max_keys: a.clients,
         log_json: false,
         dry_run: sign_only,
+        erc7715: None,
     };
     let running = warrant_service::start(config, None).await.map_err(|e| e.to_string())?;
     let sessions: Vec<String> = (0..a.clients).map(|i| format!("bench-{i}")).collect();

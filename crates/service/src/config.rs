@@ -114,6 +114,8 @@ pub struct Config {
     pub log_json: bool,
     /// ERC-7715 permission requests and the consent page (`None`: not served).
     pub erc7715: Option<Erc7715Config>,
+    /// Dry run: runs end `signed`, nothing is sent (`--dry-run`).
+    pub dry_run: bool,
 }
 
 /// Settings of the ERC-7715 endpoints.
@@ -127,8 +129,6 @@ pub struct Erc7715Config {
     pub web_dir: PathBuf,
     /// How long a permission request is held open for the owner's decision.
     pub wait: Duration,
-    /// Dry run: runs end `signed`, nothing is sent (`--dry-run`).
-    pub dry_run: bool,
 }
 
 /// Where the master key comes from.
