@@ -300,6 +300,26 @@ pub(crate) fn load_grant(input: &str) -> Result<SignedGrant, CliError> {
 pub(crate) struct GrantCallArgs {
     /// The grant: a `warrant1…` token, its JSON, or a file holding either.
     pub(crate) grant: String,
+    #[command(flatten)]
+    call: CallArgs,
+}
+
+impl GrantCallArgs {
+    /// The parameter names of the call's `--sig`, for a denial's words ([`CallArgs::param_names`]).
+    pub(crate) fn param_names(&self) -> Result<warrant_core::explain_denial::ParamNames, CliError> {
+        self.call.param_names()
+    }
+
+    /// The grant and the call.
+    pub(crate) fn load(&self) -> Result<(SignedGrant, Call), CliError> {
+        Ok((load_grant(&self.grant)?, self.call.call()?))
+    }
+}
+
+/// One call: `--to`, then `--sig` and arguments, `--data` or nothing (a plain transfer), and `--value`; what
+/// `check` and `send` take after the grant, and what the service's `send` and `job create` send.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CallArgs {
     /// The call's target.
     #[arg(long, value_parser = parse_address)]
     to: Address,
@@ -318,7 +338,7 @@ pub(crate) struct GrantCallArgs {
     value: String,
 }
 
-impl GrantCallArgs {
+impl CallArgs {
     /// The parameter names `--sig` gives (`transfer(address to,uint256 amount)`), by head word, for a denial's
     /// words. An unnamed parameter is `argN`, as grant rules name it, unless the function is one of the
     /// built-in table of `warrant_core::explain`, whose names (`to`, `amount`) say more.
@@ -338,12 +358,21 @@ impl GrantCallArgs {
             .collect())
     }
 
-    /// The grant and the call: `sig(args…)` encoded, raw `--data`, or a plain transfer.
-    pub(crate) fn load(&self) -> Result<(SignedGrant, Call), CliError> {
-        let signed = load_grant(&self.grant)?;
+    /// The call: `sig(args…)` encoded, raw `--data`, or a plain transfer.
+    pub(crate) fn call(&self) -> Result<Call, CliError> {
         let data = call_data(self.sig.as_deref(), self.data.as_ref(), &self.args)?;
         let value = parse_amount(&self.value).map_err(|e| CliError::InvalidInput(format!("--value: {e}")))?;
-        Ok((signed, Call { target: self.to, value, data }))
+        Ok(Call { target: self.to, value, data })
+    }
+
+    /// The call as the service's API takes it: `[{"to", "value" (decimal wei), "data" (hex)}]`.
+    pub(crate) fn calls_json(&self) -> Result<serde_json::Value, CliError> {
+        let call = self.call()?;
+        Ok(serde_json::json!([{
+            "to": call.target.to_checksum(None),
+            "value": call.value.to_string(),
+            "data": Bytes::from(call.data).to_string(),
+        }]))
     }
 }
 
@@ -409,38 +438,4 @@ pub(crate) struct ServiceArgs {
     /// Seconds one request to the service may take.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub(crate) service_timeout: u64,
-}
-
-/// One call for the service to send, as `send` takes it: `--to`, then `--sig` and arguments, `--data` or
-/// nothing (a plain transfer), and `--value`.
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct ServiceCallArgs {
-    /// The call's target.
-    #[arg(long, value_parser = parse_address)]
-    to: Address,
-    /// The function, e.g. `transfer(address,uint256)`; its arguments follow.
-    #[arg(long, conflicts_with = "data")]
-    sig: Option<String>,
-    /// Raw calldata instead of --sig and arguments.
-    #[arg(long)]
-    data: Option<Bytes>,
-    /// The function's arguments (negative numbers as they are: `-5`).
-    #[arg(allow_negative_numbers = true)]
-    args: Vec<String>,
-    /// Native value sent with the call (e.g. `0.01ether`, or wei).
-    #[arg(long, default_value = "0")]
-    value: String,
-}
-
-impl ServiceCallArgs {
-    /// The call as the service's API takes it: `[{"to", "value" (decimal wei), "data" (hex)}]`.
-    pub(crate) fn calls_json(&self) -> Result<serde_json::Value, CliError> {
-        let data = call_data(self.sig.as_deref(), self.data.as_ref(), &self.args)?;
-        let value = parse_amount(&self.value).map_err(|e| CliError::InvalidInput(format!("--value: {e}")))?;
-        Ok(serde_json::json!([{
-            "to": self.to.to_checksum(None),
-            "value": value.to_string(),
-            "data": Bytes::from(data).to_string(),
-        }]))
-    }
 }

@@ -7,7 +7,7 @@ use std::{process::ExitCode, time::Duration};
 use serde_json::{Value, json};
 
 use super::{Http, segment, show, text, time};
-use crate::{CliError, args::ServiceCallArgs};
+use crate::{CliError, args::CallArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum JobCommand {
@@ -43,7 +43,7 @@ pub(crate) struct CreateArgs {
     #[arg(long)]
     session: String,
     #[command(flatten)]
-    call: ServiceCallArgs,
+    call: CallArgs,
     /// One run at this time (unix seconds); without a schedule flag: one run now.
     #[arg(long, conflicts_with_all = ["every", "cron"])]
     at: Option<i64>,

@@ -10,7 +10,7 @@ use std::{
 use serde_json::{Value, json};
 
 use super::{Http, job, segment};
-use crate::{CliError, args::ServiceCallArgs};
+use crate::{CliError, args::CallArgs};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct SendArgs {
@@ -20,7 +20,7 @@ pub(crate) struct SendArgs {
     #[arg(long)]
     idempotency_key: String,
     #[command(flatten)]
-    call: ServiceCallArgs,
+    call: CallArgs,
     /// Wait up to this many seconds for the run to end (included, reverted, refused, skipped or failed).
     #[arg(long, value_name = "SECS")]
     wait: Option<u64>,
