@@ -420,8 +420,23 @@ impl Worker {
             created_at: now(),
         };
         // Recorded before it is sent: from here on the database knows every operation that can land.
-        if !self.storage.record_attempt(&attempt, &run.state, &self.config.instance, now()).await? {
-            return Ok(Step::Stop);
+        match self.storage.record_attempt(&attempt, &run.state, &self.config.instance, now()).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(Step::Stop),
+            // Dry run: nothing consumes the nonce, so the same calls on the same key sign exactly the operation an
+            // earlier dry run recorded (its userOpHash is unique). The run fails, naming why, instead of waiting
+            // forever for a record it can never make.
+            Err(StorageError::Conflict(_)) if self.config.dry_run => {
+                let error = format!(
+                    "DryRunDuplicate: operation {} is the one an earlier dry run recorded (a dry run consumes no \
+                     nonce, so the same calls on the same key sign the same operation)",
+                    prepared.hash
+                );
+                let u = RunUpdate { state: "failed".into(), error: Some(error), ..Self::keep(run) };
+                self.update(run, u).await?;
+                return Ok(Step::Continue);
+            }
+            Err(e) => return Err(e),
         }
         info!(run = %run.id, job = %run.job_id, nonce = %prepared.nonce, hash = %prepared.hash, "operation recorded");
         let recorded = RunRow { state: "prepared".into(), ..run.clone() };

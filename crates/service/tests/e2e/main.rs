@@ -831,6 +831,15 @@ async fn dry_run_signs_and_records_but_never_sends_and_never_mixes() {
     let job = api.wait_job(&id, Duration::from_secs(60), all_final).await;
     assert_eq!(run_states(&job), ["refused"], "{job:#}");
     assert_eq!(job["runs"][0]["rule"], "CallNotPermitted", "{job:#}");
+    // The first send's calls again: the same nonce signs the very same operation, which can't be recorded twice;
+    // the run fails by name instead of staying pending.
+    let body = json!({ "calls": w.transfer(payee, 3), "idempotency_key": "d" });
+    let (status, sent) = api.post("/v1/sessions/staging/send", &body).await;
+    assert_eq!(status, 202, "{sent}");
+    let id = sent["job"]["id"].as_str().unwrap().to_string();
+    let job = api.wait_job(&id, Duration::from_secs(60), all_final).await;
+    assert_eq!(run_states(&job), ["failed"], "{job:#}");
+    assert!(job["runs"][0]["error"].as_str().is_some_and(|e| e.starts_with("DryRunDuplicate")), "{job:#}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(w.transfers_to(payee).await.is_empty(), "a dry run sends nothing");
     running.stop().await.unwrap();
