@@ -11,6 +11,20 @@ use serde::Deserialize;
 
 use crate::ServiceError;
 
+/// What a new API token may do, as `warrant-service token create` and `warrant service token create` take it.
+#[derive(Clone, Debug, clap::Args)]
+pub struct NewTokenArgs {
+    /// Session names the token may act on (comma-separated, or `*`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub sessions: Vec<String>,
+    /// What to call it (listings, the audit log).
+    #[arg(long, default_value = "")]
+    pub label: String,
+    /// An admin token: it may also create, list and revoke API tokens over the API (`/v1/tokens`).
+    #[arg(long)]
+    pub admin: bool,
+}
+
 /// Settings of `warrant serve` (and `warrant-service serve`).
 #[derive(Clone, Debug, Default, clap::Args, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

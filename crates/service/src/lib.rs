@@ -22,7 +22,7 @@ pub mod worker;
 
 use std::{net::SocketAddr, sync::Arc};
 
-pub use config::{Config, Erc7715Config, MasterKeySource, ServeArgs};
+pub use config::{Config, Erc7715Config, MasterKeySource, NewTokenArgs, ServeArgs};
 pub use error::ServiceError;
 use tokio::sync::watch;
 use tracing::info;

@@ -4,7 +4,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use warrant_service::{ServeArgs, ServiceError, keys};
+use warrant_service::{NewTokenArgs, ServeArgs, ServiceError, keys};
 
 #[derive(Parser)]
 #[command(
@@ -40,15 +40,8 @@ enum TokenCommand {
     Create {
         #[command(flatten)]
         serve: ServeArgs,
-        /// Session names the token may act on (comma-separated, or `*`).
-        #[arg(long, value_delimiter = ',', required = true)]
-        sessions: Vec<String>,
-        /// What to call it (shown in the audit log).
-        #[arg(long, default_value = "")]
-        label: String,
-        /// An admin token: it may also create, list and revoke API tokens over the API (`/v1/tokens`).
-        #[arg(long)]
-        admin: bool,
+        #[command(flatten)]
+        token: NewTokenArgs,
     },
 }
 
@@ -77,8 +70,11 @@ async fn run(cli: Cli) -> Result<(), ServiceError> {
             warrant_service::init_logging(config.log_json);
             warrant_service::serve(config).await
         }
-        Command::Token(TokenCommand::Create { serve, sessions, label, admin }) => {
-            println!("{}", warrant_service::issue_token(&serve, &sessions, &label, admin).await?);
+        Command::Token(TokenCommand::Create { serve, token }) => {
+            println!(
+                "{}",
+                warrant_service::issue_token(&serve, &token.sessions, &token.label, token.admin).await?
+            );
             Ok(())
         }
         Command::RotateMasterKey { serve, new_master_key_file } => {

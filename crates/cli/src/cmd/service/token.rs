@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
+use warrant_service::NewTokenArgs;
 
 use super::{Http, segment, show, text};
 use crate::CliError;
@@ -11,17 +12,7 @@ use crate::CliError;
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum TokenCommand {
     /// Create a token limited to the named sessions (`*`: all); prints it once.
-    Create {
-        /// Session names it may act on (comma-separated, or `*`).
-        #[arg(long, value_delimiter = ',', required = true)]
-        sessions: Vec<String>,
-        /// What to call it (listings, the audit log).
-        #[arg(long, default_value = "")]
-        label: String,
-        /// It may manage API tokens too.
-        #[arg(long)]
-        admin: bool,
-    },
+    Create(NewTokenArgs),
     /// Every token, revoked ones too, without secrets.
     List,
     /// Revoke a token by id (`tok_…`, the part of `wst_tok_….…` before the dot).
@@ -33,7 +24,7 @@ pub(crate) enum TokenCommand {
 
 pub(super) fn run(http: &Http, command: &TokenCommand, json: bool) -> Result<ExitCode, CliError> {
     match command {
-        TokenCommand::Create { sessions, label, admin } => {
+        TokenCommand::Create(NewTokenArgs { sessions, label, admin }) => {
             let v =
                 http.post("/v1/tokens", &json!({ "sessions": sessions, "label": label, "admin": admin }))?;
             // The secret alone on stdout (for `$(…)`); what it is on stderr.
