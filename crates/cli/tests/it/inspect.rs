@@ -289,23 +289,7 @@ fn explain_names_a_p256_session_key() {
     let identifier = key.signer().to_string();
     let allow = format!("{BOB}:receive:value<=0.01ether");
     let out = warrant_env(
-        &[
-            "grant",
-            "--account",
-            ACCOUNT,
-            "--module",
-            MODULE,
-            "--chain-id",
-            "1",
-            "--epoch",
-            "1",
-            "--session-key",
-            &identifier,
-            "--allow",
-            &allow,
-            "--max-value",
-            "0.05ether",
-        ],
+        &crate::grant::grant_args("1", &identifier, &["--allow", &allow, "--max-value", "0.05ether"]),
         &[("WARRANT_PRIVATE_KEY", OWNER_KEY)],
     );
     assert!(out.status.success(), "{}", stderr(&out));
