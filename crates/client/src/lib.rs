@@ -24,6 +24,7 @@
 //! validator's counters from a node or from the in-process chain, so a pre-flight reads the same state
 //! wherever it runs.
 
+mod basis;
 mod delegation;
 mod error;
 mod node;
@@ -40,6 +41,7 @@ use alloy::{primitives::Address, sol, transports::http::reqwest::Url};
 use warrant_chain::bundler::{self, BundlerClient};
 use warrant_core::{account::AccountKind, constants::ENTRY_POINT_V08};
 
+pub use basis::Basis;
 pub use delegation::{Delegation, RESTORE_FILE_KIND, Restore, RestoreFile, Undelegation};
 pub use error::ClientError;
 pub use node::{Node, TRANSACTION_TIMEOUT};

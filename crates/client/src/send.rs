@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::primitives::{B256, Bytes, U256};
 use warrant_chain::bundler::{UserOperationGasEstimate, UserOperationReceipt};
 use warrant_core::{
     CoreError, UserOperation,
@@ -14,7 +14,7 @@ use warrant_core::{
     token::SignedGrant,
 };
 
-use crate::{Client, ClientError, SessionSigner, SessionView, StateReader};
+use crate::{Basis, Client, ClientError, SessionSigner};
 
 /// How to send a session operation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,23 +60,40 @@ impl Client {
         calls: Vec<Call>,
         options: &SendOptions,
     ) -> Result<Prepared, ClientError> {
+        let basis = self.basis(grant, key, options).await?;
+        Ok(self.prepare_on(&basis, grant, key, calls, options, None).await?.0)
+    }
+
+    /// [`Client::prepare`] on a [`Basis`] read earlier (no node reads), with the bundler's gas estimate of an
+    /// earlier operation when `estimate` is given (else the bundler is asked). Answers the estimate it used, so
+    /// a caller can keep it for operations of the same shape. The basis must be [`Client::basis`]'s for this
+    /// grant, key and lane (a basis of another session or lane is refused).
+    pub async fn prepare_on<S: SessionSigner + ?Sized>(
+        &self,
+        basis: &Basis,
+        grant: &SignedGrant,
+        key: &S,
+        calls: Vec<Call>,
+        options: &SendOptions,
+        estimate: Option<UserOperationGasEstimate>,
+    ) -> Result<(Prepared, UserOperationGasEstimate), ClientError> {
         self.check_chain("the grant", grant.chain_id)?;
-        self.bundler()?;
-        // A wrong key is named now, not after the estimate.
+        let (account, module) = (grant.grant.account, grant.module);
+        let view = &basis.view;
+        if view.account != account
+            || view.module != module
+            || view.session != grant.grant.session
+            || basis.nonce_lane != options.nonce_lane
+        {
+            return Err(ClientError::Unsupported(
+                "the basis was read for another session or nonce lane".into(),
+            ));
+        }
         if key.signer() != grant.grant.session.signer {
             let (expected, actual) = (grant.grant.session.signer, key.signer());
             return Err(CoreError::SessionKeyMismatch { expected, actual }.into());
         }
         let scope = &grant.grant.session.scope;
-        if scope.paymaster != Address::ZERO {
-            return Err(ClientError::Unsupported(format!(
-                "the grant requires paymaster {}; the client does not negotiate paymaster data yet",
-                scope.paymaster
-            )));
-        }
-        let (account, module) = (grant.grant.account, grant.module);
-        let mut node = self.node.clone();
-        let view = SessionView::read(&mut node, module, account, &grant.grant.session).await?;
         let presentation = view.presentation();
         // With `force`, the first denial is kept and the operation is signed anyway.
         let mut denial = None;
@@ -94,42 +111,38 @@ impl Client {
             return Err(self.denied(d, scope, &calls).await);
         }
 
-        let account_kind = self.account_kind(account, options.account_kind).await?;
-        let nonce_key = account_kind.nonce_key(module, options.nonce_lane)?;
-        let sequence = node.entry_point_nonce(account, nonce_key).await?;
-        let (max_fee_per_gas, max_priority_fee_per_gas) = self.node.user_op_fees(self.bundler()?).await?;
+        let account_kind = basis.account_kind;
         let mut builder = SessionOp {
             account,
             module,
             chain_id: self.chain_id(),
             account_kind,
             calls,
-            gas: GasFields {
-                // The bundler simulates with its own limits; these only have to be plausible.
-                call_gas_limit: 500_000,
-                verification_gas_limit: 1_000_000,
-                pre_verification_gas: 100_000,
-                max_fee_per_gas,
-                max_priority_fee_per_gas,
-                paymaster: None,
-            },
+            gas: basis.initial_gas(),
             key_suffix: options.nonce_lane,
             period: view.period(),
-            // getNonce returns key ‖ sequence; the builder takes the sequence (the low 64 bits).
-            sequence: (sequence & U256::from(u64::MAX)).to::<u64>(),
+            sequence: basis.sequence,
             // An already delegated EOA sends without the 0x7702 marker (docs/e2e.md).
             eip7702: None,
         };
 
         // 1. The estimation operation carries a dummy session signature that can't recover to the session key:
         //    the validator then skips the gas and fee caps (rule C.4) while every other rule runs, so the
-        //    bundler can simulate with its own large limits. The EntryPoint would refuse it if sent.
-        let mut estimation_op = builder.unsigned()?;
-        estimation_op.signature = estimation_signature(&builder, presentation, grant, key)?;
-        if let Err(d) = view.check(presentation, &estimation_op, false).map(|_| ()).or_else(&mut deny) {
-            return Err(self.denied(d, scope, &builder.calls).await);
-        }
-        let estimate = self.bundler()?.estimate_user_operation_gas(&estimation_op).await;
+        //    bundler can simulate with its own large limits. The EntryPoint would refuse it if sent. With an
+        //    estimate given there is nothing to simulate: the final operation's pre-flight (below) runs every
+        //    rule the estimation operation's would, and the caps too.
+        let estimate = match estimate {
+            Some(known) => Ok(known),
+            None => {
+                let mut estimation_op = builder.unsigned()?;
+                estimation_op.signature = estimation_signature(&builder, presentation, grant, key)?;
+                if let Err(d) = view.check(presentation, &estimation_op, false).map(|_| ()).or_else(&mut deny)
+                {
+                    return Err(self.denied(d, scope, &builder.calls).await);
+                }
+                self.bundler()?.estimate_user_operation_gas(&estimation_op).await
+            }
+        };
 
         // 2. Limits from the estimate, fitted into the session's caps; then the pre-flight of the final op.
         let fitted = match &estimate {
@@ -144,11 +157,18 @@ impl Client {
         {
             return Err(self.denied(d, scope, &builder.calls).await);
         }
-        if let Err(e) = estimate
-            && !options.force
-        {
-            return Err(e.into());
-        }
+        let estimate = match estimate {
+            Ok(estimate) => estimate,
+            // Forced: signed with the plausible limits, for the bundler or the chain to refuse.
+            Err(_) if options.force => UserOperationGasEstimate {
+                pre_verification_gas: U256::from(builder.gas.pre_verification_gas),
+                verification_gas_limit: U256::from(builder.gas.verification_gas_limit),
+                call_gas_limit: U256::from(builder.gas.call_gas_limit),
+                paymaster_verification_gas_limit: None,
+                paymaster_post_op_gas_limit: None,
+            },
+            Err(e) => return Err(e.into()),
+        };
 
         // 3. Sign for real (the builder checks the signature proves the session's signer, as the validator will).
         let session = &grant.grant.session;
@@ -162,14 +182,15 @@ impl Client {
                 builder.with_use_signature(session, final_op, &key.sign_digest(digest)?)?
             }
         };
-        Ok(Prepared {
+        let prepared = Prepared {
             nonce: signed.op.nonce,
             op: signed.op,
             hash: signed.hash,
             period: builder.period,
             presentation,
             denial,
-        })
+        };
+        Ok((prepared, estimate))
     }
 
     /// Sends a prepared operation to the bundler (which simulates it under ERC-7562 before accepting it).

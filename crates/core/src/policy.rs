@@ -123,7 +123,7 @@ impl SessionUsage {
 }
 
 /// How the operation presents the session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Presentation {
     /// USE mode: the session must already be enabled.
     Use,
