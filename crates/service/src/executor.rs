@@ -3,6 +3,7 @@
 //! (nonce, period, userOpHash) between prepare and submit, and reconciles with [`Executor::receipt`] and
 //! [`Executor::nonce`] after a crash. [`ChainExecutor`] implements it on a node and a bundler.
 
+mod bases;
 mod chain;
 
 use alloy::{
@@ -121,6 +122,9 @@ pub trait Executor: Send + Sync + 'static {
     async fn now(&self) -> Result<u64, ExecError>;
     /// Runs the pre-flight on the final operation and signs it; [`ExecError::Denied`] before anything is signed.
     async fn prepare(&self, session: &Session, calls: &[Call]) -> Result<Prepared, ExecError>;
+    /// An operation [`Executor::prepare`] signed for `session` was not recorded (and will never be sent): what
+    /// the executor counted of it must not be built on. The default keeps nothing to forget.
+    fn forget(&self, _session: &Session) {}
     /// Sends a prepared operation to the bundler. Sending the same operation again is harmless: its nonce lets
     /// it execute at most once.
     async fn submit(&self, prepared: &Prepared) -> Result<B256, ExecError>;

@@ -17,9 +17,9 @@ use alloy::{
 use async_trait::async_trait;
 use warrant_chain::{
     ChainError,
-    bundler::{self, BundlerErrorKind},
+    bundler::{self, BundlerErrorKind, UserOperationGasEstimate},
 };
-use warrant_client::{Client, ClientError, ClientOptions, SendOptions};
+use warrant_client::{Basis, Client, ClientError, ClientOptions, SendOptions};
 use warrant_core::{
     IEntryPoint,
     account::AccountKind,
@@ -29,7 +29,10 @@ use warrant_core::{
     token::SignedGrant,
 };
 
-use super::{ExecError, Executor, LimitLeft, OpReceipt, Prepared, Session, SessionStatus};
+use super::{
+    ExecError, Executor, LimitLeft, OpReceipt, Prepared, Session, SessionStatus,
+    bases::{Bases, Kept, shape},
+};
 
 sol! {
     function accountId() external view returns (string);
@@ -46,6 +49,8 @@ pub struct ChainExecutor {
     /// The first block searched for receipts.
     from_block: u64,
     kinds: Mutex<HashMap<Address, AccountKind>>,
+    /// What is kept between prepares (`bases`' rule).
+    bases: Bases,
 }
 
 impl std::fmt::Debug for ChainExecutor {
@@ -93,7 +98,16 @@ impl ChainExecutor {
             ClientError::Chain(e) => chain_error(e),
             other => ExecError::Fatal(other.to_string()),
         })?;
-        Ok(Self { provider, client, bundler_rpc, chain_id, from_block: 0, kinds: Mutex::new(HashMap::new()) })
+        let bases = Bases::watch(provider.clone());
+        Ok(Self {
+            provider,
+            client,
+            bundler_rpc,
+            chain_id,
+            from_block: 0,
+            kinds: Mutex::new(HashMap::new()),
+            bases,
+        })
     }
 
     /// Searches receipts from `block` on (the block the service's first operation could land in; 0 searches the
@@ -142,6 +156,22 @@ impl ChainExecutor {
             .ok_or_else(|| transient(format!("unknown session status {}", state.status)))
     }
 
+    /// [`Client::prepare_on`] for `session`, with its errors as the worker sees them.
+    async fn prepare_on(
+        &self,
+        basis: &Basis,
+        known: Option<UserOperationGasEstimate>,
+        session: &Session,
+        calls: &[Call],
+        options: &SendOptions,
+    ) -> Result<(warrant_client::Prepared, UserOperationGasEstimate), ExecError> {
+        let signed = &session.grant;
+        match self.client.prepare_on(basis, signed, &session.signer, calls.to_vec(), options, known).await {
+            Ok(done) => Ok(done),
+            Err(e) => Err(self.client_error(e, &signed.grant.session.scope).await),
+        }
+    }
+
     /// A client error as the worker sees it: a denial (the pre-flight's, or the bundler's with the validator's
     /// rule) names its rule and, for a period cap, when it refills; a node or bundler failure is transient;
     /// the rest (wrong chain, a grant the client can't send for) can't be fixed by retrying.
@@ -161,6 +191,11 @@ impl ChainExecutor {
         };
         denied(&denial, refills_at)
     }
+}
+
+/// The client's prepared operation as the worker records it.
+fn ours(p: warrant_client::Prepared) -> Prepared {
+    Prepared { nonce: p.nonce, hash: p.hash, op: p.op, period: p.period }
 }
 
 /// When the period cap behind `denial` refills, if it is a period's.
@@ -190,22 +225,68 @@ impl Executor for ChainExecutor {
         Ok(latest.max(clock))
     }
 
+    /// On the session's kept basis when `bases`' rule allows (no node reads; the bundler's estimate of the same
+    /// shape reused within the block), else on a new reading.
     async fn prepare(&self, session: &Session, calls: &[Call]) -> Result<Prepared, ExecError> {
         let signed = &session.grant;
+        let account = signed.grant.account;
         let options = SendOptions {
-            account_kind: Some(self.kind(signed.grant.account).await?),
+            account_kind: Some(self.kind(account).await?),
             nonce_lane: session.nonce_lane,
             ..SendOptions::default()
         };
-        match self.client.prepare(signed, &session.signer, calls.to_vec(), &options).await {
-            Ok(p) => Ok(Prepared { nonce: p.nonce, hash: p.hash, op: p.op, period: p.period }),
-            Err(e) => Err(self.client_error(e, &signed.grant.session.scope).await),
+        let slot = self.bases.slot(account, signed.session_id(), session.nonce_lane);
+        let mut kept = slot.lock().await;
+        if kept.as_ref().is_some_and(|k| !self.bases.usable(k, account)) {
+            *kept = None;
         }
+        if kept.is_none() {
+            // Taken before the reads: a block or a submission during them makes the reading unusable at once.
+            let (block, submissions) = (self.bases.block(), self.bases.submissions(account));
+            let basis = match self.client.basis(signed, &session.signer, &options).await {
+                Ok(basis) => basis,
+                Err(e) => return Err(self.client_error(e, &signed.grant.session.scope).await),
+            };
+            match block {
+                Some(block) => {
+                    *kept = Some(Kept { block, submissions, basis, estimates: HashMap::new() });
+                }
+                // The block watcher has no answer yet: prepare on this reading and keep nothing.
+                None => {
+                    return self
+                        .prepare_on(&basis, None, session, calls, &options)
+                        .await
+                        .map(|(p, _)| ours(p));
+                }
+            }
+        }
+        let k = kept.as_mut().expect("kept above");
+        let clock = u64::try_from(crate::ids::now()).unwrap_or_default();
+        let basis = k.basis.at(clock);
+        let key = (basis.presentation(), shape(calls));
+        let known = k.estimates.get(&key).copied();
+        let (prepared, estimate) = match self.prepare_on(&basis, known, session, calls, &options).await {
+            Ok(done) => done,
+            Err(e) => {
+                // A refusal may come from a kept basis the chain has moved past: read again next time.
+                *kept = None;
+                return Err(e);
+            }
+        };
+        k.estimates.insert(key, estimate);
+        Ok(ours(prepared))
+    }
+
+    fn forget(&self, session: &Session) {
+        // Counted as a submission: nothing read before it is used again.
+        self.bases.sent(session.grant.grant.account);
     }
 
     async fn submit(&self, prepared: &Prepared) -> Result<B256, ExecError> {
         // The client's bundler, without `Client::submit`'s wrapper (which takes the client's own `Prepared`).
         let bundler = self.client.bundler().map_err(|e| ExecError::Fatal(e.to_string()))?;
+        // Whatever the answer, the account's state may change: its kept bases are not used again.
+        self.bases.sent(prepared.op.sender);
         let hash = bundler.send_user_operation(&prepared.op).await.map_err(chain_error)?;
         if hash != prepared.hash {
             return Err(ExecError::Fatal(format!(
