@@ -252,6 +252,38 @@ pub struct Materialize {
     pub next_run_at: Option<i64>,
 }
 
+/// A send prepared in the request that asked for it (`crate::inline`): its job, its one run (already `prepared`,
+/// or ended: `signed`, `refused`, `skipped`), the run's operation, and the audit entry; recorded in one
+/// transaction with other sends ([`Storage::record_sends`]).
+#[derive(Clone, Debug)]
+pub struct NewSend {
+    /// The job (`done`: its one run is here).
+    pub job: JobRow,
+    /// The run.
+    pub run: RunRow,
+    /// Its operation, if one was signed.
+    pub attempt: Option<AttemptRow>,
+    /// The audit entry's actor.
+    pub actor: String,
+    /// The audit entry's details (JSON).
+    pub detail: String,
+}
+
+/// What became of a [`NewSend`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendRecord {
+    /// Recorded.
+    Recorded,
+    /// The key has this idempotency key already: that job, and nothing recorded.
+    Seen(Box<JobRow>),
+    /// The send carries an operation and the key has an open run (a run's operation must not overtake it):
+    /// nothing recorded.
+    Busy,
+    /// An attempt with its userOpHash exists (a dry run after a restart signs an operation again): nothing
+    /// recorded.
+    Duplicate,
+}
+
 /// Counts of runs by state (metrics and tests).
 pub type StateCounts = Vec<(String, i64)>;
 
@@ -280,8 +312,16 @@ pub trait Storage: Send + Sync + 'static {
     async fn key(&self, id: &str) -> Result<Option<KeyRow>>;
     /// Every key, by name.
     async fn keys(&self) -> Result<Vec<KeyRow>>;
-    /// Attaches a grant to a key that has none and makes it active.
-    async fn attach_grant(&self, id: &str, token: &str, account: &str, session_id: &str) -> Result<bool>;
+    /// Attaches a grant to a key that has none and makes it active, moving it to nonce lane `lane`; false if the
+    /// key has a grant already or another key of `account` holds `lane`.
+    async fn attach_grant(
+        &self,
+        id: &str,
+        token: &str,
+        account: &str,
+        session_id: &str,
+        lane: i64,
+    ) -> Result<bool>;
     /// Sets a key's state (`revoked`, `expired`, `exhausted`, …) and why; a forgotten key stays forgotten.
     async fn set_key_state(&self, id: &str, state: &str, reason: Option<&str>) -> Result<()>;
     /// Erases a key's sealed secret, marks it forgotten and cancels its jobs and runs not yet prepared.
@@ -340,6 +380,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Records a signed operation for a run and marks it `prepared`, before it is sent; only if the run is still
     /// in `expect` and `owner` holds the lease.
     async fn record_attempt(&self, a: &AttemptRow, expect: &str, owner: &str, now: i64) -> Result<bool>;
+    /// Records sends in one transaction (one commit, one fsync, for many requests: group commit), each only if
+    /// nothing of [`SendRecord`] stands in its way; answers one [`SendRecord`] per send, in order.
+    async fn record_sends(&self, sends: &[NewSend], now: i64) -> Result<Vec<SendRecord>>;
     /// A run's attempts, oldest first.
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRow>>;
 

@@ -4,15 +4,17 @@
 //! Postgres adds `FOR UPDATE SKIP LOCKED`.
 
 pub mod api;
+pub mod group;
 pub mod pg;
 pub mod sqlite;
 
 use std::sync::Arc;
 
 pub use api::{
-    AttemptRow, AuditRow, JobRow, KeyRow, Materialize, PermissionRow, Result, RunRow, RunUpdate, Storage,
-    StorageError, TokenRow,
+    AttemptRow, AuditRow, JobRow, KeyRow, Materialize, NewSend, PermissionRow, Result, RunRow, RunUpdate,
+    SendRecord, Storage, StorageError, TokenRow,
 };
+pub use group::GroupCommit;
 pub use pg::PgStorage;
 pub use sqlite::SqliteStorage;
 
@@ -249,15 +251,20 @@ macro_rules! sql_storage {
                 token: &str,
                 account: &str,
                 session_id: &str,
+                lane: i64,
             ) -> $crate::storage::Result<bool> {
+                // Keys of one account never share a lane: they would race for one nonce sequence.
                 let done = sqlx::query(
                     "UPDATE keys SET grant_token = $1, account = $2, session_id = $3, state = 'active', \
-                     state_reason = NULL WHERE id = $4 AND state = 'new'",
+                     state_reason = NULL, nonce_lane = $5 WHERE id = $4 AND state = 'new' AND NOT EXISTS \
+                     (SELECT 1 FROM keys AS other WHERE other.account = $2 AND other.nonce_lane = $5 \
+                     AND other.id <> $4)",
                 )
                 .bind(token)
                 .bind(account)
                 .bind(session_id)
                 .bind(id)
+                .bind(lane)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -581,6 +588,159 @@ macro_rules! sql_storage {
                 }
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn record_sends(
+                &self,
+                sends: &[$crate::storage::NewSend],
+                now: i64,
+            ) -> $crate::storage::Result<Vec<$crate::storage::SendRecord>> {
+                use std::collections::{HashMap, HashSet};
+
+                use sqlx::Row as _;
+                use $crate::storage::SendRecord;
+                if sends.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.tx().await?;
+                // What the database holds already, in three reads for the whole batch (a statement's round trip to
+                // the database costs more than its work here).
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT * FROM jobs WHERE key_id IN (");
+                let mut list = q.separated(", ");
+                for s in sends {
+                    list.push_bind(&s.job.key_id);
+                }
+                q.push(") AND idempotency_key IN (");
+                let mut list = q.separated(", ");
+                for s in sends {
+                    list.push_bind(&s.job.idempotency_key);
+                }
+                q.push(")");
+                let mut seen = HashMap::new();
+                for row in q.build().fetch_all(&mut *tx).await? {
+                    let job = job_row(&row)?;
+                    seen.insert((job.key_id.clone(), job.idempotency_key.clone()), job);
+                }
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT DISTINCT key_id FROM runs WHERE state IN ('pending', 'prepared', 'submitted') AND key_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for s in sends {
+                    list.push_bind(&s.job.key_id);
+                }
+                q.push(")");
+                let mut busy = HashSet::new();
+                for row in q.build().fetch_all(&mut *tx).await? {
+                    busy.insert(row.try_get::<String, _>("key_id")?);
+                }
+                let mut known = HashSet::new();
+                if sends.iter().any(|s| s.attempt.is_some()) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT user_op_hash FROM attempts WHERE user_op_hash IN (");
+                    let mut list = q.separated(", ");
+                    for a in sends.iter().filter_map(|s| s.attempt.as_ref()) {
+                        list.push_bind(&a.user_op_hash);
+                    }
+                    q.push(")");
+                    for row in q.build().fetch_all(&mut *tx).await? {
+                        known.insert(row.try_get::<String, _>("user_op_hash")?);
+                    }
+                }
+                // Each send in order, seeing the ones before it in the batch.
+                let mut out = Vec::with_capacity(sends.len());
+                let mut taken = Vec::new();
+                for s in sends {
+                    let idem = (s.job.key_id.clone(), s.job.idempotency_key.clone());
+                    if let Some(job) = seen.get(&idem) {
+                        out.push(SendRecord::Seen(Box::new(job.clone())));
+                        continue;
+                    }
+                    if s.run.state == "prepared" && busy.contains(&s.job.key_id) {
+                        out.push(SendRecord::Busy);
+                        continue;
+                    }
+                    if s.attempt.as_ref().is_some_and(|a| known.contains(&a.user_op_hash)) {
+                        out.push(SendRecord::Duplicate);
+                        continue;
+                    }
+                    seen.insert(idem, s.job.clone());
+                    if $crate::storage::OPEN_STATES.contains(&s.run.state.as_str()) {
+                        busy.insert(s.job.key_id.clone());
+                    }
+                    if let Some(a) = &s.attempt {
+                        known.insert(a.user_op_hash.clone());
+                    }
+                    taken.push(s);
+                    out.push(SendRecord::Recorded);
+                }
+                if !taken.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO jobs (id, key_id, calls, schedule, on_refused, catch_up, state, next_run_at, \
+                         idempotency_key, created_at) ",
+                    );
+                    q.push_values(&taken, |mut b, s| {
+                        let j = &s.job;
+                        b.push_bind(&j.id)
+                            .push_bind(&j.key_id)
+                            .push_bind(&j.calls)
+                            .push_bind(&j.schedule)
+                            .push_bind(&j.on_refused)
+                            .push_bind(&j.catch_up)
+                            .push_bind(&j.state)
+                            .push_bind(j.next_run_at)
+                            .push_bind(&j.idempotency_key)
+                            .push_bind(j.created_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO runs (id, job_id, key_id, slot, state, tries, not_before, nonce, period, \
+                         user_op_hash, rule, error, created_at, updated_at) ",
+                    );
+                    q.push_values(&taken, |mut b, s| {
+                        let r = &s.run;
+                        b.push_bind(&r.id)
+                            .push_bind(&r.job_id)
+                            .push_bind(&r.key_id)
+                            .push_bind(r.slot)
+                            .push_bind(&r.state)
+                            .push_bind(r.tries)
+                            .push_bind(r.not_before)
+                            .push_bind(&r.nonce)
+                            .push_bind(r.period)
+                            .push_bind(&r.user_op_hash)
+                            .push_bind(&r.rule)
+                            .push_bind(&r.error)
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                    let attempts: Vec<_> = taken.iter().filter_map(|s| s.attempt.as_ref()).collect();
+                    if !attempts.is_empty() {
+                        let mut q = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO attempts (run_id, n, nonce, period, user_op_hash, user_op, created_at) ",
+                        );
+                        q.push_values(&attempts, |mut b, a| {
+                            b.push_bind(&a.run_id)
+                                .push_bind(a.n)
+                                .push_bind(&a.nonce)
+                                .push_bind(a.period)
+                                .push_bind(&a.user_op_hash)
+                                .push_bind(&a.user_op)
+                                .push_bind(a.created_at);
+                        });
+                        q.build().execute(&mut *tx).await?;
+                    }
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO audit (at, actor, action, subject, detail) ");
+                    q.push_values(&taken, |mut b, s| {
+                        b.push_bind(now)
+                            .push_bind(&s.actor)
+                            .push_bind("job.create")
+                            .push_bind(&s.job.id)
+                            .push_bind(&s.detail);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(out)
             }
 
             async fn record_attempt(

@@ -23,7 +23,9 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        // Enough connections that the API's reads never queue the writer (group commit, the worker) behind them:
+        // WAL readers don't block the writer, but a pool acquire is first come, first served.
+        let pool = SqlitePoolOptions::new().max_connections(16).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }

@@ -6,7 +6,10 @@ use warrant_service::{
     ServeArgs,
     ids::now,
     keys::{self, MasterKey},
-    storage::{JobRow, KeyRow, Materialize, RunUpdate, SqliteStorage, Storage, StorageError},
+    storage::{
+        AttemptRow, GroupCommit, JobRow, KeyRow, Materialize, NewSend, RunRow, RunUpdate, SendRecord,
+        SqliteStorage, Storage, StorageError,
+    },
 };
 
 async fn store() -> (SqliteStorage, tempfile::TempDir) {
@@ -173,6 +176,112 @@ async fn idempotency_keys_return_the_first_job_and_names_are_unique() {
         Err(StorageError::Conflict(what)) => assert!(what.contains("\"k\""), "{what}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn keys_of_one_account_never_share_a_nonce_lane() {
+    let (s, _dir) = store().await;
+    for id in ["key_a", "key_b", "key_c"] {
+        s.insert_key(&KeyRow { state: "new".into(), nonce_lane: 5, ..key_row(id, id, vec![1; 40]) })
+            .await
+            .unwrap();
+    }
+    assert!(s.attach_grant("key_a", "t", "0xA", "s1", 5).await.unwrap());
+    // Lane 5 is key_a's on account 0xA: key_b can't have it there, and stays without a grant.
+    assert!(!s.attach_grant("key_b", "t", "0xA", "s2", 5).await.unwrap());
+    assert_eq!(s.key("key_b").await.unwrap().unwrap().state, "new");
+    assert!(s.attach_grant("key_b", "t", "0xA", "s2", 7).await.unwrap());
+    assert_eq!(s.key("key_b").await.unwrap().unwrap().nonce_lane, 7);
+    // Another account's key may use lane 5.
+    assert!(s.attach_grant("key_c", "t", "0xC", "s3", 5).await.unwrap());
+    // A key with a grant gets no second one.
+    assert!(!s.attach_grant("key_a", "t", "0xA", "s1", 9).await.unwrap());
+}
+
+/// A send of `key_id` as the API records it: its job, its run in `state`, the run's operation (for `hash`).
+fn new_send(key_id: &str, idem: &str, state: &str, hash: Option<&str>) -> NewSend {
+    let t = now();
+    let job = JobRow {
+        state: "done".into(),
+        next_run_at: None,
+        idempotency_key: Some(idem.into()),
+        ..job_row(&format!("job_{idem}"), key_id, t)
+    };
+    let run = RunRow {
+        id: format!("run_{idem}"),
+        job_id: job.id.clone(),
+        key_id: key_id.into(),
+        slot: t,
+        state: state.into(),
+        tries: 0,
+        not_before: t,
+        nonce: hash.map(|_| "7".into()),
+        period: hash.map(|_| 0),
+        user_op_hash: hash.map(str::to_string),
+        transaction_hash: None,
+        rule: None,
+        error: None,
+        created_at: t,
+        updated_at: t,
+    };
+    let attempt = hash.map(|h| AttemptRow {
+        run_id: run.id.clone(),
+        n: 1,
+        nonce: "7".into(),
+        period: 0,
+        user_op_hash: h.into(),
+        user_op: "{}".into(),
+        created_at: t,
+    });
+    NewSend { job, run, attempt, actor: "tok_test".into(), detail: "{}".into() }
+}
+
+#[tokio::test]
+async fn sends_are_recorded_together_and_name_what_stands_in_their_way() {
+    let (s, _dir) = store().await;
+    s.insert_key(&key_row("key_1", "k1", vec![1; 40])).await.unwrap();
+    s.insert_key(&key_row("key_2", "k2", vec![1; 40])).await.unwrap();
+    let batch = [
+        new_send("key_1", "a", "prepared", Some("0x01")),
+        // key_1 has an open run now (the one above, in the same transaction): an operation must not overtake it.
+        new_send("key_1", "b", "prepared", Some("0x02")),
+        // The same idempotency key: the first job, nothing recorded.
+        new_send("key_1", "a", "prepared", Some("0x03")),
+        // A dry run's operation already recorded.
+        new_send("key_2", "c", "signed", Some("0x01")),
+        // A refusal carries no operation and is recorded even while the key is busy.
+        new_send("key_1", "d", "refused", None),
+        new_send("key_2", "e", "signed", Some("0x04")),
+    ];
+    let records = s.record_sends(&batch, now()).await.unwrap();
+    assert_eq!(records[0], SendRecord::Recorded);
+    assert_eq!(records[1], SendRecord::Busy);
+    assert!(matches!(&records[2], SendRecord::Seen(job) if job.id == "job_a"), "{:?}", records[2]);
+    assert_eq!(records[3], SendRecord::Duplicate);
+    assert_eq!(records[4], SendRecord::Recorded);
+    assert_eq!(records[5], SendRecord::Recorded);
+    let mut runs: Vec<_> = s.all_runs().await.unwrap().into_iter().map(|r| (r.id, r.state)).collect();
+    runs.sort();
+    let expect = [("run_a", "prepared"), ("run_d", "refused"), ("run_e", "signed")];
+    assert_eq!(runs, expect.map(|(a, b)| (a.to_string(), b.to_string())));
+    assert_eq!(s.attempts("run_a").await.unwrap()[0].user_op_hash, "0x01");
+    let audited = s.audit_log(0, 100).await.unwrap();
+    assert_eq!(audited.iter().filter(|a| a.action == "job.create").count(), 3, "one entry per recorded send");
+
+    // Through the writer task, many at once: each hears its own outcome, and every one is stored.
+    let commit = GroupCommit::start(std::sync::Arc::new(s.clone()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let commit = commit.clone();
+        tasks.spawn(async move {
+            let send = new_send("key_2", &format!("g{i}"), "signed", Some(&format!("0x1{i:02}")));
+            commit.record(send).await.unwrap()
+        });
+    }
+    while let Some(record) = tasks.join_next().await {
+        assert_eq!(record.unwrap(), SendRecord::Recorded);
+    }
+    assert_eq!(s.all_runs().await.unwrap().len(), 3 + 64);
 }
 
 #[tokio::test]
