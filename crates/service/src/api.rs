@@ -19,8 +19,12 @@ use subtle::ConstantTimeEq;
 use utoipa::{OpenApi, ToSchema};
 use warrant_core::token::SignedGrant;
 
+// Sends prepared in the request (`POST /v1/sessions/{name}/send`).
+mod send;
 // API token management (`/v1/tokens`, admin tokens only).
 pub mod tokens;
+
+pub use send::Sends;
 
 use crate::{
     calls::{CallSpec, parse_calls},
@@ -45,6 +49,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// This instance's id.
     pub instance: String,
+    /// What sends prepared in the request share with the worker.
+    pub sends: Arc<Sends>,
 }
 
 /// An error answer: `{"error": code, "message": …, "rule": …}`.
@@ -514,8 +520,9 @@ async fn create_key(
     caller.require(&body.name)?;
     let id = new_id("key");
     let (address, sealed) = state.master.new_session_key(&id).map_err(|e| ApiError::bad(e.to_string()))?;
-    // One nonce sequence per key: a lane from the id (16 bits fit every account kind's nonce key).
-    let lane = i64::from(u16::from_be_bytes([id.as_bytes()[4], id.as_bytes()[5]]) | 1);
+    // One nonce sequence per key: a random odd 16-bit lane (16 bits fit every account kind's nonce key), moved at
+    // attach time if another key of the grant's account holds it.
+    let lane = i64::from(rand::random::<u16>() | 1);
     let row = KeyRow {
         id: id.clone(),
         name: body.name.clone(),
@@ -570,7 +577,31 @@ async fn attach_grant(
     }
     let account = signed.grant.account.to_checksum(None);
     let session_id = signed.session_id().to_string();
-    if !state.storage.attach_grant(&key.id, body.token.trim(), &account, &session_id).await? {
+    let mut attached = false;
+    for _ in 0..8 {
+        // The key's lane, or another odd 16-bit one if a key of this account holds it.
+        let used: std::collections::HashSet<i64> = state
+            .storage
+            .keys()
+            .await?
+            .iter()
+            .filter(|k| k.account.as_deref() == Some(account.as_str()) && k.id != key.id)
+            .map(|k| k.nonce_lane)
+            .collect();
+        let mut lane = key.nonce_lane;
+        while used.contains(&lane) {
+            lane = i64::from(rand::random::<u16>() | 1);
+        }
+        if state.storage.attach_grant(&key.id, body.token.trim(), &account, &session_id, lane).await? {
+            attached = true;
+            break;
+        }
+        let now_state = state.storage.key(&key.id).await?.map(|k| k.state);
+        if now_state.as_deref() != Some("new") {
+            break;
+        }
+    }
+    if !attached {
         return Err(ApiError::conflict(format!("session {name:?} already has a grant")));
     }
     audit(
@@ -649,12 +680,8 @@ struct NewJob<'a> {
     idempotency_key: Option<String>,
 }
 
-async fn insert_job(
-    state: &AppState,
-    caller: &Caller,
-    key: &KeyRow,
-    new: NewJob<'_>,
-) -> ApiResult<(bool, JobRow)> {
+/// Checks a new job and builds its row.
+fn job_row(key: &KeyRow, new: NewJob<'_>) -> ApiResult<JobRow> {
     let NewJob { calls, schedule, on_refused, catch_up, idempotency_key } = new;
     parse_calls(calls).map_err(ApiError::bad)?;
     schedule.validate().map_err(ApiError::bad)?;
@@ -674,7 +701,7 @@ async fn insert_job(
     }
     let t = now();
     let first = schedule.first_slot(t).map_err(ApiError::bad)?;
-    let job = JobRow {
+    Ok(JobRow {
         id: new_id("job"),
         key_id: key.id.clone(),
         calls: serde_json::to_string(calls).map_err(|e| ApiError::bad(e.to_string()))?,
@@ -685,18 +712,26 @@ async fn insert_job(
         next_run_at: first,
         idempotency_key,
         created_at: t,
-    };
+    })
+}
+
+/// The audit details of a new job.
+fn job_detail(key: &KeyRow, job: &JobRow) -> serde_json::Value {
+    let schedule: serde_json::Value = serde_json::from_str(&job.schedule).unwrap_or_default();
+    serde_json::json!({ "session": key.name, "schedule": schedule })
+}
+
+/// Stores a job for the worker; with an idempotency key seen before, answers that job (`false`: not created).
+async fn insert_job(
+    state: &AppState,
+    caller: &Caller,
+    key: &KeyRow,
+    job: JobRow,
+) -> ApiResult<(bool, JobRow)> {
     let stored = state.storage.insert_job(&job).await?;
     let created = stored.id == job.id;
     if created {
-        audit(
-            state,
-            caller,
-            "job.create",
-            &job.id,
-            serde_json::json!({ "session": key.name, "schedule": schedule }),
-        )
-        .await?;
+        audit(state, caller, "job.create", &job.id, job_detail(key, &job)).await?;
     }
     Ok((created, stored))
 }
@@ -721,9 +756,18 @@ async fn send_now(
         catch_up: CatchUp::All,
         idempotency_key: Some(body.idempotency_key),
     };
-    let (created, job) = insert_job(&state, &caller, &key, new).await?;
-    let runs = state.storage.runs_of_job(&job.id).await?;
-    let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let job = job_row(&key, new)?;
+    // Prepared, signed and recorded here when it can be; else (the node unreachable, the key busy) the worker
+    // takes it, woken at once.
+    let (status, job, runs) = match send::in_request(&state, &caller, &key, &job).await? {
+        Some(done) => done,
+        None => {
+            let (created, job) = insert_job(&state, &caller, &key, job).await?;
+            state.sends.wake.notify_one();
+            let runs = state.storage.runs_of_job(&job.id).await?;
+            (if created { StatusCode::ACCEPTED } else { StatusCode::OK }, job, runs)
+        }
+    };
     Ok((
         status,
         Json(JobWithRuns { job: job_info(&job, &name), runs: runs.iter().map(RunInfo::from).collect() }),
@@ -748,7 +792,8 @@ async fn create_job(
         catch_up: body.catch_up.unwrap_or(CatchUp::Latest),
         idempotency_key: body.idempotency_key,
     };
-    let (created, job) = insert_job(&state, &caller, &key, new).await?;
+    let (created, job) = insert_job(&state, &caller, &key, job_row(&key, new)?).await?;
+    state.sends.wake.notify_one();
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(job_info(&job, &body.session))))
 }
 

@@ -188,8 +188,20 @@ pub async fn start(config: Config, executor: Option<Arc<dyn Executor>>) -> Resul
         )
         .await?;
     let chain_id = executor.chain_id();
-    let state =
-        api::AppState { storage: storage.clone(), executor, master, metrics, instance: instance.clone() };
+    let sends = Arc::new(api::Sends::new(
+        storage::GroupCommit::start(storage.clone()),
+        worker.locks(),
+        worker.wake(),
+        config.dry_run,
+    ));
+    let state = api::AppState {
+        storage: storage.clone(),
+        executor,
+        master,
+        metrics,
+        instance: instance.clone(),
+        sends,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| ServiceError::Io(format!("cannot listen on {}: {e}", config.listen)))?;

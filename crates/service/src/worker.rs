@@ -70,7 +70,7 @@ impl Default for WorkerConfig {
 }
 
 /// Rules after which a key is never used again, and the state they put it in.
-fn key_state_for(rule: &str) -> Option<&'static str> {
+pub(crate) fn key_state_for(rule: &str) -> Option<&'static str> {
     match rule {
         "SessionRevoked" | "GrantEpochStale" => Some("revoked"),
         "SessionExpired" => Some("expired"),
@@ -80,7 +80,7 @@ fn key_state_for(rule: &str) -> Option<&'static str> {
 }
 
 /// Rules a later period lifts.
-fn refills(rule: &str) -> bool {
+pub(crate) fn refills(rule: &str) -> bool {
     matches!(rule, "PeriodSpendLimitExceeded" | "PeriodUsesExhausted")
 }
 
@@ -98,6 +98,28 @@ fn already_known(e: &ExecError) -> bool {
     matches!(e, ExecError::Rejected(m) if m.to_lowercase().contains("already known") || m.to_lowercase().contains("already in mempool"))
 }
 
+/// One prepare-and-record at a time per key in this process (the worker's and the API's): an operation signed
+/// but then not recorded is forgotten ([`Executor::forget`]) before another operation of the key is signed, so
+/// none is built on a sequence that will never be used.
+#[derive(Debug, Default)]
+pub struct KeyLocks(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl KeyLocks {
+    /// Waits for key `key_id`'s turn.
+    pub async fn lock(&self, key_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.0.lock().expect("not poisoned").entry(key_id.to_string()).or_default().clone();
+        lock.lock_owned().await
+    }
+}
+
+/// The session of a key, or `None` if it has no grant or its secret does not open.
+pub(crate) fn session_of(master: &MasterKey, key: &KeyRow) -> Option<Session> {
+    let token = key.grant_token.as_deref()?;
+    let grant = SignedGrant::from_token(token).ok()?;
+    let signer = master.signer(&key.id, &key.sealed).ok()?;
+    Some(Session { signer, grant, nonce_lane: u32::try_from(key.nonce_lane).ok()? })
+}
+
 /// The worker.
 pub struct Worker {
     storage: Arc<dyn Storage>,
@@ -109,6 +131,10 @@ pub struct Worker {
     /// Keys a task of this instance is working on: a key whose lease was claimed again (it expired while its
     /// task was slow) is not given a second task.
     active: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Shared with the API's sends.
+    locks: Arc<KeyLocks>,
+    /// Rung by the API when a run is waiting: the worker claims at once instead of at the next tick.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// What stepping a run left behind.
@@ -118,6 +144,17 @@ enum Step {
     Continue,
     /// The key's nonce lane is blocked (an operation in flight, a backoff): stop until the next claim.
     Stop,
+}
+
+/// Whether a prepared operation was recorded.
+#[derive(Debug)]
+enum Recorded {
+    /// It was: it may be sent.
+    Yes,
+    /// It was not (the lease or the run moved on, or it is the operation recorded last): stop here.
+    No(Step),
+    /// Dry run: an earlier dry run recorded this very operation.
+    DryRunDuplicate,
 }
 
 /// What one submission of an operation came to.
@@ -145,7 +182,27 @@ impl Worker {
         config: WorkerConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        Self { storage, executor, master, metrics, config, shutdown, active: Default::default() }
+        Self {
+            storage,
+            executor,
+            master,
+            metrics,
+            config,
+            shutdown,
+            active: Default::default(),
+            locks: Default::default(),
+            wake: Default::default(),
+        }
+    }
+
+    /// The per-key locks, to share with the API's sends.
+    pub fn locks(&self) -> Arc<KeyLocks> {
+        self.locks.clone()
+    }
+
+    /// The bell the API rings when a run is waiting.
+    pub fn wake(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
     }
 
     fn stopping(&self) -> bool {
@@ -229,6 +286,7 @@ impl Worker {
             while tasks.try_join_next().is_some() {}
             tokio::select! {
                 _ = tokio::time::sleep(self.config.tick) => {}
+                _ = self.wake.notified() => {}
                 _ = shutdown.changed() => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
@@ -240,10 +298,7 @@ impl Worker {
 
     /// The session of a key, or `None` if it has no grant or its secret does not open.
     fn session(&self, key: &KeyRow) -> Option<Session> {
-        let token = key.grant_token.as_deref()?;
-        let grant = SignedGrant::from_token(token).ok()?;
-        let signer = self.master.signer(&key.id, &key.sealed).ok()?;
-        Some(Session { signer, grant, nonce_lane: u32::try_from(key.nonce_lane).ok()? })
+        session_of(&self.master, key)
     }
 
     /// Works on one leased key: creates due runs, then steps its open runs in order, one at a time.
@@ -396,18 +451,59 @@ impl Worker {
                 return Ok(Step::Continue);
             }
         };
+        // Signed and recorded under the key's lock; an operation not recorded is forgotten before the lock goes.
+        let turn = self.locks.lock(&key.id).await;
         let prepared = match self.executor.prepare(session, &calls).await {
             Ok(p) => p,
-            Err(e) => return self.prepare_failed(run, key, &job.on_refused, live, e).await,
+            Err(e) => {
+                drop(turn);
+                return self.prepare_failed(run, key, &job.on_refused, live, e).await;
+            }
         };
+        let recorded = self.record(run, &prepared, same_nonce).await;
+        if !matches!(recorded, Ok(Recorded::Yes)) {
+            self.executor.forget(session);
+        }
+        drop(turn);
+        match recorded? {
+            Recorded::Yes => {}
+            Recorded::No(step) => return Ok(step),
+            Recorded::DryRunDuplicate => {
+                // Dry run: nothing consumes the nonce, so the same calls on the same key sign exactly the operation
+                // an earlier dry run recorded (its userOpHash is unique). The run fails, naming why, instead of
+                // waiting forever for a record it can never make.
+                let error = format!(
+                    "DryRunDuplicate: operation {} is the one an earlier dry run recorded (a dry run consumes no \
+                     nonce, so the same calls on the same key sign the same operation)",
+                    prepared.hash
+                );
+                let u = RunUpdate { state: "failed".into(), error: Some(error), ..Self::keep(run) };
+                self.update(run, u).await?;
+                return Ok(Step::Continue);
+            }
+        }
+        info!(run = %run.id, job = %run.job_id, nonce = %prepared.nonce, hash = %prepared.hash, "operation recorded");
+        let recorded = RunRow { state: "prepared".into(), ..run.clone() };
+        // Dry run: the one branch of the worker for it. The run ends `signed`, recorded exactly as a real one,
+        // and is never sent (its nonce stays free, which is why a dry-run database never sends: `check_mode`).
+        if self.config.dry_run {
+            let u = RunUpdate { state: "signed".into(), ..Self::keep(&recorded) };
+            self.update(&recorded, u).await?;
+            return Ok(Step::Continue);
+        }
+        self.send(&recorded, &prepared, std::time::Instant::now()).await
+    }
+
+    /// Records a prepared operation as the run's next attempt, before it is sent.
+    async fn record(&self, run: &RunRow, prepared: &Prepared, same_nonce: Option<U256>) -> WResult<Recorded> {
         if same_nonce.is_some_and(|n| n != prepared.nonce) {
             // The nonce moved meanwhile: the recorded operation may have landed. Resolve again first.
-            return Ok(Step::Stop);
+            return Ok(Recorded::No(Step::Stop));
         }
         let earlier = self.storage.attempts(&run.id).await?;
         if earlier.iter().any(|a| a.user_op_hash == prepared.hash.to_string()) {
             // The same operation again (nothing changed since it was recorded): nothing new to record or send.
-            return Ok(Step::Stop);
+            return Ok(Recorded::No(Step::Stop));
         }
         let n = i64::try_from(earlier.len()).unwrap_or(i64::MAX - 1) + 1;
         let attempt = AttemptRow {
@@ -421,33 +517,11 @@ impl Worker {
         };
         // Recorded before it is sent: from here on the database knows every operation that can land.
         match self.storage.record_attempt(&attempt, &run.state, &self.config.instance, now()).await {
-            Ok(true) => {}
-            Ok(false) => return Ok(Step::Stop),
-            // Dry run: nothing consumes the nonce, so the same calls on the same key sign exactly the operation an
-            // earlier dry run recorded (its userOpHash is unique). The run fails, naming why, instead of waiting
-            // forever for a record it can never make.
-            Err(StorageError::Conflict(_)) if self.config.dry_run => {
-                let error = format!(
-                    "DryRunDuplicate: operation {} is the one an earlier dry run recorded (a dry run consumes no \
-                     nonce, so the same calls on the same key sign the same operation)",
-                    prepared.hash
-                );
-                let u = RunUpdate { state: "failed".into(), error: Some(error), ..Self::keep(run) };
-                self.update(run, u).await?;
-                return Ok(Step::Continue);
-            }
-            Err(e) => return Err(e),
+            Ok(true) => Ok(Recorded::Yes),
+            Ok(false) => Ok(Recorded::No(Step::Stop)),
+            Err(StorageError::Conflict(_)) if self.config.dry_run => Ok(Recorded::DryRunDuplicate),
+            Err(e) => Err(e),
         }
-        info!(run = %run.id, job = %run.job_id, nonce = %prepared.nonce, hash = %prepared.hash, "operation recorded");
-        let recorded = RunRow { state: "prepared".into(), ..run.clone() };
-        // Dry run: the one branch of the worker for it. The run ends `signed`, recorded exactly as a real one,
-        // and is never sent (its nonce stays free, which is why a dry-run database never sends: `check_mode`).
-        if self.config.dry_run {
-            let u = RunUpdate { state: "signed".into(), ..Self::keep(&recorded) };
-            self.update(&recorded, u).await?;
-            return Ok(Step::Continue);
-        }
-        self.send(&recorded, &prepared, std::time::Instant::now()).await
     }
 
     /// A prepare that did not produce an operation.

@@ -791,9 +791,10 @@ async fn schemas_match_on_sqlite_and_postgres() {
 }
 
 /// `--dry-run`: runs are pre-flighted, signed and recorded (nonce, period, userOpHash) and end `signed`, never
-/// sent: nothing moves on chain and the nonce is not consumed (two runs, one nonce). A pre-flight refusal is still
-/// recorded with its rule. The database is bound to its mode: started without `--dry-run` it is refused, and a
-/// live database is refused `--dry-run`.
+/// sent: nothing moves on chain and the nonce is not consumed (two runs, one nonce). A send is signed and
+/// recorded in the request, so its answer carries the run `signed`. A pre-flight refusal is still recorded with
+/// its rule. The database is bound to its mode: started without `--dry-run` it is refused, and a live database
+/// is refused `--dry-run`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_signs_and_records_but_never_sends_and_never_mixes() {
     warrant_service::init_logging(false);
@@ -810,9 +811,10 @@ async fn dry_run_signs_and_records_but_never_sends_and_never_mixes() {
         let body = json!({ "calls": w.transfer(payee, amount), "idempotency_key": key });
         let (status, sent) = api.post("/v1/sessions/staging/send", &body).await;
         assert_eq!(status, 202, "{sent}");
+        assert_eq!(run_states(&sent), ["signed"], "signed in the request: {sent:#}");
         let id = sent["job"]["id"].as_str().unwrap().to_string();
         let job = api.wait_job(&id, Duration::from_secs(60), all_final).await;
-        assert_eq!(run_states(&job), ["signed"], "{job:#}");
+        assert_eq!(job["runs"], sent["runs"], "the answer is what was recorded");
         runs.push(job["runs"][0].clone());
     }
     for run in &runs {
@@ -822,15 +824,18 @@ async fn dry_run_signs_and_records_but_never_sends_and_never_mixes() {
     }
     assert_eq!(runs[0]["nonce"], runs[1]["nonce"], "a dry run does not consume its nonce");
     assert_ne!(runs[0]["user_op_hash"], runs[1]["user_op_hash"]);
-    // An out-of-scope call is refused by the pre-flight with its rule, as for real.
+    // The same idempotency key answers the same job and signs nothing more.
+    let body = json!({ "calls": w.transfer(payee, 5), "idempotency_key": "a" });
+    let (status, again) = api.post("/v1/sessions/staging/send", &body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["runs"][0], runs[0], "{again:#}");
+    // An out-of-scope call is refused by the pre-flight with its rule, as for real, in the answer.
     let stray = json!([{ "to": Address::random().to_string(), "data": "0x" }]);
     let (status, sent) =
         api.post("/v1/sessions/staging/send", &json!({ "calls": stray, "idempotency_key": "c" })).await;
     assert_eq!(status, 202, "{sent}");
-    let id = sent["job"]["id"].as_str().unwrap().to_string();
-    let job = api.wait_job(&id, Duration::from_secs(60), all_final).await;
-    assert_eq!(run_states(&job), ["refused"], "{job:#}");
-    assert_eq!(job["runs"][0]["rule"], "CallNotPermitted", "{job:#}");
+    assert_eq!(run_states(&sent), ["refused"], "{sent:#}");
+    assert_eq!(sent["runs"][0]["rule"], "CallNotPermitted", "{sent:#}");
     // The first send's calls again: the same nonce signs the very same operation, which can't be recorded twice;
     // the run fails by name instead of staying pending.
     let body = json!({ "calls": w.transfer(payee, 3), "idempotency_key": "d" });
