@@ -283,7 +283,15 @@ impl Worker {
                     Err(e) => warn!(error = %e, "claiming keys failed"),
                 }
             }
-            while tasks.try_join_next().is_some() {}
+            // A task that ended since the claim may have left its key with work the claim could not take (the
+            // key was still leased to it): claim again at once rather than at the next tick.
+            let mut ended = false;
+            while tasks.try_join_next().is_some() {
+                ended = true;
+            }
+            if ended {
+                continue;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(self.config.tick) => {}
                 _ = self.wake.notified() => {}
