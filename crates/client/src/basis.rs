@@ -6,7 +6,7 @@
 use alloy::primitives::{Address, U256};
 use warrant_core::{account::AccountKind, policy::Presentation, session_op::GasFields, token::SignedGrant};
 
-use crate::{Client, ClientError, SendOptions, SessionSigner, SessionView};
+use crate::{Client, ClientError, SendOptions, SessionView};
 
 /// One reading of everything an operation of a session is built from: the session's counters, gates and epoch
 /// ([`SessionView`]), the account's kind, the nonce lane's next sequence, and the fees.
@@ -52,21 +52,11 @@ impl Basis {
 }
 
 impl Client {
-    /// Reads the [`Basis`] of `grant`'s next operation signed by `key` in `options`' nonce lane. Refuses a grant
-    /// for another chain, a key that is not the grant's session key, and a grant that requires a paymaster.
-    pub async fn basis<S: SessionSigner + ?Sized>(
-        &self,
-        grant: &SignedGrant,
-        key: &S,
-        options: &SendOptions,
-    ) -> Result<Basis, ClientError> {
+    /// Reads the [`Basis`] of `grant`'s next operation in `options`' nonce lane. Refuses a grant for another
+    /// chain and a grant that requires a paymaster ([`Client::prepare_on`] checks the key).
+    pub async fn basis(&self, grant: &SignedGrant, options: &SendOptions) -> Result<Basis, ClientError> {
         self.check_chain("the grant", grant.chain_id)?;
         self.bundler()?;
-        // A wrong key is named now, not after the estimate.
-        if key.signer() != grant.grant.session.signer {
-            let (expected, actual) = (grant.grant.session.signer, key.signer());
-            return Err(warrant_core::CoreError::SessionKeyMismatch { expected, actual }.into());
-        }
         let scope = &grant.grant.session.scope;
         if scope.paymaster != Address::ZERO {
             return Err(ClientError::Unsupported(format!(

@@ -60,13 +60,19 @@ impl Client {
         calls: Vec<Call>,
         options: &SendOptions,
     ) -> Result<Prepared, ClientError> {
-        let basis = self.basis(grant, key, options).await?;
+        // In the order they always were named: the chain, the bundler, then a wrong key, before the node is read
+        // (`basis` checks the first two again, for its own callers).
+        self.check_chain("the grant", grant.chain_id)?;
+        self.bundler()?;
+        check_key(grant, key)?;
+        let basis = self.basis(grant, options).await?;
         Ok(self.prepare_on(&basis, grant, key, calls, options, None).await?.0)
     }
 
     /// [`Client::prepare`] on a [`Basis`] read earlier (no node reads), with the bundler's gas estimate of an
     /// earlier operation when `estimate` is given (else the bundler is asked). Answers the estimate it used, so
-    /// a caller can keep it for operations of the same shape. The basis must be [`Client::basis`]'s for this
+    /// a caller can keep it for operations of the same shape (`None`: the bundler gave none and
+    /// [`SendOptions::force`] signed with plausible limits). The basis must be [`Client::basis`]'s for this
     /// grant, key and lane (a basis of another session or lane is refused).
     pub async fn prepare_on<S: SessionSigner + ?Sized>(
         &self,
@@ -76,7 +82,7 @@ impl Client {
         calls: Vec<Call>,
         options: &SendOptions,
         estimate: Option<UserOperationGasEstimate>,
-    ) -> Result<(Prepared, UserOperationGasEstimate), ClientError> {
+    ) -> Result<(Prepared, Option<UserOperationGasEstimate>), ClientError> {
         self.check_chain("the grant", grant.chain_id)?;
         let (account, module) = (grant.grant.account, grant.module);
         let view = &basis.view;
@@ -89,10 +95,7 @@ impl Client {
                 "the basis was read for another session or nonce lane".into(),
             ));
         }
-        if key.signer() != grant.grant.session.signer {
-            let (expected, actual) = (grant.grant.session.signer, key.signer());
-            return Err(CoreError::SessionKeyMismatch { expected, actual }.into());
-        }
+        check_key(grant, key)?;
         let scope = &grant.grant.session.scope;
         let presentation = view.presentation();
         // With `force`, the first denial is kept and the operation is signed anyway.
@@ -158,15 +161,9 @@ impl Client {
             return Err(self.denied(d, scope, &builder.calls).await);
         }
         let estimate = match estimate {
-            Ok(estimate) => estimate,
+            Ok(estimate) => Some(estimate),
             // Forced: signed with the plausible limits, for the bundler or the chain to refuse.
-            Err(_) if options.force => UserOperationGasEstimate {
-                pre_verification_gas: U256::from(builder.gas.pre_verification_gas),
-                verification_gas_limit: U256::from(builder.gas.verification_gas_limit),
-                call_gas_limit: U256::from(builder.gas.call_gas_limit),
-                paymaster_verification_gas_limit: None,
-                paymaster_post_op_gas_limit: None,
-            },
+            Err(_) if options.force => None,
             Err(e) => return Err(e.into()),
         };
 
@@ -222,6 +219,15 @@ impl Client {
         let hash = self.submit(&prepared).await?;
         self.wait(hash, self.options.receipt_timeout).await
     }
+}
+
+/// `SessionKeyMismatch` unless `key` is `grant`'s session key.
+fn check_key<S: SessionSigner + ?Sized>(grant: &SignedGrant, key: &S) -> Result<(), ClientError> {
+    if key.signer() != grant.grant.session.signer {
+        let (expected, actual) = (grant.grant.session.signer, key.signer());
+        return Err(CoreError::SessionKeyMismatch { expected, actual }.into());
+    }
+    Ok(())
 }
 
 /// A module signature for estimation: the layout of the real one (same length, so the same calldata gas), with

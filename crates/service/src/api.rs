@@ -759,7 +759,7 @@ async fn send_now(
     let job = job_row(&key, new)?;
     // Prepared, signed and recorded here when it can be; else (the node unreachable, the key busy) the worker
     // takes it, woken at once.
-    let (status, job, runs) = match send::in_request(&state, &caller, &key, &job).await? {
+    let (status, job, runs) = match send::in_request(&state, &caller, &key, &job, &body.calls).await? {
         Some(done) => done,
         None => {
             let (created, job) = insert_job(&state, &caller, &key, job).await?;

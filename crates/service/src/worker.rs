@@ -112,6 +112,24 @@ impl KeyLocks {
     }
 }
 
+/// The record of `prepared` as attempt `n` of run `run_id`, made at `at`.
+pub(crate) fn attempt_row(
+    run_id: &str,
+    n: i64,
+    prepared: &Prepared,
+    at: i64,
+) -> Result<AttemptRow, StorageError> {
+    Ok(AttemptRow {
+        run_id: run_id.into(),
+        n,
+        nonce: prepared.nonce.to_string(),
+        period: i64::from(prepared.period),
+        user_op_hash: prepared.hash.to_string(),
+        user_op: serde_json::to_string(&prepared.op).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        created_at: at,
+    })
+}
+
 /// The session of a key, or `None` if it has no grant or its secret does not open.
 pub(crate) fn session_of(master: &MasterKey, key: &KeyRow) -> Option<Session> {
     let token = key.grant_token.as_deref()?;
@@ -514,15 +532,7 @@ impl Worker {
             return Ok(Recorded::No(Step::Stop));
         }
         let n = i64::try_from(earlier.len()).unwrap_or(i64::MAX - 1) + 1;
-        let attempt = AttemptRow {
-            run_id: run.id.clone(),
-            n,
-            nonce: prepared.nonce.to_string(),
-            period: i64::from(prepared.period),
-            user_op_hash: prepared.hash.to_string(),
-            user_op: serde_json::to_string(&prepared.op).map_err(|e| StorageError::Corrupt(e.to_string()))?,
-            created_at: now(),
-        };
+        let attempt = attempt_row(&run.id, n, prepared, now())?;
         // Recorded before it is sent: from here on the database knows every operation that can land.
         match self.storage.record_attempt(&attempt, &run.state, &self.config.instance, now()).await {
             Ok(true) => Ok(Recorded::Yes),

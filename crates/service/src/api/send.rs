@@ -19,8 +19,8 @@ use crate::{
     calls::{CallSpec, parse_calls},
     executor::{ExecError, Session},
     ids::{new_id, now},
-    storage::{AttemptRow, GroupCommit, JobRow, KeyRow, NewSend, RunRow, SendRecord, StorageError},
-    worker::{KeyLocks, key_state_for, refills, session_of},
+    storage::{GroupCommit, JobRow, KeyRow, NewSend, RunRow, SendRecord},
+    worker::{KeyLocks, attempt_row, key_state_for, refills, session_of},
 };
 
 /// What sends prepared in the request share with the worker.
@@ -69,14 +69,14 @@ pub(super) async fn in_request(
     caller: &Caller,
     key: &KeyRow,
     job: &JobRow,
+    specs: &[CallSpec],
 ) -> ApiResult<Option<(StatusCode, JobRow, Vec<RunRow>)>> {
     let sends = &state.sends;
     if key.state != "active" {
         return Ok(None);
     }
     let Some(session) = sends.session(&state.master, key) else { return Ok(None) };
-    let specs: Vec<CallSpec> = serde_json::from_str(&job.calls).map_err(|e| ApiError::bad(e.to_string()))?;
-    let calls = parse_calls(&specs).map_err(ApiError::bad)?;
+    let calls = parse_calls(specs).map_err(ApiError::bad)?;
     let t = now();
     let mut run = RunRow {
         id: new_id("run"),
@@ -99,19 +99,12 @@ pub(super) async fn in_request(
     let turn = sends.locks.lock(&key.id).await;
     let attempt = match state.executor.prepare(&session, &calls).await {
         Ok(p) => {
+            let attempt = attempt_row(&run.id, 1, &p, t)?;
             run.state = if sends.dry_run { "signed" } else { "prepared" }.into();
-            run.nonce = Some(p.nonce.to_string());
-            run.period = Some(i64::from(p.period));
-            run.user_op_hash = Some(p.hash.to_string());
-            Some(AttemptRow {
-                run_id: run.id.clone(),
-                n: 1,
-                nonce: p.nonce.to_string(),
-                period: i64::from(p.period),
-                user_op_hash: p.hash.to_string(),
-                user_op: serde_json::to_string(&p.op).map_err(|e| StorageError::Corrupt(e.to_string()))?,
-                created_at: t,
-            })
+            run.nonce = Some(attempt.nonce.clone());
+            run.period = Some(attempt.period);
+            run.user_op_hash = Some(attempt.user_op_hash.clone());
+            Some(attempt)
         }
         Err(ExecError::Denied { rule, message, .. }) => {
             // A send skips what its period refuses (`on_refused: skip`), as the worker does.

@@ -164,7 +164,7 @@ impl ChainExecutor {
         session: &Session,
         calls: &[Call],
         options: &SendOptions,
-    ) -> Result<(warrant_client::Prepared, UserOperationGasEstimate), ExecError> {
+    ) -> Result<(warrant_client::Prepared, Option<UserOperationGasEstimate>), ExecError> {
         let signed = &session.grant;
         match self.client.prepare_on(basis, signed, &session.signer, calls.to_vec(), options, known).await {
             Ok(done) => Ok(done),
@@ -243,7 +243,7 @@ impl Executor for ChainExecutor {
         if kept.is_none() {
             // Taken before the reads: a block or a submission during them makes the reading unusable at once.
             let (block, submissions) = (self.bases.block(), self.bases.submissions(account));
-            let basis = match self.client.basis(signed, &session.signer, &options).await {
+            let basis = match self.client.basis(signed, &options).await {
                 Ok(basis) => basis,
                 Err(e) => return Err(self.client_error(e, &signed.grant.session.scope).await),
             };
@@ -273,7 +273,9 @@ impl Executor for ChainExecutor {
                 return Err(e);
             }
         };
-        k.estimates.insert(key, estimate);
+        if let Some(estimate) = estimate {
+            k.estimates.insert(key, estimate);
+        }
         Ok(ours(prepared))
     }
 
