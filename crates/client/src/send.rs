@@ -167,16 +167,26 @@ impl Client {
             Err(e) => return Err(e.into()),
         };
 
-        // 3. Sign for real (the builder checks the signature proves the session's signer, as the validator will).
+        // 3. Sign for real. The builder checks the signature proves the session's signer, as the validator will,
+        //    unless the key derives that signer itself (`check_key` matched it to the session's).
         let session = &grant.grant.session;
+        let derived = key.derives_signer();
         let signed = match presentation {
             Presentation::Enable => {
-                let digest = builder.enable_digest_for(grant, &final_op)?;
-                builder.with_enable_signature(grant, final_op, &key.sign_digest(digest)?)?
+                let signature = key.sign_digest(builder.enable_digest_for(grant, &final_op)?)?;
+                if derived {
+                    builder.with_enable_signature_of_derived_key(grant, final_op, &signature)?
+                } else {
+                    builder.with_enable_signature(grant, final_op, &signature)?
+                }
             }
             Presentation::Use => {
-                let digest = builder.use_digest_for(session, &final_op)?;
-                builder.with_use_signature(session, final_op, &key.sign_digest(digest)?)?
+                let signature = key.sign_digest(builder.use_digest_for(session, &final_op)?)?;
+                if derived {
+                    builder.with_use_signature_of_derived_key(session, final_op, &signature)?
+                } else {
+                    builder.with_use_signature(session, final_op, &signature)?
+                }
             }
         };
         let prepared = Prepared {

@@ -21,6 +21,14 @@ pub trait SessionSigner {
     /// A signature of the same kind and length by another key, for gas estimation: the validator runs every check
     /// with it and reports a signature failure (its estimation path), at the cost a real signature has.
     fn estimation_signature(&self, digest: B256) -> Result<Bytes, CoreError>;
+
+    /// Whether [`SessionSigner::signer`] is derived from the secret that signs (an in-process key), so that its
+    /// signatures prove it by construction and the client need not recover each one to check it (recovering
+    /// costs more than signing). The default, `false`, suits a signer that only reports an address (a remote
+    /// or hardware signer): each of its signatures is checked as the validator will check it.
+    fn derives_signer(&self) -> bool {
+        false
+    }
 }
 
 impl SessionSigner for PrivateKeySigner {
@@ -42,6 +50,11 @@ impl SessionSigner for PrivateKeySigner {
             }
         };
         throwaway.sign_digest(digest)
+    }
+
+    fn derives_signer(&self) -> bool {
+        // alloy derives the address from the key when the signer is made; k256 signs low-s with its recovery id.
+        true
     }
 }
 

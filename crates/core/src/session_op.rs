@@ -243,11 +243,45 @@ impl SessionOp {
     pub fn with_enable_signature(
         &self,
         grant: &SignedGrant,
-        mut op: UserOperation,
+        op: UserOperation,
         session_signature: &[u8],
     ) -> Result<SignedOp, CoreError> {
         let digest = self.enable_digest_for(grant, &op)?;
         check_session_signature(digest, session_signature, grant.grant.session.signer)?;
+        self.attach_enable(grant, op, session_signature)
+    }
+
+    /// [`SessionOp::with_use_signature`] without recovering the signature, for a key whose signer is derived from
+    /// the secret that signed (an in-process key the caller matched to `session.signer`): its signatures prove
+    /// it by construction, and recovering one costs more than making it. Anything else takes the checked path; a
+    /// wrong signature here would only fail on chain (AA24).
+    pub fn with_use_signature_of_derived_key(
+        &self,
+        session: &Session,
+        op: UserOperation,
+        session_signature: &[u8],
+    ) -> Result<SignedOp, CoreError> {
+        self.attach_use(session, op, session_signature)
+    }
+
+    /// [`SessionOp::with_enable_signature`] without recovering the signature, on the terms of
+    /// [`SessionOp::with_use_signature_of_derived_key`]. The grant must still be for this account, module and chain.
+    pub fn with_enable_signature_of_derived_key(
+        &self,
+        grant: &SignedGrant,
+        op: UserOperation,
+        session_signature: &[u8],
+    ) -> Result<SignedOp, CoreError> {
+        self.check_grant_matches(grant)?;
+        self.attach_enable(grant, op, session_signature)
+    }
+
+    fn attach_enable(
+        &self,
+        grant: &SignedGrant,
+        mut op: UserOperation,
+        session_signature: &[u8],
+    ) -> Result<SignedOp, CoreError> {
         let hash = self.hash(&op)?;
         op.signature = enable_signature(&grant.grant, self.period, &grant.owner_signature, session_signature);
         Ok(SignedOp { op, hash })

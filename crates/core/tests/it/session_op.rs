@@ -193,6 +193,35 @@ fn checked_key_signs_the_same_operation_and_refuses_a_wrong_key_up_front() {
     );
 }
 
+/// The unrecovered path for a derived key attaches the very bytes the checked path does, in both modes, and
+/// still refuses a grant for another account.
+#[test]
+fn a_derived_key_signs_the_same_operation_unrecovered() {
+    let key = Key::from_seed("session");
+    let owner = Key::from_seed("owner");
+    let s = session(&key);
+    let o = op(vec![transfer(1)]);
+    let unsigned = o.unsigned().unwrap();
+    let sign = |digest: B256| alloy_signer::SignerSync::sign_hash_sync(&key, &digest).unwrap().as_bytes();
+    let signature = sign(o.use_digest_for(&s, &unsigned).unwrap());
+    assert_eq!(
+        o.with_use_signature_of_derived_key(&s, unsigned.clone(), &signature).unwrap(),
+        o.with_use_signature(&s, unsigned.clone(), &signature).unwrap()
+    );
+    let grant = sign_grant(Grant { account: ACCOUNT, epoch: 0, session: s }, MODULE, 31337, &owner).unwrap();
+    let signature = sign(o.enable_digest_for(&grant, &unsigned).unwrap());
+    assert_eq!(
+        o.with_enable_signature_of_derived_key(&grant, unsigned.clone(), &signature).unwrap(),
+        o.with_enable_signature(&grant, unsigned.clone(), &signature).unwrap()
+    );
+    let mut foreign = grant;
+    foreign.grant.account = RECIPIENT;
+    assert!(matches!(
+        o.with_enable_signature_of_derived_key(&foreign, unsigned, &signature),
+        Err(CoreError::GrantMismatch { field: "account", .. })
+    ));
+}
+
 #[test]
 fn enable_mode_carries_the_owner_grant() {
     let key = Key::from_seed("session");
