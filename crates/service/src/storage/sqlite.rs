@@ -1,16 +1,28 @@
 //! SQLite: the default, a file in the data directory created on first start, migrated from
 //! `migrations/sqlite`. One instance per file (SQLite's single writer makes the lease claim atomic).
+//!
+//! Write transactions go through one connection of their own: SQLite has one writer at a time anyway, and a
+//! connection that alone writes keeps its page cache (a connection drops its cache when another one wrote).
+//! Checkpoints (copying the WAL back into the database) run on a reader connection in the background, so no
+//! commit waits for one.
 
-use std::str::FromStr;
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{Result, claim_sql, sql_storage};
 
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// Storage in an SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     pool: sqlx::SqlitePool,
+    /// The one connection write transactions use.
+    writer: sqlx::SqlitePool,
+    /// Ends the checkpoint task when the last clone is dropped.
+    _checkpoints: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 impl SqliteStorage {
@@ -22,12 +34,35 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        // Enough connections that the API's reads never queue the writer (group commit, the worker) behind them:
-        // WAL readers don't block the writer, but a pool acquire is first come, first served.
-        let pool = SqlitePoolOptions::new().max_connections(16).connect_with(options).await?;
+            .busy_timeout(Duration::from_secs(10))
+            // The background task checkpoints; a commit never does.
+            .pragma("wal_autocheckpoint", "0")
+            // A multi-row insert keeps its statement journal in memory, not in a temporary file.
+            .pragma("temp_store", "memory");
+        // Enough connections that the API's reads never wait for one behind others.
+        let pool = SqlitePoolOptions::new().max_connections(16).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        // 32 MiB of page cache for the writer, which keeps it (the readers' default is 2 MiB).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.pragma("cache_size", "-32768"))
+            .await?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(());
+        let readers = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+                }
+                // PASSIVE: copies what no reader still needs and never blocks the writer. A failure is retried
+                // at the next turn; the WAL only grows meanwhile.
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&readers).await {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                }
+            }
+        });
+        Ok(Self { pool, writer, _checkpoints: Arc::new(stop) })
     }
 
     /// The pool (for tests that read the schema).
@@ -38,7 +73,7 @@ impl SqliteStorage {
     /// A write transaction: `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that reads and then
     /// writes waits its turn (busy timeout) instead of failing with SQLITE_BUSY when another writer got there first.
     async fn tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
