@@ -24,6 +24,7 @@ mod send;
 // API token management (`/v1/tokens`, admin tokens only).
 pub mod tokens;
 
+use send::InRequest;
 pub use send::Sends;
 
 use crate::{
@@ -187,7 +188,17 @@ impl Caller {
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
-    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+    let (id, secret) = bearer(headers)?;
+    let row = state.storage.token(id).await?;
+    caller_of(row.as_ref(), secret)
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// The token id and secret of the `Authorization: Bearer <API token>` header.
+fn bearer(headers: &HeaderMap) -> ApiResult<(&str, &str)> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| unauthorized("missing Authorization: Bearer <API token>"))?
@@ -196,18 +207,21 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller
     let token = value
         .strip_prefix("Bearer ")
         .ok_or_else(|| unauthorized("the Authorization header is not Bearer"))?;
-    let (id, secret) = token
+    token
         .strip_prefix(TOKEN_PREFIX)
         .and_then(|t| t.split_once('.'))
-        .ok_or_else(|| unauthorized("not a Warrant service API token"))?;
-    let row = state.storage.token(id).await?;
+        .ok_or_else(|| unauthorized("not a Warrant service API token"))
+}
+
+/// The caller `secret` proves for the token `row` (`None`: no such token).
+fn caller_of(row: Option<&TokenRow>, secret: &str) -> ApiResult<Caller> {
     // Hash and compare even for an unknown id, so the answer takes as long either way.
     let presented = Sha256::digest(secret.as_bytes());
-    let stored = row.as_ref().and_then(|r| hex::decode(&r.secret_hash).ok()).unwrap_or_else(|| vec![0u8; 32]);
+    let stored = row.and_then(|r| hex::decode(&r.secret_hash).ok()).unwrap_or_else(|| vec![0u8; 32]);
     let matches: bool = presented[..].ct_eq(stored.as_slice()).into();
     match row {
         Some(row) if matches && row.revoked_at.is_none() => Ok(Caller {
-            token_id: row.id,
+            token_id: row.id.clone(),
             sessions: row.sessions.split(',').map(str::to_string).collect(),
             admin: row.admin,
         }),
@@ -747,25 +761,37 @@ async fn send_now(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<SendNow>,
 ) -> ApiResult<(StatusCode, Json<JobWithRuns>)> {
-    let caller = authenticate(&state, &headers).await?;
-    let key = key_named(&state, &caller, &name).await?;
-    let new = NewJob {
+    let new = || NewJob {
         calls: &body.calls,
         schedule: Schedule::Once { at: None },
         on_refused: OnRefused::Skip,
         catch_up: CatchUp::All,
-        idempotency_key: Some(body.idempotency_key),
+        idempotency_key: Some(body.idempotency_key.clone()),
     };
-    let job = job_row(&key, new)?;
-    // Prepared, signed and recorded here when it can be; else (the node unreachable, the key busy) the worker
-    // takes it, woken at once.
-    let (status, job, runs) = match send::in_request(&state, &caller, &key, &job, &body.calls).await? {
-        Some(done) => done,
-        None => {
-            let (created, job) = insert_job(&state, &caller, &key, job).await?;
-            state.sends.wake.notify_one();
-            let runs = state.storage.runs_of_job(&job.id).await?;
-            (if created { StatusCode::ACCEPTED } else { StatusCode::OK }, job, runs)
+    // First on the token and key rows this instance read before (the record's transaction checks them again),
+    // then, if they changed, read afresh.
+    let mut fresh = false;
+    let (status, job, runs) = loop {
+        let (caller, key) = send::caller_and_key(&state, &headers, &name, fresh).await?;
+        let job = job_row(&key, new())?;
+        // Prepared, signed and recorded here when it can be; else (the node unreachable, the key busy) the
+        // worker takes it, woken at once.
+        match send::in_request(&state, &caller, &key, &job, &body.calls).await? {
+            InRequest::Done(status, job, runs) => break (status, *job, runs),
+            InRequest::Stale if !fresh => fresh = true,
+            InRequest::Stale | InRequest::Worker => {
+                // What the worker takes is recorded on rows read now: `insert_job` checks neither again.
+                let (caller, key) = if fresh {
+                    (caller, key)
+                } else {
+                    send::caller_and_key(&state, &headers, &name, true).await?
+                };
+                let job = job_row(&key, new())?;
+                let (created, job) = insert_job(&state, &caller, &key, job).await?;
+                state.sends.wake.notify_one();
+                let runs = state.storage.runs_of_job(&job.id).await?;
+                break (if created { StatusCode::ACCEPTED } else { StatusCode::OK }, job, runs);
+            }
         }
     };
     Ok((

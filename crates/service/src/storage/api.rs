@@ -263,10 +263,22 @@ pub struct NewSend {
     pub run: RunRow,
     /// Its operation, if one was signed.
     pub attempt: Option<AttemptRow>,
-    /// The audit entry's actor.
+    /// The audit entry's actor: the API token that asked, which must still be live when the send is recorded.
     pub actor: String,
     /// The audit entry's details (JSON).
     pub detail: String,
+    /// The key as the request read it (`grant_token`, `nonce_lane`), which must still be the key's, and active,
+    /// when the send is recorded: the request may have read it from this instance's cache.
+    pub key_seen: KeySeen,
+}
+
+/// What a send was prepared on of its key row ([`NewSend::key_seen`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySeen {
+    /// The grant the operation was signed under.
+    pub grant_token: Option<String>,
+    /// The nonce lane it was signed on.
+    pub nonce_lane: i64,
 }
 
 /// What became of a [`NewSend`].
@@ -282,6 +294,9 @@ pub enum SendRecord {
     /// An attempt with its userOpHash exists (a dry run after a restart signs an operation again): nothing
     /// recorded.
     Duplicate,
+    /// The API token was revoked, or the key is no longer active or has another grant or lane than the request
+    /// read: nothing recorded (the request reads them again).
+    Stale,
 }
 
 /// Counts of runs by state (metrics and tests).

@@ -11,8 +11,8 @@ pub mod sqlite;
 use std::sync::Arc;
 
 pub use api::{
-    AttemptRow, AuditRow, JobRow, KeyRow, Materialize, NewSend, PermissionRow, Result, RunRow, RunUpdate,
-    SendRecord, Storage, StorageError, TokenRow,
+    AttemptRow, AuditRow, JobRow, KeyRow, KeySeen, Materialize, NewSend, PermissionRow, Result, RunRow,
+    RunUpdate, SendRecord, Storage, StorageError, TokenRow,
 };
 pub use group::GroupCommit;
 pub use pg::PgStorage;
@@ -603,8 +603,62 @@ macro_rules! sql_storage {
                     return Ok(Vec::new());
                 }
                 let mut tx = self.tx().await?;
-                // What the database holds already, in three reads for the whole batch (a statement's round trip to
-                // the database costs more than its work here).
+                // What stands in each send's way, in two reads for the whole batch (a statement's round trip to the
+                // database costs more than its work here): whether its token is live, its key still as the request
+                // read it, the key busy with an open run, its operation known; then the jobs of its idempotency key.
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT 'key' AS kind, id, grant_token, nonce_lane FROM keys WHERE state = 'active' AND id IN (",
+                );
+                let mut list = q.separated(", ");
+                for s in sends {
+                    list.push_bind(&s.job.key_id);
+                }
+                q.push(") UNION ALL SELECT 'token', id, NULL, 0 FROM api_tokens WHERE revoked_at IS NULL AND id IN (");
+                let mut list = q.separated(", ");
+                for s in sends {
+                    list.push_bind(&s.actor);
+                }
+                q.push(
+                    ") UNION ALL SELECT DISTINCT 'busy', key_id, NULL, 0 FROM runs \
+                     WHERE state IN ('pending', 'prepared', 'submitted') AND key_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for s in sends {
+                    list.push_bind(&s.job.key_id);
+                }
+                q.push(") UNION ALL SELECT 'known', user_op_hash, NULL, 0 FROM attempts WHERE user_op_hash IN (");
+                let mut list = q.separated(", ");
+                // `IN ()` is not SQL: a batch without operations asks for the empty hash.
+                list.push_bind("");
+                for a in sends.iter().filter_map(|s| s.attempt.as_ref()) {
+                    list.push_bind(&a.user_op_hash);
+                }
+                q.push(")");
+                let mut live_keys = HashMap::new();
+                let mut live_tokens = HashSet::new();
+                let mut busy = HashSet::new();
+                let mut known = HashSet::new();
+                for row in q.build().fetch_all(&mut *tx).await? {
+                    let id: String = row.try_get("id")?;
+                    match row.try_get::<String, _>("kind")?.as_str() {
+                        "key" => {
+                            let seen = $crate::storage::KeySeen {
+                                grant_token: row.try_get("grant_token")?,
+                                nonce_lane: row.try_get("nonce_lane")?,
+                            };
+                            live_keys.insert(id, seen);
+                        }
+                        "token" => {
+                            live_tokens.insert(id);
+                        }
+                        "busy" => {
+                            busy.insert(id);
+                        }
+                        _ => {
+                            known.insert(id);
+                        }
+                    }
+                }
                 let mut q = sqlx::QueryBuilder::<$db>::new("SELECT * FROM jobs WHERE key_id IN (");
                 let mut list = q.separated(", ");
                 for s in sends {
@@ -621,34 +675,14 @@ macro_rules! sql_storage {
                     let job = job_row(&row)?;
                     seen.insert((job.key_id.clone(), job.idempotency_key.clone()), job);
                 }
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT DISTINCT key_id FROM runs WHERE state IN ('pending', 'prepared', 'submitted') AND key_id IN (",
-                );
-                let mut list = q.separated(", ");
-                for s in sends {
-                    list.push_bind(&s.job.key_id);
-                }
-                q.push(")");
-                let mut busy = HashSet::new();
-                for row in q.build().fetch_all(&mut *tx).await? {
-                    busy.insert(row.try_get::<String, _>("key_id")?);
-                }
-                let mut known = HashSet::new();
-                if sends.iter().any(|s| s.attempt.is_some()) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT user_op_hash FROM attempts WHERE user_op_hash IN (");
-                    let mut list = q.separated(", ");
-                    for a in sends.iter().filter_map(|s| s.attempt.as_ref()) {
-                        list.push_bind(&a.user_op_hash);
-                    }
-                    q.push(")");
-                    for row in q.build().fetch_all(&mut *tx).await? {
-                        known.insert(row.try_get::<String, _>("user_op_hash")?);
-                    }
-                }
                 // Each send in order, seeing the ones before it in the batch.
                 let mut out = Vec::with_capacity(sends.len());
                 let mut taken = Vec::new();
                 for s in sends {
+                    if !live_tokens.contains(&s.actor) || live_keys.get(&s.job.key_id) != Some(&s.key_seen) {
+                        out.push(SendRecord::Stale);
+                        continue;
+                    }
                     let idem = (s.job.key_id.clone(), s.job.idempotency_key.clone());
                     if let Some(job) = seen.get(&idem) {
                         out.push(SendRecord::Seen(Box::new(job.clone())));

@@ -7,8 +7,8 @@ use warrant_service::{
     ids::now,
     keys::{self, MasterKey},
     storage::{
-        AttemptRow, GroupCommit, JobRow, KeyRow, Materialize, NewSend, RunRow, RunUpdate, SendRecord,
-        SqliteStorage, Storage, StorageError,
+        AttemptRow, GroupCommit, JobRow, KeyRow, KeySeen, Materialize, NewSend, RunRow, RunUpdate,
+        SendRecord, SqliteStorage, Storage, StorageError, TokenRow,
     },
 };
 
@@ -233,14 +233,53 @@ fn new_send(key_id: &str, idem: &str, state: &str, hash: Option<&str>) -> NewSen
         user_op: "{}".into(),
         created_at: t,
     });
-    NewSend { job, run, attempt, actor: "tok_test".into(), detail: "{}".into() }
+    NewSend {
+        job,
+        run,
+        attempt,
+        actor: "tok_test".into(),
+        detail: "{}".into(),
+        key_seen: KeySeen { grant_token: Some("grant".into()), nonce_lane: 1 },
+    }
 }
 
 #[tokio::test]
 async fn sends_are_recorded_together_and_name_what_stands_in_their_way() {
     let (s, _dir) = store().await;
-    s.insert_key(&key_row("key_1", "k1", vec![1; 40])).await.unwrap();
-    s.insert_key(&key_row("key_2", "k2", vec![1; 40])).await.unwrap();
+    let granted =
+        |id: &str, name: &str| KeyRow { grant_token: Some("grant".into()), ..key_row(id, name, vec![1; 40]) };
+    s.insert_key(&granted("key_1", "k1")).await.unwrap();
+    s.insert_key(&granted("key_2", "k2")).await.unwrap();
+    s.insert_key(&granted("key_3", "k3")).await.unwrap();
+    s.set_key_state("key_3", "revoked", Some("SessionRevoked")).await.unwrap();
+    let token = |id: &str| TokenRow {
+        id: id.into(),
+        secret_hash: "00".into(),
+        sessions: "*".into(),
+        label: "test".into(),
+        created_at: now(),
+        revoked_at: None,
+        admin: false,
+    };
+    s.insert_token(&token("tok_test")).await.unwrap();
+    s.insert_token(&token("tok_gone")).await.unwrap();
+    s.revoke_token("tok_gone", now()).await.unwrap();
+    let stale = [
+        // A key no longer active, a token revoked, a key read with another grant or lane: nothing recorded.
+        new_send("key_3", "s1", "prepared", Some("0x11")),
+        NewSend { actor: "tok_gone".into(), ..new_send("key_2", "s2", "signed", Some("0x12")) },
+        NewSend {
+            key_seen: KeySeen { grant_token: Some("older".into()), nonce_lane: 1 },
+            ..new_send("key_2", "s3", "signed", Some("0x13"))
+        },
+        NewSend {
+            key_seen: KeySeen { grant_token: Some("grant".into()), nonce_lane: 2 },
+            ..new_send("key_2", "s4", "signed", Some("0x14"))
+        },
+    ];
+    let records = s.record_sends(&stale, now()).await.unwrap();
+    assert_eq!(records, vec![SendRecord::Stale; 4]);
+    assert!(s.all_runs().await.unwrap().is_empty());
     let batch = [
         new_send("key_1", "a", "prepared", Some("0x01")),
         // key_1 has an open run now (the one above, in the same transaction): an operation must not overtake it.
