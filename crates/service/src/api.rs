@@ -761,6 +761,30 @@ async fn send_now(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<SendNow>,
 ) -> ApiResult<(StatusCode, Json<JobWithRuns>)> {
+    // First on the token and key rows this instance read before (the record's transaction checks them again).
+    // Anything but a send recorded on them, an error included, is done again on rows read afresh, so that a
+    // revoked token hears 401 and not what its rows would have said.
+    let (status, job, runs) = match send_once(&state, &headers, &name, &body, false).await {
+        Ok(Some(done)) => done,
+        Ok(None) | Err(_) => send_once(&state, &headers, &name, &body, true).await?.ok_or_else(|| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a send on fresh rows")
+        })?,
+    };
+    Ok((
+        status,
+        Json(JobWithRuns { job: job_info(&job, &name), runs: runs.iter().map(RunInfo::from).collect() }),
+    ))
+}
+
+/// One try of [`send_now`] on the token and key rows read before, or on `fresh` ones. `None` (on kept rows only):
+/// nothing was recorded, try again afresh.
+async fn send_once(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+    body: &SendNow,
+    fresh: bool,
+) -> ApiResult<Option<(StatusCode, JobRow, Vec<RunRow>)>> {
     let new = || NewJob {
         calls: &body.calls,
         schedule: Schedule::Once { at: None },
@@ -768,36 +792,20 @@ async fn send_now(
         catch_up: CatchUp::All,
         idempotency_key: Some(body.idempotency_key.clone()),
     };
-    // First on the token and key rows this instance read before (the record's transaction checks them again),
-    // then, if they changed, read afresh.
-    let mut fresh = false;
-    let (status, job, runs) = loop {
-        let (caller, key) = send::caller_and_key(&state, &headers, &name, fresh).await?;
-        let job = job_row(&key, new())?;
-        // Prepared, signed and recorded here when it can be; else (the node unreachable, the key busy) the
-        // worker takes it, woken at once.
-        match send::in_request(&state, &caller, &key, &job, &body.calls).await? {
-            InRequest::Done(status, job, runs) => break (status, *job, runs),
-            InRequest::Stale if !fresh => fresh = true,
-            InRequest::Stale | InRequest::Worker => {
-                // What the worker takes is recorded on rows read now: `insert_job` checks neither again.
-                let (caller, key) = if fresh {
-                    (caller, key)
-                } else {
-                    send::caller_and_key(&state, &headers, &name, true).await?
-                };
-                let job = job_row(&key, new())?;
-                let (created, job) = insert_job(&state, &caller, &key, job).await?;
-                state.sends.wake.notify_one();
-                let runs = state.storage.runs_of_job(&job.id).await?;
-                break (if created { StatusCode::ACCEPTED } else { StatusCode::OK }, job, runs);
-            }
+    let (caller, key) = send::caller_and_key(state, headers, name, fresh).await?;
+    let job = job_row(&key, new())?;
+    // Prepared, signed and recorded here when it can be; else (the node unreachable, the key busy) the worker
+    // takes it, woken at once, on rows just read (`insert_job` checks neither again).
+    match send::in_request(state, &caller, &key, &job, &body.calls).await? {
+        InRequest::Done(status, job, runs) => Ok(Some((status, *job, runs))),
+        InRequest::Stale | InRequest::Worker if !fresh => Ok(None),
+        InRequest::Stale | InRequest::Worker => {
+            let (created, job) = insert_job(state, &caller, &key, job).await?;
+            state.sends.wake.notify_one();
+            let runs = state.storage.runs_of_job(&job.id).await?;
+            Ok(Some((if created { StatusCode::ACCEPTED } else { StatusCode::OK }, job, runs)))
         }
-    };
-    Ok((
-        status,
-        Json(JobWithRuns { job: job_info(&job, &name), runs: runs.iter().map(RunInfo::from).collect() }),
-    ))
+    }
 }
 
 /// Schedules a job.

@@ -439,11 +439,17 @@ async fn api_tokens_are_managed_by_admin_tokens_only() {
     let (status, second) = admin.post("/v1/tokens", &json!({ "sessions": ["*"], "admin": true })).await;
     assert_eq!(status, 201, "{second}");
     let second_admin = admin.with_token(second["token"].as_str().unwrap());
+    // A send keeps the token's row for the next one (api/send.rs); a revocation must still stop the next.
+    let send = |idem: &str| json!({ "calls": w.transfer(w.account, 1), "idempotency_key": idem });
+    let (status, e) = alice_api.post("/v1/sessions/alice/send", &send("before")).await;
+    assert_ne!(status, 401, "{e}");
     let (status, revoked) = second_admin.post(&format!("/v1/tokens/{alice_id}/revoke"), &json!({})).await;
     assert_eq!(status, 200, "{revoked}");
     assert!(revoked["revoked_at"].is_i64(), "{revoked}");
     let (status, e) = alice_api.get("/v1/sessions").await;
     assert_eq!((status, e["error"].as_str()), (401, Some("unauthorized")), "a revoked token: {e}");
+    let (status, e) = alice_api.post("/v1/sessions/alice/send", &send("after")).await;
+    assert_eq!((status, e["error"].as_str()), (401, Some("unauthorized")), "a revoked token's send: {e}");
     let (status, _) = second_admin.post(&format!("/v1/tokens/{alice_id}/revoke"), &json!({})).await;
     assert_eq!(status, 409, "revoked already");
     let (status, _) = second_admin.post("/v1/tokens/tok_nobody/revoke", &json!({})).await;
