@@ -35,8 +35,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Storage>> {
 /// States of a run that are not final.
 pub const OPEN_STATES: [&str; 3] = ["pending", "prepared", "submitted"];
 
-/// The statements both back ends share. `$storage` is the type (with a `pool` field of `sqlx::Pool<$db>`), and
-/// `$claim` the lease claim's statement.
+/// The statements both back ends share. `$storage` is the type (with `pool`, the pool reads use, and `writes`, the
+/// one writes use, both `sqlx::Pool<$db>`, and a `tx()` on `writes`), and `$claim` the lease claim's statement.
 macro_rules! sql_storage {
     ($storage:ty, $db:ty, $backend:literal, $claim:expr) => {
         type Row = <$db as sqlx::Database>::Row;
@@ -184,7 +184,7 @@ macro_rules! sql_storage {
                 sqlx::query("INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = $2")
                     .bind(k)
                     .bind(v)
-                    .execute(&self.pool)
+                    .execute(&self.writes)
                     .await?;
                 Ok(())
             }
@@ -193,7 +193,7 @@ macro_rules! sql_storage {
                 sqlx::query("INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING")
                     .bind(k)
                     .bind(v)
-                    .execute(&self.pool)
+                    .execute(&self.writes)
                     .await?;
                 Ok(sqlx::query_scalar("SELECT v FROM meta WHERE k = $1").bind(k).fetch_one(&self.pool).await?)
             }
@@ -220,7 +220,7 @@ macro_rules! sql_storage {
                 .bind(&key.state)
                 .bind(&key.state_reason)
                 .bind(key.created_at)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await
                 .map_err(|e| match $crate::storage::StorageError::from(e) {
                     $crate::storage::StorageError::Conflict(_) => {
@@ -265,7 +265,7 @@ macro_rules! sql_storage {
                 .bind(session_id)
                 .bind(id)
                 .bind(lane)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -275,7 +275,7 @@ macro_rules! sql_storage {
                     .bind(state)
                     .bind(reason)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writes)
                     .await?;
                 Ok(())
             }
@@ -328,7 +328,7 @@ macro_rules! sql_storage {
                 .bind(t.created_at)
                 .bind(t.revoked_at)
                 .bind(i64::from(t.admin))
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 Ok(())
             }
@@ -347,7 +347,7 @@ macro_rules! sql_storage {
                 let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                     .bind(id)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&self.writes)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -368,7 +368,7 @@ macro_rules! sql_storage {
                 .bind(job.next_run_at)
                 .bind(&job.idempotency_key)
                 .bind(job.created_at)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 if inserted.rows_affected() == 1 {
                     return Ok(job.clone());
@@ -448,7 +448,7 @@ macro_rules! sql_storage {
                     .bind(now)
                     .bind(lease_until)
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.writes)
                     .await?)
             }
 
@@ -466,7 +466,7 @@ macro_rules! sql_storage {
                 .bind(key_id)
                 .bind(owner)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -475,7 +475,7 @@ macro_rules! sql_storage {
                 sqlx::query("UPDATE keys SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2")
                     .bind(key_id)
                     .bind(owner)
-                    .execute(&self.pool)
+                    .execute(&self.writes)
                     .await?;
                 Ok(())
             }
@@ -855,7 +855,7 @@ macro_rules! sql_storage {
                 .bind(p.created_at)
                 .bind(p.decided_at)
                 .bind(p.revoke_requested_at)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 Ok(())
             }
@@ -911,7 +911,7 @@ macro_rules! sql_storage {
                 )
                 .bind(before)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 Ok(done.rows_affected())
             }
@@ -941,7 +941,7 @@ macro_rules! sql_storage {
                 .bind(&d.session_id)
                 .bind(&d.response)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -953,7 +953,7 @@ macro_rules! sql_storage {
                 )
                 .bind(id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -972,7 +972,7 @@ macro_rules! sql_storage {
                     .bind(action)
                     .bind(subject)
                     .bind(detail)
-                    .execute(&self.pool)
+                    .execute(&self.writes)
                     .await?;
                 Ok(())
             }
@@ -982,7 +982,7 @@ macro_rules! sql_storage {
                 let rows = sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
                     .bind(after)
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.writes)
                     .await?;
                 rows.iter()
                     .map(|r| {

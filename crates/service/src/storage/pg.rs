@@ -10,6 +10,8 @@ use super::{Result, claim_sql, sql_storage};
 #[derive(Clone, Debug)]
 pub struct PgStorage {
     pool: sqlx::PgPool,
+    /// The same pool: PostgreSQL writes concurrently (the storage macro names the pool writes use).
+    writes: sqlx::PgPool,
 }
 
 impl PgStorage {
@@ -17,7 +19,7 @@ impl PgStorage {
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { writes: pool.clone(), pool })
     }
 
     /// The pool (for tests that read the schema).
@@ -27,7 +29,7 @@ impl PgStorage {
 
     /// A transaction (READ COMMITTED; the lease fence takes the key's row lock).
     async fn tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        Ok(self.pool.begin().await?)
+        Ok(self.writes.begin().await?)
     }
 }
 
