@@ -643,6 +643,7 @@ async fn forget_key(
     let caller = authenticate(&state, &headers).await?;
     let key = key_named(&state, &caller, &name).await?;
     state.storage.forget_key(&key.id, now()).await?;
+    state.sends.drop_key(&key.id, &name);
     audit(&state, &caller, "key.forget", &name, serde_json::json!({ "address": key.address })).await?;
     let key = state.storage.key(&key.id).await?.ok_or_else(|| ApiError::not_found("the key vanished"))?;
     Ok(Json(KeyInfo::from(&key)))

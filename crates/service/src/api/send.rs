@@ -127,6 +127,14 @@ impl Sends {
         }
     }
 
+    /// Drops what this instance keeps of a key (its row and its opened session, with the secret), when it is
+    /// forgotten. Other instances keep theirs until they read the row again, and record nothing with it
+    /// ([`SendRecord::Stale`]).
+    pub(super) fn drop_key(&self, key_id: &str, name: &str) {
+        self.sessions.lock().expect("not poisoned").remove(key_id);
+        self.keys.lock().expect("not poisoned").remove(name);
+    }
+
     /// The session of `key` (`None`: no grant, or the secret does not open), opened once per key row.
     fn session(&self, master: &crate::keys::MasterKey, key: &KeyRow) -> Option<Session> {
         let mut sessions = self.sessions.lock().expect("not poisoned");
@@ -136,6 +144,8 @@ impl Sends {
         {
             return Some(session.clone());
         }
+        // A row that no longer opens (forgotten: its secret erased) leaves no opened session behind.
+        sessions.remove(&key.id);
         let session = session_of(master, key)?;
         sessions.insert(key.id.clone(), (key.grant_token.clone(), key.sealed.clone(), session.clone()));
         Some(session)
