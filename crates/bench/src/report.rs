@@ -251,21 +251,22 @@ pub fn write_results(inputs: &Inputs<'_>, out_dir: &Path, readme: Option<&Path>)
     if !service.is_null() {
         notes.insert("service".into(), json!(SERVICE_METHOD));
     }
-    let gas_and_signing_date = if inputs.gas.is_some() {
-        today()
-    } else {
-        previous
-            .as_ref()
-            .and_then(|p| p["gas_and_signing_date"].as_str().or(p["date"].as_str()))
-            .unwrap_or("?")
-            .to_string()
-    };
     let date = today();
     let machine = machine();
+    // Carried-over figures keep the date and machine they were measured on, so the header never claims them.
+    let (gas_and_signing_date, gas_and_signing_machine) = match (inputs.gas, previous.as_ref()) {
+        (Some(_), _) => (json!(date), machine.clone()),
+        (None, Some(p)) => (
+            p.get("gas_and_signing_date").unwrap_or(&p["date"]).clone(),
+            p.get("gas_and_signing_machine").unwrap_or(&p["machine"]).clone(),
+        ),
+        (None, None) => (Value::Null, Value::Null),
+    };
     let results = json!({
         "date": date,
         "machine": machine,
         "gas_and_signing_date": gas_and_signing_date,
+        "gas_and_signing_machine": gas_and_signing_machine,
         "gas": gas,
         "signing": signing,
         "service": service,
@@ -306,17 +307,32 @@ fn markdown(r: &Value) -> String {
     let cell = |k: &str| gas[k].as_f64().map(fmt_int).unwrap_or_else(|| "—".into());
     let m = &r["machine"];
     let s = &r["signing"];
-    let mut out = format!(
-        "Measured {} on {} ({} cores, {} GiB, Linux {}); gas on anvil (Osaka) with EntryPoint v0.8; signing on \
-         one core (viem {} on Node.js {}).\n\n",
-        r["date"].as_str().unwrap_or("?"),
-        m["cpu"].as_str().unwrap_or("?"),
-        m["cores"],
-        m["memory_gib"],
-        m["kernel"].as_str().unwrap_or("?"),
+    let on = |m: &Value| {
+        format!(
+            "{} ({} cores, {} GiB, Linux {})",
+            m["cpu"].as_str().unwrap_or("?"),
+            m["cores"],
+            m["memory_gib"],
+            m["kernel"].as_str().unwrap_or("?")
+        )
+    };
+    let date = r["date"].as_str().unwrap_or("?");
+    let gas_date = r["gas_and_signing_date"].as_str().unwrap_or(date);
+    let gas_machine = if r["gas_and_signing_machine"].is_null() { m } else { &r["gas_and_signing_machine"] };
+    let how = format!(
+        "gas on anvil (Osaka) with EntryPoint v0.8; signing on one core (viem {} on Node.js {})",
         s["viem_version"].as_str().unwrap_or("?"),
         s["node_version"].as_str().unwrap_or("?"),
     );
+    let mut out = if r["notes"]["carried_over"].is_null() {
+        format!("Measured {date} on {}; {how}.\n\n", on(m))
+    } else {
+        format!(
+            "The service measured {date} on {}; gas and signing carried over from {gas_date} on {} ({how}).\n\n",
+            on(m),
+            on(gas_machine)
+        )
+    };
     out.push_str("**Gas** (whole transaction, steady state)\n\n");
     out.push_str(
         "| job | WarrantAccount owner | Warrant session | Simple7702Account owner | MetaMask delegation |\n",
