@@ -982,7 +982,7 @@ macro_rules! sql_storage {
                 let rows = sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
                     .bind(after)
                     .bind(limit)
-                    .fetch_all(&self.writes)
+                    .fetch_all(&self.pool)
                     .await?;
                 rows.iter()
                     .map(|r| {
