@@ -19,14 +19,13 @@ use warrant_chain::{
     ChainError,
     bundler::{self, BundlerErrorKind, UserOperationGasEstimate},
 };
-use warrant_client::{Basis, Client, ClientError, ClientOptions, SendOptions};
+use warrant_client::{Basis, Client, ClientError, ClientOptions, SendOptions, SessionState};
 use warrant_core::{
     IEntryPoint,
     account::AccountKind,
     constants::ENTRY_POINT_V08,
-    grant::{IWarrantValidator, NO_CAP, Scope},
-    policy::{self, Call, Denial, SessionStatus as Status, SessionUsage},
-    token::SignedGrant,
+    grant::{NO_CAP, Scope},
+    policy::{self, Call, Denial},
 };
 
 use super::{
@@ -57,6 +56,12 @@ impl std::fmt::Debug for ChainExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChainExecutor").field("chain_id", &self.chain_id).finish_non_exhaustive()
     }
+}
+
+/// The time the next block will have, as near as we can tell from the latest one's: that, or the clock if it is
+/// later (a node that mines on demand, like anvil, keeps an old timestamp until the next transaction).
+fn next_block_time(latest: u64) -> u64 {
+    latest.max(u64::try_from(crate::ids::now()).unwrap_or_default())
 }
 
 fn transient(e: impl std::fmt::Display) -> ExecError {
@@ -138,24 +143,6 @@ impl ChainExecutor {
         kind.nonce_key(session.grant.module, session.nonce_lane).map_err(|e| ExecError::Fatal(e.to_string()))
     }
 
-    async fn usage(&self, signed: &SignedGrant) -> Result<SessionUsage, ExecError> {
-        let (module, account, id) = (signed.module, signed.grant.account, signed.session_id());
-        let state = self.view(module, IWarrantValidator::sessionStateCall { account, id }).await?;
-        let period = self.view(module, IWarrantValidator::periodStateCall { account, id }).await?;
-        let mut spends = Vec::new();
-        for i in 0..signed.grant.session.scope.limits.len() {
-            spends.push(
-                self.view(
-                    module,
-                    IWarrantValidator::spendStateCall { account, id, limitIndex: U256::from(i) },
-                )
-                .await?,
-            );
-        }
-        SessionUsage::from_views(&state, &period, &spends)
-            .ok_or_else(|| transient(format!("unknown session status {}", state.status)))
-    }
-
     /// [`Client::prepare_on`] for `session`, with its errors as the worker sees them.
     async fn prepare_on(
         &self,
@@ -215,14 +202,11 @@ impl Executor for ChainExecutor {
         self.chain_id
     }
 
-    /// The time the next block will have, as near as we can tell: the latest block's timestamp, or the clock if
-    /// it is later (a node that mines on demand, like anvil, keeps an old timestamp until the next transaction,
-    /// and the operation lands in a new block). Used to pick the period an operation names.
+    /// [`next_block_time`] from the node's latest block. Used to pick the period an operation names.
     async fn now(&self) -> Result<u64, ExecError> {
         let block = self.provider.get_block_by_number(Default::default()).await.map_err(transient)?;
         let latest = block.ok_or_else(|| transient("no latest block"))?.header.timestamp;
-        let clock = u64::try_from(crate::ids::now()).unwrap_or_default();
-        Ok(latest.max(clock))
+        Ok(next_block_time(latest))
     }
 
     /// On the session's kept basis when `bases`' rule allows (no node reads; the bundler's estimate of the same
@@ -349,57 +333,51 @@ impl Executor for ChainExecutor {
     }
 
     async fn status(&self, session: &Session) -> Result<SessionStatus, ExecError> {
-        let signed = &session.grant;
-        let scope = &signed.grant.session.scope;
-        let usage = self.usage(signed).await?;
-        let now = self.now().await?;
-        let epoch = self
-            .view(signed.module, IWarrantValidator::epochOfCall { account: signed.grant.account })
-            .await?;
+        // The client's report (the one `warrant status` prints), so the service and the CLI never disagree on a
+        // session; the service adds the states its keys take from it.
+        let report = self.client.status(&session.grant).await.map_err(|e| match e {
+            ClientError::Chain(e) => chain_error(e),
+            other => transient(other),
+        })?;
+        let scope = &session.grant.grant.session.scope;
         let valid_until = scope.validUntil.to::<u64>();
-        let limits: Vec<LimitLeft> = (0..scope.limits.len())
-            .filter_map(|i| {
-                let counters = usage.limits.get(i).copied().unwrap_or_default();
-                policy::spend_status(scope, i, &counters, now)
-            })
-            .map(|s| LimitLeft {
-                token: s.token.to_string(),
-                remaining_in_period: s.remaining_in_period.map(|v| v.to_string()),
-                remaining_lifetime: s.remaining_lifetime.map(|v| v.to_string()),
-                refills_at: s.refills_at,
-            })
-            .collect();
+        // Expired when the next operation would be: it lands in a new block.
+        let now = next_block_time(report.now);
         let lifetime_spent = scope
             .limits
             .iter()
-            .zip(&limits)
-            .any(|(l, left)| l.lifetime != NO_CAP && left.remaining_lifetime.as_deref() == Some("0"));
-        let (state, reason) = if usage.status == Status::Revoked {
-            ("revoked", Some("SessionRevoked"))
-        } else if usage.status == Status::None && epoch != U256::from(signed.grant.epoch) {
-            ("revoked", Some("GrantEpochStale"))
-        } else if valid_until != 0 && now > valid_until {
-            ("expired", Some("SessionExpired"))
-        } else if scope.maxUses != 0 && usage.uses >= scope.maxUses {
-            ("exhausted", Some("UsesExhausted"))
-        } else if lifetime_spent {
-            ("exhausted", Some("SpendLimitExceeded"))
-        } else if usage.status == Status::None {
-            ("not_enabled", None)
-        } else {
-            ("enabled", None)
+            .zip(&report.limits)
+            .any(|(l, left)| l.lifetime != NO_CAP && left.remaining_lifetime == Some(0));
+        let (state, reason) = match report.state {
+            SessionState::Revoked => ("revoked", Some("SessionRevoked")),
+            SessionState::EpochRevoked => ("revoked", Some("GrantEpochStale")),
+            _ if valid_until != 0 && now > valid_until => ("expired", Some("SessionExpired")),
+            _ if report.max_uses != 0 && report.uses >= report.max_uses => {
+                ("exhausted", Some("UsesExhausted"))
+            }
+            _ if lifetime_spent => ("exhausted", Some("SpendLimitExceeded")),
+            SessionState::NotYetEnabled => ("not_enabled", None),
+            SessionState::Enabled => ("enabled", None),
         };
-        let period = policy::current_period(scope, now);
         Ok(SessionStatus {
             state: state.into(),
             reason: reason.map(str::to_string),
-            uses: usage.uses,
-            max_uses: scope.maxUses,
-            value_spent: usage.value_spent.to_string(),
-            period,
-            period_ends_at: period.and_then(|k| policy::period_bounds(scope, k)).map(|(_, end)| end),
+            uses: report.uses,
+            max_uses: report.max_uses,
+            value_spent: report.value_spent.to_string(),
+            period: report.period,
+            period_ends_at: report.refills_at,
             valid_until: (valid_until != 0).then_some(valid_until),
-            limits,
+            limits: report
+                .limits
+                .iter()
+                .map(|s| LimitLeft {
+                    token: s.token.to_string(),
+                    remaining_in_period: s.remaining_in_period.map(|v| v.to_string()),
+                    remaining_lifetime: s.remaining_lifetime.map(|v| v.to_string()),
+                    refills_at: s.refills_at,
+                })
+                .collect(),
         })
     }
 }

@@ -61,7 +61,7 @@ fn all_final(job: &Value) -> bool {
 
 /// A send with an idempotency key (sent twice, executed once), a recurring job under a per-period cap that waits
 /// for the refill, a one-off that skips when the cap is spent, an out-of-scope call refused with its rule, the
-/// sessions' limits, pause / resume / cancel, forgetting a key, metrics and the audit log.
+/// sessions' limits, pause / resume / cancel, a session used up, forgetting a key, metrics and the audit log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_through_alto() {
     warrant_service::init_logging(false);
@@ -184,7 +184,26 @@ async fn jobs_through_alto() {
     let (_, runs) = api.get(&format!("/v1/jobs/{recurring_id}/runs")).await;
     assert_eq!(runs[2]["period"], 1, "the third run went in period 1: {runs:#}");
 
-    // 7. Forgetting a key: its secret is erased, it is shown as forgotten and never used.
+    // 7. A session of one use, used once: the chain's report (the client's, as `warrant status` prints it) says
+    //    exhausted under the rule that refuses the next operation, and the key is marked so.
+    let mut one_use = w.token_scope(vec![], 0, 0);
+    one_use.maxUses = 1;
+    api.session(&w, "one-use", one_use).await;
+    let body = json!({ "calls": w.transfer(Address::random(), 1), "idempotency_key": "only" });
+    let (status, sent) = api.post("/v1/sessions/one-use/send", &body).await;
+    assert_eq!(status, 202, "{sent}");
+    let used = api.wait_job(sent["job"]["id"].as_str().unwrap(), Duration::from_secs(90), all_final).await;
+    assert_eq!(run_states(&used), ["included"], "{used:#}");
+    let (_, sessions) = api.get("/v1/sessions").await;
+    let used = sessions.as_array().unwrap().iter().find(|s| s["name"] == "one-use").unwrap();
+    assert_eq!(
+        (used["chain"]["state"].as_str(), used["chain"]["reason"].as_str(), used["chain"]["uses"].as_u64()),
+        (Some("exhausted"), Some("UsesExhausted"), Some(1)),
+        "{used:#}"
+    );
+    assert_eq!(used["state"], "exhausted", "{used:#}");
+
+    // 8. Forgetting a key: its secret is erased, it is shown as forgotten and never used.
     let (status, key) = api.delete("/v1/keys/payroll").await;
     assert_eq!((status, key["state"].as_str()), (200, Some("forgotten")), "{key}");
     let (status, e) = api
@@ -197,13 +216,13 @@ async fn jobs_through_alto() {
     let secret_gone = running.storage.key_by_name("payroll").await.unwrap().unwrap().sealed.is_empty();
     assert!(secret_gone);
 
-    // 8. Metrics and the audit log.
+    // 9. Metrics and the audit log.
     let metrics =
         reqwest::get(format!("http://{}/metrics", running.addr)).await.unwrap().text().await.unwrap();
     for needle in [
         "warrant_refusals_total{rule=\"PeriodSpendLimitExceeded\"}",
         "warrant_refusals_total{rule=\"CallNotPermitted\"}",
-        "warrant_runs_total{outcome=\"included\"} 4",
+        "warrant_runs_total{outcome=\"included\"} 5",
         "warrant_ops_sent_total",
         "warrant_run_latency_seconds_bucket",
         "warrant_http_latency_seconds_bucket",
