@@ -84,6 +84,12 @@ pub(crate) fn refills(rule: &str) -> bool {
     matches!(rule, "PeriodSpendLimitExceeded" | "PeriodUsesExhausted")
 }
 
+/// How a run refused under `rule` ends when it does not wait for the refill: `skipped` if a later period would
+/// lift the rule, else `refused`.
+pub(crate) fn refused_state(rule: &str) -> &'static str {
+    if refills(rule) { "skipped" } else { "refused" }
+}
+
 /// A bundler refusal that the same operation will always get (its period's window is over or not yet open), so
 /// a replacement under the same nonce is called for. Other refusals
 /// (nonce already queued, sender throttled) pass by themselves.
@@ -582,9 +588,8 @@ impl Worker {
                         ..Self::keep(run)
                     }
                 } else {
-                    let state = if refills(&rule) { "skipped" } else { "refused" };
                     RunUpdate {
-                        state: state.into(),
+                        state: refused_state(&rule).into(),
                         tries,
                         rule: Some(rule),
                         error: Some(message),

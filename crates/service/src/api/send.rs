@@ -27,7 +27,7 @@ use crate::{
     executor::{ExecError, Session},
     ids::{new_id, now},
     storage::{GroupCommit, JobRow, KeyRow, KeySeen, NewSend, RunRow, SendRecord, TokenRow},
-    worker::{KeyLocks, attempt_row, key_state_for, refills, session_of},
+    worker::{KeyLocks, attempt_row, key_state_for, refused_state, session_of},
 };
 
 /// What sends prepared in the request share with the worker.
@@ -197,7 +197,7 @@ pub(super) async fn in_request(
         }
         Err(ExecError::Denied { rule, message, .. }) => {
             // A send skips what its period refuses (`on_refused: skip`), as the worker does.
-            run.state = if refills(&rule) { "skipped" } else { "refused" }.into();
+            run.state = refused_state(&rule).into();
             run.tries = 1;
             run.rule = Some(rule);
             run.error = Some(message);

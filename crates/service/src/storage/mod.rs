@@ -167,6 +167,10 @@ macro_rules! sql_storage {
             Ok(done.rows_affected() == 1)
         }
 
+        /// The columns a new job is inserted with, in the order both inserts bind them.
+        const JOB_INSERT: &str = "INSERT INTO jobs (id, key_id, calls, schedule, on_refused, catch_up, state, \
+                                  next_run_at, idempotency_key, created_at) ";
+
         const RUN_COLUMNS: &str = "id, job_id, key_id, slot, state, tries, not_before, nonce, period, user_op_hash, \
                                    transaction_hash, rule, error, created_at, updated_at";
 
@@ -353,11 +357,11 @@ macro_rules! sql_storage {
             }
 
             async fn insert_job(&self, job: &$crate::storage::JobRow) -> $crate::storage::Result<$crate::storage::JobRow> {
-                let inserted = sqlx::query(
-                    "INSERT INTO jobs (id, key_id, calls, schedule, on_refused, catch_up, state, next_run_at, \
-                     idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (key_id, idempotency_key) DO NOTHING",
-                )
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "{JOB_INSERT}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (key_id, idempotency_key) DO NOTHING"
+                ));
+                let inserted = sqlx::query(sql)
                 .bind(&job.id)
                 .bind(&job.key_id)
                 .bind(&job.calls)
@@ -707,10 +711,7 @@ macro_rules! sql_storage {
                     out.push(SendRecord::Recorded);
                 }
                 if !taken.is_empty() {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO jobs (id, key_id, calls, schedule, on_refused, catch_up, state, next_run_at, \
-                         idempotency_key, created_at) ",
-                    );
+                    let mut q = sqlx::QueryBuilder::<$db>::new(JOB_INSERT);
                     q.push_values(&taken, |mut b, s| {
                         let j = &s.job;
                         b.push_bind(&j.id)
