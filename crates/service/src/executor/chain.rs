@@ -202,7 +202,8 @@ impl Executor for ChainExecutor {
         self.chain_id
     }
 
-    /// The next block's time, as near as the node's latest block tells. Used to pick the period an operation names.
+    /// The next block's time, as near as the node's latest block tells. Used to pick the period an operation
+    /// names.
     async fn now(&self) -> Result<u64, ExecError> {
         let block = self.provider.get_block_by_number(Default::default()).await.map_err(transient)?;
         let latest = block.ok_or_else(|| transient("no latest block"))?.header.timestamp;
