@@ -296,8 +296,10 @@ macro_rules! sql_storage {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
+                    // The open states spelled out, so that SQLite searches `runs_open` (a partial index).
                     "UPDATE runs SET state = 'cancelled', error = 'key forgotten', updated_at = $1 \
-                     WHERE key_id = $2 AND state = 'pending' AND tries = 0",
+                     WHERE key_id = $2 AND state IN ('pending', 'prepared', 'submitted') AND state = 'pending' \
+                     AND tries = 0",
                 )
                 .bind(now)
                 .bind(id)
