@@ -1,5 +1,5 @@
 //! The service benchmark of `scripts/bench`: signed session operations per second through the HTTP API, with
-//! p50 / p99 latency, on SQLite (the default storage). Two paths:
+//! p50 / p99 latency, on SQLite (the default storage) or on the PostgreSQL of `--database-url`. Two paths:
 //!
 //! - `sign`: the service runs with `--dry-run`; a run is pre-flighted, signed and recorded (nonce, period,
 //!   userOpHash) exactly as for real and ends `signed`. Latency: from the `POST /v1/sessions/{name}/send` until
@@ -12,6 +12,7 @@
 //! reads of the node) outside the service, so the rest is the worker's storage and scheduling.
 //!
 //! `cargo bench -p warrant-service --bench api -- --mode sign --seconds 10 --clients 32 --out service.json`
+//! (`--database-url postgres://…` on an empty database: the service migrates it).
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../tests/e2e/world.rs"]
@@ -46,10 +47,13 @@ struct Args {
     clients: usize,
     poll_ms: u64,
     out: Option<PathBuf>,
+    /// `None`: SQLite in a temporary directory.
+    database_url: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
-    let mut a = Args { mode: "sign".into(), seconds: 10.0, clients: 32, poll_ms: 1, out: None };
+    let mut a =
+        Args { mode: "sign".into(), seconds: 10.0, clients: 32, poll_ms: 1, out: None, database_url: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -59,6 +63,7 @@ fn args() -> Result<Args, String> {
             "--clients" => a.clients = value()?.parse().map_err(|e| format!("--clients: {e}"))?,
             "--poll-ms" => a.poll_ms = value()?.parse().map_err(|e| format!("--poll-ms: {e}"))?,
             "--out" => a.out = Some(value()?.into()),
+            "--database-url" => a.database_url = Some(value()?),
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -182,7 +187,10 @@ async fn run(a: Args) -> Result<Value, String> {
     let sign_only = a.mode == "sign";
     let config = Config {
         data_dir: dir.path().to_path_buf(),
-        database_url: format!("sqlite://{}", dir.path().join("warrant.db").display()),
+        database_url: a
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("warrant.db").display())),
         master_key: MasterKeySource::File { path: dir.path().join("master.key"), create: true },
         listen: "127.0.0.1:0".parse().expect("an address"),
         rpc_url: w.rpc(),
@@ -249,6 +257,10 @@ async fn run(a: Args) -> Result<Value, String> {
     running.stop().await.map_err(|e| e.to_string())?;
     let ops = latencies.len() as f64 / window;
     let key = if sign_only { "sign" } else { "bundler" };
+    let storage = match &a.database_url {
+        None => "sqlite (WAL, synchronous = FULL)",
+        Some(_) => "postgresql",
+    };
     Ok(json!({
         format!("{key}_ops_per_sec"): ops,
         format!("{key}_p50_ms"): percentile(&latencies, 0.50),
@@ -262,7 +274,7 @@ async fn run(a: Args) -> Result<Value, String> {
         format!("{key}_prepare_reading_node_ms"): prepare_read_ms,
         format!("{key}_poll_ms"): a.poll_ms,
         format!("{key}_worker_tick_ms"): 500,
-        "storage": "sqlite (WAL, synchronous = FULL)",
+        "storage": storage,
     }))
 }
 

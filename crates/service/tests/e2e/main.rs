@@ -728,6 +728,122 @@ async fn two_instances_share_jobs_on_postgres() {
     assert_eq!(procs[1].terminate(), Some(0));
 }
 
+/// On PostgreSQL sends are recorded by several writer tasks at once. A key's sends always meet in one writer, so a
+/// repeated idempotency key finds its first job (never two jobs, never a batch failed on the unique constraint),
+/// and every send hears its own outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_on_postgres_are_recorded_by_several_writers() {
+    use warrant_service::storage::{
+        AttemptRow, GroupCommit, JobRow, KeyRow, KeySeen, NewSend, PgStorage, RunRow, SendRecord, TokenRow,
+    };
+    let pg = pg::PgServer::start();
+    let store = PgStorage::connect(&pg.url).await.unwrap();
+    let t = now();
+    let keys = 16;
+    for k in 0..keys {
+        let key = KeyRow {
+            id: format!("key_{k}"),
+            name: format!("k{k}"),
+            address: format!("0x{:040x}", k + 1),
+            sealed: vec![1; 40],
+            nonce_lane: 1,
+            grant_token: Some("grant".into()),
+            account: None,
+            session_id: None,
+            state: "active".into(),
+            state_reason: None,
+            created_at: t,
+        };
+        store.insert_key(&key).await.unwrap();
+    }
+    let token = TokenRow {
+        id: "tok".into(),
+        secret_hash: "00".into(),
+        sessions: "*".into(),
+        label: "test".into(),
+        created_at: t,
+        revoked_at: None,
+        admin: false,
+    };
+    store.insert_token(&token).await.unwrap();
+    // Each idempotency key twice, from two tasks at once; each send of its own job and operation.
+    let send = |k: usize, i: usize, copy: usize| {
+        let tag = format!("{k}-{i}-{copy}");
+        let job = JobRow {
+            id: format!("job_{tag}"),
+            key_id: format!("key_{k}"),
+            calls: "[]".into(),
+            schedule: r#"{"kind":"once"}"#.into(),
+            on_refused: "wait".into(),
+            catch_up: "all".into(),
+            state: "done".into(),
+            next_run_at: None,
+            idempotency_key: Some(format!("idem-{i}")),
+            created_at: t,
+        };
+        let hash = format!("0x{tag}");
+        let run = RunRow {
+            id: format!("run_{tag}"),
+            job_id: job.id.clone(),
+            key_id: job.key_id.clone(),
+            slot: t,
+            state: "signed".into(),
+            tries: 0,
+            not_before: t,
+            nonce: Some(i.to_string()),
+            period: Some(0),
+            user_op_hash: Some(hash.clone()),
+            transaction_hash: None,
+            rule: None,
+            error: None,
+            created_at: t,
+            updated_at: t,
+        };
+        let attempt = AttemptRow {
+            run_id: run.id.clone(),
+            n: 1,
+            nonce: i.to_string(),
+            period: 0,
+            user_op_hash: hash,
+            user_op: "{}".into(),
+            created_at: t,
+        };
+        NewSend {
+            job,
+            run,
+            attempt: Some(attempt),
+            actor: "tok".into(),
+            detail: "{}".into(),
+            key_seen: KeySeen { grant_token: Some("grant".into()), nonce_lane: 1 },
+        }
+    };
+    let commit = GroupCommit::start(std::sync::Arc::new(store.clone()));
+    let per_key = 24;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..per_key {
+        for copy in 0..2 {
+            for k in 0..keys {
+                let (commit, s) = (commit.clone(), send(k, i, copy));
+                tasks.spawn(async move { ((k, i), commit.record(s).await.unwrap()) });
+            }
+        }
+    }
+    let mut outcomes: BTreeMap<(usize, usize), Vec<SendRecord>> = BTreeMap::new();
+    while let Some(r) = tasks.join_next().await {
+        let (idem, record) = r.unwrap();
+        outcomes.entry(idem).or_default().push(record);
+    }
+    assert_eq!(outcomes.len(), keys * per_key);
+    for (idem, records) in &outcomes {
+        let recorded = records.iter().filter(|r| **r == SendRecord::Recorded).count();
+        let seen = records.iter().filter(|r| matches!(r, SendRecord::Seen(_))).count();
+        assert_eq!((recorded, seen), (1, 1), "{idem:?}: {records:?}");
+    }
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs").fetch_one(store.pool()).await.unwrap();
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(store.pool()).await.unwrap();
+    assert_eq!((runs, jobs), ((keys * per_key) as i64, (keys * per_key) as i64));
+}
+
 /// The SQLite and PostgreSQL migrations give the same tables, columns, nullability and unique constraints.
 #[tokio::test]
 async fn schemas_match_on_sqlite_and_postgres() {
