@@ -307,6 +307,16 @@ async fn sends_are_recorded_together_and_name_what_stands_in_their_way() {
     let audited = s.audit_log(0, 100).await.unwrap();
     assert_eq!(audited.iter().filter(|a| a.action == "job.create").count(), 3, "one entry per recorded send");
 
+    // A later batch: an idempotency key already stored is its first job (read from the database, not the batch);
+    // the same idempotency key under another key is another job.
+    let mut other = new_send("key_2", "a", "signed", Some("0x22"));
+    (other.job.id, other.run.id, other.run.job_id) = ("job_a2".into(), "run_a2".into(), "job_a2".into());
+    other.attempt.as_mut().unwrap().run_id = "run_a2".into();
+    let again = [new_send("key_2", "e", "signed", Some("0x21")), other];
+    let records = s.record_sends(&again, now()).await.unwrap();
+    assert!(matches!(&records[0], SendRecord::Seen(job) if job.id == "job_e"), "{:?}", records[0]);
+    assert_eq!(records[1], SendRecord::Recorded);
+
     // Through the writer task, many at once: each hears its own outcome, and every one is stored.
     let commit = GroupCommit::start(std::sync::Arc::new(s.clone()));
     let mut tasks = tokio::task::JoinSet::new();
@@ -320,7 +330,7 @@ async fn sends_are_recorded_together_and_name_what_stands_in_their_way() {
     while let Some(record) = tasks.join_next().await {
         assert_eq!(record.unwrap(), SendRecord::Recorded);
     }
-    assert_eq!(s.all_runs().await.unwrap().len(), 3 + 64);
+    assert_eq!(s.all_runs().await.unwrap().len(), 4 + 64);
 }
 
 #[tokio::test]
