@@ -459,13 +459,12 @@ async fn the_wal_starts_over_under_constant_writes_and_reads() {
                 for _ in 0..WRITES_EACH {
                     s.audit("tok_1", "job.create", "job_1", &detail, now()).await.unwrap();
                 }
-                WRITES_EACH
             })
         })
         .collect();
-    let mut writes = 0;
+    let writes = WRITES_EACH * writers.len() as i64;
     for w in writers {
-        writes += w.await.unwrap();
+        w.await.unwrap();
     }
     reading.store(false, std::sync::atomic::Ordering::Relaxed);
     for r in readers {
@@ -476,5 +475,5 @@ async fn the_wal_starts_over_under_constant_writes_and_reads() {
         sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(s.pool()).await.unwrap();
     eprintln!("{frames} frames in the WAL after {writes} writes");
     // A WAL that never started over would hold at least four frames a write (16 KB of 4 KB pages).
-    assert!(frames < writes, "{frames} frames in the WAL after {writes} writes: it never started over");
+    assert!(frames < writes / 2, "{frames} frames in the WAL after {writes} writes: it never started over");
 }
